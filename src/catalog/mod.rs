@@ -1,0 +1,196 @@
+//! Named objects: databases, schemas, tables, views, materialized views and indexes, with their
+//! ids, column descriptions and dependencies. Owned by the coordinator; the planner reads it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ir::RelExpr;
+use crate::plan::{PlanError, PlanResult};
+use crate::repr::{GlobalId, RelationDesc};
+
+/// `database.schema.item`, all lower-cased unless quoted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QualifiedName {
+    pub database: String,
+    pub schema: String,
+    pub item: String,
+}
+
+impl std::fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.database, self.schema, self.item)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum ItemKind {
+    /// Rows written by INSERT/UPDATE/DELETE; arranged by the whole row in the workers.
+    Table,
+    /// A name for a query, inlined wherever it is used.
+    View { expr: RelExpr },
+    /// A query maintained as an arrangement in the workers.
+    MaterializedView { expr: RelExpr },
+    /// An arrangement of another object by key columns.
+    Index { on: GlobalId, key: Vec<usize> },
+}
+
+impl ItemKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ItemKind::Table => "table",
+            ItemKind::View { .. } => "view",
+            ItemKind::MaterializedView { .. } => "materialized view",
+            ItemKind::Index { .. } => "index",
+        }
+    }
+    /// Whether the object's contents live in a worker arrangement that can be read directly.
+    pub fn is_arranged(&self) -> bool {
+        matches!(self, ItemKind::Table | ItemKind::MaterializedView { .. })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CatalogItem {
+    pub id: GlobalId,
+    pub name: QualifiedName,
+    pub desc: RelationDesc,
+    pub kind: ItemKind,
+    pub depends_on: Vec<GlobalId>,
+    /// The statement that created the object.
+    pub create_sql: String,
+}
+
+#[derive(Debug)]
+pub struct Catalog {
+    next_id: u64,
+    items: BTreeMap<GlobalId, CatalogItem>,
+    by_name: BTreeMap<QualifiedName, GlobalId>,
+    /// Database name -> its schemas.
+    databases: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        let mut c = Catalog { next_id: 1, items: BTreeMap::new(), by_name: BTreeMap::new(), databases: BTreeMap::new() };
+        c.ensure_database("materialize");
+        c
+    }
+}
+
+impl Catalog {
+    pub fn allocate_id(&mut self) -> GlobalId {
+        let id = GlobalId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Creates the database (with a `public` schema) if it does not exist: the database named in a
+    /// connection's startup packet is created on first use.
+    pub fn ensure_database(&mut self, name: &str) {
+        self.databases.entry(name.to_string()).or_insert_with(|| BTreeSet::from(["public".to_string()]));
+    }
+
+    pub fn database_exists(&self, name: &str) -> bool {
+        self.databases.contains_key(name)
+    }
+
+    pub fn databases(&self) -> impl Iterator<Item = &String> {
+        self.databases.keys()
+    }
+
+    pub fn create_database(&mut self, name: &str) -> PlanResult<()> {
+        if self.databases.contains_key(name) {
+            return Err(PlanError::DatabaseExists(name.into()));
+        }
+        self.ensure_database(name);
+        Ok(())
+    }
+
+    /// The ids of every object in the database, for DROP DATABASE.
+    pub fn items_in_database(&self, name: &str) -> Vec<GlobalId> {
+        self.items.values().filter(|i| i.name.database == name).map(|i| i.id).collect()
+    }
+
+    pub fn drop_database(&mut self, name: &str) {
+        self.databases.remove(name);
+    }
+
+    pub fn schema_exists(&self, database: &str, schema: &str) -> bool {
+        self.databases.get(database).is_some_and(|s| s.contains(schema))
+    }
+
+    pub fn create_schema(&mut self, database: &str, schema: &str) -> PlanResult<()> {
+        let schemas = self.databases.get_mut(database).ok_or_else(|| PlanError::UnknownDatabase(database.into()))?;
+        if !schemas.insert(schema.to_string()) {
+            return Err(PlanError::SchemaExists(schema.into()));
+        }
+        Ok(())
+    }
+
+    pub fn insert(&mut self, item: CatalogItem) {
+        self.by_name.insert(item.name.clone(), item.id);
+        self.items.insert(item.id, item);
+    }
+
+    pub fn remove(&mut self, id: GlobalId) -> Option<CatalogItem> {
+        let item = self.items.remove(&id)?;
+        self.by_name.remove(&item.name);
+        Some(item)
+    }
+
+    pub fn get(&self, id: GlobalId) -> Option<&CatalogItem> {
+        self.items.get(&id)
+    }
+
+    pub fn lookup(&self, name: &QualifiedName) -> Option<&CatalogItem> {
+        self.by_name.get(name).and_then(|id| self.items.get(id))
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &CatalogItem> {
+        self.items.values()
+    }
+
+    /// Resolves a possibly qualified name (`item`, `schema.item`, `db.schema.item`) against the
+    /// session's database and search path.
+    pub fn resolve(&self, parts: &[String], database: &str, search_path: &[String]) -> PlanResult<&CatalogItem> {
+        let full = parts.join(".");
+        match parts {
+            [item] => search_path
+                .iter()
+                .find_map(|schema| {
+                    self.lookup(&QualifiedName { database: database.into(), schema: schema.clone(), item: item.clone() })
+                })
+                .ok_or(PlanError::UnknownRelation(full)),
+            [schema, item] => self
+                .lookup(&QualifiedName { database: database.into(), schema: schema.clone(), item: item.clone() })
+                .ok_or(PlanError::UnknownRelation(full)),
+            [db, schema, item] => self
+                .lookup(&QualifiedName { database: db.clone(), schema: schema.clone(), item: item.clone() })
+                .ok_or(PlanError::UnknownRelation(full)),
+            _ => Err(PlanError::Syntax(format!("improper qualified name (too many dotted names): {full}"))),
+        }
+    }
+
+    /// Objects that depend on `id`, directly or transitively, in an order safe to drop
+    /// (dependents before what they depend on).
+    pub fn dependents(&self, id: GlobalId) -> Vec<GlobalId> {
+        let mut out = Vec::new();
+        let mut stack = vec![id];
+        let mut seen = BTreeSet::new();
+        while let Some(next) = stack.pop() {
+            for item in self.items.values() {
+                if item.depends_on.contains(&next) && seen.insert(item.id) {
+                    out.push(item.id);
+                    stack.push(item.id);
+                }
+            }
+        }
+        // Later-created objects can only depend on earlier ones: drop newest first.
+        out.sort_by(|a, b| b.cmp(a));
+        out
+    }
+
+    /// Indexes built on `id`.
+    pub fn indexes_on(&self, id: GlobalId) -> Vec<&CatalogItem> {
+        self.items.values().filter(|i| matches!(&i.kind, ItemKind::Index { on, .. } if *on == id)).collect()
+    }
+}

@@ -1,0 +1,54 @@
+//! The error a client sees: a Postgres SQLSTATE, a message, and where useful a detail, a hint
+//! and a position in the statement text. Every stage's typed error converts into it in one place.
+
+use crate::ir::EvalError;
+use crate::plan::PlanError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlError {
+    pub code: &'static str,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// 1-based character position in the statement, as Postgres reports it.
+    pub position: Option<usize>,
+}
+
+impl SqlError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        SqlError { code, message: message.into(), detail: None, hint: None, position: None }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        SqlError::new("XX000", message)
+    }
+    pub fn unsupported(what: impl Into<String>) -> Self {
+        SqlError::new("0A000", format!("{} not yet supported", what.into()))
+    }
+}
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+impl From<EvalError> for SqlError {
+    fn from(e: EvalError) -> Self {
+        SqlError::new(e.sqlstate(), e.to_string())
+    }
+}
+
+impl From<PlanError> for SqlError {
+    fn from(e: PlanError) -> Self {
+        match e {
+            PlanError::Eval(e) => e.into(),
+            e => SqlError::new(e.sqlstate(), e.to_string()),
+        }
+    }
+}

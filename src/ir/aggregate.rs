@@ -1,0 +1,118 @@
+//! How aggregates and top-k reduce one group. Shared by the dataflow (`render`) and the reference
+//! evaluator (`eval`), so the two can only disagree about incrementality, never about meaning.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::error::EvalError;
+use super::func::compare_for_order;
+use super::relation::{AggregateFunc, ColumnOrder};
+use crate::repr::{Datum, Diff, Row, ScalarType};
+
+/// Computes one aggregate over a group given as (argument value, multiplicity) pairs.
+/// `input_type` is the argument's type (it fixes the result type of `sum` and `avg`).
+pub fn aggregate<'a>(
+    func: AggregateFunc,
+    distinct: bool,
+    input_type: ScalarType,
+    values: impl Iterator<Item = (&'a Datum, Diff)>,
+) -> Result<Datum, EvalError> {
+    // Accumulate multiplicities per value first: this is what makes `DISTINCT` and retractions
+    // straightforward, and groups arrive this way from arrangements anyway.
+    let mut counts: BTreeMap<&Datum, Diff> = BTreeMap::new();
+    let mut rows: Diff = 0;
+    for (v, d) in values {
+        rows += d;
+        if !v.is_null() {
+            *counts.entry(v).or_insert(0) += d;
+        }
+    }
+    if rows < 0 || counts.values().any(|d| *d < 0) {
+        return Err(EvalError::Internal("negative multiplicity in an aggregate's input".into()));
+    }
+    let times = |d: Diff| if distinct { 1 } else { d };
+    let present = counts.iter().filter(|(_, d)| **d > 0).map(|(v, d)| (*v, times(*d)));
+    match func {
+        AggregateFunc::CountAll => Ok(Datum::Int64(rows)),
+        AggregateFunc::Count => Ok(Datum::Int64(present.map(|(_, d)| d).sum())),
+        AggregateFunc::Min => Ok(present.map(|(v, _)| v.clone()).next().unwrap_or(Datum::Null)),
+        AggregateFunc::Max => Ok(present.map(|(v, _)| v.clone()).last().unwrap_or(Datum::Null)),
+        AggregateFunc::BoolAnd => Ok(present.map(|(v, _)| v.clone()).min().unwrap_or(Datum::Null)),
+        AggregateFunc::BoolOr => Ok(present.map(|(v, _)| v.clone()).max().unwrap_or(Datum::Null)),
+        AggregateFunc::StringAgg => {
+            let parts: Vec<String> = present
+                .flat_map(|(v, d)| std::iter::repeat_n(v.as_str().unwrap_or("").to_string(), d as usize))
+                .collect();
+            Ok(if parts.is_empty() { Datum::Null } else { Datum::String(parts.join(",")) })
+        }
+        AggregateFunc::Sum | AggregateFunc::Avg => {
+            let items: Vec<(&Datum, Diff)> = present.collect();
+            let n: Diff = items.iter().map(|(_, d)| *d).sum();
+            if n == 0 {
+                return Ok(Datum::Null);
+            }
+            let avg = func == AggregateFunc::Avg;
+            match input_type {
+                ScalarType::Float32 | ScalarType::Float64 | ScalarType::Unknown => {
+                    let s: f64 = items.iter().map(|(v, d)| v.as_f64().unwrap_or(0.0) * *d as f64).sum();
+                    let s = if avg { s / n as f64 } else { s };
+                    Ok(if input_type == ScalarType::Float32 && !avg { Datum::f32(s as f32) } else { Datum::f64(s) })
+                }
+                ScalarType::Interval => Err(EvalError::Internal("sum/avg of interval is not supported yet".into())),
+                _ => {
+                    let mut s = Decimal::ZERO;
+                    for (v, d) in &items {
+                        let x = v.as_decimal().ok_or_else(|| EvalError::Internal(format!("sum of {v:?}")))?;
+                        s = x
+                            .checked_mul(Decimal::from(*d))
+                            .and_then(|p| s.checked_add(p))
+                            .ok_or_else(|| EvalError::OutOfRange("numeric".into()))?;
+                    }
+                    if avg {
+                        let q = super::func::Func::Div.eval(&[Datum::Numeric(s), Datum::Numeric(Decimal::from(n))])?;
+                        return Ok(q);
+                    }
+                    Ok(match input_type {
+                        ScalarType::Int16 | ScalarType::Int32 => {
+                            Datum::Int64(i64::try_from(s.mantissa()).map_err(|_| EvalError::OutOfRange("bigint".into()))?)
+                        }
+                        _ => Datum::Numeric(s),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// The rows of one group that a top-k keeps: sorted by `order` (ties broken by the whole row, so
+/// the choice is deterministic), then `offset .. offset + limit`, with multiplicities.
+pub fn top_k(mut rows: Vec<(Row, Diff)>, order: &[ColumnOrder], limit: Option<usize>, offset: usize) -> Vec<(Row, Diff)> {
+    rows.sort_by(|(a, _), (b, _)| {
+        order
+            .iter()
+            .map(|o| compare_for_order(&a[o.column], &b[o.column], o.desc, o.nulls_last))
+            .find(|c| c.is_ne())
+            .unwrap_or_else(|| a.cmp(b))
+    });
+    let mut out = Vec::new();
+    let mut skip = offset as Diff;
+    let mut take = limit.map(|l| l as Diff).unwrap_or(Diff::MAX);
+    for (row, mut d) in rows {
+        if d <= 0 {
+            continue;
+        }
+        let skipped = d.min(skip);
+        skip -= skipped;
+        d -= skipped;
+        let taken = d.min(take);
+        take -= taken;
+        if taken > 0 {
+            out.push((row, taken));
+        }
+        if take == 0 {
+            break;
+        }
+    }
+    out
+}

@@ -1,0 +1,41 @@
+//! Errors that evaluating an expression over user data can raise. They are data: inside a
+//! maintained view they flow through an error collection (never a panic), and a read of the view
+//! reports them with their SQLSTATE.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error)]
+pub enum EvalError {
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("{0} out of range")]
+    OutOfRange(String),
+    #[error("{0}")]
+    InvalidText(String),
+    #[error("{0}")]
+    InvalidDatetime(String),
+    #[error("more than one row returned by a subquery used as an expression")]
+    MultipleRowsFromSubquery,
+    #[error("invalid regular expression: {0}")]
+    InvalidRegex(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EvalError {
+    /// The Postgres SQLSTATE a client sees for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            EvalError::DivisionByZero => "22012",
+            EvalError::OutOfRange(_) => "22003",
+            EvalError::InvalidText(_) => "22P02",
+            EvalError::InvalidDatetime(_) => "22007",
+            EvalError::MultipleRowsFromSubquery => "21000",
+            EvalError::InvalidRegex(_) => "2201B",
+            EvalError::InvalidParameter(_) => "22023",
+            EvalError::Internal(_) => "XX000",
+        }
+    }
+}

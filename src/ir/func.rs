@@ -1,0 +1,898 @@
+//! The scalar functions and operators, with their result types and evaluation.
+//!
+//! Operands arrive already coerced (both sides of `+` have one type), so each function only
+//! handles the type combinations the planner can produce.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::Signed;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+use super::error::EvalError;
+use crate::repr::{strconv, ColumnType, Datum, Interval, ScalarType};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Func {
+    // arithmetic
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Neg,
+    // comparison
+    Eq,
+    NotEq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    IsDistinctFrom,
+    // logic
+    And,
+    Or,
+    Not,
+    IsNull,
+    IsTrue,
+    IsFalse,
+    // conversion and conditionals
+    Cast(ScalarType),
+    Coalesce,
+    Greatest,
+    Least,
+    // text
+    Like { case_insensitive: bool },
+    Concat,
+    ConcatWs,
+    ConcatOp,
+    Lower,
+    Upper,
+    Length,
+    Substr,
+    Trim,
+    Ltrim,
+    Rtrim,
+    Replace,
+    Position,
+    Left,
+    Right,
+    Repeat,
+    Reverse,
+    SplitPart,
+    StartsWith,
+    Lpad,
+    Rpad,
+    Initcap,
+    // numbers
+    Abs,
+    Round,
+    Ceil,
+    Floor,
+    Trunc,
+    Sqrt,
+    Power,
+    Exp,
+    Ln,
+    Log10,
+    Sign,
+    // time
+    Extract(String),
+    DatePart(String),
+    DateTrunc,
+    Now,
+    // json
+    JsonGet,
+    JsonGetText,
+}
+
+impl Func {
+    /// The operator symbol for binary operators, used by EXPLAIN.
+    pub fn infix(&self) -> Option<&'static str> {
+        Some(match self {
+            Func::Add => "+",
+            Func::Sub => "-",
+            Func::Mul => "*",
+            Func::Div => "/",
+            Func::Mod => "%",
+            Func::Eq => "=",
+            Func::NotEq => "<>",
+            Func::Lt => "<",
+            Func::Lte => "<=",
+            Func::Gt => ">",
+            Func::Gte => ">=",
+            Func::And => "AND",
+            Func::Or => "OR",
+            Func::ConcatOp => "||",
+            Func::JsonGet => "->",
+            Func::JsonGetText => "->>",
+            Func::Like { case_insensitive: false } => "LIKE",
+            Func::Like { case_insensitive: true } => "ILIKE",
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Func::Cast(t) => format!("cast_to_{}", t.name().replace(' ', "_")),
+            Func::Extract(f) => format!("extract_{f}"),
+            Func::DatePart(f) => format!("date_part_{f}"),
+            other => format!("{other:?}").to_lowercase(),
+        }
+    }
+
+    pub fn is_nondeterministic(&self) -> bool {
+        matches!(self, Func::Now)
+    }
+
+    pub fn output_type(&self, args: &[ColumnType]) -> ColumnType {
+        let any_nullable = args.iter().any(|a| a.nullable);
+        let first = args.first().map(|a| a.scalar).unwrap_or(ScalarType::Unknown);
+        let scalar = match self {
+            Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
+                arithmetic_type(self, first, args.get(1).map(|a| a.scalar).unwrap_or(first))
+            }
+            Func::Neg | Func::Abs | Func::Ceil | Func::Floor | Func::Trunc | Func::Round | Func::Sign => first,
+            Func::Eq
+            | Func::NotEq
+            | Func::Lt
+            | Func::Lte
+            | Func::Gt
+            | Func::Gte
+            | Func::And
+            | Func::Or
+            | Func::Not
+            | Func::Like { .. }
+            | Func::StartsWith => ScalarType::Bool,
+            Func::IsNull | Func::IsTrue | Func::IsFalse | Func::IsDistinctFrom => {
+                return ColumnType::new(ScalarType::Bool, false)
+            }
+            Func::Cast(t) => *t,
+            Func::Coalesce | Func::Greatest | Func::Least => {
+                let scalar = args.iter().map(|a| a.scalar).find(|t| *t != ScalarType::Unknown).unwrap_or(first);
+                let nullable = if matches!(self, Func::Coalesce) { args.iter().all(|a| a.nullable) } else { any_nullable };
+                return ColumnType::new(scalar, nullable);
+            }
+            Func::Concat | Func::ConcatWs => return ColumnType::new(ScalarType::Text, false),
+            Func::ConcatOp
+            | Func::Lower
+            | Func::Upper
+            | Func::Substr
+            | Func::Trim
+            | Func::Ltrim
+            | Func::Rtrim
+            | Func::Replace
+            | Func::Left
+            | Func::Right
+            | Func::Repeat
+            | Func::Reverse
+            | Func::SplitPart
+            | Func::Lpad
+            | Func::Rpad
+            | Func::Initcap
+            | Func::JsonGetText => ScalarType::Text,
+            Func::Length | Func::Position => ScalarType::Int32,
+            Func::Sqrt | Func::Power | Func::Exp | Func::Ln | Func::Log10 => {
+                if first == ScalarType::Numeric {
+                    ScalarType::Numeric
+                } else {
+                    ScalarType::Float64
+                }
+            }
+            Func::Extract(_) => ScalarType::Numeric,
+            Func::DatePart(_) => ScalarType::Float64,
+            Func::DateTrunc => args.get(1).map(|a| a.scalar).unwrap_or(ScalarType::Timestamp),
+            Func::Now => ScalarType::TimestampTz,
+            Func::JsonGet => ScalarType::Jsonb,
+        };
+        ColumnType::new(scalar, any_nullable || matches!(self, Func::JsonGet | Func::JsonGetText))
+    }
+
+    /// Evaluates a strict function: any NULL argument gives NULL, except where noted.
+    pub fn eval(&self, args: &[Datum]) -> Result<Datum, EvalError> {
+        match self {
+            Func::IsNull => return Ok(Datum::Bool(args[0].is_null())),
+            Func::IsTrue => return Ok(Datum::Bool(args[0] == Datum::Bool(true))),
+            Func::IsFalse => return Ok(Datum::Bool(args[0] == Datum::Bool(false))),
+            Func::IsDistinctFrom => return Ok(Datum::Bool(args[0] != args[1])),
+            Func::Concat => {
+                let s: String = args.iter().filter_map(strconv::format).collect();
+                return Ok(Datum::String(s));
+            }
+            Func::ConcatWs => {
+                let Some(sep) = strconv::format(&args[0]) else { return Ok(Datum::Null) };
+                let parts: Vec<String> = args[1..].iter().filter_map(strconv::format).collect();
+                return Ok(Datum::String(parts.join(&sep)));
+            }
+            Func::Greatest | Func::Least => {
+                let vals = args.iter().filter(|a| !a.is_null());
+                let best = if matches!(self, Func::Greatest) { vals.max() } else { vals.min() };
+                return Ok(best.cloned().unwrap_or(Datum::Null));
+            }
+            Func::Now => {
+                return Ok(Datum::TimestampTz(chrono::Utc::now()));
+            }
+            _ => {}
+        }
+        if args.iter().any(Datum::is_null) {
+            return Ok(Datum::Null);
+        }
+        match self {
+            Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => arithmetic(self, &args[0], &args[1]),
+            Func::Neg => negate(&args[0]),
+            Func::Eq => Ok(Datum::Bool(args[0] == args[1])),
+            Func::NotEq => Ok(Datum::Bool(args[0] != args[1])),
+            Func::Lt => Ok(Datum::Bool(args[0] < args[1])),
+            Func::Lte => Ok(Datum::Bool(args[0] <= args[1])),
+            Func::Gt => Ok(Datum::Bool(args[0] > args[1])),
+            Func::Gte => Ok(Datum::Bool(args[0] >= args[1])),
+            Func::Not => Ok(Datum::Bool(!args[0].as_bool().unwrap_or(false))),
+            Func::Cast(to) => cast(&args[0], *to),
+            Func::Like { case_insensitive } => {
+                let (s, p) = (text(&args[0]), text(&args[1]));
+                Ok(Datum::Bool(if *case_insensitive {
+                    like(&s.to_lowercase(), &p.to_lowercase())
+                } else {
+                    like(s, p)
+                }))
+            }
+            Func::ConcatOp => Ok(Datum::String(
+                strconv::format(&args[0]).unwrap_or_default() + &strconv::format(&args[1]).unwrap_or_default(),
+            )),
+            Func::Lower => Ok(Datum::String(text(&args[0]).to_lowercase())),
+            Func::Upper => Ok(Datum::String(text(&args[0]).to_uppercase())),
+            Func::Initcap => Ok(Datum::String(initcap(text(&args[0])))),
+            Func::Length => Ok(Datum::Int32(text(&args[0]).chars().count() as i32)),
+            Func::Reverse => Ok(Datum::String(text(&args[0]).chars().rev().collect())),
+            Func::Substr => {
+                let s: Vec<char> = text(&args[0]).chars().collect();
+                let start = int(&args[1]);
+                let (from, to) = match args.get(2) {
+                    Some(len) => {
+                        let len = int(len);
+                        if len < 0 {
+                            return Err(EvalError::InvalidParameter("negative substring length not allowed".into()));
+                        }
+                        (start, start.saturating_add(len))
+                    }
+                    None => (start, i64::MAX),
+                };
+                let from = (from.max(1) - 1) as usize;
+                let to = (to.max(1) - 1).min(s.len() as i64) as usize;
+                Ok(Datum::String(if from < to { s[from..to].iter().collect() } else { String::new() }))
+            }
+            Func::Trim | Func::Ltrim | Func::Rtrim => {
+                let s = text(&args[0]);
+                let chars: Vec<char> = args.get(1).map(|c| text(c).chars().collect()).unwrap_or(vec![' ']);
+                let f = |c: char| chars.contains(&c);
+                Ok(Datum::String(
+                    match self {
+                        Func::Trim => s.trim_matches(f),
+                        Func::Ltrim => s.trim_start_matches(f),
+                        _ => s.trim_end_matches(f),
+                    }
+                    .to_string(),
+                ))
+            }
+            Func::Replace => Ok(Datum::String(text(&args[0]).replace(text(&args[1]), text(&args[2])))),
+            Func::Position => {
+                let (needle, hay) = (text(&args[0]), text(&args[1]));
+                Ok(Datum::Int32(hay.find(needle).map(|b| hay[..b].chars().count() as i32 + 1).unwrap_or(0)))
+            }
+            Func::Left | Func::Right => {
+                let s: Vec<char> = text(&args[0]).chars().collect();
+                let n = int(&args[1]);
+                let len = s.len() as i64;
+                let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+                Ok(Datum::String(if matches!(self, Func::Left) {
+                    s[..keep].iter().collect()
+                } else {
+                    s[s.len() - keep..].iter().collect()
+                }))
+            }
+            Func::Repeat => Ok(Datum::String(text(&args[0]).repeat(int(&args[1]).max(0) as usize))),
+            Func::SplitPart => {
+                let n = int(&args[2]);
+                if n == 0 {
+                    return Err(EvalError::InvalidParameter("field position must not be zero".into()));
+                }
+                let parts: Vec<&str> = text(&args[0]).split(text(&args[1])).collect();
+                let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
+                Ok(Datum::String(parts.get(idx as usize).map(|s| s.to_string()).unwrap_or_default()))
+            }
+            Func::StartsWith => Ok(Datum::Bool(text(&args[0]).starts_with(text(&args[1])))),
+            Func::Lpad | Func::Rpad => {
+                let s: Vec<char> = text(&args[0]).chars().collect();
+                let n = int(&args[1]).max(0) as usize;
+                let fill: Vec<char> = args.get(2).map(|f| text(f).chars().collect()).unwrap_or(vec![' ']);
+                if s.len() >= n || fill.is_empty() {
+                    return Ok(Datum::String(s[..n.min(s.len())].iter().collect()));
+                }
+                let pad: String = fill.iter().cycle().take(n - s.len()).collect();
+                let s: String = s.iter().collect();
+                Ok(Datum::String(if matches!(self, Func::Lpad) { pad + &s } else { s + &pad }))
+            }
+            Func::Abs => match &args[0] {
+                Datum::Int16(v) => v.checked_abs().map(Datum::Int16).ok_or(range("smallint")),
+                Datum::Int32(v) => v.checked_abs().map(Datum::Int32).ok_or(range("integer")),
+                Datum::Int64(v) => v.checked_abs().map(Datum::Int64).ok_or(range("bigint")),
+                Datum::Float32(v) => Ok(Datum::f32(v.0.abs())),
+                Datum::Float64(v) => Ok(Datum::f64(v.0.abs())),
+                Datum::Numeric(v) => Ok(Datum::Numeric(v.abs())),
+                d => Err(type_error("abs", d)),
+            },
+            Func::Sign => match &args[0] {
+                Datum::Numeric(v) => Ok(Datum::Numeric(v.signum())),
+                d => Ok(Datum::f64(float(d)?.signum())),
+            },
+            Func::Round | Func::Ceil | Func::Floor | Func::Trunc => round(self, &args[0], args.get(1)),
+            Func::Sqrt | Func::Exp | Func::Ln | Func::Log10 => {
+                let x = float(&args[0])?;
+                if matches!(self, Func::Sqrt) && x < 0.0 {
+                    return Err(EvalError::InvalidParameter("cannot take square root of a negative number".into()));
+                }
+                if matches!(self, Func::Ln | Func::Log10) && x <= 0.0 {
+                    return Err(EvalError::InvalidParameter(if x == 0.0 {
+                        "cannot take logarithm of zero".into()
+                    } else {
+                        "cannot take logarithm of a negative number".into()
+                    }));
+                }
+                let y = match self {
+                    Func::Sqrt => x.sqrt(),
+                    Func::Exp => x.exp(),
+                    Func::Ln => x.ln(),
+                    _ => x.log10(),
+                };
+                float_result(y, matches!(args[0], Datum::Numeric(_)))
+            }
+            Func::Power => {
+                let y = float(&args[0])?.powf(float(&args[1])?);
+                float_result(y, matches!(args[0], Datum::Numeric(_)))
+            }
+            Func::Extract(field) => Ok(Datum::Numeric(extract(field, &args[0])?)),
+            Func::DatePart(field) => Ok(Datum::f64(extract(field, &args[0])?.to_f64().unwrap_or(f64::NAN))),
+            Func::DateTrunc => date_trunc(text(&args[0]), &args[1]),
+            Func::JsonGet | Func::JsonGetText => {
+                let v: serde_json::Value = serde_json::from_str(text(&args[0]))
+                    .map_err(|e| EvalError::Internal(format!("stored jsonb does not parse: {e}")))?;
+                let got = match &args[1] {
+                    Datum::String(k) => v.get(k),
+                    d => d.as_i64().and_then(|i| {
+                        let arr = v.as_array()?;
+                        let idx = if i < 0 { arr.len() as i64 + i } else { i };
+                        arr.get(usize::try_from(idx).ok()?)
+                    }),
+                };
+                Ok(match (got, self) {
+                    (None, _) => Datum::Null,
+                    (Some(serde_json::Value::Null), Func::JsonGetText) => Datum::Null,
+                    (Some(serde_json::Value::String(s)), Func::JsonGetText) => Datum::String(s.clone()),
+                    (Some(j), Func::JsonGetText) => Datum::String(j.to_string()),
+                    (Some(j), _) => Datum::Jsonb(j.to_string()),
+                })
+            }
+            Func::And | Func::Or | Func::Coalesce => {
+                Err(EvalError::Internal(format!("{self:?} is evaluated by ScalarExpr, not Func::eval")))
+            }
+            _ => Err(EvalError::Internal(format!("function {self:?} reached eval with non-null arguments"))),
+        }
+    }
+}
+
+fn range(what: &str) -> EvalError {
+    EvalError::OutOfRange(what.to_string())
+}
+
+fn type_error(func: &str, d: &Datum) -> EvalError {
+    EvalError::Internal(format!("{func} received an argument of type {:?}", d.scalar_type()))
+}
+
+fn text(d: &Datum) -> &str {
+    d.as_str().unwrap_or("")
+}
+
+fn int(d: &Datum) -> i64 {
+    d.as_i64().unwrap_or(0)
+}
+
+fn float(d: &Datum) -> Result<f64, EvalError> {
+    d.as_f64().ok_or_else(|| type_error("a numeric function", d))
+}
+
+fn float_result(y: f64, numeric: bool) -> Result<Datum, EvalError> {
+    if numeric {
+        Decimal::from_f64(y).map(Datum::Numeric).ok_or(range("numeric"))
+    } else if y.is_infinite() {
+        Err(range("double precision"))
+    } else {
+        Ok(Datum::f64(y))
+    }
+}
+
+/// The result type of `a op b` once both operands have their coerced types.
+fn arithmetic_type(op: &Func, a: ScalarType, b: ScalarType) -> ScalarType {
+    use ScalarType::*;
+    match (a, b) {
+        (Date, Int32 | Int64) => Date,
+        (Date, Date) if matches!(op, Func::Sub) => Int32,
+        (Date, Interval) | (Timestamp, Interval) => Timestamp,
+        (TimestampTz, Interval) => TimestampTz,
+        (Timestamp, Timestamp) | (TimestampTz, TimestampTz) => Interval,
+        (Interval, Float64) => Interval,
+        _ => a,
+    }
+}
+
+fn arithmetic(op: &Func, a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
+    macro_rules! int_op {
+        ($x:expr, $y:expr, $ctor:path, $name:literal) => {{
+            let (x, y) = ($x, $y);
+            match op {
+                Func::Add => x.checked_add(y),
+                Func::Sub => x.checked_sub(y),
+                Func::Mul => x.checked_mul(y),
+                Func::Div | Func::Mod if y == 0 => return Err(EvalError::DivisionByZero),
+                Func::Div => x.checked_div(y),
+                // i64::MIN % -1 overflows in Rust but is 0 in SQL.
+                _ => Some(x.checked_rem(y).unwrap_or(0)),
+            }
+            .map($ctor)
+            .ok_or(range($name))
+        }};
+    }
+    match (a, b) {
+        (Datum::Int16(x), Datum::Int16(y)) => int_op!(*x, *y, Datum::Int16, "smallint"),
+        (Datum::Int32(x), Datum::Int32(y)) => int_op!(*x, *y, Datum::Int32, "integer"),
+        (Datum::Int64(x), Datum::Int64(y)) => int_op!(*x, *y, Datum::Int64, "bigint"),
+        (Datum::Float32(x), Datum::Float32(y)) => {
+            let r = float_op(op, x.0 as f64, y.0 as f64)? as f32;
+            if r.is_infinite() && x.is_finite() && y.is_finite() {
+                return Err(range("real"));
+            }
+            Ok(Datum::f32(r))
+        }
+        (Datum::Float64(x), Datum::Float64(y)) => {
+            let r = float_op(op, x.0, y.0)?;
+            if r.is_infinite() && x.is_finite() && y.is_finite() {
+                return Err(range("double precision"));
+            }
+            Ok(Datum::f64(r))
+        }
+        (Datum::Numeric(x), Datum::Numeric(y)) => numeric_op(op, *x, *y).map(Datum::Numeric),
+        (Datum::Date(d), n) if n.as_i64().is_some() => {
+            let days = n.as_i64().unwrap_or(0);
+            let days = if matches!(op, Func::Sub) { -days } else { days };
+            d.checked_add_signed(chrono::Duration::days(days)).map(Datum::Date).ok_or(range("date"))
+        }
+        (Datum::Date(x), Datum::Date(y)) => Ok(Datum::Int32((*x - *y).num_days() as i32)),
+        (Datum::Date(d), Datum::Interval(iv)) => {
+            add_interval(d.and_hms_opt(0, 0, 0).expect("midnight exists"), iv, op).map(Datum::Timestamp)
+        }
+        (Datum::Timestamp(t), Datum::Interval(iv)) => add_interval(*t, iv, op).map(Datum::Timestamp),
+        (Datum::TimestampTz(t), Datum::Interval(iv)) => {
+            add_interval(t.naive_utc(), iv, op).map(|n| Datum::TimestampTz(n.and_utc()))
+        }
+        (Datum::Timestamp(x), Datum::Timestamp(y)) => Ok(Datum::Interval(micros_interval(*x - *y))),
+        (Datum::TimestampTz(x), Datum::TimestampTz(y)) => Ok(Datum::Interval(micros_interval(*x - *y))),
+        (Datum::Interval(x), Datum::Interval(y)) => {
+            let sign = match op {
+                Func::Add => 1,
+                Func::Sub => -1,
+                _ => return Err(EvalError::Internal(format!("interval {op:?} interval"))),
+            };
+            Ok(Datum::Interval(Interval::new(
+                x.months + sign * y.months,
+                x.days + sign * y.days,
+                x.micros + sign as i64 * y.micros,
+            )))
+        }
+        (Datum::Interval(x), Datum::Float64(f)) => {
+            let f = if matches!(op, Func::Div) {
+                if f.0 == 0.0 {
+                    return Err(EvalError::DivisionByZero);
+                }
+                1.0 / f.0
+            } else {
+                f.0
+            };
+            Ok(Datum::Interval(Interval::new(
+                (x.months as f64 * f) as i32,
+                (x.days as f64 * f) as i32,
+                (x.micros as f64 * f) as i64,
+            )))
+        }
+        _ => Err(EvalError::Internal(format!("no arithmetic {op:?} for {a:?} and {b:?}"))),
+    }
+}
+
+fn micros_interval(d: chrono::TimeDelta) -> Interval {
+    let micros = d.num_microseconds().unwrap_or(i64::MAX);
+    let days = micros / 86_400_000_000;
+    Interval::new(0, days as i32, micros - days * 86_400_000_000)
+}
+
+fn add_interval(t: NaiveDateTime, iv: &Interval, op: &Func) -> Result<NaiveDateTime, EvalError> {
+    let sign = if matches!(op, Func::Sub) { -1 } else { 1 };
+    let months = sign * iv.months;
+    let mut out = if months >= 0 {
+        t.checked_add_months(chrono::Months::new(months as u32))
+    } else {
+        t.checked_sub_months(chrono::Months::new(months.unsigned_abs()))
+    }
+    .ok_or(range("timestamp"))?;
+    out = out
+        .checked_add_signed(chrono::Duration::days((sign * iv.days) as i64))
+        .and_then(|o| o.checked_add_signed(chrono::Duration::microseconds(sign as i64 * iv.micros)))
+        .ok_or(range("timestamp"))?;
+    Ok(out)
+}
+
+fn float_op(op: &Func, x: f64, y: f64) -> Result<f64, EvalError> {
+    Ok(match op {
+        Func::Add => x + y,
+        Func::Sub => x - y,
+        Func::Mul => x * y,
+        Func::Div if y == 0.0 => return Err(EvalError::DivisionByZero),
+        Func::Div => x / y,
+        Func::Mod if y == 0.0 => return Err(EvalError::DivisionByZero),
+        _ => x % y,
+    })
+}
+
+fn numeric_op(op: &Func, x: Decimal, y: Decimal) -> Result<Decimal, EvalError> {
+    let r = match op {
+        Func::Add => x.checked_add(y),
+        Func::Sub => x.checked_sub(y),
+        Func::Mul => x.checked_mul(y),
+        Func::Div | Func::Mod if y.is_zero() => return Err(EvalError::DivisionByZero),
+        Func::Div => return numeric_div(x, y),
+        _ => x.checked_rem(y),
+    };
+    r.ok_or(range("numeric"))
+}
+
+/// Division with the result scale Postgres' `select_div_scale` picks: at least 16 significant
+/// digits, and no fewer decimals than either operand.
+fn numeric_div(x: Decimal, y: Decimal) -> Result<Decimal, EvalError> {
+    fn weight_first(v: Decimal) -> (i32, i64) {
+        let a = v.abs();
+        if a.is_zero() {
+            return (0, 0);
+        }
+        let digits = a.to_f64().unwrap_or(1.0).log10().floor() as i32;
+        let weight = digits.div_euclid(4);
+        let first = (a.to_f64().unwrap_or(1.0) / 10f64.powi(weight * 4)).floor() as i64;
+        (weight, first)
+    }
+    let (w1, f1) = weight_first(x);
+    let (w2, f2) = weight_first(y);
+    let mut qweight = w1 - w2;
+    if f1 <= f2 {
+        qweight -= 1;
+    }
+    let rscale = (16 - qweight * 4).max(x.scale() as i32).max(y.scale() as i32).clamp(0, 20) as u32;
+    let q = x.checked_div(y).ok_or(range("numeric"))?;
+    let mut q = q.round_dp_with_strategy(rscale, RoundingStrategy::MidpointAwayFromZero);
+    q.rescale(rscale);
+    Ok(q)
+}
+
+fn negate(d: &Datum) -> Result<Datum, EvalError> {
+    match d {
+        Datum::Int16(v) => v.checked_neg().map(Datum::Int16).ok_or(range("smallint")),
+        Datum::Int32(v) => v.checked_neg().map(Datum::Int32).ok_or(range("integer")),
+        Datum::Int64(v) => v.checked_neg().map(Datum::Int64).ok_or(range("bigint")),
+        Datum::Float32(v) => Ok(Datum::f32(-v.0)),
+        Datum::Float64(v) => Ok(Datum::f64(-v.0)),
+        Datum::Numeric(v) => Ok(Datum::Numeric(-*v)),
+        Datum::Interval(iv) => Ok(Datum::Interval(Interval::new(-iv.months, -iv.days, -iv.micros))),
+        d => Err(type_error("negation", d)),
+    }
+}
+
+fn round(f: &Func, d: &Datum, places: Option<&Datum>) -> Result<Datum, EvalError> {
+    let places = places.and_then(Datum::as_i64).unwrap_or(0);
+    match d {
+        Datum::Numeric(v) => {
+            let dp = places.clamp(0, 28) as u32;
+            let strategy = match f {
+                Func::Round => RoundingStrategy::MidpointAwayFromZero,
+                Func::Ceil => RoundingStrategy::ToPositiveInfinity,
+                Func::Floor => RoundingStrategy::ToNegativeInfinity,
+                _ => RoundingStrategy::ToZero,
+            };
+            let mut r = v.round_dp_with_strategy(dp, strategy);
+            if matches!(f, Func::Round | Func::Trunc) {
+                r.rescale(dp);
+            }
+            Ok(Datum::Numeric(r))
+        }
+        Datum::Float64(_) | Datum::Float32(_) => {
+            let x = float(d)?;
+            let scale = 10f64.powi(places as i32);
+            let y = match f {
+                // Postgres rounds float8 half to even (rint).
+                Func::Round if places == 0 => x.round_ties_even(),
+                Func::Round => (x * scale).round() / scale,
+                Func::Ceil => x.ceil(),
+                Func::Floor => x.floor(),
+                _ => (x * scale).trunc() / scale,
+            };
+            Ok(match d {
+                Datum::Float32(_) => Datum::f32(y as f32),
+                _ => Datum::f64(y),
+            })
+        }
+        int => Ok(int.clone()),
+    }
+}
+
+/// A SQL `LIKE` match: `%` any run, `_` one character, `\` escapes the next character.
+pub fn like(s: &str, pattern: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    // Iterative matcher with backtracking to the last `%` (linear in practice).
+    let (mut si, mut pi) = (0, 0);
+    let (mut star_p, mut star_s) = (None, 0);
+    while si < s.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '%' => {
+                    star_p = Some(pi);
+                    star_s = si;
+                    pi += 1;
+                    continue;
+                }
+                '_' => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                '\\' if pi + 1 < p.len() => {
+                    if p[pi + 1] == s[si] {
+                        si += 1;
+                        pi += 2;
+                        continue;
+                    }
+                }
+                c if c == s[si] => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star_p {
+            Some(sp) => {
+                pi = sp + 1;
+                star_s += 1;
+                si = star_s;
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|c| *c == '%')
+}
+
+fn initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = false;
+        } else {
+            out.push(c);
+            start = true;
+        }
+    }
+    out
+}
+
+/// Casts a non-null datum to `to`, with Postgres' rounding and range checks.
+pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
+    use ScalarType as T;
+    if d.scalar_type() == Some(to) {
+        return Ok(d.clone());
+    }
+    let parse = |s: &str| {
+        strconv::parse(s, to).map_err(|e| match to {
+            T::Date | T::Timestamp | T::TimestampTz | T::Interval => EvalError::InvalidDatetime(e.to_string()),
+            _ if e.out_of_range => EvalError::OutOfRange(to.name().into()),
+            _ => EvalError::InvalidText(e.to_string()),
+        })
+    };
+    match (d, to) {
+        (_, T::Text | T::Unknown) => Ok(Datum::String(strconv::format(d).unwrap_or_default())),
+        (Datum::String(s), _) => parse(s),
+        (Datum::Jsonb(s), _) => parse(s),
+        (Datum::Bool(b), T::Int32) => Ok(Datum::Int32(*b as i32)),
+        (Datum::Bool(b), T::Int64) => Ok(Datum::Int64(*b as i64)),
+        (Datum::Int32(i), T::Bool) => Ok(Datum::Bool(*i != 0)),
+        (Datum::Int64(i), T::Bool) => Ok(Datum::Bool(*i != 0)),
+        (Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_), _) => {
+            let v = d.as_i64().expect("integer datum");
+            match to {
+                T::Int16 => i16::try_from(v).map(Datum::Int16).map_err(|_| range("smallint")),
+                T::Int32 => i32::try_from(v).map(Datum::Int32).map_err(|_| range("integer")),
+                T::Int64 => Ok(Datum::Int64(v)),
+                T::Float32 => Ok(Datum::f32(v as f32)),
+                T::Float64 => Ok(Datum::f64(v as f64)),
+                T::Numeric => Ok(Datum::Numeric(Decimal::from(v))),
+                _ => Err(cannot_cast(d, to)),
+            }
+        }
+        (Datum::Float32(_) | Datum::Float64(_), _) => {
+            let v = d.as_f64().expect("float datum");
+            let int = |min: f64, max: f64, name: &str| {
+                let r = v.round_ties_even();
+                if v.is_nan() || r < min || r > max {
+                    Err(range(name))
+                } else {
+                    Ok(r)
+                }
+            };
+            match to {
+                T::Int16 => int(i16::MIN as f64, i16::MAX as f64, "smallint").map(|r| Datum::Int16(r as i16)),
+                T::Int32 => int(i32::MIN as f64, i32::MAX as f64, "integer").map(|r| Datum::Int32(r as i32)),
+                T::Int64 => int(i64::MIN as f64, i64::MAX as f64, "bigint").map(|r| Datum::Int64(r as i64)),
+                T::Float32 => Ok(Datum::f32(v as f32)),
+                T::Float64 => Ok(Datum::f64(v)),
+                T::Numeric => {
+                    let s = strconv::format(d).unwrap_or_default();
+                    Decimal::from_str_exact(&s)
+                        .or_else(|_| Decimal::from_scientific(&s))
+                        .map(Datum::Numeric)
+                        .map_err(|_| range("numeric"))
+                }
+                _ => Err(cannot_cast(d, to)),
+            }
+        }
+        (Datum::Numeric(v), _) => {
+            let rounded = v.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+            match to {
+                T::Int16 => rounded.to_i16().map(Datum::Int16).ok_or(range("smallint")),
+                T::Int32 => rounded.to_i32().map(Datum::Int32).ok_or(range("integer")),
+                T::Int64 => rounded.to_i64().map(Datum::Int64).ok_or(range("bigint")),
+                T::Float32 => Ok(Datum::f32(v.to_f32().unwrap_or(f32::NAN))),
+                T::Float64 => Ok(Datum::f64(v.to_f64().unwrap_or(f64::NAN))),
+                _ => Err(cannot_cast(d, to)),
+            }
+        }
+        (Datum::Date(dt), T::Timestamp) => Ok(Datum::Timestamp(dt.and_hms_opt(0, 0, 0).expect("midnight"))),
+        (Datum::Date(dt), T::TimestampTz) => Ok(Datum::TimestampTz(dt.and_hms_opt(0, 0, 0).expect("midnight").and_utc())),
+        (Datum::Timestamp(t), T::Date) => Ok(Datum::Date(t.date())),
+        (Datum::Timestamp(t), T::TimestampTz) => Ok(Datum::TimestampTz(t.and_utc())),
+        (Datum::TimestampTz(t), T::Timestamp) => Ok(Datum::Timestamp(t.naive_utc())),
+        (Datum::TimestampTz(t), T::Date) => Ok(Datum::Date(t.naive_utc().date())),
+        _ => Err(cannot_cast(d, to)),
+    }
+}
+
+fn cannot_cast(d: &Datum, to: ScalarType) -> EvalError {
+    EvalError::Internal(format!("cannot cast {:?} to {}", d.scalar_type(), to.name()))
+}
+
+fn as_timestamp(d: &Datum) -> Option<NaiveDateTime> {
+    match d {
+        Datum::Timestamp(t) => Some(*t),
+        Datum::TimestampTz(t) => Some(t.naive_utc()),
+        Datum::Date(d) => d.and_hms_opt(0, 0, 0),
+        _ => None,
+    }
+}
+
+fn extract(field: &str, d: &Datum) -> Result<Decimal, EvalError> {
+    if let Datum::Interval(iv) = d {
+        let secs = Decimal::from(iv.micros) / Decimal::from(1_000_000);
+        return Ok(match field {
+            "epoch" => Decimal::from(iv.months as i64 * 30 * 86400 + iv.days as i64 * 86400) + secs,
+            "year" => Decimal::from(iv.months / 12),
+            "month" => Decimal::from(iv.months % 12),
+            "day" => Decimal::from(iv.days),
+            "hour" => Decimal::from(iv.micros / 3_600_000_000),
+            "minute" => Decimal::from((iv.micros / 60_000_000) % 60),
+            "second" => Decimal::from(iv.micros % 60_000_000) / Decimal::from(1_000_000),
+            f => return Err(EvalError::InvalidParameter(format!("unit \"{f}\" not supported for type interval"))),
+        });
+    }
+    let t = as_timestamp(d).ok_or_else(|| type_error("extract", d))?;
+    let micros_in_minute = t.second() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
+    Ok(match field {
+        "year" => Decimal::from(t.year()),
+        "quarter" => Decimal::from((t.month() - 1) / 3 + 1),
+        "month" => Decimal::from(t.month()),
+        "week" => Decimal::from(t.iso_week().week()),
+        "day" => Decimal::from(t.day()),
+        "dow" => Decimal::from(t.weekday().num_days_from_sunday()),
+        "isodow" => Decimal::from(t.weekday().number_from_monday()),
+        "doy" => Decimal::from(t.ordinal()),
+        "hour" => Decimal::from(t.hour()),
+        "minute" => Decimal::from(t.minute()),
+        "second" => Decimal::new(micros_in_minute, 6),
+        "millisecond" | "milliseconds" => Decimal::new(micros_in_minute, 3),
+        "microsecond" | "microseconds" => Decimal::from(micros_in_minute),
+        "epoch" => Decimal::new(t.and_utc().timestamp_micros(), 6),
+        f => return Err(EvalError::InvalidParameter(format!("unit \"{f}\" not recognized"))),
+    }
+    .normalize())
+}
+
+fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
+    let t = as_timestamp(d).ok_or_else(|| type_error("date_trunc", d))?;
+    let date = t.date();
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");
+    let out = match unit.to_lowercase().as_str() {
+        "year" => midnight(NaiveDate::from_ymd_opt(date.year(), 1, 1).expect("valid")),
+        "quarter" => midnight(NaiveDate::from_ymd_opt(date.year(), (date.month() - 1) / 3 * 3 + 1, 1).expect("valid")),
+        "month" => midnight(date.with_day(1).expect("day 1 exists")),
+        "week" => midnight(date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64)),
+        "day" => midnight(date),
+        "hour" => t.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).expect("valid"),
+        "minute" => t.with_second(0).and_then(|t| t.with_nanosecond(0)).expect("valid"),
+        "second" => t.with_nanosecond(0).expect("valid"),
+        u => return Err(EvalError::InvalidParameter(format!("unit \"{u}\" not recognized"))),
+    };
+    Ok(match d {
+        Datum::TimestampTz(_) => Datum::TimestampTz(out.and_utc()),
+        _ => Datum::Timestamp(out),
+    })
+}
+
+/// Orders two datums as `ORDER BY` does: NULLs sort last ascending (first descending).
+pub fn compare_for_order(a: &Datum, b: &Datum, desc: bool, nulls_last: bool) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => if nulls_last { Ordering::Greater } else { Ordering::Less },
+        (false, true) => if nulls_last { Ordering::Less } else { Ordering::Greater },
+        _ => {
+            let o = a.cmp(b);
+            if desc { o.reverse() } else { o }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_matches_sql_patterns() {
+        assert!(like("Invalid user bob", "%Invalid user%"));
+        assert!(like("abc", "a_c"));
+        assert!(!like("abc", "a_"));
+        assert!(like("a%c", "a\\%c"));
+        assert!(!like("abc", "a\\%c"));
+        assert!(like("", "%"));
+    }
+
+    #[test]
+    fn integer_arithmetic_checks_overflow_and_zero() {
+        assert_eq!(arithmetic(&Func::Div, &Datum::Int32(7), &Datum::Int32(2)), Ok(Datum::Int32(3)));
+        assert_eq!(arithmetic(&Func::Div, &Datum::Int32(7), &Datum::Int32(0)), Err(EvalError::DivisionByZero));
+        assert!(arithmetic(&Func::Add, &Datum::Int32(i32::MAX), &Datum::Int32(1)).is_err());
+        assert_eq!(arithmetic(&Func::Mod, &Datum::Int32(-7), &Datum::Int32(2)), Ok(Datum::Int32(-1)));
+    }
+
+    #[test]
+    fn numeric_division_uses_postgres_scale() {
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        assert_eq!(numeric_div(d("1"), d("3")).unwrap().to_string(), "0.33333333333333333333");
+        assert_eq!(numeric_div(d("10"), d("4")).unwrap().to_string(), "2.5000000000000000");
+    }
+
+    #[test]
+    fn casts_round_like_postgres() {
+        assert_eq!(cast(&Datum::f64(2.5), ScalarType::Int32), Ok(Datum::Int32(2)));
+        assert_eq!(cast(&Datum::Numeric(Decimal::new(25, 1)), ScalarType::Int32), Ok(Datum::Int32(3)));
+        assert_eq!(cast(&Datum::String("12".into()), ScalarType::Int64), Ok(Datum::Int64(12)));
+        assert!(matches!(cast(&Datum::String("x".into()), ScalarType::Int64), Err(EvalError::InvalidText(_))));
+    }
+}

@@ -1,0 +1,15 @@
+//! The relational IR and scalar expressions, with their meaning (`eval`) and text form
+//! (`explain`). Knows nothing of SQL syntax or of dataflow.
+
+pub mod aggregate;
+pub mod error;
+pub mod eval;
+mod explain;
+pub mod func;
+pub mod relation;
+pub mod scalar;
+
+pub use error::EvalError;
+pub use func::Func;
+pub use relation::{AggregateExpr, AggregateFunc, ColumnOrder, LocalId, RelExpr};
+pub use scalar::ScalarExpr;

@@ -1,0 +1,314 @@
+//! The relational IR: what a query computes, as a tree of operators over multisets of rows.
+//!
+//! Each variant says what it means and what state rendering it keeps. The planner builds it,
+//! `optimize` rewrites it, `render` turns it into differential operators, and `eval` computes it
+//! directly (the reference the dataflow is tested against).
+
+use serde::{Deserialize, Serialize};
+
+use super::scalar::ScalarExpr;
+use crate::repr::{ColumnType, Datum, Diff, GlobalId, Row, ScalarType};
+
+/// An aggregate function applied to an expression over each group's rows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AggregateExpr {
+    pub func: AggregateFunc,
+    pub expr: ScalarExpr,
+    /// Aggregate only the distinct non-null values (`count(DISTINCT x)`).
+    pub distinct: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AggregateFunc {
+    /// `count(*)`: the number of rows (the expression is ignored).
+    CountAll,
+    /// `count(x)`: the number of rows where x is not NULL.
+    Count,
+    Sum,
+    Min,
+    Max,
+    /// Exact-typed `sum` and `count` are combined by the planner into `avg`.
+    Avg,
+    BoolAnd,
+    BoolOr,
+    StringAgg,
+}
+
+impl AggregateFunc {
+    /// The result type given the argument type, as in Postgres.
+    pub fn output_type(self, input: ScalarType) -> ColumnType {
+        use ScalarType::*;
+        let scalar = match self {
+            AggregateFunc::CountAll | AggregateFunc::Count => return ColumnType::new(Int64, false),
+            AggregateFunc::Sum => match input {
+                Int16 | Int32 => Int64,
+                Int64 | Numeric => Numeric,
+                Float32 => Float32,
+                Unknown => Float64,
+                other => other,
+            },
+            AggregateFunc::Avg => match input {
+                Int16 | Int32 | Int64 | Numeric => Numeric,
+                Interval => Interval,
+                _ => Float64,
+            },
+            AggregateFunc::Min | AggregateFunc::Max => input,
+            AggregateFunc::BoolAnd | AggregateFunc::BoolOr => Bool,
+            AggregateFunc::StringAgg => Text,
+        };
+        ColumnType::new(scalar, true)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AggregateFunc::CountAll => "count(*)",
+            AggregateFunc::Count => "count",
+            AggregateFunc::Sum => "sum",
+            AggregateFunc::Min => "min",
+            AggregateFunc::Max => "max",
+            AggregateFunc::Avg => "avg",
+            AggregateFunc::BoolAnd => "bool_and",
+            AggregateFunc::BoolOr => "bool_or",
+            AggregateFunc::StringAgg => "string_agg",
+        }
+    }
+}
+
+/// One `ORDER BY` key: a column of the input, its direction and where NULLs go.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ColumnOrder {
+    pub column: usize,
+    pub desc: bool,
+    pub nulls_last: bool,
+}
+
+/// A name for a `Let`-bound relation, local to one plan.
+pub type LocalId = u64;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RelExpr {
+    /// Fixed rows with multiplicities. State: none.
+    Constant { rows: Vec<(Row, Diff)>, types: Vec<ColumnType> },
+    /// The contents of a table or materialized view, read from its arrangement. State: none
+    /// (the arrangement is shared with its owner).
+    Get { id: GlobalId, name: String, types: Vec<ColumnType> },
+    /// Binds `value` to `id` within `body`, so a shared subplan is computed once.
+    Let { id: LocalId, value: Box<RelExpr>, body: Box<RelExpr> },
+    /// A reference to a `Let`-bound relation.
+    LocalGet { id: LocalId, types: Vec<ColumnType> },
+    /// Appends one column per expression, each evaluated over the row (and earlier new columns).
+    /// State: none.
+    Map { input: Box<RelExpr>, scalars: Vec<ScalarExpr> },
+    /// Keeps the rows for which every predicate is true. State: none.
+    Filter { input: Box<RelExpr>, predicates: Vec<ScalarExpr> },
+    /// Reorders, drops or duplicates columns. State: none.
+    Project { input: Box<RelExpr>, outputs: Vec<usize> },
+    /// Pairs of rows whose key columns are equal (by value, so NULL matches NULL: the planner
+    /// filters NULL keys where SQL `=` requires). Output: left columns then right columns. With no
+    /// keys, the cross product. State: both inputs arranged by key.
+    Join { left: Box<RelExpr>, right: Box<RelExpr>, keys: Vec<(usize, usize)> },
+    /// Groups by the key columns and appends one column per aggregate. Output: the key columns,
+    /// then the aggregates. With no key and no input rows, no output row (the planner adds the
+    /// SQL default row). State: the input arranged by key, and the output.
+    Reduce { input: Box<RelExpr>, group_key: Vec<usize>, aggregates: Vec<AggregateExpr> },
+    /// Per group, the rows at positions `offset .. offset + limit` in `order`. State: the input
+    /// arranged by group, and the output.
+    TopK { input: Box<RelExpr>, group_key: Vec<usize>, order: Vec<ColumnOrder>, limit: Option<usize>, offset: usize },
+    /// One copy of each row present. State: the input arranged, and the output.
+    Distinct { input: Box<RelExpr> },
+    /// Multiplicities negated (for EXCEPT and outer joins). State: none.
+    Negate { input: Box<RelExpr> },
+    /// Keeps rows with positive multiplicity. State: the input arranged, and the output.
+    Threshold { input: Box<RelExpr> },
+    /// The multiset sum of the inputs. State: none.
+    Union { inputs: Vec<RelExpr> },
+}
+
+impl RelExpr {
+    pub fn typ(&self) -> Vec<ColumnType> {
+        match self {
+            RelExpr::Constant { types, .. } | RelExpr::Get { types, .. } | RelExpr::LocalGet { types, .. } => {
+                types.clone()
+            }
+            RelExpr::Let { body, .. } => body.typ(),
+            RelExpr::Map { input, scalars } => {
+                let mut types = input.typ();
+                for s in scalars {
+                    let t = s.typ(&types);
+                    types.push(t);
+                }
+                types
+            }
+            RelExpr::Filter { input, .. }
+            | RelExpr::TopK { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input } => input.typ(),
+            RelExpr::Project { input, outputs } => {
+                let types = input.typ();
+                outputs.iter().map(|i| types[*i].clone()).collect()
+            }
+            RelExpr::Join { left, right, .. } => {
+                let mut types = left.typ();
+                types.extend(right.typ());
+                types
+            }
+            RelExpr::Reduce { input, group_key, aggregates } => {
+                let types = input.typ();
+                let mut out: Vec<ColumnType> = group_key.iter().map(|k| types[*k].clone()).collect();
+                out.extend(aggregates.iter().map(|a| a.func.output_type(a.expr.typ(&types).scalar)));
+                out
+            }
+            RelExpr::Union { inputs } => {
+                let mut types = inputs[0].typ();
+                for other in &inputs[1..] {
+                    for (t, o) in types.iter_mut().zip(other.typ()) {
+                        t.nullable |= o.nullable;
+                    }
+                }
+                types
+            }
+        }
+    }
+
+    pub fn arity(&self) -> usize {
+        self.typ().len()
+    }
+
+    pub fn constant(rows: Vec<Row>, types: Vec<ColumnType>) -> RelExpr {
+        RelExpr::Constant { rows: rows.into_iter().map(|r| (r, 1)).collect(), types }
+    }
+
+    /// The relation with no columns and one row: what `SELECT` without `FROM` reads.
+    pub fn unit() -> RelExpr {
+        RelExpr::Constant { rows: vec![(vec![], 1)], types: vec![] }
+    }
+
+    pub fn empty(types: Vec<ColumnType>) -> RelExpr {
+        RelExpr::Constant { rows: vec![], types }
+    }
+
+    pub fn map(self, scalars: Vec<ScalarExpr>) -> RelExpr {
+        if scalars.is_empty() {
+            return self;
+        }
+        RelExpr::Map { input: Box::new(self), scalars }
+    }
+
+    pub fn filter(self, predicates: Vec<ScalarExpr>) -> RelExpr {
+        if predicates.is_empty() {
+            return self;
+        }
+        RelExpr::Filter { input: Box::new(self), predicates }
+    }
+
+    pub fn project(self, outputs: Vec<usize>) -> RelExpr {
+        if outputs.len() == self.arity() && outputs.iter().enumerate().all(|(i, o)| i == *o) {
+            return self;
+        }
+        RelExpr::Project { input: Box::new(self), outputs }
+    }
+
+    pub fn join(self, right: RelExpr, keys: Vec<(usize, usize)>) -> RelExpr {
+        RelExpr::Join { left: Box::new(self), right: Box::new(right), keys }
+    }
+
+    pub fn distinct(self) -> RelExpr {
+        RelExpr::Distinct { input: Box::new(self) }
+    }
+
+    pub fn negate(self) -> RelExpr {
+        RelExpr::Negate { input: Box::new(self) }
+    }
+
+    pub fn threshold(self) -> RelExpr {
+        RelExpr::Threshold { input: Box::new(self) }
+    }
+
+    pub fn union(self, other: RelExpr) -> RelExpr {
+        match self {
+            RelExpr::Union { mut inputs } => {
+                inputs.push(other);
+                RelExpr::Union { inputs }
+            }
+            this => RelExpr::Union { inputs: vec![this, other] },
+        }
+    }
+
+    pub fn children(&self) -> Vec<&RelExpr> {
+        match self {
+            RelExpr::Constant { .. } | RelExpr::Get { .. } | RelExpr::LocalGet { .. } => vec![],
+            RelExpr::Let { value, body, .. } => vec![value, body],
+            RelExpr::Map { input, .. }
+            | RelExpr::Filter { input, .. }
+            | RelExpr::Project { input, .. }
+            | RelExpr::Reduce { input, .. }
+            | RelExpr::TopK { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input } => vec![input],
+            RelExpr::Join { left, right, .. } => vec![left, right],
+            RelExpr::Union { inputs } => inputs.iter().collect(),
+        }
+    }
+
+    pub fn children_mut(&mut self) -> Vec<&mut RelExpr> {
+        match self {
+            RelExpr::Constant { .. } | RelExpr::Get { .. } | RelExpr::LocalGet { .. } => vec![],
+            RelExpr::Let { value, body, .. } => vec![value, body],
+            RelExpr::Map { input, .. }
+            | RelExpr::Filter { input, .. }
+            | RelExpr::Project { input, .. }
+            | RelExpr::Reduce { input, .. }
+            | RelExpr::TopK { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input } => vec![input],
+            RelExpr::Join { left, right, .. } => vec![left, right],
+            RelExpr::Union { inputs } => inputs.iter_mut().collect(),
+        }
+    }
+
+    /// The global objects the plan reads.
+    pub fn depends_on(&self) -> Vec<GlobalId> {
+        let mut ids = Vec::new();
+        self.collect_gets(&mut ids);
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn collect_gets(&self, ids: &mut Vec<GlobalId>) {
+        if let RelExpr::Get { id, .. } = self {
+            ids.push(*id);
+        }
+        for c in self.children() {
+            c.collect_gets(ids);
+        }
+    }
+
+    /// Applies `f` to every scalar expression in the plan.
+    pub fn visit_scalars_mut(&mut self, f: &mut impl FnMut(&mut ScalarExpr)) {
+        match self {
+            RelExpr::Map { scalars: es, .. } | RelExpr::Filter { predicates: es, .. } => es.iter_mut().for_each(&mut *f),
+            RelExpr::Reduce { aggregates, .. } => aggregates.iter_mut().for_each(|a| f(&mut a.expr)),
+            _ => {}
+        }
+        for c in self.children_mut() {
+            c.visit_scalars_mut(f);
+        }
+    }
+
+    /// The constant rows of a `Constant` plan.
+    pub fn as_constant(&self) -> Option<&Vec<(Row, Diff)>> {
+        match self {
+            RelExpr::Constant { rows, .. } => Some(rows),
+            _ => None,
+        }
+    }
+}
+
+/// A row of NULLs of the given width (the padding of outer joins).
+pub fn null_row(width: usize) -> Row {
+    vec![Datum::Null; width]
+}

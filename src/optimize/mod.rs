@@ -1,0 +1,12 @@
+//! The optimizer: a list of small named rewrite rules over the IR, applied in order.
+
+mod fold_constants;
+mod predicate_pushdown;
+
+use crate::ir::RelExpr;
+
+/// Rewrites `expr` into an equivalent plan that is cheaper to maintain.
+pub fn optimize(expr: RelExpr) -> RelExpr {
+    let expr = fold_constants::apply(expr);
+    predicate_pushdown::apply(expr)
+}

@@ -1,0 +1,88 @@
+//! `predicate_pushdown`: moves filter predicates as close to the data as they can go, through
+//! projections, maps and joins, and turns equalities between the two sides of a join into join
+//! keys. This is what makes `FROM a, b WHERE a.x = b.y` an equi-join instead of a cross product.
+
+use crate::ir::{Func, RelExpr, ScalarExpr};
+
+pub fn apply(expr: RelExpr) -> RelExpr {
+    match expr {
+        RelExpr::Filter { input, predicates } => push(apply(*input), predicates),
+        mut other => {
+            for c in other.children_mut() {
+                let child = std::mem::replace(c, RelExpr::unit());
+                *c = apply(child);
+            }
+            other
+        }
+    }
+}
+
+fn conjuncts(preds: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
+    let mut out = Vec::new();
+    for p in preds {
+        match p {
+            ScalarExpr::Call { func: Func::And, args } => out.extend(conjuncts(args)),
+            p => out.push(p),
+        }
+    }
+    out
+}
+
+/// Places `preds` over `input`, pushing each as deep as its columns allow.
+fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
+    let preds = conjuncts(preds);
+    if preds.is_empty() {
+        return input;
+    }
+    match input {
+        RelExpr::Filter { input, predicates } => {
+            let mut all = predicates;
+            all.extend(preds);
+            push(*input, all)
+        }
+        RelExpr::Project { input, outputs } => {
+            let remapped = preds
+                .into_iter()
+                .map(|mut p| {
+                    p.permute(&|c| outputs[c]);
+                    p
+                })
+                .collect();
+            push(*input, remapped).project(outputs)
+        }
+        RelExpr::Map { input, scalars } => {
+            let arity = input.arity();
+            let (below, above): (Vec<_>, Vec<_>) = preds.into_iter().partition(|p| p.support().iter().all(|c| *c < arity));
+            RelExpr::Map { input: Box::new(push(*input, below)), scalars }.filter(above)
+        }
+        RelExpr::Join { left, right, mut keys } => {
+            let la = left.arity();
+            let types = {
+                let mut t = left.typ();
+                t.extend(right.typ());
+                t
+            };
+            let (mut lp, mut rp, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+            for p in preds {
+                let support = p.support();
+                if support.iter().all(|c| *c < la) {
+                    lp.push(p);
+                } else if support.iter().all(|c| *c >= la) {
+                    let mut p = p;
+                    p.permute(&|c| c - la);
+                    rp.push(p);
+                } else {
+                    for k in crate::plan::equi_keys(&p, la, &types) {
+                        if !keys.contains(&k) {
+                            keys.push(k);
+                        }
+                    }
+                    // Kept even when it became a key: join keys match NULL to NULL, SQL `=` does not.
+                    kept.push(p);
+                }
+            }
+            RelExpr::Join { left: Box::new(push(*left, lp)), right: Box::new(push(*right, rp)), keys }.filter(kept)
+        }
+        other => other.filter(preds),
+    }
+}

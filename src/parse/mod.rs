@@ -1,0 +1,362 @@
+//! SQL text to statements: sqlparser's Postgres dialect, plus Runnel's own statements
+//! (`SUBSCRIBE`/`TAIL`, `SHOW TABLES|VIEWS|COLUMNS`, `FETCH ... WITH (timeout)`, `FLUSH`),
+//! which are recognized by their leading words and carry sqlparser ASTs for their queries.
+
+use sqlparser::ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::error::SqlError;
+
+/// One parsed statement.
+#[derive(Debug, Clone)]
+pub enum Statement {
+    Sql(Box<ast::Statement>),
+    Subscribe(Subscribe),
+    /// `COPY (SUBSCRIBE ...) TO STDOUT`.
+    CopySubscribe(Subscribe),
+    /// `DECLARE name CURSOR FOR SUBSCRIBE ...`.
+    DeclareSubscribe { name: String, subscribe: Subscribe },
+    /// `FETCH [n|ALL] [FROM|IN] name [WITH (timeout = '1s')]`.
+    Fetch { name: String, count: Option<u64>, timeout: Option<std::time::Duration> },
+    Show(ShowObjects),
+    /// `FLUSH`: waits until earlier writes are visible (they always are, reads are linearized).
+    Flush,
+    Empty,
+}
+
+#[derive(Debug, Clone)]
+pub enum SubscribeFrom {
+    Name(Vec<String>),
+    Query(Box<ast::Query>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Subscribe {
+    pub from: SubscribeFrom,
+    pub snapshot: bool,
+    pub progress: bool,
+    pub as_of: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ShowObjects {
+    Tables,
+    Views,
+    MaterializedViews,
+    Indexes,
+    Databases,
+    Schemas,
+    Columns(Vec<String>),
+}
+
+/// Splits a query string into statement texts at top-level semicolons, keeping each statement's
+/// byte offset (for error positions).
+pub fn split_statements(sql: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let bytes = sql.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    let mut quote: Option<u8> = None;
+    let mut depth = 0i32;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b';' if depth <= 0 => {
+                    out.push((start, &sql[start..i]));
+                    start = i + 1;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    if start < sql.len() {
+        out.push((start, &sql[start..]));
+    }
+    out.retain(|(_, s)| !is_blank(s));
+    out
+}
+
+fn is_blank(s: &str) -> bool {
+    s.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with("--")
+    })
+}
+
+/// Parses one statement's text.
+pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
+    if is_blank(sql) {
+        return Ok(Statement::Empty);
+    }
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(6)
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
+    match (w(0), w(1)) {
+        ("subscribe" | "tail", _) => return parse_subscribe(strip_keyword(sql, 1)).map(Statement::Subscribe),
+        ("copy", _) if sql.contains('(') && matches!(w(1), "subscribe" | "tail") => {
+            let open = sql.find('(').expect("checked above");
+            let close = sql.rfind(')').ok_or_else(|| syntax("expected ')' closing COPY's query", None))?;
+            let tail = sql[close + 1..].trim().to_ascii_lowercase();
+            if !tail.starts_with("to stdout") {
+                return Err(SqlError::unsupported("COPY (SUBSCRIBE ...) other than TO STDOUT"));
+            }
+            let inner = &sql[open + 1..close];
+            return parse_subscribe(strip_keyword(inner, 1)).map(Statement::CopySubscribe);
+        }
+        ("declare", _) if matches!(w(4), "subscribe" | "tail") || (w(2) == "cursor" && w(4) == "subscribe") => {
+            let name = words[1].clone();
+            let pos = find_word(sql, w(4)).ok_or_else(|| syntax("expected SUBSCRIBE", None))?;
+            let subscribe = parse_subscribe(strip_keyword(&sql[pos..], 1))?;
+            return Ok(Statement::DeclareSubscribe { name, subscribe });
+        }
+        ("fetch", _) => return parse_fetch(sql),
+        ("flush", _) => return Ok(Statement::Flush),
+        ("show", "tables") => return Ok(Statement::Show(ShowObjects::Tables)),
+        ("show", "views") => return Ok(Statement::Show(ShowObjects::Views)),
+        ("show", "materialized") => return Ok(Statement::Show(ShowObjects::MaterializedViews)),
+        ("show", "indexes") => return Ok(Statement::Show(ShowObjects::Indexes)),
+        ("show", "databases") => return Ok(Statement::Show(ShowObjects::Databases)),
+        ("show", "schemas") => return Ok(Statement::Show(ShowObjects::Schemas)),
+        ("show", "columns") if w(2) == "from" || w(2) == "in" => {
+            let name = strip_keyword(sql, 3).trim().trim_end_matches(';').trim();
+            return Ok(Statement::Show(ShowObjects::Columns(parse_object_name(name)?)));
+        }
+        _ => {}
+    }
+    let dialect = PostgreSqlDialect {};
+    let mut stmts = Parser::parse_sql(&dialect, sql).map_err(|e| parser_error(sql, e))?;
+    match stmts.len() {
+        0 => Ok(Statement::Empty),
+        1 => Ok(Statement::Sql(Box::new(stmts.remove(0)))),
+        _ => Err(syntax("expected one statement", None)),
+    }
+}
+
+fn syntax(msg: impl Into<String>, position: Option<usize>) -> SqlError {
+    let mut e = SqlError::new("42601", msg);
+    e.position = position;
+    e
+}
+
+/// Turns sqlparser's "... at Line: L, Column: C" into Postgres' 1-based character position.
+fn parser_error(sql: &str, e: sqlparser::parser::ParserError) -> SqlError {
+    let msg = e.to_string();
+    let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
+    let position = msg.rfind(" at Line: ").and_then(|at| {
+        let rest = &msg[at + " at Line: ".len()..];
+        let (line, col) = rest.split_once(", Column: ")?;
+        let (line, col): (usize, usize) = (line.trim().parse().ok()?, col.trim().parse().ok()?);
+        let before: usize = sql.lines().take(line.saturating_sub(1)).map(|l| l.chars().count() + 1).sum();
+        Some(before + col)
+    });
+    let clean = match msg.rfind(" at Line: ") {
+        Some(at) => msg[..at].to_string(),
+        None => msg,
+    };
+    syntax(format!("syntax error: {clean}"), position)
+}
+
+/// The text after the first `n` words.
+fn strip_keyword(sql: &str, n: usize) -> &str {
+    let mut rest = sql.trim_start();
+    for _ in 0..n {
+        let end = rest.find(|c: char| c.is_whitespace() || c == '(').unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    rest
+}
+
+fn find_word(sql: &str, word: &str) -> Option<usize> {
+    let lower = sql.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(p) = lower[from..].find(word) {
+        let at = from + p;
+        let before_ok = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
+        let after = at + word.len();
+        let after_ok = after >= lower.len() || !lower.as_bytes()[after].is_ascii_alphanumeric();
+        if before_ok && after_ok {
+            return Some(at);
+        }
+        from = after;
+    }
+    None
+}
+
+fn parse_object_name(text: &str) -> Result<Vec<String>, SqlError> {
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(|e| parser_error(text, e))?;
+    let name = parser.parse_object_name(false).map_err(|e| parser_error(text, e))?;
+    Ok(name.0.iter().map(|p| normalize_ident(p.as_ident().expect("object name parts are identifiers"))).collect())
+}
+
+/// Lower-cases unquoted identifiers, as Postgres does.
+pub fn normalize_ident(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+/// `SUBSCRIBE [TO] name | (query) [WITH (SNAPSHOT = b, PROGRESS = b)] [AS OF t]`, given the text
+/// after the SUBSCRIBE keyword.
+fn parse_subscribe(rest: &str) -> Result<Subscribe, SqlError> {
+    let dialect = PostgreSqlDialect {};
+    let mut rest = rest.trim().trim_end_matches(';').trim();
+    if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("to ") {
+        rest = rest[3..].trim_start();
+    }
+    let mut parser = Parser::new(&dialect).try_with_sql(rest).map_err(|e| parser_error(rest, e))?;
+    let from = if parser.consume_token(&Token::LParen) {
+        let q = parser.parse_query().map_err(|e| parser_error(rest, e))?;
+        parser.expect_token(&Token::RParen).map_err(|e| parser_error(rest, e))?;
+        SubscribeFrom::Query(q)
+    } else {
+        let name = parser.parse_object_name(false).map_err(|e| parser_error(rest, e))?;
+        SubscribeFrom::Name(
+            name.0.iter().map(|p| normalize_ident(p.as_ident().expect("object name parts are identifiers"))).collect(),
+        )
+    };
+    let mut sub = Subscribe { from, snapshot: true, progress: false, as_of: None };
+    loop {
+        if parser.parse_keyword(sqlparser::keywords::Keyword::WITH) {
+            parser.expect_token(&Token::LParen).map_err(|e| parser_error(rest, e))?;
+            loop {
+                let key = parser.parse_identifier().map_err(|e| parser_error(rest, e))?.value.to_lowercase();
+                let value = if parser.consume_token(&Token::Eq) || matches!(parser.peek_token().token, Token::Word(_)) {
+                    let tok = parser.next_token().token.to_string().to_lowercase();
+                    !matches!(tok.trim_matches('\''), "false" | "off" | "0")
+                } else {
+                    true
+                };
+                match key.as_str() {
+                    "snapshot" => sub.snapshot = value,
+                    "progress" => sub.progress = value,
+                    other => return Err(syntax(format!("unrecognized SUBSCRIBE option \"{other}\""), None)),
+                }
+                if !parser.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            parser.expect_token(&Token::RParen).map_err(|e| parser_error(rest, e))?;
+        } else if parser.parse_keywords(&[sqlparser::keywords::Keyword::AS, sqlparser::keywords::Keyword::OF]) {
+            let tok = parser.next_token().token.to_string();
+            let t = tok.trim_matches('\'').parse::<u64>().map_err(|_| syntax("AS OF expects a timestamp in milliseconds", None))?;
+            sub.as_of = Some(t);
+        } else {
+            break;
+        }
+    }
+    if parser.peek_token().token != Token::EOF {
+        return Err(syntax(format!("syntax error at or near \"{}\"", parser.peek_token().token), None));
+    }
+    Ok(sub)
+}
+
+fn parse_fetch(sql: &str) -> Result<Statement, SqlError> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| syntax(e.to_string(), None))?;
+    let words: Vec<Token> = tokens.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let mut i = 1;
+    let mut count = Some(1);
+    let lower = |t: &Token| t.to_string().to_lowercase();
+    match words.get(i) {
+        Some(Token::Number(n, _)) => {
+            count = Some(n.parse().map_err(|_| syntax("bad FETCH count", None))?);
+            i += 1;
+        }
+        Some(t) if lower(t) == "all" => {
+            count = None;
+            i += 1;
+        }
+        Some(t) if lower(t) == "forward" || lower(t) == "next" => {
+            i += 1;
+            if let Some(Token::Number(n, _)) = words.get(i) {
+                count = Some(n.parse().map_err(|_| syntax("bad FETCH count", None))?);
+                i += 1;
+            } else if words.get(i).is_some_and(|t| lower(t) == "all") {
+                count = None;
+                i += 1;
+            }
+        }
+        _ => {}
+    }
+    if words.get(i).is_some_and(|t| lower(t) == "from" || lower(t) == "in") {
+        i += 1;
+    }
+    let name = match words.get(i) {
+        Some(Token::Word(w)) => normalize_ident(&ast::Ident { value: w.value.clone(), quote_style: w.quote_style, span: sqlparser::tokenizer::Span::empty() }),
+        _ => return Err(syntax("FETCH expects a cursor name", None)),
+    };
+    i += 1;
+    let mut timeout = None;
+    if words.get(i).is_some_and(|t| lower(t) == "with") {
+        // WITH (timeout = '1s')
+        let texts: Vec<String> = words[i..].iter().map(|t| t.to_string()).collect();
+        let value = texts.iter().find(|t| t.starts_with('\'')).map(|t| t.trim_matches('\'').to_string());
+        if let Some(v) = value {
+            let iv = crate::repr::strconv::parse_interval(&v).ok_or_else(|| syntax(format!("invalid timeout \"{v}\""), None))?;
+            timeout = Some(std::time::Duration::from_micros(iv.as_micros().max(0) as u64));
+        }
+    }
+    Ok(Statement::Fetch { name, count, timeout })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_top_level_semicolons() {
+        let parts = split_statements("select 1; select ';'; ");
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].1.trim(), "select ';'");
+    }
+
+    #[test]
+    fn parses_subscribe_forms() {
+        let Statement::Subscribe(s) = parse_statement("SUBSCRIBE TO v WITH (PROGRESS)").unwrap() else { panic!() };
+        assert!(s.progress && s.snapshot);
+        let Statement::CopySubscribe(s) =
+            parse_statement("COPY (SUBSCRIBE (SELECT 1) WITH (SNAPSHOT = false)) TO STDOUT").unwrap()
+        else {
+            panic!()
+        };
+        assert!(!s.snapshot);
+        assert!(matches!(s.from, SubscribeFrom::Query(_)));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = parse_statement("SELEC 1").unwrap_err();
+        assert_eq!(e.code, "42601");
+        let e = parse_statement("SELECT 1 FROM").unwrap_err();
+        assert!(e.position.is_some());
+    }
+
+    #[test]
+    fn parses_fetch() {
+        let Statement::Fetch { name, count, timeout } = parse_statement("FETCH 10 c WITH (timeout = '1s')").unwrap() else {
+            panic!()
+        };
+        assert_eq!((name.as_str(), count), ("c", Some(10)));
+        assert_eq!(timeout, Some(std::time::Duration::from_secs(1)));
+    }
+}

@@ -1,0 +1,80 @@
+//! Why a statement could not be planned.
+
+use crate::ir::EvalError;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error("relation \"{0}\" does not exist")]
+    UnknownRelation(String),
+    #[error("column \"{0}\" does not exist")]
+    UnknownColumn(String),
+    #[error("column reference \"{0}\" is ambiguous")]
+    AmbiguousColumn(String),
+    #[error("relation \"{0}\" already exists")]
+    AlreadyExists(String),
+    #[error("database \"{0}\" does not exist")]
+    UnknownDatabase(String),
+    #[error("database \"{0}\" already exists")]
+    DatabaseExists(String),
+    #[error("schema \"{0}\" does not exist")]
+    UnknownSchema(String),
+    #[error("schema \"{0}\" already exists")]
+    SchemaExists(String),
+    #[error("cannot drop {0} because other objects depend on it")]
+    DependentObjects(String),
+    #[error("\"{0}\" is not a {1}")]
+    WrongObjectType(String, &'static str),
+    #[error("{0}")]
+    TypeMismatch(String),
+    #[error("operator does not exist: {0}")]
+    UndefinedOperator(String),
+    #[error("function {0} does not exist")]
+    UndefinedFunction(String),
+    #[error("{0}")]
+    Grouping(String),
+    #[error("column \"{0}\" specified more than once")]
+    DuplicateColumn(String),
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{0} not yet supported")]
+    Unsupported(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("null value in column \"{0}\" violates not-null constraint")]
+    NotNull(String),
+    #[error("{0}")]
+    Eval(#[from] EvalError),
+}
+
+impl PlanError {
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            PlanError::UnknownRelation(_) => "42P01",
+            PlanError::UnknownColumn(_) => "42703",
+            PlanError::AmbiguousColumn(_) => "42702",
+            PlanError::AlreadyExists(_) => "42P07",
+            PlanError::UnknownDatabase(_) => "3D000",
+            PlanError::DatabaseExists(_) => "42P04",
+            PlanError::UnknownSchema(_) => "3F000",
+            PlanError::SchemaExists(_) => "42P06",
+            PlanError::DependentObjects(_) => "2BP01",
+            PlanError::WrongObjectType(..) => "42809",
+            PlanError::TypeMismatch(_) => "42804",
+            PlanError::UndefinedOperator(_) => "42883",
+            PlanError::UndefinedFunction(_) => "42883",
+            PlanError::Grouping(_) => "42803",
+            PlanError::DuplicateColumn(_) => "42701",
+            PlanError::Syntax(_) => "42601",
+            PlanError::Unsupported(_) => "0A000",
+            PlanError::InvalidParameter(_) => "22023",
+            PlanError::NotNull(_) => "23502",
+            PlanError::Eval(e) => e.sqlstate(),
+        }
+    }
+}
+
+pub type PlanResult<T> = Result<T, PlanError>;
+
+pub fn unsupported<T>(what: impl Into<String>) -> PlanResult<T> {
+    Err(PlanError::Unsupported(what.into()))
+}

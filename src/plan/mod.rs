@@ -1,0 +1,63 @@
+//! Statements to plans: names resolved against the catalog, types checked and coerced,
+//! subqueries decorrelated, queries lowered to the relational IR.
+
+mod coerce;
+mod error;
+mod expr;
+mod query;
+mod scope;
+mod statement;
+mod subquery;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use coerce::scalar_type;
+pub use error::{PlanError, PlanResult};
+pub use query::{equi_keys, Finishing};
+pub use statement::{plan_statement, DropKind, Plan, SelectPlan, ShowKind};
+
+use crate::catalog::Catalog;
+use crate::repr::{ColumnType, ScalarType};
+
+/// Local ids are unique across all plans, so an inlined view's `Let`s never collide with the
+/// query that uses it.
+static NEXT_LOCAL_ID: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_local_id() -> u64 {
+    NEXT_LOCAL_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A common table expression in scope.
+pub struct Cte {
+    pub name: String,
+    pub id: u64,
+    pub names: Vec<String>,
+    pub types: Vec<ColumnType>,
+}
+
+/// What planning one statement may consult.
+pub struct PlanContext<'a> {
+    pub catalog: &'a Catalog,
+    pub database: String,
+    pub search_path: Vec<String>,
+    /// Parameter types the client declared (`Unknown` where it left them to us).
+    pub param_types: Vec<ScalarType>,
+    pub ctes: RefCell<Vec<Cte>>,
+}
+
+impl<'a> PlanContext<'a> {
+    pub fn new(catalog: &'a Catalog, database: &str, search_path: &[String], param_types: Vec<ScalarType>) -> Self {
+        PlanContext {
+            catalog,
+            database: database.to_string(),
+            search_path: search_path.to_vec(),
+            param_types,
+            ctes: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn param_type(&self, n: usize) -> ScalarType {
+        self.param_types.get(n).copied().unwrap_or(ScalarType::Unknown)
+    }
+}

@@ -1,0 +1,885 @@
+//! Planning queries: FROM and joins, WHERE, GROUP BY and aggregates, HAVING, the select list,
+//! DISTINCT, set operations, VALUES, CTEs, ORDER BY / LIMIT / OFFSET.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use sqlparser::ast::{self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator, SetQuantifier, TableFactor};
+
+use super::coerce::{cast, coerce_all};
+use super::error::{unsupported, PlanError, PlanResult};
+use super::expr::{aggregate_func, function_args, ExprCx};
+use super::scope::{Scope, ScopeItem};
+use super::{next_local_id, PlanContext};
+use crate::catalog::ItemKind;
+use crate::ir::{relation::null_row, AggregateExpr, AggregateFunc, ColumnOrder, Func, RelExpr, ScalarExpr};
+use crate::parse::normalize_ident;
+use crate::repr::{ColumnType, Datum, ScalarType};
+
+/// What is applied to a query's rows after they are computed: ordering, LIMIT/OFFSET, and the
+/// projection that drops columns kept only for ordering. Indexes refer to the plan's columns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Finishing {
+    pub order: Vec<ColumnOrder>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+    pub project: Vec<usize>,
+}
+
+impl Finishing {
+    pub fn is_trivial(&self, arity: usize) -> bool {
+        self.order.is_empty() && self.limit.is_none() && self.offset == 0 && self.project == (0..arity).collect::<Vec<_>>()
+    }
+}
+
+pub struct PlannedQuery {
+    /// The outer prefix columns, then the output columns, then columns kept for ORDER BY.
+    pub expr: RelExpr,
+    pub names: Vec<String>,
+    pub finishing: Finishing,
+}
+
+/// The state of planning one query level.
+pub struct QueryCx<'c> {
+    pub pcx: &'c PlanContext<'c>,
+    /// The columns of enclosing queries this level may reference (the prefix of its relation).
+    pub outer_scope: Scope,
+    /// The distinct values of those columns.
+    pub outer_rel: RelExpr,
+    /// The prefix columns actually referenced.
+    pub refs: RefCell<BTreeSet<usize>>,
+}
+
+impl<'c> QueryCx<'c> {
+    pub fn new(pcx: &'c PlanContext<'c>, outer_scope: Scope, outer_rel: RelExpr) -> Self {
+        QueryCx { pcx, outer_scope, outer_rel, refs: RefCell::new(BTreeSet::new()) }
+    }
+
+    pub fn root(pcx: &'c PlanContext<'c>) -> Self {
+        QueryCx::new(pcx, Scope::default(), RelExpr::unit())
+    }
+
+    pub fn prefix_len(&self) -> usize {
+        self.outer_scope.len()
+    }
+
+    pub fn note_reference(&self, idx: usize) {
+        if idx < self.prefix_len() {
+            self.refs.borrow_mut().insert(idx);
+        }
+    }
+}
+
+/// Turns a subquery's plan into a relation of `prefix + outputs` columns: ORDER BY with LIMIT
+/// becomes a per-outer-row top-k; ORDER BY alone is dropped (a relation has no order).
+pub fn lower_subquery(pq: PlannedQuery, prefix: usize) -> RelExpr {
+    let PlannedQuery { mut expr, finishing, .. } = pq;
+    if finishing.limit.is_some() || finishing.offset > 0 {
+        expr = RelExpr::TopK {
+            input: Box::new(expr),
+            group_key: (0..prefix).collect(),
+            order: finishing.order.clone(),
+            limit: finishing.limit,
+            offset: finishing.offset,
+        };
+    }
+    let outputs: Vec<usize> = (0..prefix).chain(finishing.project.iter().copied()).collect();
+    expr.project(outputs)
+}
+
+pub fn plan_query(qcx: &QueryCx, q: &ast::Query) -> PlanResult<PlannedQuery> {
+    let mut lets = Vec::new();
+    let cte_depth = qcx.pcx.ctes.borrow().len();
+    if let Some(with) = &q.with {
+        if with.recursive {
+            return unsupported("WITH RECURSIVE");
+        }
+        for cte in &with.cte_tables {
+            let root = QueryCx::root(qcx.pcx);
+            let pq = plan_query(&root, &cte.query)?;
+            let mut names = pq.names.clone();
+            for (i, c) in cte.alias.columns.iter().enumerate() {
+                if i < names.len() {
+                    names[i] = normalize_ident(&c.name);
+                }
+            }
+            let expr = lower_subquery(pq, 0);
+            let id = next_local_id();
+            let types = expr.typ();
+            lets.push((id, expr));
+            qcx.pcx.ctes.borrow_mut().push(super::Cte { name: normalize_ident(&cte.alias.name), id, names, types });
+        }
+    }
+    let result = plan_query_body(qcx, q);
+    qcx.pcx.ctes.borrow_mut().truncate(cte_depth);
+    let mut pq = result?;
+    for (id, value) in lets.into_iter().rev() {
+        pq.expr = RelExpr::Let { id, value: Box::new(value), body: Box::new(pq.expr) };
+    }
+    Ok(pq)
+}
+
+fn plan_query_body(qcx: &QueryCx, q: &ast::Query) -> PlanResult<PlannedQuery> {
+    let order_by: Vec<ast::OrderByExpr> = match &q.order_by {
+        None => vec![],
+        Some(ob) => match &ob.kind {
+            ast::OrderByKind::Expressions(e) => e.clone(),
+            ast::OrderByKind::All(_) => return unsupported("ORDER BY ALL"),
+        },
+    };
+    let mut pq = match &*q.body {
+        SetExpr::Select(s) => plan_select(qcx, s, &order_by)?,
+        other => {
+            let (expr, names) = plan_set_expr(qcx, other)?;
+            let prefix = qcx.prefix_len();
+            let arity = names.len();
+            let mut order = Vec::new();
+            for ob in &order_by {
+                let col = match &ob.expr {
+                    Expr::Value(v) => ordinal(&v.value, arity)?,
+                    Expr::Identifier(id) => {
+                        let n = normalize_ident(id);
+                        names.iter().position(|x| *x == n).ok_or(PlanError::UnknownColumn(n))?
+                    }
+                    _ => return unsupported("ORDER BY an expression over a set operation"),
+                };
+                order.push(column_order(prefix + col, &ob.options));
+            }
+            PlannedQuery { expr, names, finishing: Finishing { order, limit: None, offset: 0, project: (prefix..prefix + arity).collect() } }
+        }
+    };
+    if let Some(limit) = &q.limit_clause {
+        let (limit, offset) = match limit {
+            ast::LimitClause::LimitOffset { limit, offset, .. } => (limit.clone(), offset.as_ref().map(|o| o.value.clone())),
+            ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit.clone()), Some(offset.clone())),
+        };
+        pq.finishing.limit = match limit {
+            Some(e) => constant_count(qcx, &e, "LIMIT")?,
+            None => None,
+        };
+        if let Some(e) = offset {
+            pq.finishing.offset = constant_count(qcx, &e, "OFFSET")?.unwrap_or(0);
+        }
+    }
+    if let Some(fetch) = &q.fetch {
+        pq.finishing.limit = match &fetch.quantity {
+            Some(e) => constant_count(qcx, e, "FETCH")?,
+            None => Some(1),
+        };
+    }
+    Ok(pq)
+}
+
+fn ordinal(v: &ast::Value, arity: usize) -> PlanResult<usize> {
+    match v {
+        ast::Value::Number(n, _) => {
+            let i: usize = n.parse().map_err(|_| PlanError::Syntax(format!("non-integer constant in ORDER BY: {n}")))?;
+            if i == 0 || i > arity {
+                return Err(PlanError::Syntax(format!("ORDER BY position {i} is not in select list"))).map_err(|e| match e {
+                    PlanError::Syntax(m) => PlanError::InvalidParameter(m),
+                    e => e,
+                });
+            }
+            Ok(i - 1)
+        }
+        _ => Err(PlanError::Syntax("non-integer constant in ORDER BY".into())),
+    }
+}
+
+fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
+    let desc = options.sort.as_ref().is_some_and(|s| matches!(s, ast::OrderBySort::Desc));
+    let nulls_last = match options.nulls_first {
+        Some(first) => !first,
+        None => !desc,
+    };
+    ColumnOrder { column, desc, nulls_last }
+}
+
+/// A LIMIT or OFFSET value: a non-negative integer constant (NULL or ALL means none).
+fn constant_count(qcx: &QueryCx, e: &Expr, what: &'static str) -> PlanResult<Option<usize>> {
+    let mut cx = ExprCx::new(qcx, RelExpr::unit(), Scope::default(), what);
+    let mut s = cx.plan_as(e, ScalarType::Int64, what)?;
+    s.fold_constants(&[]);
+    match s {
+        ScalarExpr::Literal(Datum::Int64(n), _) if n >= 0 => Ok(Some(n as usize)),
+        ScalarExpr::Literal(Datum::Null, _) => Ok(None),
+        ScalarExpr::Literal(Datum::Int64(_), _) => Err(PlanError::InvalidParameter(format!("{what} must not be negative"))),
+        ScalarExpr::Error(e, _) => Err(PlanError::Eval(e)),
+        _ => unsupported(format!("non-constant {what}")),
+    }
+}
+
+/// Plans a set expression (a SELECT, VALUES, or set operation) as `prefix + outputs` columns.
+fn plan_set_expr(qcx: &QueryCx, e: &SetExpr) -> PlanResult<(RelExpr, Vec<String>)> {
+    let prefix = qcx.prefix_len();
+    match e {
+        SetExpr::Select(s) => {
+            let pq = plan_select(qcx, s, &[])?;
+            Ok((lower_subquery(PlannedQuery { finishing: Finishing { order: vec![], ..pq.finishing }, ..pq }, prefix), pq_names(s, qcx)?))
+        }
+        SetExpr::Query(q) => {
+            let pq = plan_query(qcx, q)?;
+            let names = pq.names.clone();
+            Ok((lower_subquery(pq, prefix), names))
+        }
+        SetExpr::Values(values) => plan_values(qcx, values),
+        SetExpr::SetOperation { left, op, set_quantifier, right } => {
+            let (l, names) = plan_set_expr(qcx, left)?;
+            let (r, _) = plan_set_expr(qcx, right)?;
+            let (lt, rt) = (l.typ(), r.typ());
+            if lt.len() != rt.len() {
+                return Err(PlanError::Syntax(format!("each {op} query must have the same number of columns")));
+            }
+            // Coerce each column pair to a common type.
+            let mut lcasts = Vec::new();
+            let mut rcasts = Vec::new();
+            for (i, (a, b)) in lt.iter().zip(rt.iter()).enumerate() {
+                let (cols, _) = coerce_all(vec![(ScalarExpr::Column(i), a.clone()), (ScalarExpr::Column(i), b.clone())], &op.to_string())
+                    .map_err(|_| PlanError::TypeMismatch(format!("{op} types {} and {} cannot be matched", a.scalar.name(), b.scalar.name())))?;
+                lcasts.push(cols[0].clone());
+                rcasts.push(cols[1].clone());
+            }
+            let recast = |rel: RelExpr, casts: Vec<ScalarExpr>| {
+                if casts.iter().enumerate().all(|(i, c)| *c == ScalarExpr::Column(i)) {
+                    rel
+                } else {
+                    let n = casts.len();
+                    rel.map(casts).project((n..2 * n).collect())
+                }
+            };
+            let (l, r) = (recast(l, lcasts), recast(r, rcasts));
+            let all = matches!(set_quantifier, SetQuantifier::All);
+            let _ = prefix;
+            let expr = match (op, all) {
+                (SetOperator::Union, true) => l.union(r),
+                (SetOperator::Union, false) => l.union(r).distinct(),
+                (SetOperator::Except, true) => l.union(r.negate()).threshold(),
+                (SetOperator::Except, false) => l.distinct().union(r.distinct().negate()).threshold(),
+                (SetOperator::Intersect, all) => {
+                    // min(a, b) = a - max(a - b, 0)
+                    let (l, r) = if all { (l, r) } else { (l.distinct(), r.distinct()) };
+                    let id = next_local_id();
+                    let types = l.typ();
+                    let lget = RelExpr::LocalGet { id, types };
+                    let body = lget.clone().union(lget.union(r.negate()).threshold().negate());
+                    RelExpr::Let { id, value: Box::new(l), body: Box::new(body) }
+                }
+                (other, _) => return unsupported(format!("set operation {other}")),
+            };
+            Ok((expr, names))
+        }
+        other => unsupported(format!("query body {other}")),
+    }
+}
+
+fn pq_names(s: &ast::Select, qcx: &QueryCx) -> PlanResult<Vec<String>> {
+    // Names are recomputed cheaply by planning again; selects in set operations are small.
+    Ok(plan_select(qcx, s, &[])?.names)
+}
+
+fn plan_values(qcx: &QueryCx, values: &ast::Values) -> PlanResult<(RelExpr, Vec<String>)> {
+    let mut cx = ExprCx::new(qcx, qcx.outer_rel.clone(), qcx.outer_scope.clone(), "VALUES");
+    let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
+    let mut rows: Vec<Vec<(ScalarExpr, ColumnType)>> = Vec::new();
+    for r in &values.rows {
+        if r.content.len() != width {
+            return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
+        }
+        rows.push(r.content.iter().map(|e| cx.plan_typed(e)).collect::<PlanResult<_>>()?);
+    }
+    // Coerce each column to the common type of its values.
+    let mut columns: Vec<Vec<ScalarExpr>> = vec![vec![]; rows.len()];
+    for c in 0..width {
+        let col: Vec<(ScalarExpr, ColumnType)> = rows.iter().map(|r| r[c].clone()).collect();
+        let (coerced, target) = coerce_all(col, "VALUES")?;
+        for (i, e) in coerced.into_iter().enumerate() {
+            let e = if target == ScalarType::Unknown { cast(e, target, ScalarType::Text) } else { e };
+            columns[i].push(e);
+        }
+    }
+    let prefix = qcx.prefix_len();
+    let (base, _) = cx.finish();
+    let mut out: Option<RelExpr> = None;
+    for row in columns {
+        let r = base.clone().map(row).project((0..prefix).chain(prefix..prefix + width).collect());
+        out = Some(match out {
+            None => r,
+            Some(o) => o.union(r),
+        });
+    }
+    let names = (1..=width).map(|i| format!("column{i}")).collect();
+    Ok((out.unwrap_or_else(|| RelExpr::empty(vec![])), names))
+}
+
+/// Plans the FROM clause: the outer prefix, then each item cross-joined.
+fn plan_from(qcx: &QueryCx, from: &[ast::TableWithJoins]) -> PlanResult<(RelExpr, Scope)> {
+    let mut rel = qcx.outer_rel.clone();
+    let mut scope = qcx.outer_scope.clone();
+    if from.is_empty() {
+        return Ok((rel, scope));
+    }
+    let mut first = true;
+    for twj in from {
+        let (mut r, mut s) = plan_table_factor(qcx, &twj.relation)?;
+        for j in &twj.joins {
+            let (jr, js) = plan_table_factor(qcx, &j.relation)?;
+            (r, s) = plan_join(qcx, r, s, jr, js, &j.join_operator)?;
+        }
+        if first && qcx.prefix_len() == 0 {
+            rel = r;
+            scope = s;
+        } else {
+            rel = rel.join(r, vec![]);
+            scope = scope.concat(s);
+        }
+        first = false;
+    }
+    Ok((rel, scope))
+}
+
+fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Scope)> {
+    match tf {
+        TableFactor::Table { name, alias, args, .. } => {
+            if args.is_some() {
+                return unsupported("table functions");
+            }
+            let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(normalize_ident).unwrap_or_default()).collect();
+            let (rel, names) = resolve_relation(qcx.pcx, &parts)?;
+            let table = parts.last().cloned().unwrap_or_default();
+            Ok(aliased(rel, names, Some(table), alias.as_ref()))
+        }
+        TableFactor::Derived { subquery, alias, lateral, .. } => {
+            if *lateral {
+                return unsupported("LATERAL");
+            }
+            let root = QueryCx::root(qcx.pcx);
+            let pq = plan_query(&root, subquery)?;
+            let names = pq.names.clone();
+            let rel = lower_subquery(pq, 0);
+            Ok(aliased(rel, names, None, alias.as_ref()))
+        }
+        TableFactor::NestedJoin { table_with_joins, alias } => {
+            let (mut r, mut s) = plan_table_factor(qcx, &table_with_joins.relation)?;
+            for j in &table_with_joins.joins {
+                let (jr, js) = plan_table_factor(qcx, &j.relation)?;
+                (r, s) = plan_join(qcx, r, s, jr, js, &j.join_operator)?;
+            }
+            if let Some(a) = alias {
+                let names = s.items.iter().map(|i| i.name.clone()).collect();
+                return Ok(aliased(r, names, None, Some(a)));
+            }
+            Ok((r, s))
+        }
+        other => unsupported(format!("FROM item {other}")),
+    }
+}
+
+/// Resolves a relation name: a CTE in scope, or a catalog object (views are inlined).
+pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelExpr, Vec<String>)> {
+    if let [name] = parts {
+        if let Some(cte) = pcx.ctes.borrow().iter().rev().find(|c| &c.name == name) {
+            return Ok((RelExpr::LocalGet { id: cte.id, types: cte.types.clone() }, cte.names.clone()));
+        }
+    }
+    let item = pcx.catalog.resolve(parts, &pcx.database, &pcx.search_path)?;
+    let rel = match &item.kind {
+        ItemKind::Table | ItemKind::MaterializedView { .. } => {
+            RelExpr::Get { id: item.id, name: item.name.item.clone(), types: item.desc.types.clone() }
+        }
+        ItemKind::View { expr } => expr.clone(),
+        ItemKind::Index { .. } => return Err(PlanError::WrongObjectType(item.name.item.clone(), "relation")),
+    };
+    Ok((rel, item.desc.names.clone()))
+}
+
+fn aliased(rel: RelExpr, mut names: Vec<String>, table: Option<String>, alias: Option<&ast::TableAlias>) -> (RelExpr, Scope) {
+    let table = match alias {
+        Some(a) => {
+            for (i, c) in a.columns.iter().enumerate() {
+                if i < names.len() {
+                    names[i] = normalize_ident(&c.name);
+                }
+            }
+            Some(normalize_ident(&a.name))
+        }
+        None => table,
+    };
+    (rel, Scope::from_names(table.as_deref(), &names))
+}
+
+fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &JoinOperator) -> PlanResult<(RelExpr, Scope)> {
+    let (kind, constraint) = match op {
+        JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+        JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+        JoinOperator::FullOuter(c) => (JoinKind::Full, c),
+        JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+        other => return unsupported(format!("join {other:?}")),
+    };
+    let la = ls.len();
+    let mut scope = ls.clone().concat(rs.clone());
+    let predicate: Option<Expr> = match constraint {
+        JoinConstraint::On(e) => Some(e.clone()),
+        JoinConstraint::None => None,
+        JoinConstraint::Using(cols) => {
+            let mut conj: Option<Expr> = None;
+            for c in cols {
+                let name = c.to_string().to_lowercase();
+                let li = ls.resolve(None, &name)?;
+                let ri = rs.resolve(None, &name)?;
+                let eq = Expr::BinaryOp {
+                    left: Box::new(qualified(&ls.items[li], &name)),
+                    op: ast::BinaryOperator::Eq,
+                    right: Box::new(qualified(&rs.items[ri], &name)),
+                };
+                // The right side's copy answers only to its qualified name.
+                scope.items[la + ri].name = format!("{}\u{0}using", name);
+                conj = Some(match conj {
+                    None => eq,
+                    Some(c) => Expr::BinaryOp { left: Box::new(c), op: ast::BinaryOperator::And, right: Box::new(eq) },
+                });
+            }
+            conj
+        }
+        JoinConstraint::Natural => return unsupported("NATURAL JOIN"),
+    };
+    let joined = l.clone().join(r.clone(), vec![]);
+    let mut cx = ExprCx::new(qcx, joined, scope.clone(), "JOIN conditions");
+    let pred = match &predicate {
+        Some(p) => Some(cx.plan_as(p, ScalarType::Bool, "JOIN/ON")?),
+        None => None,
+    };
+    if cx.types.len() != la + rs.len() {
+        return unsupported("subqueries in JOIN conditions");
+    }
+    let keys = pred.as_ref().map(|p| equi_keys(p, la, &cx.types)).unwrap_or_default();
+    let inner = l.clone().join(r.clone(), keys).filter(pred.into_iter().collect());
+    let (lt, rt) = (l.typ(), r.typ());
+    let ra = rt.len();
+    let rel = match kind {
+        JoinKind::Inner => inner,
+        _ => {
+            let inner_id = next_local_id();
+            let inner_get = RelExpr::LocalGet { id: inner_id, types: inner.typ() };
+            let nulls = |types: &[ColumnType]| -> Vec<ScalarExpr> { types.iter().map(|t| ScalarExpr::null(t.scalar)).collect() };
+            let mut body = inner_get.clone();
+            if matches!(kind, JoinKind::Left | JoinKind::Full) {
+                let unmatched = unmatched_rows(l.clone(), inner_get.clone().project((0..la).collect()), la);
+                body = body.union(unmatched.map(nulls(&rt)));
+            }
+            if matches!(kind, JoinKind::Right | JoinKind::Full) {
+                let unmatched = unmatched_rows(r.clone(), inner_get.project((la..la + ra).collect()), ra);
+                let padded = unmatched.map(nulls(&lt)).project((ra..ra + la).chain(0..ra).collect());
+                body = body.union(padded);
+            }
+            RelExpr::Let { id: inner_id, value: Box::new(inner), body: Box::new(body) }
+        }
+    };
+    let _ = null_row;
+    Ok((rel, scope))
+}
+
+fn qualified(item: &ScopeItem, name: &str) -> Expr {
+    match &item.table {
+        Some(t) => Expr::CompoundIdentifier(vec![ast::Ident::with_quote('"', t), ast::Ident::with_quote('"', name)]),
+        None => Expr::Identifier(ast::Ident::with_quote('"', name)),
+    }
+}
+
+enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+/// The rows of `side` (with multiplicity) that have no partner in `matched` (a projection of the
+/// inner join onto `side`'s columns).
+fn unmatched_rows(side: RelExpr, matched: RelExpr, width: usize) -> RelExpr {
+    let all: Vec<(usize, usize)> = (0..width).map(|i| (i, i)).collect();
+    let with_match = side.clone().join(matched.distinct(), all).project((0..width).collect());
+    side.union(with_match.negate())
+}
+
+/// Equality conjuncts between a left column and a right column of the same type: join keys.
+pub fn equi_keys(pred: &ScalarExpr, left_arity: usize, types: &[ColumnType]) -> Vec<(usize, usize)> {
+    let conjuncts: Vec<&ScalarExpr> = match pred {
+        ScalarExpr::Call { func: Func::And, args } => args.iter().collect(),
+        p => vec![p],
+    };
+    let mut keys = Vec::new();
+    for c in conjuncts {
+        if let ScalarExpr::Call { func: Func::Eq, args } = c {
+            if let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() {
+                let (a, b) = if a < b { (*a, *b) } else { (*b, *a) };
+                if a < left_arity && b >= left_arity && types[a].scalar == types[b].scalar {
+                    keys.push((a, b - left_arity));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// Aggregate calls in an expression (not descending into subqueries).
+fn collect_aggregates(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            if aggregate_func(&name).is_some() {
+                if !out.contains(e) {
+                    out.push(e.clone());
+                }
+                return;
+            }
+            if let Ok(args) = function_args(f) {
+                args.iter().for_each(|a| collect_aggregates(a, out));
+            }
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            collect_aggregates(left, out);
+            collect_aggregates(right, out);
+        }
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::Cast { expr, .. }
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::IsTrue(expr)
+        | Expr::IsFalse(expr)
+        | Expr::IsNotTrue(expr)
+        | Expr::IsNotFalse(expr)
+        | Expr::Extract { expr, .. }
+        | Expr::Ceil { expr, .. }
+        | Expr::Floor { expr, .. } => collect_aggregates(expr, out),
+        Expr::InSubquery { expr, .. } => collect_aggregates(expr, out),
+        Expr::Between { expr, low, high, .. } => {
+            collect_aggregates(expr, out);
+            collect_aggregates(low, out);
+            collect_aggregates(high, out);
+        }
+        Expr::InList { expr, list, .. } => {
+            collect_aggregates(expr, out);
+            list.iter().for_each(|l| collect_aggregates(l, out));
+        }
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            collect_aggregates(expr, out);
+            collect_aggregates(pattern, out);
+        }
+        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+            collect_aggregates(a, out);
+            collect_aggregates(b, out);
+        }
+        Expr::Case { operand, conditions, else_result, .. } => {
+            if let Some(o) = operand {
+                collect_aggregates(o, out);
+            }
+            for c in conditions {
+                collect_aggregates(&c.condition, out);
+                collect_aggregates(&c.result, out);
+            }
+            if let Some(e) = else_result {
+                collect_aggregates(e, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The name Postgres gives an output column without an alias.
+fn column_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(id) => normalize_ident(id),
+        Expr::CompoundIdentifier(ids) => ids.last().map(normalize_ident).unwrap_or_default(),
+        Expr::Function(f) => f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default(),
+        Expr::Cast { expr, data_type, .. } => match &**expr {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => column_name(expr),
+            _ => super::coerce::scalar_type(data_type).map(|t| pg_short_name(t).to_string()).unwrap_or("?column?".into()),
+        },
+        Expr::Nested(inner) => column_name(inner),
+        Expr::Case { .. } => "case".into(),
+        Expr::Exists { .. } => "exists".into(),
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Subquery(q) => match &*q.body {
+            SetExpr::Select(s) => match s.projection.first() {
+                Some(SelectItem::UnnamedExpr(e)) => column_name(e),
+                Some(SelectItem::ExprWithAlias { alias, .. }) => normalize_ident(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
+        _ => "?column?".into(),
+    }
+}
+
+fn pg_short_name(t: ScalarType) -> &'static str {
+    match t {
+        ScalarType::Int16 => "int2",
+        ScalarType::Int32 => "int4",
+        ScalarType::Int64 => "int8",
+        ScalarType::Float32 => "float4",
+        ScalarType::Float64 => "float8",
+        ScalarType::Bool => "bool",
+        ScalarType::Timestamp => "timestamp",
+        ScalarType::TimestampTz => "timestamptz",
+        other => other.name(),
+    }
+}
+
+pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> PlanResult<PlannedQuery> {
+    let prefix = qcx.prefix_len();
+    let (mut rel, mut scope) = plan_from(qcx, &s.from)?;
+
+    // WHERE
+    if let Some(w) = &s.selection {
+        let width = scope.len();
+        let mut cx = ExprCx::new(qcx, rel, scope, "WHERE");
+        let p = cx.plan_as(w, ScalarType::Bool, "WHERE")?;
+        let filtered = std::mem::replace(&mut cx.rel, RelExpr::unit()).filter(vec![p]);
+        cx.rel = filtered;
+        let (r, sc) = cx.finish();
+        rel = r.project((0..width).collect());
+        scope = Scope { items: sc.items[..width].to_vec() };
+    }
+
+    // Aggregation.
+    let mut aggs: Vec<Expr> = Vec::new();
+    for item in &s.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            collect_aggregates(e, &mut aggs);
+        }
+    }
+    if let Some(h) = &s.having {
+        collect_aggregates(h, &mut aggs);
+    }
+    for ob in order_by {
+        collect_aggregates(&ob.expr, &mut aggs);
+    }
+    let group_exprs: Vec<Expr> = match &s.group_by {
+        GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs.clone(),
+        GroupByExpr::Expressions(..) => return unsupported("GROUP BY modifiers"),
+        GroupByExpr::All(_) => return unsupported("GROUP BY ALL"),
+    };
+    let grouping = !group_exprs.is_empty() || !aggs.is_empty() || s.having.is_some();
+
+    let mut cx = if grouping {
+        plan_grouping(qcx, rel, scope, s, &group_exprs, &aggs)?
+    } else {
+        ExprCx::new(qcx, rel, scope, "SELECT")
+    };
+    cx.clause = "SELECT";
+
+    // HAVING
+    if let Some(h) = &s.having {
+        cx.clause = "HAVING";
+        let p = cx.plan_as(h, ScalarType::Bool, "HAVING")?;
+        let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
+        cx.rel = r.filter(vec![p]);
+        cx.clause = "SELECT";
+    }
+
+    // The select list.
+    let mut outputs = Vec::new();
+    let mut names = Vec::new();
+    let mut output_exprs: Vec<Option<Expr>> = Vec::new();
+    for item in &s.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => {
+                outputs.push(cx.plan(e)?);
+                names.push(column_name(e));
+                output_exprs.push(Some(e.clone()));
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                outputs.push(cx.plan(expr)?);
+                names.push(normalize_ident(alias));
+                output_exprs.push(Some(expr.clone()));
+            }
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                if grouping {
+                    return Err(PlanError::Grouping("SELECT * with GROUP BY or aggregates".into()));
+                }
+                let table = match item {
+                    SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
+                        Some(n.0.last().and_then(|p| p.as_ident()).map(normalize_ident).unwrap_or_default())
+                    }
+                    _ => None,
+                };
+                let cols = cx.scope.expand_wildcard(table.as_deref())?;
+                if cols.is_empty() && s.from.is_empty() {
+                    return Err(PlanError::Syntax("SELECT * with no tables specified is not valid".into()));
+                }
+                for c in cols {
+                    names.push(cx.scope.items[c].name.clone());
+                    outputs.push(ScalarExpr::Column(c));
+                    output_exprs.push(None);
+                }
+            }
+            other => return unsupported(format!("select item {other}")),
+        }
+    }
+    let arity = outputs.len();
+
+    // ORDER BY: an ordinal, an output name, or an expression over the input.
+    let mut order = Vec::new();
+    let mut extra = Vec::new();
+    for ob in order_by {
+        let col = match &ob.expr {
+            Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => ordinal(&v.value, arity)?,
+            Expr::Identifier(id) if names.iter().filter(|n| **n == normalize_ident(id)).count() == 1 => {
+                names.iter().position(|n| *n == normalize_ident(id)).expect("counted above")
+            }
+            e => match output_exprs.iter().position(|o| o.as_ref() == Some(e)) {
+                Some(i) => i,
+                None => {
+                    if s.distinct.is_some() {
+                        return Err(PlanError::InvalidParameter(
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+                        ));
+                    }
+                    extra.push(cx.plan(e)?);
+                    arity + extra.len() - 1
+                }
+            },
+        };
+        order.push(column_order(prefix + col, &ob.options));
+    }
+
+    let base = cx.types.len();
+    let mut all = outputs;
+    all.extend(extra);
+    let n = all.len();
+    let (r, _) = {
+        let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
+        cx.rel = r.map(all);
+        cx.finish()
+    };
+    let mut expr = r.project((0..prefix).chain(base..base + n).collect());
+    match &s.distinct {
+        None | Some(ast::Distinct::All) => {}
+        Some(ast::Distinct::Distinct) => expr = expr.distinct(),
+        Some(ast::Distinct::On(_)) => return unsupported("DISTINCT ON"),
+    }
+    Ok(PlannedQuery { expr, names, finishing: Finishing { order, limit: None, offset: 0, project: (prefix..prefix + arity).collect() } })
+}
+
+/// GROUP BY and aggregates: maps the keys and aggregate arguments, reduces, and returns an
+/// expression context over `prefix + keys + aggregates` that recognizes those expressions.
+fn plan_grouping<'a, 'c>(
+    qcx: &'a QueryCx<'c>,
+    rel: RelExpr,
+    scope: Scope,
+    s: &ast::Select,
+    group_exprs: &[Expr],
+    aggs: &[Expr],
+) -> PlanResult<ExprCx<'a, 'c>> {
+    let prefix = qcx.prefix_len();
+    let width = scope.len();
+    let mut cx = ExprCx::new(qcx, rel, scope.clone(), "GROUP BY");
+    // GROUP BY 1 and GROUP BY alias refer to select items.
+    let mut keys_ast = Vec::new();
+    for g in group_exprs {
+        let resolved = match g {
+            Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                let i = ordinal(&v.value, s.projection.len())?;
+                match &s.projection[i] {
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
+                    _ => return unsupported("GROUP BY position of *"),
+                }
+            }
+            Expr::Identifier(id) if scope.resolve(None, &normalize_ident(id)).is_err() => s
+                .projection
+                .iter()
+                .find_map(|p| match p {
+                    SelectItem::ExprWithAlias { expr, alias } if normalize_ident(alias) == normalize_ident(id) => Some(expr.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| g.clone()),
+            _ => g.clone(),
+        };
+        keys_ast.push(resolved);
+    }
+    let mut key_scalars = Vec::new();
+    for k in &keys_ast {
+        key_scalars.push(cx.plan(k)?);
+    }
+    let mut agg_exprs = Vec::new();
+    let mut arg_scalars = Vec::new();
+    cx.clause = "aggregate function calls";
+    for a in aggs {
+        let Expr::Function(f) = a else { unreachable!("collect_aggregates only collects function calls") };
+        let name = f.name.to_string().to_lowercase();
+        let func = aggregate_func(&name).expect("collected as an aggregate");
+        let distinct = matches!(&f.args, ast::FunctionArguments::List(l) if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)));
+        let args = function_args(f)?;
+        let (func, arg) = match (func, args.as_slice()) {
+            (AggregateFunc::Count, [Expr::Wildcard(_)]) | (AggregateFunc::Count, []) => {
+                (AggregateFunc::CountAll, ScalarExpr::null(ScalarType::Bool))
+            }
+            (AggregateFunc::StringAgg, [e, _sep]) => (func, cx.plan_as(e, ScalarType::Text, "string_agg")?),
+            (_, [e]) => {
+                let (mut s, t) = cx.plan_typed(e)?;
+                if t.scalar == ScalarType::Unknown {
+                    s = cast(s, t.scalar, ScalarType::Text);
+                }
+                if matches!(func, AggregateFunc::Sum | AggregateFunc::Avg) && !(t.scalar.is_numeric() || t.scalar == ScalarType::Interval) {
+                    return Err(PlanError::UndefinedFunction(format!("{name}({})", t.scalar.name())));
+                }
+                if matches!(func, AggregateFunc::BoolAnd | AggregateFunc::BoolOr) && t.scalar != ScalarType::Bool {
+                    return Err(PlanError::UndefinedFunction(format!("{name}({})", t.scalar.name())));
+                }
+                (func, s)
+            }
+            _ => return Err(PlanError::UndefinedFunction(format!("{name} with {} arguments", args.len()))),
+        };
+        arg_scalars.push(arg);
+        agg_exprs.push((func, distinct));
+    }
+    let ext = cx.types.len();
+    let nk = key_scalars.len();
+    let mut mapped = key_scalars.clone();
+    mapped.extend(arg_scalars);
+    let (pre, _) = {
+        let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
+        cx.rel = r.map(mapped);
+        cx.finish()
+    };
+    let group_key: Vec<usize> = (0..prefix).chain(ext..ext + nk).collect();
+    let aggregates: Vec<AggregateExpr> = agg_exprs
+        .iter()
+        .enumerate()
+        .map(|(i, (func, distinct))| AggregateExpr { func: *func, expr: ScalarExpr::Column(ext + nk + i), distinct: *distinct })
+        .collect();
+    let mut reduced = RelExpr::Reduce { input: Box::new(pre), group_key, aggregates: aggregates.clone() };
+    if group_exprs.is_empty() {
+        // An aggregate with no GROUP BY has one row even over no input (per outer row).
+        let id = next_local_id();
+        let types = reduced.typ();
+        let get = RelExpr::LocalGet { id, types: types.clone() };
+        let missing = qcx.outer_rel.clone().union(get.clone().project((0..prefix).collect()).negate());
+        let defaults = aggregates
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match a.func {
+                AggregateFunc::CountAll | AggregateFunc::Count => ScalarExpr::Literal(Datum::Int64(0), ScalarType::Int64),
+                _ => ScalarExpr::null(types[prefix + i].scalar),
+            })
+            .collect();
+        reduced = RelExpr::Let { id, value: Box::new(reduced), body: Box::new(get.union(missing.map(defaults))) };
+    }
+    // The scope after grouping: prefix, keys (named when they are plain columns), aggregates.
+    let mut items: Vec<ScopeItem> = scope.items[..prefix].to_vec();
+    for k in &key_scalars {
+        match k {
+            ScalarExpr::Column(c) if *c < width => items.push(scope.items[*c].clone()),
+            _ => items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true }),
+        }
+    }
+    for _ in aggs {
+        items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true });
+    }
+    let mut post = ExprCx::new(qcx, reduced, Scope { items }, "SELECT");
+    post.grouped = keys_ast.iter().enumerate().map(|(i, k)| (k.clone(), prefix + i)).collect();
+    post.grouped.extend(aggs.iter().enumerate().map(|(i, a)| (a.clone(), prefix + nk + i)));
+    post.pre_agg_scope = Some(scope);
+    Ok(post)
+}

@@ -1,0 +1,190 @@
+//! The timely worker loop: installs and drops dataflows, feeds table inputs, answers peeks at a
+//! time once the arrangement is complete there, and streams subscription batches.
+//!
+//! Commands come from the coordinator, which sends the same sequence to every worker, so every
+//! worker builds the same dataflows in the same order. Workers never `.await`; replies go back
+//! through channels. An idle worker parks until the coordinator unparks it or data arrives.
+
+mod peek;
+mod subscribe;
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use differential_dataflow::input::{Input, InputSession};
+
+use timely::progress::frontier::AntichainRef;
+use timely::worker::Worker;
+
+use crate::ir::{EvalError, RelExpr};
+use crate::render::{self, ErrTrace, Imports, RowTrace};
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
+
+pub use peek::{PeekReply, PeekResult};
+pub use subscribe::{SubscribeBatch, SubscribeReply};
+
+/// What the coordinator asks of every worker.
+pub enum Command {
+    /// A table: an input arranged by the whole row.
+    CreateTable { id: GlobalId },
+    /// A materialized view: `expr` maintained and arranged, readable as `id`.
+    CreateView { id: GlobalId, expr: RelExpr },
+    /// Drops a table, view or index and its dataflow.
+    Drop { id: GlobalId },
+    /// Appends updates at `time` (applied by worker 0; the dataflow distributes them).
+    Write { time: Timestamp, updates: Vec<(GlobalId, Row, Diff)> },
+    /// Every input is complete up to (not including) `time`; reads at or after `since` only.
+    AdvanceTo { time: Timestamp, since: Timestamp },
+    /// Reads an arrangement, or a transient dataflow, at `time`.
+    Peek { target: PeekTarget, time: Timestamp, reply: PeekReply },
+    /// Streams the changes of `expr` from `as_of` on.
+    Subscribe { id: u64, expr: RelExpr, as_of: Timestamp, snapshot: bool, reply: SubscribeReply },
+    DropSubscribe { id: u64 },
+    Shutdown,
+}
+
+pub enum PeekTarget {
+    Arranged(GlobalId),
+    Transient(RelExpr),
+}
+
+/// An arranged object: its traces and the dataflow that maintains it.
+struct Arrangement {
+    rows: RowTrace,
+    errs: ErrTrace,
+    dataflow: usize,
+}
+
+struct State {
+    inputs: BTreeMap<GlobalId, InputSession<Timestamp, Row, Diff>>,
+    arrangements: BTreeMap<GlobalId, Arrangement>,
+    subscribes: BTreeMap<u64, usize>,
+    peeks: Vec<peek::PendingPeek>,
+    input_time: Timestamp,
+    since: Timestamp,
+}
+
+/// Runs one worker until it receives `Shutdown` or the coordinator goes away.
+pub fn run(worker: &mut Worker, commands: mpsc::Receiver<Command>) {
+    let mut state = State {
+        inputs: BTreeMap::new(),
+        arrangements: BTreeMap::new(),
+        subscribes: BTreeMap::new(),
+        peeks: Vec::new(),
+        input_time: 0,
+        since: 0,
+    };
+    loop {
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => return,
+                Ok(cmd) => handle(worker, &mut state, cmd),
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        // With peeks outstanding, poll briefly; otherwise sleep until woken.
+        let park = if state.peeks.is_empty() { None } else { Some(Duration::from_millis(1)) };
+        worker.step_or_park(park);
+        peek::answer_ready(worker, &mut state);
+        compact(&mut state);
+    }
+}
+
+fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
+    match cmd {
+        Command::CreateTable { id } => {
+            let dataflow = worker.next_dataflow_index();
+            let time = state.input_time;
+            let (input, rows, errs) = worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
+                let (input, rows) = scope.new_collection::<Row, Diff>();
+                let errs = render::render(scope, &RelExpr::empty(vec![]), &Imports::new(), false).1;
+                (input, rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+            });
+            let mut input = input;
+            input.advance_to(time);
+            state.inputs.insert(id, input);
+            state.arrangements.insert(id, Arrangement { rows, errs, dataflow });
+        }
+        Command::CreateView { id, expr } => {
+            let dataflow = worker.next_dataflow_index();
+            let leader = worker.index() == 0;
+            let (rows, errs) = build(worker, state, &format!("view {id}"), &expr, leader, |rows, errs| {
+                let (r, e) = render::arrange(rows, errs);
+                (r.trace, e.trace)
+            });
+            state.arrangements.insert(id, Arrangement { rows, errs, dataflow });
+        }
+        Command::Drop { id } => {
+            state.inputs.remove(&id);
+            if let Some(a) = state.arrangements.remove(&id) {
+                worker.drop_dataflow(a.dataflow);
+            }
+        }
+        Command::Write { time, updates } => {
+            for (id, row, diff) in updates {
+                if let Some(input) = state.inputs.get_mut(&id) {
+                    input.update_at(row, time, diff);
+                }
+            }
+        }
+        Command::AdvanceTo { time, since } => {
+            state.input_time = state.input_time.max(time);
+            state.since = state.since.max(since);
+            for input in state.inputs.values_mut() {
+                input.advance_to(state.input_time);
+                input.flush();
+            }
+        }
+        Command::Peek { target, time, reply } => peek::start(worker, state, target, time, reply),
+        Command::Subscribe { id, expr, as_of, snapshot, reply } => subscribe::start(worker, state, id, expr, as_of, snapshot, reply),
+        Command::DropSubscribe { id } => {
+            if let Some(dataflow) = state.subscribes.remove(&id) {
+                worker.drop_dataflow(dataflow);
+            }
+        }
+        Command::Shutdown => unreachable!("handled by the loop"),
+    }
+}
+
+/// Builds a dataflow that imports what `expr` reads, renders it, and hands the result to `finish`.
+fn build<R>(
+    worker: &mut Worker,
+    state: &mut State,
+    name: &str,
+    expr: &RelExpr,
+    leader: bool,
+    finish: impl for<'s> FnOnce(render::Rows<'s>, render::Errs<'s>) -> R,
+) -> R {
+    let arrangements = &mut state.arrangements;
+    worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
+        let mut imports = Imports::new();
+        for id in expr.depends_on() {
+            let a = arrangements
+                .get_mut(&id)
+                .unwrap_or_else(|| panic!("invariant: {id} is installed before dataflows that read it"));
+            imports.insert(id, (a.rows.import(scope), a.errs.import(scope)));
+        }
+        let (rows, errs) = render::render(scope, expr, &imports, leader);
+        finish(rows, errs)
+    })
+}
+
+/// Lets arrangements forget history no read can ask for any more.
+fn compact(state: &mut State) {
+    let oldest_peek = state.peeks.iter().map(|p| p.time).min().unwrap_or(Timestamp::MAX);
+    let since = state.since.min(oldest_peek);
+    let frontier = [since];
+    for a in state.arrangements.values_mut() {
+        use differential_dataflow::trace::TraceReader;
+        a.rows.set_logical_compaction(AntichainRef::new(&frontier));
+        a.rows.set_physical_compaction(AntichainRef::new(&frontier));
+        a.errs.set_logical_compaction(AntichainRef::new(&frontier));
+        a.errs.set_physical_compaction(AntichainRef::new(&frontier));
+    }
+}
+
+/// An error raised while reading: what the client sees.
+pub fn first_error(errs: Vec<(EvalError, Diff)>) -> Option<EvalError> {
+    errs.into_iter().filter(|(_, d)| *d > 0).map(|(e, _)| e).next()
+}

@@ -1,0 +1,103 @@
+//! Peeks: reading an arrangement's contents at one time, once the arrangement is complete there.
+
+use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::TraceReader;
+use timely::progress::Antichain;
+use timely::worker::Worker;
+
+use super::{build, Arrangement, PeekTarget, State};
+use crate::ir::EvalError;
+use crate::render::{self, ErrTrace, RowTrace};
+use crate::repr::{Diff, Row, Timestamp};
+
+/// One worker's share of a peek's answer.
+pub type PeekResult = Result<Vec<(Row, Diff)>, EvalError>;
+pub type PeekReply = tokio::sync::mpsc::UnboundedSender<PeekResult>;
+
+pub struct PendingPeek {
+    pub time: Timestamp,
+    rows: RowTrace,
+    errs: ErrTrace,
+    /// A transient dataflow to drop once answered.
+    dataflow: Option<usize>,
+    reply: PeekReply,
+}
+
+pub fn start(worker: &mut Worker, state: &mut State, target: PeekTarget, time: Timestamp, reply: PeekReply) {
+    let pending = match target {
+        PeekTarget::Arranged(id) => match state.arrangements.get(&id) {
+            Some(Arrangement { rows, errs, .. }) => {
+                PendingPeek { time, rows: rows.clone(), errs: errs.clone(), dataflow: None, reply }
+            }
+            None => {
+                let _ = reply.send(Err(EvalError::Internal(format!("{id} is not installed"))));
+                return;
+            }
+        },
+        PeekTarget::Transient(expr) => {
+            let dataflow = worker.next_dataflow_index();
+            let leader = worker.index() == 0;
+            let (rows, errs) = build(worker, state, "peek", &expr, leader, |rows, errs| {
+                let (r, e) = render::arrange(rows, errs);
+                (r.trace, e.trace)
+            });
+            PendingPeek { time, rows, errs, dataflow: Some(dataflow), reply }
+        }
+    };
+    state.peeks.push(pending);
+}
+
+/// Answers every peek whose arrangement is complete at its time.
+pub fn answer_ready(worker: &mut Worker, state: &mut State) {
+    let mut i = 0;
+    while i < state.peeks.len() {
+        let p = &mut state.peeks[i];
+        let mut upper = Antichain::new();
+        p.rows.read_upper(&mut upper);
+        let mut err_upper = Antichain::new();
+        p.errs.read_upper(&mut err_upper);
+        if upper.less_equal(&p.time) || err_upper.less_equal(&p.time) {
+            i += 1;
+            continue;
+        }
+        let p = state.peeks.swap_remove(i);
+        let errs = read_at(&p.errs, p.time, upper.clone());
+        let result = match super::first_error(errs) {
+            Some(e) => Err(e),
+            None => Ok(read_at(&p.rows, p.time, upper)),
+        };
+        let _ = p.reply.send(result);
+        if let Some(d) = p.dataflow {
+            worker.drop_dataflow(d);
+        }
+    }
+}
+
+/// The contents of a trace at `time`: every key with its accumulated count, if non-zero.
+fn read_at<K: Clone + Ord + 'static>(
+    trace: &differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
+    >,
+    time: Timestamp,
+    upper: Antichain<Timestamp>,
+) -> Vec<(K, Diff)> {
+    let mut trace = trace.clone();
+    let Some(batches) = trace.batches_through(upper.borrow()) else {
+        return Vec::new();
+    };
+    let (mut cursor, storage) = cursor_list(batches);
+    let mut out = Vec::new();
+    while cursor.key_valid(&storage) {
+        let mut count: Diff = 0;
+        cursor.map_times(&storage, |t, d| {
+            if *t <= time {
+                count += *d;
+            }
+        });
+        if count != 0 {
+            out.push((cursor.key(&storage).clone(), count));
+        }
+        cursor.step_key(&storage);
+    }
+    out
+}
