@@ -15,4 +15,5 @@ pub mod plan;
 pub mod render;
 pub mod repr;
 pub mod server;
+pub mod storage;
 pub mod worker;

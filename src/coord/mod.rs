@@ -1,1 +1,429 @@
-//! placeholder
+//! The coordinator: the single sequencer of statements. It owns the catalog, the table contents
+//! and the timestamp oracle, and sends commands to every timely worker in one order.
+//!
+//! Statements are planned and sequenced one at a time under a lock; waiting for answers (peeks,
+//! subscriptions) happens outside it, in the session, through `ReadFuture` and `Subscription`.
+
+mod read;
+pub mod session;
+pub mod show;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+
+pub use read::{finish, ReadFuture, Subscription};
+pub use session::Session;
+
+use crate::catalog::{Catalog, CatalogItem, ItemKind};
+use crate::error::SqlError;
+use crate::ir::{eval, RelExpr};
+use crate::parse::Statement;
+use crate::plan::{plan_statement, DropKind, Plan, PlanContext, PlanError, SelectPlan};
+use crate::repr::{Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use crate::storage::TableStore;
+use crate::worker::{self, Command, PeekTarget};
+use read::Pending;
+
+/// What sequencing a statement produced.
+pub enum Response {
+    /// A command that completed, with its CommandComplete tag (`CREATE TABLE`, `INSERT 0 3`).
+    Tag(String),
+    /// Rows to send, once gathered.
+    Rows(ReadFuture),
+    Subscribe(Subscription),
+}
+
+struct State {
+    catalog: Catalog,
+    tables: TableStore,
+    /// The time of the latest write; every input is complete through it, so reads happen here.
+    read_ts: Timestamp,
+}
+
+struct WorkerHandle {
+    commands: mpsc::Sender<Command>,
+    thread: std::thread::Thread,
+}
+
+pub struct Coordinator {
+    state: Mutex<State>,
+    workers: Vec<WorkerHandle>,
+    next_subscribe: AtomicU64,
+}
+
+fn now_ms() -> Timestamp {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Timestamp).unwrap_or(0)
+}
+
+impl Coordinator {
+    /// Starts `workers` timely worker threads and a coordinator that drives them.
+    pub fn start(workers: usize) -> Arc<Coordinator> {
+        let workers = workers.max(1);
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = mpsc::channel();
+            senders.push(tx);
+            receivers.push(Some(rx));
+        }
+        let receivers = Arc::new(Mutex::new(receivers));
+        let (thread_tx, thread_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("timely".into())
+            .spawn(move || {
+                let config = timely::Config::process(workers);
+                let guards = timely::execute(config, move |worker| {
+                    let rx = receivers.lock().expect("receiver table lock")[worker.index()]
+                        .take()
+                        .expect("invariant: each worker index takes its receiver once");
+                    thread_tx.send((worker.index(), std::thread::current())).expect("coordinator waits for workers");
+                    worker::run(worker, rx);
+                });
+                match guards {
+                    Ok(g) => drop(g),
+                    Err(e) => tracing::error!("timely workers failed to start: {e}"),
+                }
+            })
+            .expect("spawning the timely thread");
+        let mut threads: Vec<(usize, std::thread::Thread)> = (0..workers).map(|_| thread_rx.recv().expect("worker started")).collect();
+        threads.sort_by_key(|(i, _)| *i);
+        let handles = senders.into_iter().zip(threads).map(|(commands, (_, thread))| WorkerHandle { commands, thread }).collect();
+        let coord = Coordinator {
+            state: Mutex::new(State { catalog: Catalog::default(), tables: TableStore::default(), read_ts: now_ms() }),
+            workers: handles,
+            next_subscribe: AtomicU64::new(1),
+        };
+        {
+            let st = coord.lock();
+            let t = st.read_ts;
+            coord.broadcast(|| Command::AdvanceTo { time: t + 1, since: t });
+        }
+        Arc::new(coord)
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug; the state is still the last consistent one.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends one command to every worker, in the same order for all, and wakes them.
+    fn broadcast(&self, mut make: impl FnMut() -> Command) {
+        for w in &self.workers {
+            // A send fails only if the worker is gone (shutdown), when nothing is listening.
+            let _ = w.commands.send(make());
+            w.thread.unpark();
+        }
+    }
+
+    /// Sends `first` to worker 0 and `rest()` to the others (data introduced exactly once).
+    fn send_split(&self, first: Command, mut rest: impl FnMut() -> Command) {
+        let mut first = Some(first);
+        for w in &self.workers {
+            let cmd = first.take().unwrap_or_else(&mut rest);
+            let _ = w.commands.send(cmd);
+            w.thread.unpark();
+        }
+    }
+
+    pub fn shutdown(&self) {
+        self.broadcast(|| Command::Shutdown);
+    }
+
+    /// Plans a statement against the current catalog.
+    pub fn plan(&self, session: &Session, stmt: &Statement, param_types: &[ScalarType]) -> Result<Plan, SqlError> {
+        let mut st = self.lock();
+        st.catalog.ensure_database(&session.database);
+        let pcx = PlanContext::new(&st.catalog, &session.database, &session.search_path(), param_types.to_vec());
+        Ok(plan_statement(&pcx, stmt)?)
+    }
+
+    /// Carries out a plan.
+    pub fn sequence(self: &Arc<Self>, session: &Session, plan: Plan) -> Result<Response, SqlError> {
+        let mut st = self.lock();
+        match plan {
+            Plan::CreateTable { name, desc, if_not_exists } => {
+                if st.catalog.lookup(&name).is_some() {
+                    return exists(&name.item, if_not_exists, "CREATE TABLE");
+                }
+                let id = st.catalog.allocate_id();
+                let create_sql = String::new();
+                st.catalog.insert(CatalogItem { id, name, desc, kind: ItemKind::Table, depends_on: vec![], create_sql });
+                st.tables.create(id);
+                self.broadcast(|| Command::CreateTable { id });
+                Ok(Response::Tag("CREATE TABLE".into()))
+            }
+            Plan::CreateView { name, desc, expr, materialized, if_not_exists, or_replace } => {
+                let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
+                if let Some(old) = st.catalog.lookup(&name) {
+                    if !or_replace {
+                        return exists(&name.item, if_not_exists, tag);
+                    }
+                    let old_id = old.id;
+                    self.drop_items(&mut st, vec![old_id], false)?;
+                }
+                let id = st.catalog.allocate_id();
+                let depends_on = expr.depends_on();
+                let kind = if materialized {
+                    let optimized = crate::optimize::optimize(expr);
+                    let cmd_expr = optimized.clone();
+                    self.broadcast(|| Command::CreateView { id, expr: cmd_expr.clone() });
+                    ItemKind::MaterializedView { expr: optimized }
+                } else {
+                    ItemKind::View { expr }
+                };
+                st.catalog.insert(CatalogItem { id, name, desc, kind, depends_on, create_sql: String::new() });
+                Ok(Response::Tag(tag.into()))
+            }
+            Plan::CreateIndex { name, on, key, if_not_exists } => {
+                if st.catalog.lookup(&name).is_some() {
+                    return exists(&name.item, if_not_exists, "CREATE INDEX");
+                }
+                let id = st.catalog.allocate_id();
+                let desc = st.catalog.get(on).map(|i| i.desc.clone()).unwrap_or_default();
+                st.catalog.insert(CatalogItem { id, name, desc, kind: ItemKind::Index { on, key }, depends_on: vec![on], create_sql: String::new() });
+                Ok(Response::Tag("CREATE INDEX".into()))
+            }
+            Plan::CreateDatabase { name, if_not_exists } => {
+                if st.catalog.database_exists(&name) {
+                    if if_not_exists {
+                        return Ok(Response::Tag("CREATE DATABASE".into()));
+                    }
+                    return Err(PlanError::DatabaseExists(name).into());
+                }
+                st.catalog.create_database(&name)?;
+                Ok(Response::Tag("CREATE DATABASE".into()))
+            }
+            Plan::DropDatabase { name, if_exists } => {
+                if !st.catalog.database_exists(&name) {
+                    if if_exists {
+                        return Ok(Response::Tag("DROP DATABASE".into()));
+                    }
+                    return Err(PlanError::UnknownDatabase(name).into());
+                }
+                if name == session.database {
+                    return Err(SqlError::new("55006", "cannot drop the currently open database"));
+                }
+                let ids = st.catalog.items_in_database(&name);
+                self.drop_items(&mut st, ids, true)?;
+                st.catalog.drop_database(&name);
+                Ok(Response::Tag("DROP DATABASE".into()))
+            }
+            Plan::CreateSchema { name, if_not_exists } => {
+                if st.catalog.schema_exists(&session.database, &name) && if_not_exists {
+                    return Ok(Response::Tag("CREATE SCHEMA".into()));
+                }
+                st.catalog.create_schema(&session.database, &name)?;
+                Ok(Response::Tag("CREATE SCHEMA".into()))
+            }
+            Plan::Drop { kind, names, if_exists, cascade } => {
+                let mut ids = Vec::new();
+                for parts in &names {
+                    let item = match st.catalog.resolve(parts, &session.database, &session.search_path()) {
+                        Ok(item) => item,
+                        Err(_) if if_exists => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    let matches = matches!(
+                        (kind, &item.kind),
+                        (DropKind::Table, ItemKind::Table)
+                            | (DropKind::View, ItemKind::View { .. })
+                            | (DropKind::MaterializedView, ItemKind::MaterializedView { .. })
+                            | (DropKind::Index, ItemKind::Index { .. })
+                    );
+                    if !matches {
+                        let what = match kind {
+                            DropKind::Table => "table",
+                            DropKind::View => "view",
+                            DropKind::MaterializedView => "materialized view",
+                            DropKind::Index => "index",
+                        };
+                        return Err(SqlError::new("42809", format!("\"{}\" is not a {what}", item.name.item))
+                            .with_hint(format!("Use DROP {} to remove a {}.", item.kind.type_name().to_uppercase(), item.kind.type_name())));
+                    }
+                    ids.push(item.id);
+                }
+                self.drop_items(&mut st, ids, cascade)?;
+                let tag = match kind {
+                    DropKind::Table => "DROP TABLE",
+                    DropKind::View => "DROP VIEW",
+                    DropKind::MaterializedView => "DROP MATERIALIZED VIEW",
+                    DropKind::Index => "DROP INDEX",
+                };
+                Ok(Response::Tag(tag.into()))
+            }
+            Plan::Insert { id, source } => {
+                let rows = evaluate(&st, &source)?;
+                check_not_null(&st.catalog, id, &rows)?;
+                let n: Diff = rows.iter().map(|(_, d)| *d).sum();
+                self.write(&mut st, id, rows);
+                Ok(Response::Tag(format!("INSERT 0 {n}")))
+            }
+            Plan::Update { id, changes, arity, is_delete } => {
+                let rows = evaluate(&st, &changes)?;
+                let mut updates = Vec::new();
+                let mut n: Diff = 0;
+                for (row, d) in rows {
+                    n += d;
+                    updates.push((row[..arity].to_vec(), -d));
+                    if !is_delete {
+                        updates.push((row[arity..].to_vec(), d));
+                    }
+                }
+                if !is_delete {
+                    let inserted: Vec<(Row, Diff)> = updates.iter().filter(|(_, d)| *d > 0).cloned().collect();
+                    check_not_null(&st.catalog, id, &inserted)?;
+                }
+                self.write(&mut st, id, updates);
+                Ok(Response::Tag(format!("{} {n}", if is_delete { "DELETE" } else { "UPDATE" })))
+            }
+            Plan::Select(plan) => Ok(Response::Rows(self.read(&st, plan))),
+            Plan::Show(kind) => {
+                let (desc, rows) = show::rows(&st.catalog, session, kind)?;
+                let arity = desc.arity();
+                let finishing = crate::plan::Finishing { project: (0..arity).collect(), ..Default::default() };
+                let rows = rows.into_iter().map(|r| (r, 1)).collect();
+                Ok(Response::Rows(ReadFuture { desc, pending: Pending::Ready(Ok(rows)), finishing }))
+            }
+            Plan::Explain(text) => {
+                let desc = RelationDesc::new(vec!["Optimized Plan".into()], vec![crate::repr::ColumnType::new(ScalarType::Text, false)]);
+                let finishing = crate::plan::Finishing { project: vec![0], ..Default::default() };
+                let rows = vec![(vec![Datum::String(text)], 1)];
+                Ok(Response::Rows(ReadFuture { desc, pending: Pending::Ready(Ok(rows)), finishing }))
+            }
+            Plan::Subscribe { plan, snapshot, progress, as_of } => {
+                let read_ts = st.read_ts;
+                let as_of = match as_of {
+                    Some(t) if t < read_ts => {
+                        return Err(SqlError::unsupported("SUBSCRIBE AS OF a past time (history is not retained yet)"))
+                    }
+                    Some(t) => t,
+                    None => read_ts,
+                };
+                let id = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
+                let expr = crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                self.broadcast(|| Command::Subscribe { id, expr: expr.clone(), as_of, snapshot, reply: tx.clone() });
+                Ok(Response::Subscribe(Subscription { desc: plan.desc, id, progress, rx, coord: Arc::clone(self) }))
+            }
+            Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
+            other => Err(SqlError::internal(format!("the session handles {other:?} itself"))),
+        }
+    }
+
+    fn read(&self, st: &State, plan: SelectPlan) -> ReadFuture {
+        let SelectPlan { expr, desc, finishing } = plan;
+        let expr = crate::optimize::optimize(expr);
+        if expr.depends_on().is_empty() {
+            let result = eval::evaluate(&expr, &|_| vec![]).map_err(SqlError::from);
+            return ReadFuture { desc, pending: Pending::Ready(result), finishing };
+        }
+        let target = match &expr {
+            RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
+            _ => PeekTarget::Transient(expr.clone()),
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let time = st.read_ts;
+        let mut target = Some(target);
+        self.broadcast(|| Command::Peek {
+            target: match target.take() {
+                Some(t) => t,
+                None => match &expr {
+                    RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
+                    e => PeekTarget::Transient(e.clone()),
+                },
+            },
+            time,
+            reply: tx.clone(),
+        });
+        ReadFuture { desc, pending: Pending::Workers { rx, expected: self.workers.len() }, finishing }
+    }
+
+    /// Appends updates to one table at a new time, visible to every later statement.
+    fn write(&self, st: &mut State, id: GlobalId, updates: Vec<(Row, Diff)>) {
+        if updates.is_empty() {
+            return;
+        }
+        let time = now_ms().max(st.read_ts + 1);
+        st.tables.apply(id, &updates);
+        let tagged = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
+        self.send_split(Command::Write { time, updates: tagged }, || Command::Write { time, updates: vec![] });
+        self.broadcast(|| Command::AdvanceTo { time: time + 1, since: time });
+        st.read_ts = time;
+    }
+
+    /// Drops objects (and, with `cascade`, what depends on them).
+    fn drop_items(&self, st: &mut State, ids: Vec<GlobalId>, cascade: bool) -> Result<(), SqlError> {
+        let mut order = Vec::new();
+        for id in &ids {
+            let dependents: Vec<GlobalId> = st.catalog.dependents(*id).into_iter().filter(|d| !ids.contains(d)).collect();
+            if !dependents.is_empty() && !cascade {
+                let item = st.catalog.get(*id).expect("resolved above");
+                let names: Vec<String> = dependents.iter().filter_map(|d| st.catalog.get(*d)).map(|d| d.name.item.clone()).collect();
+                let mut e = SqlError::from(PlanError::DependentObjects(format!("{} {}", item.kind.type_name(), item.name.item)));
+                e.detail = Some(format!("{} depends on {} {}", names.join(", "), item.kind.type_name(), item.name.item));
+                e.hint = Some("Use DROP ... CASCADE to drop the dependent objects too.".into());
+                return Err(e);
+            }
+            order.extend(dependents);
+        }
+        order.extend(ids);
+        order.sort_by(|a, b| b.cmp(a));
+        order.dedup();
+        for id in order {
+            if st.catalog.remove(id).is_some() {
+                st.tables.drop_table(id);
+                self.broadcast(|| Command::Drop { id });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn drop_subscribe(&self, id: u64) {
+        let _st = self.lock();
+        self.broadcast(|| Command::DropSubscribe { id });
+    }
+
+    /// The catalog, for session-level introspection (tests, SHOW).
+    pub fn with_catalog<R>(&self, f: impl FnOnce(&Catalog) -> R) -> R {
+        f(&self.lock().catalog)
+    }
+}
+
+fn exists(name: &str, if_not_exists: bool, tag: &str) -> Result<Response, SqlError> {
+    if if_not_exists {
+        Ok(Response::Tag(tag.into()))
+    } else {
+        Err(PlanError::AlreadyExists(name.into()).into())
+    }
+}
+
+/// Evaluates a plan over the current table contents (for writes, which must read exactly the
+/// state they change). Materialized views are evaluated from their definitions.
+fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
+    fn get(st: &State, id: GlobalId) -> Vec<(Row, Diff)> {
+        match st.catalog.get(id).map(|i| &i.kind) {
+            Some(ItemKind::MaterializedView { expr }) => eval::evaluate(expr, &|i| get(st, i)).unwrap_or_default(),
+            _ => st.tables.contents(id),
+        }
+    }
+    Ok(eval::evaluate(expr, &|id| get(st, id))?)
+}
+
+fn check_not_null(catalog: &Catalog, id: GlobalId, rows: &[(Row, Diff)]) -> Result<(), SqlError> {
+    let Some(item) = catalog.get(id) else { return Ok(()) };
+    for (row, d) in rows {
+        if *d <= 0 {
+            continue;
+        }
+        for (i, t) in item.desc.types.iter().enumerate() {
+            if !t.nullable && row[i].is_null() {
+                return Err(PlanError::NotNull(item.desc.names[i].clone()).into());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,75 @@
-//! placeholder
+//! The Postgres wire protocol front end: accepts connections, runs one task per session, and
+//! routes CancelRequests to the session they name.
+
+mod conn;
+mod describe;
+mod values;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::coord::Coordinator;
+
+/// Live sessions by backend pid, with their secret key and cancel signal.
+#[derive(Default)]
+pub struct CancelRegistry {
+    sessions: Mutex<HashMap<i32, (i32, Arc<Notify>)>>,
+    next_pid: AtomicI32,
+}
+
+impl CancelRegistry {
+    fn register(&self) -> (i32, i32, Arc<Notify>) {
+        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed) + 1000;
+        let secret: i32 = rand_secret();
+        let notify = Arc::new(Notify::new());
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(pid, (secret, Arc::clone(&notify)));
+        (pid, secret, notify)
+    }
+
+    fn unregister(&self, pid: i32) {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid);
+    }
+
+    /// Cancels what the session is running, if the key matches (as Postgres, silently otherwise).
+    fn cancel(&self, pid: i32, secret: i32) {
+        if let Some((s, notify)) = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(&pid) {
+            if *s == secret {
+                notify.notify_waiters();
+                notify.notify_one();
+            }
+        }
+    }
+}
+
+fn rand_secret() -> i32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.finish() as i32
+}
+
+/// Serves pgwire on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, coord: Arc<Coordinator>) -> std::io::Result<()> {
+    let registry = Arc::new(CancelRegistry::default());
+    loop {
+        let (socket, peer) = listener.accept().await?;
+        let _ = socket.set_nodelay(true);
+        let coord = Arc::clone(&coord);
+        let registry = Arc::clone(&registry);
+        tokio::spawn(async move {
+            if let Err(e) = conn::run(socket, coord, registry, peer).await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// Binds `addr` and serves it (the binary's entry point and the tests').
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,91 @@
+//! Answers in flight: the rows of a read being gathered from the workers, and the changes of a
+//! subscription. Sessions await these outside the coordinator's lock.
+
+use std::sync::Arc;
+
+use super::Coordinator;
+use crate::error::SqlError;
+use crate::ir::func::compare_for_order;
+use crate::plan::Finishing;
+use crate::repr::{Diff, RelationDesc, Row};
+use crate::worker::{PeekResult, SubscribeBatch};
+
+pub struct ReadFuture {
+    pub desc: RelationDesc,
+    pub(super) pending: Pending,
+    pub(super) finishing: Finishing,
+}
+
+pub(super) enum Pending {
+    Ready(Result<Vec<(Row, Diff)>, SqlError>),
+    Workers { rx: tokio::sync::mpsc::UnboundedReceiver<PeekResult>, expected: usize },
+}
+
+impl ReadFuture {
+    /// The rows of the answer, in order, with ORDER BY / LIMIT / OFFSET applied.
+    pub async fn rows(self) -> Result<Vec<Row>, SqlError> {
+        let counted = match self.pending {
+            Pending::Ready(r) => r?,
+            Pending::Workers { mut rx, expected } => {
+                let mut all = Vec::new();
+                for _ in 0..expected {
+                    match rx.recv().await {
+                        Some(Ok(rows)) => all.extend(rows),
+                        Some(Err(e)) => return Err(e.into()),
+                        None => return Err(SqlError::internal("a worker went away during a read")),
+                    }
+                }
+                all
+            }
+        };
+        finish(counted, &self.finishing)
+    }
+}
+
+/// Expands multiplicities and applies the finishing.
+pub fn finish(counted: Vec<(Row, Diff)>, finishing: &Finishing) -> Result<Vec<Row>, SqlError> {
+    let counted = crate::ir::eval::consolidate(counted);
+    if let Some((row, d)) = counted.iter().find(|(_, d)| *d < 0) {
+        return Err(SqlError::internal(format!("negative multiplicity {d} for row {row:?}")));
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (row, d) in counted {
+        for _ in 0..d {
+            rows.push(row.clone());
+        }
+    }
+    if !finishing.order.is_empty() {
+        rows.sort_by(|a, b| {
+            finishing
+                .order
+                .iter()
+                .map(|o| compare_for_order(&a[o.column], &b[o.column], o.desc, o.nulls_last))
+                .find(|c| c.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    let rows = rows.into_iter().skip(finishing.offset).take(finishing.limit.unwrap_or(usize::MAX));
+    Ok(rows.map(|r| finishing.project.iter().map(|i| r[*i].clone()).collect()).collect())
+}
+
+/// A running subscription. Dropping it stops the dataflow.
+pub struct Subscription {
+    pub desc: RelationDesc,
+    pub id: u64,
+    pub progress: bool,
+    pub(super) rx: tokio::sync::mpsc::UnboundedReceiver<Result<SubscribeBatch, crate::ir::EvalError>>,
+    pub(super) coord: Arc<Coordinator>,
+}
+
+impl Subscription {
+    /// The next batch of changes; `None` once the subscription has ended.
+    pub async fn next(&mut self) -> Option<Result<SubscribeBatch, SqlError>> {
+        self.rx.recv().await.map(|r| r.map_err(SqlError::from))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.coord.drop_subscribe(self.id);
+    }
+}

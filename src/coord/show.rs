@@ -1,0 +1,69 @@
+//! `SHOW TABLES | VIEWS | MATERIALIZED VIEWS | INDEXES | DATABASES | SCHEMAS | COLUMNS FROM x`.
+
+use super::Session;
+use crate::catalog::{Catalog, ItemKind};
+use crate::error::SqlError;
+use crate::parse::ShowObjects;
+use crate::plan::ShowKind;
+use crate::repr::{ColumnType, Datum, RelationDesc, Row, ScalarType};
+
+fn text_desc(names: &[&str]) -> RelationDesc {
+    RelationDesc::new(
+        names.iter().map(|n| n.to_string()).collect(),
+        names.iter().map(|_| ColumnType::new(ScalarType::Text, false)).collect(),
+    )
+}
+
+fn text_row(values: &[&str]) -> Row {
+    values.iter().map(|v| Datum::String(v.to_string())).collect()
+}
+
+pub fn rows(catalog: &Catalog, session: &Session, kind: ShowKind) -> Result<(RelationDesc, Vec<Row>), SqlError> {
+    let ShowKind::Objects(objects) = kind;
+    let schemas = session.search_path();
+    let visible = |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
+    let mut out = match &objects {
+        ShowObjects::Tables | ShowObjects::Views | ShowObjects::MaterializedViews | ShowObjects::Indexes => {
+            let rows: Vec<Row> = catalog
+                .items()
+                .filter(|i| visible(&i.name.database, &i.name.schema))
+                .filter(|i| match (&objects, &i.kind) {
+                    (ShowObjects::Tables, ItemKind::Table) => true,
+                    (ShowObjects::Views, ItemKind::View { .. }) => true,
+                    (ShowObjects::MaterializedViews, ItemKind::MaterializedView { .. }) => true,
+                    (ShowObjects::Indexes, ItemKind::Index { .. }) => true,
+                    _ => false,
+                })
+                .map(|i| text_row(&[&i.name.item]))
+                .collect();
+            (text_desc(&["name"]), rows)
+        }
+        ShowObjects::Databases => (text_desc(&["name"]), catalog.databases().map(|d| text_row(&[d])).collect()),
+        ShowObjects::Schemas => {
+            let rows = ["public"].iter().map(|s| text_row(&[s])).collect();
+            (text_desc(&["name"]), rows)
+        }
+        ShowObjects::Columns(parts) => {
+            let item = catalog.resolve(parts, &session.database, &schemas)?;
+            let rows = item
+                .desc
+                .names
+                .iter()
+                .zip(&item.desc.types)
+                .map(|(n, t)| text_row(&[n, if t.nullable { "true" } else { "false" }, t.scalar.name()]))
+                .collect();
+            (text_desc(&["name", "nullable", "type"]), rows)
+        }
+    };
+    out.1.sort();
+    Ok(out)
+}
+
+/// The columns a SHOW statement returns, known before it runs (for Describe).
+pub fn desc(kind: &ShowKind) -> RelationDesc {
+    let ShowKind::Objects(objects) = kind;
+    match objects {
+        ShowObjects::Columns(_) => text_desc(&["name", "nullable", "type"]),
+        _ => text_desc(&["name"]),
+    }
+}

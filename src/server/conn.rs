@@ -1,0 +1,745 @@
+//! One client connection: startup, then simple and extended query protocol, COPY out for
+//! subscriptions, cursors, transactions. Every error becomes an ErrorResponse with its SQLSTATE
+//! and the connection stays usable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
+use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete, PortalSuspended};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery, SslResponse, TransactionStatus};
+use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey};
+use pgwire::messages::{DecodeContext, PgWireBackendMessage as B, PgWireFrontendMessage as F, ProtocolVersion, SslNegotiationMetaMessage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use super::describe::{fields, format_of, plan_desc, subscribe_desc};
+use super::values;
+use super::CancelRegistry;
+use crate::coord::{Coordinator, Response, Session, Subscription};
+use crate::error::SqlError;
+use crate::ir::{RelExpr, ScalarExpr};
+use crate::parse::{self, Statement};
+use crate::plan::Plan;
+use crate::repr::{Datum, RelationDesc, Row, ScalarType};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Txn {
+    Idle,
+    InBlock,
+    Failed,
+}
+
+struct Prepared {
+    stmt: Statement,
+    param_types: Vec<ScalarType>,
+    desc: Option<RelationDesc>,
+}
+
+struct Portal {
+    stmt: Statement,
+    param_types: Vec<ScalarType>,
+    params: Vec<Datum>,
+    formats: Vec<i16>,
+    /// Rows computed by an earlier Execute that stopped at its row limit.
+    pending: Option<(RelationDesc, std::vec::IntoIter<Row>, usize)>,
+}
+
+enum Cursor {
+    Rows { desc: RelationDesc, rows: std::vec::IntoIter<Row> },
+    Subscribe { sub: Subscription, buffered: std::collections::VecDeque<Row> },
+}
+
+/// What executing one statement produced, before it is written to the client.
+enum Outcome {
+    Tag(String),
+    Rows { desc: RelationDesc, rows: Vec<Row>, tag: &'static str },
+}
+
+struct Conn {
+    socket: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    ctx: DecodeContext,
+    coord: Arc<Coordinator>,
+    session: Session,
+    txn: Txn,
+    statements: HashMap<String, Prepared>,
+    portals: HashMap<String, Portal>,
+    cursors: HashMap<String, Cursor>,
+    cancel: Arc<Notify>,
+}
+
+pub async fn run(socket: TcpStream, coord: Arc<Coordinator>, registry: Arc<CancelRegistry>, peer: SocketAddr) -> Result<(), SqlError> {
+    let mut conn = Conn {
+        socket,
+        rbuf: BytesMut::with_capacity(8192),
+        wbuf: BytesMut::with_capacity(8192),
+        ctx: DecodeContext::default(),
+        coord,
+        session: Session::new("materialize", "materialize"),
+        txn: Txn::Idle,
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+        cursors: HashMap::new(),
+        cancel: Arc::new(Notify::new()),
+    };
+    // Startup: optional SSL negotiation, then a StartupMessage or a CancelRequest.
+    let startup = loop {
+        match conn.read().await? {
+            None => return Ok(()),
+            Some(F::SslNegotiation(SslNegotiationMetaMessage::PostgresSsl(_) | SslNegotiationMetaMessage::PostgresGss(_))) => {
+                conn.send(B::SslResponse(SslResponse::Refuse))?;
+                conn.flush().await?;
+                conn.ctx.awaiting_frontend_ssl = false;
+            }
+            Some(F::SslNegotiation(SslNegotiationMetaMessage::None)) => conn.ctx.awaiting_frontend_ssl = false,
+            Some(F::CancelRequest(c)) => {
+                if let SecretKey::I32(secret) = c.secret_key {
+                    registry.cancel(c.pid, secret);
+                }
+                return Ok(());
+            }
+            Some(F::Startup(s)) => break s,
+            Some(other) => return Err(SqlError::new("08P01", format!("unexpected message during startup: {other:?}"))),
+        }
+    };
+    conn.ctx.awaiting_frontend_startup = false;
+    conn.ctx.protocol_version = ProtocolVersion::PROTOCOL3_0;
+    let user = startup.parameters.get("user").cloned().unwrap_or_else(|| "materialize".into());
+    let database = startup.parameters.get("database").cloned().unwrap_or_else(|| user.clone());
+    conn.session = Session::new(&user, &database);
+    for (k, v) in &startup.parameters {
+        if !matches!(k.as_str(), "user" | "database" | "options" | "replication") {
+            let _ = conn.session.set(k, Some(v));
+        }
+    }
+    let (pid, secret, notify) = registry.register();
+    conn.cancel = notify;
+    tracing::debug!(%peer, user, database, pid, "session started");
+    conn.send(B::Authentication(Authentication::Ok))?;
+    for name in crate::coord::session::REPORTED {
+        let value = conn.session.get(name).unwrap_or("").to_string();
+        conn.send(B::ParameterStatus(ParameterStatus::new(report_name(name), value)))?;
+    }
+    conn.send(B::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret))))?;
+    conn.ready().await?;
+    let result = conn.serve().await;
+    registry.unregister(pid);
+    result
+}
+
+/// The spelling Postgres uses in ParameterStatus.
+fn report_name(name: &str) -> String {
+    match name {
+        "datestyle" => "DateStyle".into(),
+        "timezone" => "TimeZone".into(),
+        "intervalstyle" => "IntervalStyle".into(),
+        n => n.into(),
+    }
+}
+
+impl Conn {
+    async fn read(&mut self) -> Result<Option<F>, SqlError> {
+        loop {
+            match F::decode(&mut self.rbuf, &self.ctx) {
+                Ok(Some(m)) => return Ok(Some(m)),
+                Ok(None) => {}
+                Err(e) => return Err(SqlError::new("08P01", format!("invalid frontend message: {e}"))),
+            }
+            let n = self.socket.read_buf(&mut self.rbuf).await.map_err(io)?;
+            if n == 0 {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn send(&mut self, m: B) -> Result<(), SqlError> {
+        m.encode(&mut self.wbuf).map_err(|e| SqlError::internal(format!("encoding a message: {e}")))
+    }
+
+    async fn flush(&mut self) -> Result<(), SqlError> {
+        if !self.wbuf.is_empty() {
+            self.socket.write_all(&self.wbuf).await.map_err(io)?;
+            self.wbuf.clear();
+        }
+        Ok(())
+    }
+
+    async fn ready(&mut self) -> Result<(), SqlError> {
+        let status = match self.txn {
+            Txn::Idle => TransactionStatus::Idle,
+            Txn::InBlock => TransactionStatus::Transaction,
+            Txn::Failed => TransactionStatus::Error,
+        };
+        self.send(B::ReadyForQuery(ReadyForQuery::new(status)))?;
+        self.flush().await
+    }
+
+    fn error(&mut self, e: &SqlError) -> Result<(), SqlError> {
+        if e.code == "XX000" {
+            tracing::error!("internal error: {}", e.message);
+        }
+        let mut f = vec![(b'S', "ERROR".to_string()), (b'V', "ERROR".to_string()), (b'C', e.code.to_string()), (b'M', e.message.clone())];
+        if let Some(d) = &e.detail {
+            f.push((b'D', d.clone()));
+        }
+        if let Some(h) = &e.hint {
+            f.push((b'H', h.clone()));
+        }
+        if let Some(p) = e.position {
+            f.push((b'P', p.to_string()));
+        }
+        if self.txn == Txn::InBlock {
+            self.txn = Txn::Failed;
+        }
+        self.send(B::ErrorResponse(ErrorResponse::new(f)))
+    }
+
+    fn notice(&mut self, msg: &str) -> Result<(), SqlError> {
+        let f = vec![(b'S', "NOTICE".to_string()), (b'V', "NOTICE".to_string()), (b'C', "00000".to_string()), (b'M', msg.to_string())];
+        self.send(B::NoticeResponse(NoticeResponse::new(f)))
+    }
+
+    async fn serve(&mut self) -> Result<(), SqlError> {
+        // After an error in the extended protocol, messages are skipped until Sync.
+        let mut skipping = false;
+        loop {
+            let Some(msg) = self.read().await? else { return Ok(()) };
+            match msg {
+                F::Query(q) => {
+                    self.simple_query(&q.query).await?;
+                    self.ready().await?;
+                }
+                F::Sync(_) => {
+                    skipping = false;
+                    // An implicit transaction ends at Sync.
+                    self.ready().await?;
+                }
+                F::Flush(_) => self.flush().await?,
+                F::Terminate(_) => return Ok(()),
+                F::Parse(_) | F::Bind(_) | F::Describe(_) | F::Execute(_) | F::Close(_) if skipping => {}
+                F::Parse(p) => match self.parse(p.name.unwrap_or_default(), &p.query, &p.type_oids) {
+                    Ok(()) => self.send(B::ParseComplete(ParseComplete::new()))?,
+                    Err(e) => {
+                        self.error(&e)?;
+                        skipping = true;
+                    }
+                },
+                F::Bind(b) => match self.bind(b) {
+                    Ok(()) => self.send(B::BindComplete(BindComplete::new()))?,
+                    Err(e) => {
+                        self.error(&e)?;
+                        skipping = true;
+                    }
+                },
+                F::Describe(d) => {
+                    if let Err(e) = self.describe(d.target_type, &d.name.unwrap_or_default()) {
+                        self.error(&e)?;
+                        skipping = true;
+                    }
+                }
+                F::Execute(e) => {
+                    if let Err(err) = self.execute_portal(&e.name.unwrap_or_default(), e.max_rows).await {
+                        if err.code == "08006" {
+                            return Err(err);
+                        }
+                        self.error(&err)?;
+                        skipping = true;
+                    }
+                }
+                F::Close(c) => {
+                    let name = c.name.unwrap_or_default();
+                    if c.target_type == b'S' {
+                        self.statements.remove(&name);
+                    } else {
+                        self.portals.remove(&name);
+                    }
+                    self.send(B::CloseComplete(CloseComplete::new()))?;
+                }
+                F::CopyData(_) | F::CopyDone(_) | F::CopyFail(_) => {}
+                other => {
+                    self.error(&SqlError::new("08P01", format!("unexpected message {other:?}")))?;
+                    self.flush().await?;
+                }
+            }
+        }
+    }
+
+    async fn simple_query(&mut self, sql: &str) -> Result<(), SqlError> {
+        let statements = parse::split_statements(sql);
+        if statements.is_empty() {
+            self.send(B::EmptyQueryResponse(EmptyQueryResponse::new()))?;
+            return Ok(());
+        }
+        for (offset, text) in statements {
+            let result = match parse::parse_statement(text) {
+                Ok(stmt) => self.run(&stmt, &[], &[], None).await,
+                Err(mut e) => {
+                    e.position = e.position.map(|p| p + sql[..offset].chars().count());
+                    Err(e)
+                }
+            };
+            match result {
+                Ok(outcome) => self.write_outcome(outcome, &[], true)?,
+                Err(e) if e.code == "08006" => return Err(e),
+                Err(e) => {
+                    self.error(&e)?;
+                    // The rest of a failed multi-statement query is not run, as in Postgres.
+                    return Ok(());
+                }
+            }
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn write_outcome(&mut self, outcome: Outcome, formats: &[i16], describe: bool) -> Result<(), SqlError> {
+        match outcome {
+            Outcome::Tag(tag) => self.send(B::CommandComplete(CommandComplete::new(tag)))?,
+            Outcome::Rows { desc, rows, tag } => {
+                if describe {
+                    self.send(B::RowDescription(RowDescription::new(fields(&desc, formats))))?;
+                }
+                let n = rows.len();
+                for row in &rows {
+                    self.data_row(&desc, row, formats)?;
+                }
+                self.send(B::CommandComplete(CommandComplete::new(format!("{tag} {n}"))))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn data_row(&mut self, desc: &RelationDesc, row: &Row, formats: &[i16]) -> Result<(), SqlError> {
+        let mut data = BytesMut::new();
+        let mut value = BytesMut::new();
+        for (i, d) in row.iter().enumerate() {
+            if d.is_null() {
+                data.put_i32(-1);
+                continue;
+            }
+            value.clear();
+            let typ = desc.types.get(i).map(|t| t.scalar).unwrap_or(ScalarType::Text);
+            values::encode(d, typ, format_of(formats, i) == 1, &mut value).map_err(SqlError::internal)?;
+            data.put_i32(value.len() as i32);
+            data.put_slice(&value);
+        }
+        self.send(B::DataRow(DataRow::new(data, row.len() as i16)))
+    }
+
+    /// Plans and runs one statement.
+    async fn run(&mut self, stmt: &Statement, param_types: &[ScalarType], params: &[Datum], copy_formats: Option<&[i16]>) -> Result<Outcome, SqlError> {
+        let _ = copy_formats;
+        let mut plan = self.coord.plan(&self.session, stmt, param_types)?;
+        bind_plan(&mut plan, params)?;
+        if self.txn == Txn::Failed && !matches!(plan, Plan::Rollback | Plan::Commit) {
+            return Err(SqlError::new("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+        }
+        match plan {
+            Plan::StartTransaction => {
+                if self.txn != Txn::Idle {
+                    self.notice("there is already a transaction in progress")?;
+                }
+                self.txn = Txn::InBlock;
+                Ok(Outcome::Tag("BEGIN".into()))
+            }
+            Plan::Commit => {
+                let tag = if self.txn == Txn::Failed { "ROLLBACK" } else { "COMMIT" };
+                self.txn = Txn::Idle;
+                self.close_unheld_cursors();
+                Ok(Outcome::Tag(tag.into()))
+            }
+            Plan::Rollback => {
+                self.txn = Txn::Idle;
+                self.close_unheld_cursors();
+                Ok(Outcome::Tag("ROLLBACK".into()))
+            }
+            Plan::SetVariable { name, value } => {
+                if name == "database" {
+                    return Err(SqlError::new("0A000", "changing the database of a session is not supported; reconnect instead"));
+                }
+                self.session.set(&name, value.as_deref()).map_err(|m| SqlError::new("55P02", m))?;
+                Ok(Outcome::Tag("SET".into()))
+            }
+            Plan::ShowVariable(name) => {
+                let value = match name.as_str() {
+                    "all" => return Err(SqlError::unsupported("SHOW ALL")),
+                    "transaction isolation level" => self.session.get("transaction_isolation").map(str::to_string),
+                    "database" => Some(self.session.database.clone()),
+                    n => self.session.get(n).map(str::to_string),
+                };
+                let value = value.ok_or_else(|| SqlError::new("42704", format!("unrecognized configuration parameter \"{name}\"")))?;
+                let desc = RelationDesc::new(vec![name], vec![crate::repr::ColumnType::new(ScalarType::Text, false)]);
+                Ok(Outcome::Rows { desc, rows: vec![vec![Datum::String(value)]], tag: "SHOW" })
+            }
+            Plan::DeclareCursor { name, plan } => {
+                if self.cursors.contains_key(&name) {
+                    return Err(SqlError::new("42P03", format!("cursor \"{name}\" already exists")));
+                }
+                let cursor = match *plan {
+                    Plan::Subscribe { .. } => match self.coord.sequence(&self.session, *plan)? {
+                        Response::Subscribe(sub) => Cursor::Subscribe { sub, buffered: Default::default() },
+                        _ => return Err(SqlError::internal("SUBSCRIBE did not start a subscription")),
+                    },
+                    plan => match self.coord.sequence(&self.session, plan)? {
+                        Response::Rows(read) => {
+                            let desc = read.desc.clone();
+                            Cursor::Rows { desc, rows: read.rows().await?.into_iter() }
+                        }
+                        _ => return Err(SqlError::internal("a cursor's query produced no rows")),
+                    },
+                };
+                self.cursors.insert(name, cursor);
+                Ok(Outcome::Tag("DECLARE CURSOR".into()))
+            }
+            Plan::Fetch { name, count, timeout } => self.fetch(&name, count, timeout).await,
+            Plan::CloseCursor { name } => {
+                match name {
+                    None => self.cursors.clear(),
+                    Some(n) => {
+                        if self.cursors.remove(&n).is_none() {
+                            return Err(SqlError::new("34000", format!("cursor \"{n}\" does not exist")));
+                        }
+                    }
+                }
+                Ok(Outcome::Tag("CLOSE CURSOR".into()))
+            }
+            Plan::Subscribe { .. } | Plan::CopySubscribe(_) => {
+                let plan = match plan {
+                    Plan::CopySubscribe(p) => *p,
+                    p => p,
+                };
+                match self.coord.sequence(&self.session, plan)? {
+                    Response::Subscribe(sub) => self.copy_subscribe(sub).await,
+                    _ => Err(SqlError::internal("SUBSCRIBE did not start a subscription")),
+                }
+            }
+            Plan::Empty => Ok(Outcome::Tag(empty_tag(stmt))),
+            plan => {
+                let select_tag = matches!(plan, Plan::Select(_));
+                let tag = if matches!(plan, Plan::Explain(_)) { "EXPLAIN" } else if select_tag { "SELECT" } else { "SHOW" };
+                let response = self.coord.sequence(&self.session, plan)?;
+                match response {
+                    Response::Tag(t) if t.is_empty() => Ok(Outcome::Tag(empty_tag(stmt))),
+                    Response::Tag(t) => Ok(Outcome::Tag(t)),
+                    Response::Rows(read) => {
+                        let desc = read.desc.clone();
+                        let rows = tokio::select! {
+                            rows = read.rows() => rows?,
+                            _ = self.cancel.notified() => return Err(canceled()),
+                        };
+                        Ok(Outcome::Rows { desc, rows, tag })
+                    }
+                    Response::Subscribe(sub) => self.copy_subscribe(sub).await,
+                }
+            }
+        }
+    }
+
+    fn close_unheld_cursors(&mut self) {
+        self.cursors.clear();
+    }
+
+    /// Streams a subscription as COPY out until it ends, is canceled, or the client leaves.
+    async fn copy_subscribe(&mut self, mut sub: Subscription) -> Result<Outcome, SqlError> {
+        let desc = subscribe_desc(&sub.desc, sub.progress);
+        let n = desc.arity() as i16;
+        self.send(B::CopyOutResponse(CopyOutResponse::new(0, n, vec![0; n as usize])))?;
+        self.flush().await?;
+        let mut sent = 0usize;
+        loop {
+            tokio::select! {
+                batch = sub.next() => {
+                    let batch = match batch {
+                        None => break,
+                        Some(b) => b?,
+                    };
+                    let mut text = String::new();
+                    for row in subscribe_rows(&batch, sub.progress, sub.desc.arity()) {
+                        for (i, d) in row.iter().enumerate() {
+                            if i > 0 { text.push('\t'); }
+                            values::copy_text(d, &mut text);
+                        }
+                        text.push('\n');
+                        self.send(B::CopyData(CopyData::new(Bytes::from(std::mem::take(&mut text)))))?;
+                        sent += 1;
+                    }
+                    // Rows go out as soon as their time is complete.
+                    self.flush().await?;
+                    if batch.upper == u64::MAX { break; }
+                }
+                _ = self.cancel.notified() => return Err(canceled()),
+                read = self.socket.read_buf(&mut self.rbuf) => {
+                    match read {
+                        Ok(0) | Err(_) => return Err(SqlError::new("08006", "client went away during SUBSCRIBE")),
+                        // A client message during COPY out (e.g. Terminate) ends the copy.
+                        Ok(_) => break,
+                    }
+                }
+            }
+        }
+        self.send(B::CopyDone(CopyDone::new()))?;
+        Ok(Outcome::Tag(format!("COPY {sent}")))
+    }
+
+    async fn fetch(&mut self, name: &str, count: Option<u64>, timeout: Option<Duration>) -> Result<Outcome, SqlError> {
+        let cancel = Arc::clone(&self.cancel);
+        let cursor = self.cursors.get_mut(name).ok_or_else(|| SqlError::new("34000", format!("cursor \"{name}\" does not exist")))?;
+        let limit = count.map(|c| c as usize).unwrap_or(usize::MAX);
+        match cursor {
+            Cursor::Rows { desc, rows } => {
+                let out: Vec<Row> = rows.by_ref().take(limit).collect();
+                Ok(Outcome::Rows { desc: desc.clone(), rows: out, tag: "FETCH" })
+            }
+            Cursor::Subscribe { sub, buffered } => {
+                let desc = subscribe_desc(&sub.desc, sub.progress);
+                let arity = sub.desc.arity();
+                // Wait for at least one row (or the timeout), then take what is there.
+                let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+                while buffered.is_empty() {
+                    let next = async {
+                        match deadline {
+                            Some(d) => tokio::time::timeout_at(d, sub.next()).await.ok(),
+                            None => Some(sub.next().await),
+                        }
+                    };
+                    tokio::select! {
+                        got = next => match got {
+                            None => break,
+                            Some(None) => break,
+                            Some(Some(batch)) => buffered.extend(subscribe_rows(&batch?, sub.progress, arity)),
+                        },
+                        _ = cancel.notified() => return Err(canceled()),
+                    }
+                }
+                // Drain whatever else is already available without waiting.
+                while let Ok(Some(batch)) = tokio::time::timeout(Duration::ZERO, sub.next()).await {
+                    buffered.extend(subscribe_rows(&batch?, sub.progress, arity));
+                }
+                let n = limit.min(buffered.len());
+                let out: Vec<Row> = buffered.drain(..n).collect();
+                Ok(Outcome::Rows { desc, rows: out, tag: "FETCH" })
+            }
+        }
+    }
+
+    // ---- extended protocol ----
+
+    fn parse(&mut self, name: String, sql: &str, oids: &[u32]) -> Result<(), SqlError> {
+        let parts = parse::split_statements(sql);
+        if parts.len() > 1 {
+            return Err(SqlError::new("42601", "cannot insert multiple commands into a prepared statement"));
+        }
+        let stmt = parse::parse_statement(sql)?;
+        let declared: Vec<ScalarType> = oids
+            .iter()
+            .map(|o| ScalarType::from_oid(*o).ok_or_else(|| SqlError::new("42704", format!("type with OID {o} is not supported"))))
+            .collect::<Result<_, _>>()?;
+        let plan = self.coord.plan(&self.session, &stmt, &declared)?;
+        let param_types = infer_param_types(&plan, &declared);
+        let desc = plan_desc(&plan);
+        self.statements.insert(name, Prepared { stmt, param_types, desc });
+        Ok(())
+    }
+
+    fn bind(&mut self, b: pgwire::messages::extendedquery::Bind) -> Result<(), SqlError> {
+        let name = b.statement_name.unwrap_or_default();
+        let prepared = self.statements.get(&name).ok_or_else(|| SqlError::new("26000", format!("prepared statement \"{name}\" does not exist")))?;
+        if b.parameters.len() != prepared.param_types.len() {
+            return Err(SqlError::new(
+                "08P01",
+                format!("bind message supplies {} parameters, but prepared statement \"{name}\" requires {}", b.parameters.len(), prepared.param_types.len()),
+            ));
+        }
+        let mut params = Vec::new();
+        for (i, (p, t)) in b.parameters.iter().zip(&prepared.param_types).enumerate() {
+            params.push(match p {
+                None => Datum::Null,
+                Some(bytes) => {
+                    let binary = format_of(&b.parameter_format_codes, i) == 1;
+                    values::decode(bytes, *t, binary)
+                        .map_err(|e| SqlError::new("22P02", format!("invalid value for parameter ${}: {e}", i + 1)))?
+                }
+            });
+        }
+        let portal = Portal {
+            stmt: prepared.stmt.clone(),
+            param_types: prepared.param_types.clone(),
+            params,
+            formats: b.result_column_format_codes.clone(),
+            pending: None,
+        };
+        self.portals.insert(b.portal_name.unwrap_or_default(), portal);
+        Ok(())
+    }
+
+    fn describe(&mut self, target: u8, name: &str) -> Result<(), SqlError> {
+        if target == b'S' {
+            let p = self.statements.get(name).ok_or_else(|| SqlError::new("26000", format!("prepared statement \"{name}\" does not exist")))?;
+            let types: Vec<u32> = p.param_types.iter().map(|t| t.oid()).collect();
+            let desc = p.desc.clone();
+            self.send(B::ParameterDescription(ParameterDescription::new(types)))?;
+            match desc {
+                Some(d) => self.send(B::RowDescription(RowDescription::new(fields(&d, &[]))))?,
+                None => self.send(B::NoData(NoData::new()))?,
+            }
+        } else {
+            let p = self.portals.get(name).ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+            let desc = self.statements.values().find(|s| same_statement(&s.stmt, &p.stmt)).and_then(|s| s.desc.clone());
+            let desc = match desc {
+                Some(d) => Some(d),
+                None => plan_desc(&self.coord.plan(&self.session, &p.stmt, &p.param_types)?),
+            };
+            let formats = p.formats.clone();
+            match desc {
+                Some(d) => self.send(B::RowDescription(RowDescription::new(fields(&d, &formats))))?,
+                None => self.send(B::NoData(NoData::new()))?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn execute_portal(&mut self, name: &str, max_rows: i32) -> Result<(), SqlError> {
+        let portal = self.portals.get_mut(name).ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+        let limit = if max_rows <= 0 { usize::MAX } else { max_rows as usize };
+        let formats = portal.formats.clone();
+        if portal.pending.is_none() {
+            let (stmt, types, params) = (portal.stmt.clone(), portal.param_types.clone(), portal.params.clone());
+            match self.run(&stmt, &types, &params, None).await? {
+                Outcome::Rows { desc, rows, tag } => {
+                    let portal = self.portals.get_mut(name).expect("portal checked above");
+                    portal.pending = Some((desc, rows.into_iter(), 0));
+                    let _ = tag;
+                }
+                other => {
+                    self.write_outcome(other, &formats, false)?;
+                    return Ok(());
+                }
+            }
+        }
+        let portal = self.portals.get_mut(name).expect("portal checked above");
+        let (desc, mut rows, mut sent) = portal.pending.take().expect("rows computed above");
+        let batch: Vec<Row> = rows.by_ref().take(limit).collect();
+        sent += batch.len();
+        let more = rows.len() > 0;
+        for row in &batch {
+            self.data_row(&desc, row, &formats)?;
+        }
+        if more {
+            self.portals.get_mut(name).expect("portal checked above").pending = Some((desc, rows, sent));
+            self.send(B::PortalSuspended(PortalSuspended::new()))?;
+        } else {
+            let tag = match &self.portals[name].stmt {
+                Statement::Fetch { .. } => "FETCH",
+                Statement::Sql(s) if matches!(**s, sqlparser::ast::Statement::ShowVariable { .. }) => "SHOW",
+                _ => "SELECT",
+            };
+            self.send(B::CommandComplete(CommandComplete::new(format!("{tag} {sent}"))))?;
+            // Completed portals can be executed again from the start.
+            let _ = desc;
+        }
+        Ok(())
+    }
+}
+
+fn same_statement(a: &Statement, b: &Statement) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+fn canceled() -> SqlError {
+    SqlError::new("57014", "canceling statement due to user request")
+}
+
+fn io(e: std::io::Error) -> SqlError {
+    SqlError::new("08006", format!("connection failure: {e}"))
+}
+
+/// The CommandComplete tag for statements that do nothing here (SET TRANSACTION, DISCARD, ...).
+fn empty_tag(stmt: &Statement) -> String {
+    match stmt {
+        Statement::Flush => "FLUSH".into(),
+        Statement::Sql(s) => s.to_string().split_whitespace().next().unwrap_or("").to_uppercase(),
+        _ => String::new(),
+    }
+}
+
+/// Rows of a subscription batch: (time, [progressed,] diff, columns...), and a progress row
+/// when asked for.
+fn subscribe_rows(batch: &crate::worker::SubscribeBatch, progress: bool, arity: usize) -> Vec<Row> {
+    let mut out = Vec::new();
+    for (t, row, d) in &batch.updates {
+        let mut r = vec![Datum::Numeric((*t).into())];
+        if progress {
+            r.push(Datum::Bool(false));
+        }
+        r.push(Datum::Int64(*d));
+        r.extend(row.iter().cloned());
+        out.push(r);
+    }
+    if progress && batch.upper != u64::MAX {
+        let mut r = vec![Datum::Numeric(batch.upper.into()), Datum::Bool(true), Datum::Null];
+        r.extend(std::iter::repeat_n(Datum::Null, arity));
+        out.push(r);
+    }
+    out
+}
+
+/// Each parameter's type: declared by the client, else inferred from where the plan uses it,
+/// else text.
+fn infer_param_types(plan: &Plan, declared: &[ScalarType]) -> Vec<ScalarType> {
+    let mut found: Vec<ScalarType> = declared.to_vec();
+    let mut note = |e: &ScalarExpr| {
+        if let ScalarExpr::Param(n, t) = e {
+            if found.len() <= *n {
+                found.resize(n + 1, ScalarType::Unknown);
+            }
+            if found[*n] == ScalarType::Unknown {
+                found[*n] = *t;
+            }
+        }
+    };
+    for_each_expr(plan, &mut |rel| {
+        let mut rel = rel.clone();
+        rel.visit_scalars_mut(&mut |s| s.visit(&mut note));
+    });
+    found.into_iter().map(|t| if t == ScalarType::Unknown { ScalarType::Text } else { t }).collect()
+}
+
+fn for_each_expr(plan: &Plan, f: &mut impl FnMut(&RelExpr)) {
+    match plan {
+        Plan::Select(s) => f(&s.expr),
+        Plan::Subscribe { plan, .. } => f(&plan.expr),
+        Plan::Insert { source, .. } => f(source),
+        Plan::Update { changes, .. } => f(changes),
+        Plan::CreateView { expr, .. } => f(expr),
+        Plan::DeclareCursor { plan, .. } | Plan::CopySubscribe(plan) => for_each_expr(plan, f),
+        _ => {}
+    }
+}
+
+/// Replaces parameters with their values throughout a plan.
+fn bind_plan(plan: &mut Plan, params: &[Datum]) -> Result<(), SqlError> {
+    let mut result = Ok(());
+    let mut bind = |rel: &mut RelExpr| {
+        rel.visit_scalars_mut(&mut |s| {
+            if let Err(e) = s.bind_params(params) {
+                result = Err(e);
+            }
+        })
+    };
+    match plan {
+        Plan::Select(s) => bind(&mut s.expr),
+        Plan::Subscribe { plan, .. } => bind(&mut plan.expr),
+        Plan::Insert { source, .. } => bind(source),
+        Plan::Update { changes, .. } => bind(changes),
+        Plan::DeclareCursor { plan, .. } | Plan::CopySubscribe(plan) => return bind_plan(plan, params),
+        _ => {}
+    }
+    result.map_err(SqlError::from)
+}
