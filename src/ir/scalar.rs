@@ -214,7 +214,6 @@ impl ScalarExpr {
     /// Evaluates constant subexpressions now. An error is kept as an `Error` node so it is raised
     /// only if a row actually reaches it, as in Postgres.
     pub fn fold_constants(&mut self, input: &[ColumnType]) {
-        let typ = self.typ(input).scalar;
         match self {
             ScalarExpr::Call { args, .. } => args.iter_mut().for_each(|a| a.fold_constants(input)),
             ScalarExpr::If { cond, then, els } => {
@@ -229,6 +228,8 @@ impl ScalarExpr {
             _ => return,
         }
         if self.is_constant() && !matches!(self, ScalarExpr::Literal(..)) {
+            // A constant reads no column, so its type does not depend on the input.
+            let typ = self.typ(&[]).scalar;
             match self.eval(&[]) {
                 Ok(d) => *self = ScalarExpr::Literal(d, typ),
                 Err(e) => *self = ScalarExpr::Error(e, typ),

@@ -61,11 +61,11 @@ pub fn cast(e: ScalarExpr, from: ScalarType, to: ScalarType) -> ScalarExpr {
     if from == to {
         return e;
     }
-    // A NULL or a literal of unknown type takes the target type directly.
-    if let ScalarExpr::Literal(d, ScalarType::Unknown) = &e {
-        if d.is_null() {
-            return ScalarExpr::Literal(d.clone(), to);
-        }
+    // A NULL or a parameter of unknown type takes the target type directly.
+    match &e {
+        ScalarExpr::Literal(d, ScalarType::Unknown) if d.is_null() => return ScalarExpr::Literal(d.clone(), to),
+        ScalarExpr::Param(n, ScalarType::Unknown) => return ScalarExpr::Param(*n, to),
+        _ => {}
     }
     let mut out = ScalarExpr::call(Func::Cast(to), vec![e]);
     // Fold literal casts now so a bad literal is an error at plan time, as in Postgres.

@@ -44,6 +44,9 @@ pub struct PlanContext<'a> {
     /// Parameter types the client declared (`Unknown` where it left them to us).
     pub param_types: Vec<ScalarType>,
     pub ctes: RefCell<Vec<Cte>>,
+    /// The column types an INSERT's VALUES list is headed for: untyped literals and parameters
+    /// take these types, as in Postgres.
+    pub values_hint: RefCell<Option<Vec<ScalarType>>>,
 }
 
 impl<'a> PlanContext<'a> {
@@ -54,6 +57,7 @@ impl<'a> PlanContext<'a> {
             search_path: search_path.to_vec(),
             param_types,
             ctes: RefCell::new(Vec::new()),
+            values_hint: RefCell::new(None),
         }
     }
 

@@ -289,8 +289,17 @@ fn plan_values(qcx: &QueryCx, values: &ast::Values) -> PlanResult<(RelExpr, Vec<
     }
     // Coerce each column to the common type of its values.
     let mut columns: Vec<Vec<ScalarExpr>> = vec![vec![]; rows.len()];
+    let hint = qcx.pcx.values_hint.borrow_mut().take();
     for c in 0..width {
-        let col: Vec<(ScalarExpr, ColumnType)> = rows.iter().map(|r| r[c].clone()).collect();
+        let mut col: Vec<(ScalarExpr, ColumnType)> = rows.iter().map(|r| r[c].clone()).collect();
+        if let Some(to) = hint.as_ref().and_then(|h| h.get(c)) {
+            for (e, t) in col.iter_mut() {
+                if t.scalar == ScalarType::Unknown {
+                    *e = cast(e.clone(), t.scalar, *to);
+                    t.scalar = *to;
+                }
+            }
+        }
         let (coerced, target) = coerce_all(col, "VALUES")?;
         for (i, e) in coerced.into_iter().enumerate() {
             let e = if target == ScalarType::Unknown { cast(e, target, ScalarType::Text) } else { e };

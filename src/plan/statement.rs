@@ -359,9 +359,13 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
         cols
     };
     let source = ins.source.as_ref().ok_or_else(|| PlanError::Unsupported("INSERT without a source".into()))?;
+    if matches!(&*source.body, ast::SetExpr::Values(_)) {
+        *pcx.values_hint.borrow_mut() = Some(columns.iter().map(|c| desc.types[*c].scalar).collect());
+    }
     let root = QueryCx::root(pcx);
-    let pq = plan_query(&root, source)?;
-    let src = lower_subquery(pq, 0);
+    let pq = plan_query(&root, source);
+    pcx.values_hint.borrow_mut().take();
+    let src = lower_subquery(pq?, 0);
     let src_types = src.typ();
     if src_types.len() > columns.len() {
         return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));

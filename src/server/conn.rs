@@ -100,7 +100,13 @@ pub async fn run(socket: TcpStream, coord: Arc<Coordinator>, registry: Arc<Cance
             }
             Some(F::SslNegotiation(SslNegotiationMetaMessage::None)) => conn.ctx.awaiting_frontend_ssl = false,
             Some(F::CancelRequest(c)) => {
-                if let SecretKey::I32(secret) = c.secret_key {
+                // Protocol 3.2 allows longer keys; ours are the 4 bytes 3.0 clients send.
+                let secret = match &c.secret_key {
+                    SecretKey::I32(s) => Some(*s),
+                    SecretKey::Bytes(b) if b.len() == 4 => Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                    SecretKey::Bytes(_) => None,
+                };
+                if let Some(secret) = secret {
                     registry.cancel(c.pid, secret);
                 }
                 return Ok(());
@@ -478,8 +484,9 @@ impl Conn {
                 read = self.socket.read_buf(&mut self.rbuf) => {
                     match read {
                         Ok(0) | Err(_) => return Err(SqlError::new("08006", "client went away during SUBSCRIBE")),
-                        // A client message during COPY out (e.g. Terminate) ends the copy.
-                        Ok(_) => break,
+                        // Messages sent ahead (the extended protocol's Sync) wait in the buffer
+                        // until the copy is over.
+                        Ok(_) => {}
                     }
                 }
             }

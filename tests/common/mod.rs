@@ -1,0 +1,45 @@
+//! Test support: a real Runnel server on an ephemeral loopback port, and clients for it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use runnel::coord::Coordinator;
+
+/// A running server; it stops when the test process exits.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub coord: Arc<Coordinator>,
+}
+
+impl TestServer {
+    pub fn start(workers: usize) -> TestServer {
+        // The server gets its own thread and runtime, like the real binary, so tests can be
+        // async themselves.
+        let coord = Coordinator::start(workers);
+        let c = Arc::clone(&coord);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let _ = runnel::server::serve(listener, c).await;
+            });
+        });
+        TestServer { addr: rx.recv().unwrap(), coord }
+    }
+
+    pub fn conn_string(&self, db: &str) -> String {
+        format!("host={} port={} user=materialize dbname={db}", self.addr.ip(), self.addr.port())
+    }
+
+    pub async fn connect(&self, db: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.conn_string(db), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+}
