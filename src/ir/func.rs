@@ -710,6 +710,8 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
         })
     };
     match (d, to) {
+        // `bool::text` spells the words out, unlike the output function's t/f.
+        (Datum::Bool(b), T::Text) => Ok(Datum::String(b.to_string())),
         (_, T::Text | T::Unknown) => Ok(Datum::String(strconv::format(d).unwrap_or_default())),
         (Datum::String(s), _) => parse(s),
         (Datum::Jsonb(s), _) => parse(s),

@@ -321,8 +321,7 @@ fn target_table<'a>(pcx: &'a PlanContext, name: &ast::ObjectName) -> PlanResult<
 fn assign(e: ScalarExpr, from: ScalarType, to: ScalarType, column: &str) -> PlanResult<ScalarExpr> {
     let assignable = from == ScalarType::Unknown
         || can_implicitly_cast(from, to)
-        || (from.is_numeric() && to.is_numeric())
-        || to == ScalarType::Text;
+        || (from.is_numeric() && to.is_numeric());
     if !assignable {
         return Err(PlanError::TypeMismatch(format!(
             "column \"{column}\" is of type {} but expression is of type {}",
