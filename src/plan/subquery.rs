@@ -125,11 +125,28 @@ impl ExprCx<'_, '_> {
         let x_pos = refs.iter().position(|r| *r == x_col).expect("x is among the references");
         let (args, _) = coerce_all(vec![(ScalarExpr::Column(x_pos), xt), (ScalarExpr::Column(p), types[p].clone())], "IN")
             .map_err(|e| PlanError::UndefinedOperator(e.to_string()))?;
+        // Three-valued OR over the comparisons: true if one is true, else NULL if one is NULL.
+        // (`bool_or` alone would ignore the NULLs.)
+        let eq = ScalarExpr::call(Func::Eq, args);
+        let is_unknown = ScalarExpr::call(Func::IsNull, vec![eq.clone()]);
         let any_equal = RelExpr::Reduce {
-            input: Box::new(rows.map(vec![ScalarExpr::call(Func::Eq, args)])),
+            input: Box::new(rows.map(vec![eq, is_unknown])),
             group_key: (0..p).collect(),
-            aggregates: vec![AggregateExpr { func: AggregateFunc::BoolOr, expr: ScalarExpr::Column(p + 1), distinct: false }],
-        };
+            aggregates: vec![
+                AggregateExpr { func: AggregateFunc::BoolOr, expr: ScalarExpr::Column(p + 1), distinct: false },
+                AggregateExpr { func: AggregateFunc::BoolOr, expr: ScalarExpr::Column(p + 2), distinct: false },
+            ],
+        }
+        .map(vec![ScalarExpr::If {
+            cond: Box::new(ScalarExpr::call(Func::IsTrue, vec![ScalarExpr::Column(p)])),
+            then: Box::new(ScalarExpr::bool(true)),
+            els: Box::new(ScalarExpr::If {
+                cond: Box::new(ScalarExpr::call(Func::IsTrue, vec![ScalarExpr::Column(p + 1)])),
+                then: Box::new(ScalarExpr::null(ScalarType::Bool)),
+                els: Box::new(ScalarExpr::bool(false)),
+            }),
+        }])
+        .project((0..p).chain([p + 2]).collect());
         let answers = Self::with_default(outer, any_equal, p, ScalarExpr::bool(false));
         Ok(self.attach(&refs, answers, ColumnType::new(ScalarType::Bool, true)))
     }

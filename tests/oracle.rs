@@ -1,0 +1,116 @@
+//! The oracle test: random batches of INSERT, UPDATE and DELETE go to Runnel and to a real
+//! PostgreSQL; after every batch, each of Runnel's materialized views (maintained incrementally)
+//! must equal PostgreSQL's from-scratch evaluation of the same query.
+//!
+//! Needs `RUNNEL_TEST_PG` (a libpq connection string); `bin/test` starts PostgreSQL and sets it.
+
+mod common;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// Views covering every stateful operator: joins of each kind, aggregates with and without
+/// GROUP BY, HAVING, DISTINCT, set operations, subqueries, top-k.
+const VIEWS: &[&str] = &[
+    "SELECT a, b, c FROM t1 WHERE b > 3 OR c LIKE 'x%'",
+    "SELECT t1.a, t1.b, t2.d FROM t1 JOIN t2 ON t1.a = t2.a",
+    "SELECT t1.a, t1.c, t2.d FROM t1 LEFT JOIN t2 ON t1.a = t2.a AND t2.d > 2",
+    "SELECT t1.b, t2.a, t2.d FROM t1 RIGHT JOIN t2 ON t1.a = t2.a",
+    "SELECT t1.a AS a1, t1.b, t2.a AS a2, t2.d FROM t1 FULL OUTER JOIN t2 ON t1.a = t2.a AND t1.b < t2.d",
+    "SELECT a, count(*) AS n, sum(b) AS s, min(c) AS lo, max(b) AS hi, count(DISTINCT b) AS nd FROM t1 GROUP BY a",
+    "SELECT count(*), sum(b), max(c) FROM t1",
+    "SELECT a, count(*) FROM t1 GROUP BY a HAVING count(*) > 1",
+    "SELECT DISTINCT b, c FROM t1",
+    "SELECT a FROM t1 UNION SELECT a FROM t2",
+    "SELECT a FROM t1 UNION ALL SELECT d FROM t2",
+    "SELECT a FROM t1 EXCEPT SELECT a FROM t2",
+    "SELECT a FROM t1 EXCEPT ALL SELECT a FROM t2",
+    "SELECT a FROM t1 INTERSECT ALL SELECT a FROM t2",
+    "SELECT a, b FROM t1 WHERE a IN (SELECT a FROM t2 WHERE d > 1)",
+    "SELECT a, b FROM t1 WHERE b NOT IN (SELECT d FROM t2)",
+    "SELECT a, b FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.a = t1.a AND t2.d <> t1.b)",
+    "SELECT a, (SELECT max(d) FROM t2 WHERE t2.a = t1.a) FROM t1",
+    "SELECT a, (SELECT count(*) FROM t2 WHERE t2.d < t1.b) FROM t1",
+    "SELECT a, b, c FROM t1 ORDER BY b DESC NULLS LAST, a, c LIMIT 3",
+    "SELECT x.a, x.n FROM (SELECT a, count(*) AS n FROM t2 GROUP BY a) x WHERE x.n >= 1",
+    "WITH s AS (SELECT a, sum(d) AS total FROM t2 GROUP BY a) SELECT t1.c, s.total FROM t1 JOIN s ON t1.a = s.a",
+];
+
+async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let mut out: Vec<Vec<Option<String>>> = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn value(rng: &mut StdRng) -> String {
+    if rng.random_bool(0.1) {
+        "NULL".into()
+    } else {
+        rng.random_range(0..6).to_string()
+    }
+}
+
+fn text(rng: &mut StdRng) -> String {
+    if rng.random_bool(0.1) {
+        "NULL".into()
+    } else {
+        format!("'{}{}'", ["x", "y", "z"][rng.random_range(0..3)], rng.random_range(0..3))
+    }
+}
+
+fn random_statement(rng: &mut StdRng) -> String {
+    match rng.random_range(0..10) {
+        0..=3 => format!("INSERT INTO t1 VALUES ({}, {}, {})", value(rng), value(rng), text(rng)),
+        4..=5 => format!("INSERT INTO t2 VALUES ({}, {})", value(rng), value(rng)),
+        6 => format!("UPDATE t1 SET b = {} WHERE a = {}", value(rng), value(rng)),
+        7 => format!("UPDATE t2 SET d = d + 1 WHERE a = {}", value(rng)),
+        8 => format!("DELETE FROM t1 WHERE b = {}", value(rng)),
+        _ => format!("DELETE FROM t2 WHERE d > {}", rng.random_range(2..7)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn materialized_views_match_postgres_after_every_batch() {
+    let Ok(pg_conn) = std::env::var("RUNNEL_TEST_PG") else {
+        panic!("RUNNEL_TEST_PG is not set: run the suite with bin/test, which starts PostgreSQL as the oracle");
+    };
+    let (pg, conn) = tokio_postgres::connect(&pg_conn, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    tokio::spawn(conn);
+    let server = common::TestServer::start(2);
+    let rn = server.connect("oracle").await;
+
+    let schema = "DROP TABLE IF EXISTS t1; DROP TABLE IF EXISTS t2; \
+                  CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);";
+    pg.batch_execute(schema).await.unwrap();
+    rn.batch_execute("CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);").await.unwrap();
+    for (i, v) in VIEWS.iter().enumerate() {
+        rn.batch_execute(&format!("CREATE MATERIALIZED VIEW v{i} AS {v}")).await.unwrap_or_else(|e| panic!("v{i}: {v}: {e:?}"));
+    }
+
+    let seed: u64 = std::env::var("RUNNEL_ORACLE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
+    let mut rng = StdRng::seed_from_u64(seed);
+    for batch in 0..25 {
+        let mut applied = Vec::new();
+        for _ in 0..rng.random_range(1..8) {
+            let stmt = random_statement(&mut rng);
+            pg.batch_execute(&stmt).await.unwrap_or_else(|e| panic!("PostgreSQL rejected {stmt}: {e}"));
+            rn.batch_execute(&stmt).await.unwrap_or_else(|e| panic!("Runnel rejected {stmt}: {e}"));
+            applied.push(stmt);
+        }
+        for (i, v) in VIEWS.iter().enumerate() {
+            let expected = rows(&pg, v).await;
+            let actual = rows(&rn, &format!("SELECT * FROM v{i}")).await;
+            assert_eq!(actual, expected, "view v{i} ({v}) after batch {batch} (seed {seed}):\n{}", applied.join(";\n"));
+        }
+    }
+}
