@@ -102,7 +102,10 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                 (input, rows.arrange_by_self().trace, errs.arrange_by_self().trace)
             });
             let mut input = input;
+            // Flushing makes the advance visible: without it the new table's frontier would stay
+            // at 0, and a read of it would wait for the next write to any table.
             input.advance_to(time);
+            input.flush();
             state.inputs.insert(id, input);
             state.arrangements.insert(id, Arrangement { rows, errs, dataflow });
         }
