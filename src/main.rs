@@ -35,6 +35,11 @@ struct ServeArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before any thread starts: timely's worker threads evaluate deeply nested expressions too,
+    // and take their stack size from here.
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        std::env::set_var("RUST_MIN_STACK", runnel::parse::STACK_SIZE.to_string());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| "info".into()))
         .init();
@@ -48,7 +53,7 @@ fn main() -> std::process::ExitCode {
         tracing::error!("cannot create the data directory {}: {e}; pass --data-dir to choose another", args.data_dir.display());
         return std::process::ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().thread_stack_size(runnel::parse::STACK_SIZE).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");

@@ -359,7 +359,14 @@ impl Coordinator {
     fn drop_items(&self, st: &mut State, ids: Vec<GlobalId>, cascade: bool) -> Result<(), SqlError> {
         let mut order = Vec::new();
         for id in &ids {
-            let dependents: Vec<GlobalId> = st.catalog.dependents(*id).into_iter().filter(|d| !ids.contains(d)).collect();
+            // An object's indexes go with it, as in Postgres; other dependents need CASCADE.
+            let (indexes, dependents): (Vec<GlobalId>, Vec<GlobalId>) = st
+                .catalog
+                .dependents(*id)
+                .into_iter()
+                .filter(|d| !ids.contains(d))
+                .partition(|d| st.catalog.get(*d).is_some_and(|i| matches!(i.kind, ItemKind::Index { .. })));
+            order.extend(indexes);
             if !dependents.is_empty() && !cascade {
                 let item = st.catalog.get(*id).expect("resolved above");
                 let names: Vec<String> = dependents.iter().filter_map(|d| st.catalog.get(*d)).map(|d| d.name.item.clone()).collect();

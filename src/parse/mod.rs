@@ -9,6 +9,14 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::SqlError;
 
+/// How deeply expressions may nest. Postgres accepts the deeply parenthesized predicates that
+/// generated SQL contains; the threads that plan statements have stacks sized for this
+/// (`STACK_SIZE`).
+pub const RECURSION_LIMIT: usize = 400;
+
+/// The stack size of threads that parse, plan and evaluate statements.
+pub const STACK_SIZE: usize = 32 * 1024 * 1024;
+
 /// One parsed statement.
 #[derive(Debug, Clone)]
 pub enum Statement {
@@ -141,7 +149,11 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         _ => {}
     }
     let dialect = PostgreSqlDialect {};
-    let mut stmts = Parser::parse_sql(&dialect, sql).map_err(|e| parser_error(sql, e))?;
+    let mut stmts = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| parser_error(sql, e))?;
     match stmts.len() {
         0 => Ok(Statement::Empty),
         1 => Ok(Statement::Sql(Box::new(stmts.remove(0)))),
@@ -166,6 +178,10 @@ fn parser_error(sql: &str, e: sqlparser::parser::ParserError) -> SqlError {
         let before: usize = sql.lines().take(line.saturating_sub(1)).map(|l| l.chars().count() + 1).sum();
         Some(before + col)
     });
+    if position.is_none() && msg.ends_with("found: EOF") {
+        // As Postgres: the error is at the end of the input.
+        return syntax(format!("syntax error at end of input ({msg})"), Some(sql.chars().count() + 1));
+    }
     let clean = match msg.rfind(" at Line: ") {
         Some(at) => msg[..at].to_string(),
         None => msg,

@@ -21,7 +21,7 @@ impl TestServer {
         let c = Arc::clone(&coord);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(runnel::parse::STACK_SIZE).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();

@@ -1,0 +1,31 @@
+//! The README's examples are documentation that runs: every ```sql block (except those marked
+//! `sql no-run`) is executed, in order, in one session against a real server.
+
+mod common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_examples_run() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sql") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), l) => {
+                block.push_str(l);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(blocks.len() >= 8, "expected the README's SQL examples, found {}", blocks.len());
+    let server = common::TestServer::start(2);
+    let client = server.connect("materialize").await;
+    for block in blocks {
+        client.simple_query(&block).await.unwrap_or_else(|e| panic!("README example failed: {e:?}\n{block}"));
+    }
+}
