@@ -47,9 +47,11 @@ impl Evaluator<'_> {
                 self.lets.insert(*id, v);
                 self.eval(body)?
             }
+            // Rows are consolidated before expressions see them: a row whose copies cancel out
+            // is not there, and must not raise an error (the dataflow agrees: its errors cancel).
             RelExpr::Map { input, scalars } => {
                 let mut out = Vec::new();
-                for (mut row, d) in self.eval(input)? {
+                for (mut row, d) in consolidate(self.eval(input)?) {
                     for s in scalars {
                         let v = s.eval(&row)?;
                         row.push(v);
@@ -60,7 +62,7 @@ impl Evaluator<'_> {
             }
             RelExpr::Filter { input, predicates } => {
                 let mut out = Vec::new();
-                'rows: for (row, d) in self.eval(input)? {
+                'rows: for (row, d) in consolidate(self.eval(input)?) {
                     for p in predicates {
                         if p.eval(&row)?.as_bool() != Some(true) {
                             continue 'rows;

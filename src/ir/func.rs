@@ -122,6 +122,26 @@ impl Func {
         }
     }
 
+    /// Whether a NULL argument always makes the result NULL (so the planner may fold the call
+    /// without evaluating its other arguments, as Postgres does).
+    pub fn is_strict(&self) -> bool {
+        !matches!(
+            self,
+            Func::And
+                | Func::Or
+                | Func::Coalesce
+                | Func::IsNull
+                | Func::IsTrue
+                | Func::IsFalse
+                | Func::IsDistinctFrom
+                | Func::Concat
+                | Func::ConcatWs
+                | Func::Greatest
+                | Func::Least
+                | Func::Now
+        )
+    }
+
     pub fn is_nondeterministic(&self) -> bool {
         matches!(self, Func::Now)
     }

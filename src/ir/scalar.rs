@@ -215,7 +215,16 @@ impl ScalarExpr {
     /// only if a row actually reaches it, as in Postgres.
     pub fn fold_constants(&mut self, input: &[ColumnType]) {
         match self {
-            ScalarExpr::Call { args, .. } => args.iter_mut().for_each(|a| a.fold_constants(input)),
+            ScalarExpr::Call { func, args } => {
+                args.iter_mut().for_each(|a| a.fold_constants(input));
+                // A strict function of a NULL constant is NULL, whatever its other arguments
+                // would do: Postgres folds it so, and never evaluates them.
+                if func.is_strict() && args.iter().any(|a| matches!(a, ScalarExpr::Literal(Datum::Null, _))) {
+                    let typ = self.typ(input).scalar;
+                    *self = ScalarExpr::null(typ);
+                    return;
+                }
+            }
             ScalarExpr::If { cond, then, els } => {
                 cond.fold_constants(input);
                 then.fold_constants(input);

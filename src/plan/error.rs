@@ -44,6 +44,8 @@ pub enum PlanError {
     NotNull(String),
     #[error("{0}")]
     Eval(#[from] EvalError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl PlanError {
@@ -69,6 +71,7 @@ impl PlanError {
             PlanError::InvalidParameter(_) => "22023",
             PlanError::NotNull(_) => "23502",
             PlanError::Eval(e) => e.sqlstate(),
+            PlanError::Internal(_) => "XX000",
         }
     }
 }

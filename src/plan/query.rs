@@ -704,16 +704,28 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
                 output_exprs.push(Some(expr.clone()));
             }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                if grouping {
-                    return Err(PlanError::Grouping("SELECT * with GROUP BY or aggregates".into()));
-                }
                 let table = match item {
                     SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
                         Some(n.0.last().and_then(|p| p.as_ident()).map(normalize_ident).unwrap_or_default())
                     }
                     _ => None,
                 };
-                let cols = cx.scope.expand_wildcard(table.as_deref())?;
+                let cols = match &cx.pre_agg_scope {
+                    // After GROUP BY, `*` is valid when every column it names is grouped.
+                    Some(pre) => {
+                        let pre = pre.clone();
+                        let mut cols = Vec::new();
+                        for c in pre.expand_wildcard(table.as_deref())? {
+                            let item = &pre.items[c];
+                            match cx.plan(&qualified(item, &item.name))? {
+                                ScalarExpr::Column(i) => cols.push(i),
+                                _ => return Err(PlanError::Internal("a grouped column plans as a column".into())),
+                            }
+                        }
+                        cols
+                    }
+                    None => cx.scope.expand_wildcard(table.as_deref())?,
+                };
                 if cols.is_empty() && s.from.is_empty() {
                     return Err(PlanError::Syntax("SELECT * with no tables specified is not valid".into()));
                 }
@@ -807,10 +819,17 @@ fn plan_grouping<'a, 'c>(
         };
         keys_ast.push(resolved);
     }
+    // Duplicate keys (`GROUP BY a, a`) group once.
     let mut key_scalars = Vec::new();
+    let mut unique_keys = Vec::new();
     for k in &keys_ast {
-        key_scalars.push(cx.plan(k)?);
+        let s = cx.plan(k)?;
+        if !key_scalars.contains(&s) {
+            key_scalars.push(s);
+            unique_keys.push(k.clone());
+        }
     }
+    let keys_ast = unique_keys;
     let mut agg_exprs = Vec::new();
     let mut arg_scalars = Vec::new();
     cx.clause = "aggregate function calls";
