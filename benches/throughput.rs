@@ -1,1 +1,182 @@
-fn main() {}
+//! Update throughput: a table fed with batches of 10,000 rows per transaction into
+//! (a) a grouped count/sum view with 1,000 groups, and (b) a view joining the table to a
+//! 100,000-row dimension table. Each is measured through Runnel's SQL path (pgwire, real
+//! client) and as the same computation written directly in differential dataflow (the ceiling),
+//! each in its own child process so peak memory is its own.
+//!
+//! Run: `cargo bench --bench throughput` (`BATCHES=N` to change the 30 batches, `WORKERS=N`).
+
+use std::process::Command;
+use std::time::Instant;
+
+const BATCH: usize = 10_000;
+const GROUPS: i32 = 1_000;
+const DIM_ROWS: i32 = 100_000;
+
+fn batches() -> usize {
+    std::env::var("BATCHES").ok().and_then(|b| b.parse().ok()).unwrap_or(30)
+}
+
+fn workers() -> usize {
+    std::env::var("WORKERS").ok().and_then(|b| b.parse().ok()).unwrap_or(2)
+}
+
+/// The i-th fact row: (key, value). Keys cycle through the groups (a) or the dimension (b).
+fn fact(i: usize, key_space: i32) -> (i32, i32) {
+    let k = ((i as u64).wrapping_mul(2_654_435_761) % key_space as u64) as i32;
+    (k, (i % 97) as i32)
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .unwrap_or(0)
+}
+
+fn main() {
+    if let Ok(mode) = std::env::var("RUNNEL_BENCH_MODE") {
+        let (rows, secs) = match mode.as_str() {
+            "sql-agg" => sql::run(false),
+            "sql-join" => sql::run(true),
+            "dd-agg" => dd::run(false),
+            "dd-join" => dd::run(true),
+            other => panic!("unknown mode {other}"),
+        };
+        println!("RESULT {rows} {secs} {}", peak_rss_kb());
+        return;
+    }
+    let exe = std::env::current_exe().expect("bench executable");
+    println!("throughput: {} batches of {BATCH} rows, {} workers", batches(), workers());
+    println!("{:<32} {:>14} {:>14} {:>12}", "computation", "rows/s", "peak RSS MiB", "vs ceiling");
+    for view in ["agg", "join"] {
+        let mut results = Vec::new();
+        for path in ["dd", "sql"] {
+            let out = Command::new(&exe).env("RUNNEL_BENCH_MODE", format!("{path}-{view}")).output().expect("child runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or_else(|| {
+                panic!("{path}-{view} failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr))
+            });
+            let f: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+            results.push((path, f[0] / f[1], f[2] / 1024.0));
+        }
+        let ceiling = results[0].1;
+        for (path, rate, mem) in results {
+            let name = format!("{} ({})", if view == "agg" { "(a) count/sum, 1,000 groups" } else { "(b) join 100k dimension" }, if path == "dd" { "differential" } else { "SQL" });
+            println!("{name:<32} {rate:>14.0} {mem:>14.1} {:>11.2}x", rate / ceiling);
+        }
+    }
+}
+
+mod sql {
+    use super::*;
+
+    /// Runs the SQL path; returns (rows, seconds) for the fact batches.
+    pub fn run(join: bool) -> (usize, f64) {
+        let coord = runnel::coord::Coordinator::start(workers());
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(runnel::parse::STACK_SIZE).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(runnel::server::serve(listener, coord));
+            let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={} user=bench dbname=bench", addr.port()), tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(conn);
+            client.batch_execute("CREATE TABLE facts (k int, v int)").await.unwrap();
+            let key_space = if join {
+                client.batch_execute("CREATE TABLE dim (k int, name text)").await.unwrap();
+                for start in (0..DIM_ROWS).step_by(BATCH) {
+                    let values: Vec<String> = (start..(start + BATCH as i32).min(DIM_ROWS)).map(|k| format!("({k},'n{k}')")).collect();
+                    client.batch_execute(&format!("INSERT INTO dim VALUES {}", values.join(","))).await.unwrap();
+                }
+                client.batch_execute("CREATE MATERIALIZED VIEW v AS SELECT f.k, f.v, d.name FROM facts f JOIN dim d ON f.k = d.k").await.unwrap();
+                DIM_ROWS
+            } else {
+                client.batch_execute("CREATE MATERIALIZED VIEW v AS SELECT k, count(*) AS n, sum(v) AS s FROM facts GROUP BY k").await.unwrap();
+                GROUPS
+            };
+            // Statement texts are built before the clock starts.
+            let statements: Vec<String> = (0..batches())
+                .map(|b| {
+                    let values: Vec<String> = (b * BATCH..(b + 1) * BATCH).map(|i| {
+                        let (k, v) = fact(i, key_space);
+                        format!("({k},{v})")
+                    }).collect();
+                    format!("INSERT INTO facts VALUES {}", values.join(","))
+                })
+                .collect();
+            let start = Instant::now();
+            for s in &statements {
+                client.batch_execute(s).await.unwrap();
+            }
+            // The read waits until the view has caught up with every write.
+            let n: i64 = client.query_one("SELECT count(*) FROM v", &[]).await.unwrap().get(0);
+            let secs = start.elapsed().as_secs_f64();
+            assert!(n > 0);
+            (batches() * BATCH, secs)
+        })
+    }
+}
+
+mod dd {
+    use super::*;
+    use differential_dataflow::input::Input;
+    use timely::dataflow::operators::probe::Handle;
+    use timely::dataflow::operators::Probe;
+
+    /// The same computation, hand-written: (a) count and sum per key; (b) join with the
+    /// dimension arranged by key. Returns (rows, seconds) for the fact batches.
+    pub fn run(join: bool) -> (usize, f64) {
+        let results = timely::execute(timely::Config::process(workers()), move |worker| {
+            let index = worker.index();
+            let peers = worker.peers();
+            let probe = Handle::new();
+            let (mut facts, mut dim) = worker.dataflow::<u64, _, _>(|scope| {
+                let (facts_in, facts) = scope.new_collection::<(i32, i32), isize>();
+                let (dim_in, dim) = scope.new_collection::<(i32, String), isize>();
+                if join {
+                    let dim = dim.arrange_by_key();
+                    facts.arrange_by_key().join_core(dim, |k, v, name| Some((*k, *v, name.clone()))).arrange_by_self().stream.probe_with(&probe);
+                } else {
+                    facts
+                        .reduce(|_k, vals: &[(&i32, isize)], out: &mut Vec<((isize, i64), isize)>| {
+                            let n: isize = vals.iter().map(|(_, d)| *d).sum();
+                            let s: i64 = vals.iter().map(|(v, d)| **v as i64 * *d as i64).sum();
+                            out.push(((n, s), 1));
+                        })
+                        .arrange_by_self()
+                        .stream
+                        .probe_with(&probe);
+                }
+                (facts_in, dim_in)
+            });
+            let key_space = if join { DIM_ROWS } else { GROUPS };
+            if join {
+                for k in (0..DIM_ROWS).filter(|k| *k as usize % peers == index) {
+                    dim.insert((k, format!("n{k}")));
+                }
+            }
+            dim.advance_to(1);
+            dim.flush();
+            facts.advance_to(1);
+            facts.flush();
+            worker.step_while(|| probe.less_than(&1));
+            let start = Instant::now();
+            for b in 0..batches() {
+                for i in (b * BATCH..(b + 1) * BATCH).filter(|i| i % peers == index) {
+                    facts.insert(fact(i, key_space));
+                }
+                let t = b as u64 + 2;
+                facts.advance_to(t);
+                facts.flush();
+                dim.advance_to(t);
+                dim.flush();
+                worker.step_while(|| probe.less_than(&t));
+            }
+            start.elapsed().as_secs_f64()
+        })
+        .unwrap()
+        .join();
+        let secs = results.into_iter().map(|r| r.unwrap()).fold(0.0, f64::max);
+        (batches() * BATCH, secs)
+    }
+}

@@ -308,6 +308,24 @@ fn plan_values(qcx: &QueryCx, values: &ast::Values) -> PlanResult<(RelExpr, Vec<
     }
     let prefix = qcx.prefix_len();
     let (base, _) = cx.finish();
+    // The common case, a list of constants, is one Constant relation (not a union of rows).
+    if prefix == 0 && columns.iter().flatten().all(|e| matches!(e, ScalarExpr::Literal(..))) {
+        let types: Vec<ColumnType> = (0..width)
+            .map(|c| {
+                let scalar = columns.first().map(|r| r[c].typ(&[]).scalar).unwrap_or(ScalarType::Text);
+                ColumnType::new(scalar, columns.iter().any(|r| matches!(&r[c], ScalarExpr::Literal(Datum::Null, _))))
+            })
+            .collect();
+        let rows = columns
+            .into_iter()
+            .map(|r| r.into_iter().map(|e| match e {
+                ScalarExpr::Literal(d, _) => d,
+                _ => unreachable!("checked above"),
+            }).collect())
+            .collect();
+        let names = (1..=width).map(|i| format!("column{i}")).collect();
+        return Ok((RelExpr::constant(rows, types), names));
+    }
     let mut out: Option<RelExpr> = None;
     for row in columns {
         let r = base.clone().map(row).project((0..prefix).chain(prefix..prefix + width).collect());

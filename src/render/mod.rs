@@ -128,12 +128,19 @@ impl<'s> RenderCx<'_, 's> {
                 let input_types = input.typ();
                 let (rows, errs) = self.render(input);
                 let gk = group_key.clone();
-                let aggs = aggregates.clone();
                 let arg_types: Vec<_> = aggregates.iter().map(|a| a.expr.typ(&input_types).scalar).collect();
-                let keyed = rows.map(move |row: Row| (key_of(&row, &gk), row));
+                // Arrange only what the aggregates read: their argument values, not whole rows.
+                let args: Vec<ScalarExpr> = aggregates.iter().map(|a| a.expr.clone()).collect();
+                let keyed = rows.map(move |row: Row| {
+                    let vals: Result<Row, EvalError> = args.iter().map(|a| a.eval(&row)).collect();
+                    vals.map(|v| (key_of(&row, &gk), v))
+                });
+                let arg_errs = keyed.clone().flat_map(|r| r.err());
+                let keyed = keyed.flat_map(|r| r.ok());
+                let aggs: Vec<_> = aggregates.iter().enumerate().map(|(i, a)| (a.func, a.distinct, arg_types[i], i)).collect();
                 let reduced: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
                     keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                        out.push((reduce_group(&aggs, &arg_types, vals), 1));
+                        out.push((reduce_group(&aggs, vals), 1));
                     });
                 let results = reduced.map(|(mut key, result)| {
                     result.map(|aggs| {
@@ -141,7 +148,7 @@ impl<'s> RenderCx<'_, 's> {
                         key
                     })
                 });
-                split(results, errs)
+                split(results, errs.concat(arg_errs))
             }
             RelExpr::TopK { input, group_key, order, limit, offset } => {
                 let (rows, errs) = self.render(input);
@@ -180,17 +187,12 @@ impl<'s> RenderCx<'_, 's> {
     }
 }
 
-/// Evaluates one group's aggregates; any error in an argument or aggregate is the group's error.
-fn reduce_group(aggs: &[crate::ir::AggregateExpr], arg_types: &[crate::repr::ScalarType], vals: &[(&Row, Diff)]) -> Result<Row, EvalError> {
-    let mut out = Vec::with_capacity(aggs.len());
-    for (a, t) in aggs.iter().zip(arg_types) {
-        let args: Vec<(crate::repr::Datum, Diff)> = match &a.expr {
-            ScalarExpr::Column(c) => vals.iter().map(|(r, d)| (r[*c].clone(), *d)).collect(),
-            e => vals.iter().map(|(r, d)| e.eval(r).map(|v| (v, *d))).collect::<Result<_, _>>()?,
-        };
-        out.push(aggregate(a.func, a.distinct, *t, args.iter().map(|(v, d)| (v, *d)))?);
-    }
-    Ok(out)
+/// Evaluates one group's aggregates over their argument values (column `i` of each value row
+/// is aggregate `i`'s argument); an error in any aggregate is the group's error.
+fn reduce_group(aggs: &[(crate::ir::AggregateFunc, bool, crate::repr::ScalarType, usize)], vals: &[(&Row, Diff)]) -> Result<Row, EvalError> {
+    aggs.iter()
+        .map(|(func, distinct, typ, i)| aggregate(*func, *distinct, *typ, vals.iter().map(|(r, d)| (&r[*i], *d))))
+        .collect()
 }
 
 /// Splits results into rows and errors, adding the errors to those already flowing.
