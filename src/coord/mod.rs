@@ -133,12 +133,20 @@ impl Coordinator {
         self.broadcast(|| Command::Shutdown);
     }
 
-    /// Plans a statement against the current catalog.
+    /// Plans a statement against the current catalog. Planning only reads the catalog, so a
+    /// planner bug (a panic) becomes an internal error for this statement alone.
     pub fn plan(&self, session: &Session, stmt: &Statement, param_types: &[ScalarType]) -> Result<Plan, SqlError> {
         let mut st = self.lock();
         st.catalog.ensure_database(&session.database);
         let pcx = PlanContext::new(&st.catalog, &session.database, &session.search_path(), param_types.to_vec());
-        Ok(plan_statement(&pcx, stmt)?)
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan_statement(&pcx, stmt))) {
+            Ok(plan) => Ok(plan?),
+            Err(panic) => {
+                let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                tracing::error!("the planner panicked (a bug): {}", what.as_deref().unwrap_or("?"));
+                Err(SqlError::internal(format!("the planner failed: {}", what.unwrap_or_default())))
+            }
+        }
     }
 
     /// Carries out a plan.

@@ -108,7 +108,8 @@ impl ScalarExpr {
     /// The type of the expression's value, given the input's column types.
     pub fn typ(&self, input: &[ColumnType]) -> ColumnType {
         match self {
-            ScalarExpr::Column(i) => input[*i].clone(),
+            // A reference outside the input is a planner bug; answer `unknown` rather than panic.
+            ScalarExpr::Column(i) => input.get(*i).cloned().unwrap_or(ColumnType::new(ScalarType::Unknown, true)),
             ScalarExpr::Literal(d, t) => ColumnType::new(*t, d.is_null()),
             ScalarExpr::Param(_, t) => ColumnType::new(*t, true),
             ScalarExpr::Error(_, t) => ColumnType::new(*t, true),

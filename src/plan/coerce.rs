@@ -69,7 +69,9 @@ pub fn cast(e: ScalarExpr, from: ScalarType, to: ScalarType) -> ScalarExpr {
     }
     let mut out = ScalarExpr::call(Func::Cast(to), vec![e]);
     // Fold literal casts now so a bad literal is an error at plan time, as in Postgres.
-    out.fold_constants(&[]);
+    if out.is_constant() {
+        out.fold_constants(&[]);
+    }
     out
 }
 
