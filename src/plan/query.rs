@@ -445,6 +445,8 @@ fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &J
     };
     let la = ls.len();
     let mut scope = ls.clone().concat(rs.clone());
+    // Right-side USING columns answer only to their qualified names once the join is planned.
+    let mut using_right = Vec::new();
     let predicate: Option<Expr> = match constraint {
         JoinConstraint::On(e) => Some(e.clone()),
         JoinConstraint::None => None,
@@ -459,8 +461,7 @@ fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &J
                     op: ast::BinaryOperator::Eq,
                     right: Box::new(qualified(&rs.items[ri], &name)),
                 };
-                // The right side's copy answers only to its qualified name.
-                scope.items[la + ri].name = format!("{}\u{0}using", name);
+                using_right.push(la + ri);
                 conj = Some(match conj {
                     None => eq,
                     Some(c) => Expr::BinaryOp { left: Box::new(c), op: ast::BinaryOperator::And, right: Box::new(eq) },
@@ -478,6 +479,9 @@ fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &J
     };
     if cx.types.len() != la + rs.len() {
         return unsupported("subqueries in JOIN conditions");
+    }
+    for i in using_right {
+        scope.items[i].qualified_only = true;
     }
     let keys = pred.as_ref().map(|p| equi_keys(p, la, &cx.types)).unwrap_or_default();
     let inner = l.clone().join(r.clone(), keys).filter(pred.into_iter().collect());
@@ -917,11 +921,11 @@ fn plan_grouping<'a, 'c>(
     for k in &key_scalars {
         match k {
             ScalarExpr::Column(c) if *c < width => items.push(scope.items[*c].clone()),
-            _ => items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true }),
+            _ => items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true, qualified_only: false }),
         }
     }
     for _ in aggs {
-        items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true });
+        items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true, qualified_only: false });
     }
     let mut post = ExprCx::new(qcx, reduced, Scope { items }, "SELECT");
     post.grouped = keys_ast.iter().enumerate().map(|(i, k)| (k.clone(), prefix + i)).collect();

@@ -15,6 +15,8 @@ pub struct ScopeItem {
     pub level: usize,
     /// Columns added for the planner's own use (subquery results); never matched by name.
     pub hidden: bool,
+    /// Matched only by a qualified name (the right side's copy of a `USING` column).
+    pub qualified_only: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -27,7 +29,7 @@ impl Scope {
         Scope {
             items: names
                 .iter()
-                .map(|n| ScopeItem { table: table.map(str::to_string), name: n.clone(), level: 0, hidden: false })
+                .map(|n| ScopeItem { table: table.map(str::to_string), name: n.clone(), level: 0, hidden: false, qualified_only: false })
                 .collect(),
         }
     }
@@ -47,7 +49,7 @@ impl Scope {
     }
 
     pub fn push_hidden(&mut self) {
-        self.items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true });
+        self.items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true, qualified_only: false });
     }
 
     /// Resolves `[table.]name` to a column index.
@@ -56,7 +58,8 @@ impl Scope {
             .items
             .iter()
             .enumerate()
-            .filter(|(_, i)| !i.hidden && i.name == name && (table.is_none() || i.table.as_deref() == table))
+            .filter(|(_, i)| !i.hidden && i.name == name && (table.is_some() || !i.qualified_only))
+            .filter(|(_, i)| table.is_none() || i.table.as_deref() == table)
             .collect();
         let Some(level) = matches.iter().map(|(_, i)| i.level).min() else {
             let full = match table {
@@ -84,7 +87,8 @@ impl Scope {
             .items
             .iter()
             .enumerate()
-            .filter(|(_, i)| i.level == 0 && !i.hidden && (table.is_none() || i.table.as_deref() == table))
+            .filter(|(_, i)| i.level == 0 && !i.hidden && !(table.is_none() && i.qualified_only))
+            .filter(|(_, i)| table.is_none() || i.table.as_deref() == table)
             .map(|(idx, _)| idx)
             .collect();
         if let (Some(t), true) = (table, cols.is_empty()) {
