@@ -14,11 +14,17 @@ const GROUPS: i32 = 1_000;
 const DIM_ROWS: i32 = 100_000;
 
 fn batches() -> usize {
-    std::env::var("BATCHES").ok().and_then(|b| b.parse().ok()).unwrap_or(30)
+    std::env::var("BATCHES")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(30)
 }
 
 fn workers() -> usize {
-    std::env::var("WORKERS").ok().and_then(|b| b.parse().ok()).unwrap_or(2)
+    std::env::var("WORKERS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(2)
 }
 
 /// The i-th fact row: (key, value). Keys cycle through the groups (a) or the dimension (b).
@@ -30,7 +36,15 @@ fn fact(i: usize, key_space: i32) -> (i32, i32) {
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0)
 }
 
@@ -47,23 +61,54 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("bench executable");
-    println!("throughput: {} batches of {BATCH} rows, {} workers", batches(), workers());
-    println!("{:<32} {:>14} {:>14} {:>12}", "computation", "rows/s", "peak RSS MiB", "vs ceiling");
+    println!(
+        "throughput: {} batches of {BATCH} rows, {} workers",
+        batches(),
+        workers()
+    );
+    println!(
+        "{:<32} {:>14} {:>14} {:>12}",
+        "computation", "rows/s", "peak RSS MiB", "vs ceiling"
+    );
     for view in ["agg", "join"] {
         let mut results = Vec::new();
         for path in ["dd", "sql"] {
-            let out = Command::new(&exe).env("RUNNEL_BENCH_MODE", format!("{path}-{view}")).output().expect("child runs");
+            let out = Command::new(&exe)
+                .env("RUNNEL_BENCH_MODE", format!("{path}-{view}"))
+                .output()
+                .expect("child runs");
             let text = String::from_utf8_lossy(&out.stdout);
-            let line = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or_else(|| {
-                panic!("{path}-{view} failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr))
-            });
-            let f: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("RESULT"))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{path}-{view} failed:\n{text}\n{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                });
+            let f: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .map(|x| x.parse().unwrap())
+                .collect();
             results.push((path, f[0] / f[1], f[2] / 1024.0));
         }
         let ceiling = results[0].1;
         for (path, rate, mem) in results {
-            let name = format!("{} ({})", if view == "agg" { "(a) count/sum, 1,000 groups" } else { "(b) join 100k dimension" }, if path == "dd" { "differential" } else { "SQL" });
-            println!("{name:<32} {rate:>14.0} {mem:>14.1} {:>11.2}x", rate / ceiling);
+            let name = format!(
+                "{} ({})",
+                if view == "agg" {
+                    "(a) count/sum, 1,000 groups"
+                } else {
+                    "(b) join 100k dimension"
+                },
+                if path == "dd" { "differential" } else { "SQL" }
+            );
+            println!(
+                "{name:<32} {rate:>14.0} {mem:>14.1} {:>11.2}x",
+                rate / ceiling
+            );
         }
     }
 }
@@ -74,7 +119,12 @@ mod sql {
     /// Runs the SQL path; returns (rows, seconds) for the fact batches.
     pub fn run(join: bool) -> (usize, f64) {
         let coord = runnel::coord::Coordinator::start(workers());
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(runnel::parse::STACK_SIZE).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_stack_size(runnel::parse::STACK_SIZE)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let addr = listener.local_addr().unwrap();
@@ -130,14 +180,20 @@ mod dd {
             let index = worker.index();
             let peers = worker.peers();
             let probe = Handle::new();
-            let (mut facts, mut dim) = worker.dataflow::<u64, _, _>(|scope| {
-                let (facts_in, facts) = scope.new_collection::<(i32, i32), isize>();
-                let (dim_in, dim) = scope.new_collection::<(i32, String), isize>();
-                if join {
-                    let dim = dim.arrange_by_key();
-                    facts.arrange_by_key().join_core(dim, |k, v, name| Some((*k, *v, name.clone()))).arrange_by_self().stream.probe_with(&probe);
-                } else {
-                    facts
+            let (mut facts, mut dim) =
+                worker.dataflow::<u64, _, _>(|scope| {
+                    let (facts_in, facts) = scope.new_collection::<(i32, i32), isize>();
+                    let (dim_in, dim) = scope.new_collection::<(i32, String), isize>();
+                    if join {
+                        let dim = dim.arrange_by_key();
+                        facts
+                            .arrange_by_key()
+                            .join_core(dim, |k, v, name| Some((*k, *v, name.clone())))
+                            .arrange_by_self()
+                            .stream
+                            .probe_with(&probe);
+                    } else {
+                        facts
                         .reduce(|_k, vals: &[(&i32, isize)], out: &mut Vec<((isize, i64), isize)>| {
                             let n: isize = vals.iter().map(|(_, d)| *d).sum();
                             let s: i64 = vals.iter().map(|(v, d)| **v as i64 * *d as i64).sum();
@@ -146,9 +202,9 @@ mod dd {
                         .arrange_by_self()
                         .stream
                         .probe_with(&probe);
-                }
-                (facts_in, dim_in)
-            });
+                    }
+                    (facts_in, dim_in)
+                });
             let key_space = if join { DIM_ROWS } else { GROUPS };
             if join {
                 for k in (0..DIM_ROWS).filter(|k| *k as usize % peers == index) {

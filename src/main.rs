@@ -41,19 +41,33 @@ fn main() -> std::process::ExitCode {
         std::env::set_var("RUST_MIN_STACK", runnel::parse::STACK_SIZE.to_string());
     }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         None => cli.serve,
     };
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     if let Err(e) = std::fs::create_dir_all(&args.data_dir) {
-        tracing::error!("cannot create the data directory {}: {e}; pass --data-dir to choose another", args.data_dir.display());
+        tracing::error!(
+            "cannot create the data directory {}: {e}; pass --data-dir to choose another",
+            args.data_dir.display()
+        );
         return std::process::ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().thread_stack_size(runnel::parse::STACK_SIZE).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(runnel::parse::STACK_SIZE)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");

@@ -44,7 +44,9 @@ async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .into_iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
             _ => None,
         })
         .collect();
@@ -64,13 +66,22 @@ fn text(rng: &mut StdRng) -> String {
     if rng.random_bool(0.1) {
         "NULL".into()
     } else {
-        format!("'{}{}'", ["x", "y", "z"][rng.random_range(0..3)], rng.random_range(0..3))
+        format!(
+            "'{}{}'",
+            ["x", "y", "z"][rng.random_range(0..3)],
+            rng.random_range(0..3)
+        )
     }
 }
 
 fn random_statement(rng: &mut StdRng) -> String {
     match rng.random_range(0..10) {
-        0..=3 => format!("INSERT INTO t1 VALUES ({}, {}, {})", value(rng), value(rng), text(rng)),
+        0..=3 => format!(
+            "INSERT INTO t1 VALUES ({}, {}, {})",
+            value(rng),
+            value(rng),
+            text(rng)
+        ),
         4..=5 => format!("INSERT INTO t2 VALUES ({}, {})", value(rng), value(rng)),
         6 => format!("UPDATE t1 SET b = {} WHERE a = {}", value(rng), value(rng)),
         7 => format!("UPDATE t2 SET d = d + 1 WHERE a = {}", value(rng)),
@@ -84,7 +95,9 @@ async fn materialized_views_match_postgres_after_every_batch() {
     let Ok(pg_conn) = std::env::var("RUNNEL_TEST_PG") else {
         panic!("RUNNEL_TEST_PG is not set: run the suite with bin/test, which starts PostgreSQL as the oracle");
     };
-    let (pg, conn) = tokio_postgres::connect(&pg_conn, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    let (pg, conn) = tokio_postgres::connect(&pg_conn, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
     tokio::spawn(conn);
     let server = common::TestServer::start(2);
     let rn = server.connect("oracle").await;
@@ -92,25 +105,41 @@ async fn materialized_views_match_postgres_after_every_batch() {
     let schema = "DROP TABLE IF EXISTS t1; DROP TABLE IF EXISTS t2; \
                   CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);";
     pg.batch_execute(schema).await.unwrap();
-    rn.batch_execute("CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);").await.unwrap();
+    rn.batch_execute("CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);")
+        .await
+        .unwrap();
     for (i, v) in VIEWS.iter().enumerate() {
-        rn.batch_execute(&format!("CREATE MATERIALIZED VIEW v{i} AS {v}")).await.unwrap_or_else(|e| panic!("v{i}: {v}: {e:?}"));
+        rn.batch_execute(&format!("CREATE MATERIALIZED VIEW v{i} AS {v}"))
+            .await
+            .unwrap_or_else(|e| panic!("v{i}: {v}: {e:?}"));
     }
 
-    let seed: u64 = std::env::var("RUNNEL_ORACLE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261122);
+    let seed: u64 = std::env::var("RUNNEL_ORACLE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261122);
     let mut rng = StdRng::seed_from_u64(seed);
     for batch in 0..25 {
         let mut applied = Vec::new();
         for _ in 0..rng.random_range(1..8) {
             let stmt = random_statement(&mut rng);
-            pg.batch_execute(&stmt).await.unwrap_or_else(|e| panic!("PostgreSQL rejected {stmt}: {e}"));
-            rn.batch_execute(&stmt).await.unwrap_or_else(|e| panic!("Runnel rejected {stmt}: {e}"));
+            pg.batch_execute(&stmt)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL rejected {stmt}: {e}"));
+            rn.batch_execute(&stmt)
+                .await
+                .unwrap_or_else(|e| panic!("Runnel rejected {stmt}: {e}"));
             applied.push(stmt);
         }
         for (i, v) in VIEWS.iter().enumerate() {
             let expected = rows(&pg, v).await;
             let actual = rows(&rn, &format!("SELECT * FROM v{i}")).await;
-            assert_eq!(actual, expected, "view v{i} ({v}) after batch {batch} (seed {seed}):\n{}", applied.join(";\n"));
+            assert_eq!(
+                actual,
+                expected,
+                "view v{i} ({v}) after batch {batch} (seed {seed}):\n{}",
+                applied.join(";\n")
+            );
         }
     }
 }

@@ -6,7 +6,20 @@ use std::process::Command;
 
 fn psql(server: &common::TestServer, db: &str, script: &str) -> String {
     let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-h", &server.addr.ip().to_string(), "-p", &server.addr.port().to_string(), "-U", "materialize", "-d", db])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-h",
+            &server.addr.ip().to_string(),
+            "-p",
+            &server.addr.port().to_string(),
+            "-U",
+            "materialize",
+            "-d",
+            db,
+        ])
         .args(["-c", script])
         .output()
         .expect("psql must be installed (bin/test installs it)");
@@ -27,13 +40,24 @@ fn psql_creates_inserts_and_reads() {
     assert_eq!(out, "apple|5\npear|1\n", "psql output:\n{out}");
 
     // A second session sees the first one's writes; an error leaves the connection usable.
-    let out = psql(&server, "shop", "INSERT INTO orders VALUES (4, 'pear', 5); SELECT total FROM totals WHERE item = 'pear';");
+    let out = psql(
+        &server,
+        "shop",
+        "INSERT INTO orders VALUES (4, 'pear', 5); SELECT total FROM totals WHERE item = 'pear';",
+    );
     assert_eq!(out, "6\n");
     let out = psql(&server, "shop", "SELECT * FROM missing;");
-    assert!(out.contains("ERROR:  relation \"missing\" does not exist"), "{out}");
+    assert!(
+        out.contains("ERROR:  relation \"missing\" does not exist"),
+        "{out}"
+    );
 
     // Databases are namespaces: another database has its own `orders`.
-    let out = psql(&server, "other", "CREATE TABLE orders (x int); SELECT count(*) FROM orders;");
+    let out = psql(
+        &server,
+        "other",
+        "CREATE TABLE orders (x int); SELECT count(*) FROM orders;",
+    );
     assert_eq!(out, "0\n");
     let out = psql(&server, "shop", "SELECT count(*) FROM orders;");
     assert_eq!(out, "4\n");

@@ -5,7 +5,8 @@ mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_examples_run() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in readme.lines() {
@@ -22,10 +23,17 @@ async fn readme_examples_run() {
             _ => {}
         }
     }
-    assert!(blocks.len() >= 8, "expected the README's SQL examples, found {}", blocks.len());
+    assert!(
+        blocks.len() >= 8,
+        "expected the README's SQL examples, found {}",
+        blocks.len()
+    );
     let server = common::TestServer::start(2);
     let client = server.connect("materialize").await;
     for block in blocks {
-        client.simple_query(&block).await.unwrap_or_else(|e| panic!("README example failed: {e:?}\n{block}"));
+        client
+            .simple_query(&block)
+            .await
+            .unwrap_or_else(|e| panic!("README example failed: {e:?}\n{block}"));
     }
 }

@@ -48,11 +48,21 @@ async fn run_all(workers: usize) {
                 runner.run_file_async(&file).await
             };
             if let Err(e) = result {
-                failures.push(format!("{} ({} protocol, {workers} workers):\n{}", file.display(), if extended { "extended" } else { "simple" }, e.display(false)));
+                failures.push(format!(
+                    "{} ({} protocol, {workers} workers):\n{}",
+                    file.display(),
+                    if extended { "extended" } else { "simple" },
+                    e.display(false)
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failure(s):\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,7 +70,12 @@ pub struct Catalog {
 
 impl Default for Catalog {
     fn default() -> Self {
-        let mut c = Catalog { next_id: 1, items: BTreeMap::new(), by_name: BTreeMap::new(), databases: BTreeMap::new() };
+        let mut c = Catalog {
+            next_id: 1,
+            items: BTreeMap::new(),
+            by_name: BTreeMap::new(),
+            databases: BTreeMap::new(),
+        };
         c.ensure_database("materialize");
         c
     }
@@ -86,7 +91,9 @@ impl Catalog {
     /// Creates the database (with a `public` schema) if it does not exist: the database named in a
     /// connection's startup packet is created on first use.
     pub fn ensure_database(&mut self, name: &str) {
-        self.databases.entry(name.to_string()).or_insert_with(|| BTreeSet::from(["public".to_string()]));
+        self.databases
+            .entry(name.to_string())
+            .or_insert_with(|| BTreeSet::from(["public".to_string()]));
     }
 
     pub fn database_exists(&self, name: &str) -> bool {
@@ -107,7 +114,11 @@ impl Catalog {
 
     /// The ids of every object in the database, for DROP DATABASE.
     pub fn items_in_database(&self, name: &str) -> Vec<GlobalId> {
-        self.items.values().filter(|i| i.name.database == name).map(|i| i.id).collect()
+        self.items
+            .values()
+            .filter(|i| i.name.database == name)
+            .map(|i| i.id)
+            .collect()
     }
 
     pub fn drop_database(&mut self, name: &str) {
@@ -115,11 +126,16 @@ impl Catalog {
     }
 
     pub fn schema_exists(&self, database: &str, schema: &str) -> bool {
-        self.databases.get(database).is_some_and(|s| s.contains(schema))
+        self.databases
+            .get(database)
+            .is_some_and(|s| s.contains(schema))
     }
 
     pub fn create_schema(&mut self, database: &str, schema: &str) -> PlanResult<()> {
-        let schemas = self.databases.get_mut(database).ok_or_else(|| PlanError::UnknownDatabase(database.into()))?;
+        let schemas = self
+            .databases
+            .get_mut(database)
+            .ok_or_else(|| PlanError::UnknownDatabase(database.into()))?;
         if !schemas.insert(schema.to_string()) {
             return Err(PlanError::SchemaExists(schema.into()));
         }
@@ -151,22 +167,41 @@ impl Catalog {
 
     /// Resolves a possibly qualified name (`item`, `schema.item`, `db.schema.item`) against the
     /// session's database and search path.
-    pub fn resolve(&self, parts: &[String], database: &str, search_path: &[String]) -> PlanResult<&CatalogItem> {
+    pub fn resolve(
+        &self,
+        parts: &[String],
+        database: &str,
+        search_path: &[String],
+    ) -> PlanResult<&CatalogItem> {
         let full = parts.join(".");
         match parts {
             [item] => search_path
                 .iter()
                 .find_map(|schema| {
-                    self.lookup(&QualifiedName { database: database.into(), schema: schema.clone(), item: item.clone() })
+                    self.lookup(&QualifiedName {
+                        database: database.into(),
+                        schema: schema.clone(),
+                        item: item.clone(),
+                    })
                 })
                 .ok_or(PlanError::UnknownRelation(full)),
             [schema, item] => self
-                .lookup(&QualifiedName { database: database.into(), schema: schema.clone(), item: item.clone() })
+                .lookup(&QualifiedName {
+                    database: database.into(),
+                    schema: schema.clone(),
+                    item: item.clone(),
+                })
                 .ok_or(PlanError::UnknownRelation(full)),
             [db, schema, item] => self
-                .lookup(&QualifiedName { database: db.clone(), schema: schema.clone(), item: item.clone() })
+                .lookup(&QualifiedName {
+                    database: db.clone(),
+                    schema: schema.clone(),
+                    item: item.clone(),
+                })
                 .ok_or(PlanError::UnknownRelation(full)),
-            _ => Err(PlanError::Syntax(format!("improper qualified name (too many dotted names): {full}"))),
+            _ => Err(PlanError::Syntax(format!(
+                "improper qualified name (too many dotted names): {full}"
+            ))),
         }
     }
 
@@ -191,6 +226,9 @@ impl Catalog {
 
     /// Indexes built on `id`.
     pub fn indexes_on(&self, id: GlobalId) -> Vec<&CatalogItem> {
-        self.items.values().filter(|i| matches!(&i.kind, ItemKind::Index { on, .. } if *on == id)).collect()
+        self.items
+            .values()
+            .filter(|i| matches!(&i.kind, ItemKind::Index { on, .. } if *on == id))
+            .collect()
     }
 }

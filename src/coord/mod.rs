@@ -52,7 +52,10 @@ pub struct Coordinator {
 }
 
 fn now_ms() -> Timestamp {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Timestamp).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Timestamp)
+        .unwrap_or(0)
 }
 
 impl Coordinator {
@@ -76,7 +79,9 @@ impl Coordinator {
                     let rx = receivers.lock().expect("receiver table lock")[worker.index()]
                         .take()
                         .expect("invariant: each worker index takes its receiver once");
-                    thread_tx.send((worker.index(), std::thread::current())).expect("coordinator waits for workers");
+                    thread_tx
+                        .send((worker.index(), std::thread::current()))
+                        .expect("coordinator waits for workers");
                     worker::run(worker, rx);
                 });
                 match guards {
@@ -85,18 +90,31 @@ impl Coordinator {
                 }
             })
             .expect("spawning the timely thread");
-        let mut threads: Vec<(usize, std::thread::Thread)> = (0..workers).map(|_| thread_rx.recv().expect("worker started")).collect();
+        let mut threads: Vec<(usize, std::thread::Thread)> = (0..workers)
+            .map(|_| thread_rx.recv().expect("worker started"))
+            .collect();
         threads.sort_by_key(|(i, _)| *i);
-        let handles = senders.into_iter().zip(threads).map(|(commands, (_, thread))| WorkerHandle { commands, thread }).collect();
+        let handles = senders
+            .into_iter()
+            .zip(threads)
+            .map(|(commands, (_, thread))| WorkerHandle { commands, thread })
+            .collect();
         let coord = Coordinator {
-            state: Mutex::new(State { catalog: Catalog::default(), tables: TableStore::default(), read_ts: now_ms() }),
+            state: Mutex::new(State {
+                catalog: Catalog::default(),
+                tables: TableStore::default(),
+                read_ts: now_ms(),
+            }),
             workers: handles,
             next_subscribe: AtomicU64::new(1),
         };
         {
             let st = coord.lock();
             let t = st.read_ts;
-            coord.broadcast(|| Command::AdvanceTo { time: t + 1, since: t });
+            coord.broadcast(|| Command::AdvanceTo {
+                time: t + 1,
+                since: t,
+            });
         }
         Arc::new(coord)
     }
@@ -135,16 +153,36 @@ impl Coordinator {
 
     /// Plans a statement against the current catalog. Planning only reads the catalog, so a
     /// planner bug (a panic) becomes an internal error for this statement alone.
-    pub fn plan(&self, session: &Session, stmt: &Statement, param_types: &[ScalarType]) -> Result<Plan, SqlError> {
+    pub fn plan(
+        &self,
+        session: &Session,
+        stmt: &Statement,
+        param_types: &[ScalarType],
+    ) -> Result<Plan, SqlError> {
         let mut st = self.lock();
         st.catalog.ensure_database(&session.database);
-        let pcx = PlanContext::new(&st.catalog, &session.database, &session.search_path(), param_types.to_vec());
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan_statement(&pcx, stmt))) {
+        let pcx = PlanContext::new(
+            &st.catalog,
+            &session.database,
+            &session.search_path(),
+            param_types.to_vec(),
+        );
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan_statement(&pcx, stmt)))
+        {
             Ok(plan) => Ok(plan?),
             Err(panic) => {
-                let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-                tracing::error!("the planner panicked (a bug): {}", what.as_deref().unwrap_or("?"));
-                Err(SqlError::internal(format!("the planner failed: {}", what.unwrap_or_default())))
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                tracing::error!(
+                    "the planner panicked (a bug): {}",
+                    what.as_deref().unwrap_or("?")
+                );
+                Err(SqlError::internal(format!(
+                    "the planner failed: {}",
+                    what.unwrap_or_default()
+                )))
             }
         }
     }
@@ -153,19 +191,41 @@ impl Coordinator {
     pub fn sequence(self: &Arc<Self>, session: &Session, plan: Plan) -> Result<Response, SqlError> {
         let mut st = self.lock();
         match plan {
-            Plan::CreateTable { name, desc, if_not_exists } => {
+            Plan::CreateTable {
+                name,
+                desc,
+                if_not_exists,
+            } => {
                 if st.catalog.lookup(&name).is_some() {
                     return exists(&name.item, if_not_exists, "CREATE TABLE");
                 }
                 let id = st.catalog.allocate_id();
                 let create_sql = String::new();
-                st.catalog.insert(CatalogItem { id, name, desc, kind: ItemKind::Table, depends_on: vec![], create_sql });
+                st.catalog.insert(CatalogItem {
+                    id,
+                    name,
+                    desc,
+                    kind: ItemKind::Table,
+                    depends_on: vec![],
+                    create_sql,
+                });
                 st.tables.create(id);
                 self.broadcast(|| Command::CreateTable { id });
                 Ok(Response::Tag("CREATE TABLE".into()))
             }
-            Plan::CreateView { name, desc, expr, materialized, if_not_exists, or_replace } => {
-                let tag = if materialized { "CREATE MATERIALIZED VIEW" } else { "CREATE VIEW" };
+            Plan::CreateView {
+                name,
+                desc,
+                expr,
+                materialized,
+                if_not_exists,
+                or_replace,
+            } => {
+                let tag = if materialized {
+                    "CREATE MATERIALIZED VIEW"
+                } else {
+                    "CREATE VIEW"
+                };
                 if let Some(old) = st.catalog.lookup(&name) {
                     if !or_replace {
                         return exists(&name.item, if_not_exists, tag);
@@ -178,24 +238,53 @@ impl Coordinator {
                 let kind = if materialized {
                     let optimized = crate::optimize::optimize(expr);
                     let cmd_expr = optimized.clone();
-                    self.broadcast(|| Command::CreateView { id, expr: cmd_expr.clone() });
+                    self.broadcast(|| Command::CreateView {
+                        id,
+                        expr: cmd_expr.clone(),
+                    });
                     ItemKind::MaterializedView { expr: optimized }
                 } else {
                     ItemKind::View { expr }
                 };
-                st.catalog.insert(CatalogItem { id, name, desc, kind, depends_on, create_sql: String::new() });
+                st.catalog.insert(CatalogItem {
+                    id,
+                    name,
+                    desc,
+                    kind,
+                    depends_on,
+                    create_sql: String::new(),
+                });
                 Ok(Response::Tag(tag.into()))
             }
-            Plan::CreateIndex { name, on, key, if_not_exists } => {
+            Plan::CreateIndex {
+                name,
+                on,
+                key,
+                if_not_exists,
+            } => {
                 if st.catalog.lookup(&name).is_some() {
                     return exists(&name.item, if_not_exists, "CREATE INDEX");
                 }
                 let id = st.catalog.allocate_id();
-                let desc = st.catalog.get(on).map(|i| i.desc.clone()).unwrap_or_default();
-                st.catalog.insert(CatalogItem { id, name, desc, kind: ItemKind::Index { on, key }, depends_on: vec![on], create_sql: String::new() });
+                let desc = st
+                    .catalog
+                    .get(on)
+                    .map(|i| i.desc.clone())
+                    .unwrap_or_default();
+                st.catalog.insert(CatalogItem {
+                    id,
+                    name,
+                    desc,
+                    kind: ItemKind::Index { on, key },
+                    depends_on: vec![on],
+                    create_sql: String::new(),
+                });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }
-            Plan::CreateDatabase { name, if_not_exists } => {
+            Plan::CreateDatabase {
+                name,
+                if_not_exists,
+            } => {
                 if st.catalog.database_exists(&name) {
                     if if_not_exists {
                         return Ok(Response::Tag("CREATE DATABASE".into()));
@@ -213,33 +302,51 @@ impl Coordinator {
                     return Err(PlanError::UnknownDatabase(name).into());
                 }
                 if name == session.database {
-                    return Err(SqlError::new("55006", "cannot drop the currently open database"));
+                    return Err(SqlError::new(
+                        "55006",
+                        "cannot drop the currently open database",
+                    ));
                 }
                 let ids = st.catalog.items_in_database(&name);
                 self.drop_items(&mut st, ids, true)?;
                 st.catalog.drop_database(&name);
                 Ok(Response::Tag("DROP DATABASE".into()))
             }
-            Plan::CreateSchema { name, if_not_exists } => {
+            Plan::CreateSchema {
+                name,
+                if_not_exists,
+            } => {
                 if st.catalog.schema_exists(&session.database, &name) && if_not_exists {
                     return Ok(Response::Tag("CREATE SCHEMA".into()));
                 }
                 st.catalog.create_schema(&session.database, &name)?;
                 Ok(Response::Tag("CREATE SCHEMA".into()))
             }
-            Plan::Drop { kind, names, if_exists, cascade } => {
+            Plan::Drop {
+                kind,
+                names,
+                if_exists,
+                cascade,
+            } => {
                 let mut ids = Vec::new();
                 for parts in &names {
-                    let item = match st.catalog.resolve(parts, &session.database, &session.search_path()) {
-                        Ok(item) => item,
-                        Err(_) if if_exists => continue,
-                        Err(e) => return Err(e.into()),
-                    };
+                    let item =
+                        match st
+                            .catalog
+                            .resolve(parts, &session.database, &session.search_path())
+                        {
+                            Ok(item) => item,
+                            Err(_) if if_exists => continue,
+                            Err(e) => return Err(e.into()),
+                        };
                     let matches = matches!(
                         (kind, &item.kind),
                         (DropKind::Table, ItemKind::Table)
                             | (DropKind::View, ItemKind::View { .. })
-                            | (DropKind::MaterializedView, ItemKind::MaterializedView { .. })
+                            | (
+                                DropKind::MaterializedView,
+                                ItemKind::MaterializedView { .. }
+                            )
                             | (DropKind::Index, ItemKind::Index { .. })
                     );
                     if !matches {
@@ -249,8 +356,15 @@ impl Coordinator {
                             DropKind::MaterializedView => "materialized view",
                             DropKind::Index => "index",
                         };
-                        return Err(SqlError::new("42809", format!("\"{}\" is not a {what}", item.name.item))
-                            .with_hint(format!("Use DROP {} to remove a {}.", item.kind.type_name().to_uppercase(), item.kind.type_name())));
+                        return Err(SqlError::new(
+                            "42809",
+                            format!("\"{}\" is not a {what}", item.name.item),
+                        )
+                        .with_hint(format!(
+                            "Use DROP {} to remove a {}.",
+                            item.kind.type_name().to_uppercase(),
+                            item.kind.type_name()
+                        )));
                     }
                     ids.push(item.id);
                 }
@@ -270,7 +384,12 @@ impl Coordinator {
                 self.write(&mut st, id, rows);
                 Ok(Response::Tag(format!("INSERT 0 {n}")))
             }
-            Plan::Update { id, changes, arity, is_delete } => {
+            Plan::Update {
+                id,
+                changes,
+                arity,
+                is_delete,
+            } => {
                 let rows = evaluate(&st, &changes)?;
                 let mut updates = Vec::new();
                 let mut n: Diff = 0;
@@ -282,52 +401,103 @@ impl Coordinator {
                     }
                 }
                 if !is_delete {
-                    let inserted: Vec<(Row, Diff)> = updates.iter().filter(|(_, d)| *d > 0).cloned().collect();
+                    let inserted: Vec<(Row, Diff)> =
+                        updates.iter().filter(|(_, d)| *d > 0).cloned().collect();
                     check_not_null(&st.catalog, id, &inserted)?;
                 }
                 self.write(&mut st, id, updates);
-                Ok(Response::Tag(format!("{} {n}", if is_delete { "DELETE" } else { "UPDATE" })))
+                Ok(Response::Tag(format!(
+                    "{} {n}",
+                    if is_delete { "DELETE" } else { "UPDATE" }
+                )))
             }
             Plan::Select(plan) => Ok(Response::Rows(self.read(&st, plan))),
             Plan::Show(kind) => {
                 let (desc, rows) = show::rows(&st.catalog, session, kind)?;
                 let arity = desc.arity();
-                let finishing = crate::plan::Finishing { project: (0..arity).collect(), ..Default::default() };
+                let finishing = crate::plan::Finishing {
+                    project: (0..arity).collect(),
+                    ..Default::default()
+                };
                 let rows = rows.into_iter().map(|r| (r, 1)).collect();
-                Ok(Response::Rows(ReadFuture { desc, pending: Pending::Ready(Ok(rows)), finishing }))
+                Ok(Response::Rows(ReadFuture {
+                    desc,
+                    pending: Pending::Ready(Ok(rows)),
+                    finishing,
+                }))
             }
             Plan::Explain(text) => {
-                let desc = RelationDesc::new(vec!["Optimized Plan".into()], vec![crate::repr::ColumnType::new(ScalarType::Text, false)]);
-                let finishing = crate::plan::Finishing { project: vec![0], ..Default::default() };
+                let desc = RelationDesc::new(
+                    vec!["Optimized Plan".into()],
+                    vec![crate::repr::ColumnType::new(ScalarType::Text, false)],
+                );
+                let finishing = crate::plan::Finishing {
+                    project: vec![0],
+                    ..Default::default()
+                };
                 let rows = vec![(vec![Datum::String(text)], 1)];
-                Ok(Response::Rows(ReadFuture { desc, pending: Pending::Ready(Ok(rows)), finishing }))
+                Ok(Response::Rows(ReadFuture {
+                    desc,
+                    pending: Pending::Ready(Ok(rows)),
+                    finishing,
+                }))
             }
-            Plan::Subscribe { plan, snapshot, progress, as_of } => {
+            Plan::Subscribe {
+                plan,
+                snapshot,
+                progress,
+                as_of,
+            } => {
                 let read_ts = st.read_ts;
                 let as_of = match as_of {
                     Some(t) if t < read_ts => {
-                        return Err(SqlError::unsupported("SUBSCRIBE AS OF a past time (history is not retained yet)"))
+                        return Err(SqlError::unsupported(
+                            "SUBSCRIBE AS OF a past time (history is not retained yet)",
+                        ))
                     }
                     Some(t) => t,
                     None => read_ts,
                 };
                 let id = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
-                let expr = crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
+                let expr =
+                    crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                self.broadcast(|| Command::Subscribe { id, expr: expr.clone(), as_of, snapshot, reply: tx.clone() });
-                Ok(Response::Subscribe(Subscription { desc: plan.desc, id, progress, rx, coord: Arc::clone(self) }))
+                self.broadcast(|| Command::Subscribe {
+                    id,
+                    expr: expr.clone(),
+                    as_of,
+                    snapshot,
+                    reply: tx.clone(),
+                });
+                Ok(Response::Subscribe(Subscription {
+                    desc: plan.desc,
+                    id,
+                    progress,
+                    rx,
+                    coord: Arc::clone(self),
+                }))
             }
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
-            other => Err(SqlError::internal(format!("the session handles {other:?} itself"))),
+            other => Err(SqlError::internal(format!(
+                "the session handles {other:?} itself"
+            ))),
         }
     }
 
     fn read(&self, st: &State, plan: SelectPlan) -> ReadFuture {
-        let SelectPlan { expr, desc, finishing } = plan;
+        let SelectPlan {
+            expr,
+            desc,
+            finishing,
+        } = plan;
         let expr = crate::optimize::optimize(expr);
         if expr.depends_on().is_empty() {
             let result = eval::evaluate(&expr, &|_| vec![]).map_err(SqlError::from);
-            return ReadFuture { desc, pending: Pending::Ready(result), finishing };
+            return ReadFuture {
+                desc,
+                pending: Pending::Ready(result),
+                finishing,
+            };
         }
         let target = match &expr {
             RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
@@ -347,7 +517,14 @@ impl Coordinator {
             time,
             reply: tx.clone(),
         });
-        ReadFuture { desc, pending: Pending::Workers { rx, expected: self.workers.len() }, finishing }
+        ReadFuture {
+            desc,
+            pending: Pending::Workers {
+                rx,
+                expected: self.workers.len(),
+            },
+            finishing,
+        }
     }
 
     /// Appends updates to one table at a new time, visible to every later statement.
@@ -358,13 +535,30 @@ impl Coordinator {
         let time = now_ms().max(st.read_ts + 1);
         st.tables.apply(id, &updates);
         let tagged = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
-        self.send_split(Command::Write { time, updates: tagged }, || Command::Write { time, updates: vec![] });
-        self.broadcast(|| Command::AdvanceTo { time: time + 1, since: time });
+        self.send_split(
+            Command::Write {
+                time,
+                updates: tagged,
+            },
+            || Command::Write {
+                time,
+                updates: vec![],
+            },
+        );
+        self.broadcast(|| Command::AdvanceTo {
+            time: time + 1,
+            since: time,
+        });
         st.read_ts = time;
     }
 
     /// Drops objects (and, with `cascade`, what depends on them).
-    fn drop_items(&self, st: &mut State, ids: Vec<GlobalId>, cascade: bool) -> Result<(), SqlError> {
+    fn drop_items(
+        &self,
+        st: &mut State,
+        ids: Vec<GlobalId>,
+        cascade: bool,
+    ) -> Result<(), SqlError> {
         let mut order = Vec::new();
         for id in &ids {
             // An object's indexes go with it, as in Postgres; other dependents need CASCADE.
@@ -373,13 +567,30 @@ impl Coordinator {
                 .dependents(*id)
                 .into_iter()
                 .filter(|d| !ids.contains(d))
-                .partition(|d| st.catalog.get(*d).is_some_and(|i| matches!(i.kind, ItemKind::Index { .. })));
+                .partition(|d| {
+                    st.catalog
+                        .get(*d)
+                        .is_some_and(|i| matches!(i.kind, ItemKind::Index { .. }))
+                });
             order.extend(indexes);
             if !dependents.is_empty() && !cascade {
                 let item = st.catalog.get(*id).expect("resolved above");
-                let names: Vec<String> = dependents.iter().filter_map(|d| st.catalog.get(*d)).map(|d| d.name.item.clone()).collect();
-                let mut e = SqlError::from(PlanError::DependentObjects(format!("{} {}", item.kind.type_name(), item.name.item)));
-                e.detail = Some(format!("{} depends on {} {}", names.join(", "), item.kind.type_name(), item.name.item));
+                let names: Vec<String> = dependents
+                    .iter()
+                    .filter_map(|d| st.catalog.get(*d))
+                    .map(|d| d.name.item.clone())
+                    .collect();
+                let mut e = SqlError::from(PlanError::DependentObjects(format!(
+                    "{} {}",
+                    item.kind.type_name(),
+                    item.name.item
+                )));
+                e.detail = Some(format!(
+                    "{} depends on {} {}",
+                    names.join(", "),
+                    item.kind.type_name(),
+                    item.name.item
+                ));
                 e.hint = Some("Use DROP ... CASCADE to drop the dependent objects too.".into());
                 return Err(e);
             }
@@ -421,7 +632,9 @@ fn exists(name: &str, if_not_exists: bool, tag: &str) -> Result<Response, SqlErr
 fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
     fn get(st: &State, id: GlobalId) -> Vec<(Row, Diff)> {
         match st.catalog.get(id).map(|i| &i.kind) {
-            Some(ItemKind::MaterializedView { expr }) => eval::evaluate(expr, &|i| get(st, i)).unwrap_or_default(),
+            Some(ItemKind::MaterializedView { expr }) => {
+                eval::evaluate(expr, &|i| get(st, i)).unwrap_or_default()
+            }
             _ => st.tables.contents(id),
         }
     }
@@ -429,7 +642,9 @@ fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
 }
 
 fn check_not_null(catalog: &Catalog, id: GlobalId, rows: &[(Row, Diff)]) -> Result<(), SqlError> {
-    let Some(item) = catalog.get(id) else { return Ok(()) };
+    let Some(item) = catalog.get(id) else {
+        return Ok(());
+    };
     for (row, d) in rows {
         if *d <= 0 {
             continue;

@@ -18,7 +18,10 @@ pub struct ReadFuture {
 
 pub(super) enum Pending {
     Ready(Result<Vec<(Row, Diff)>, SqlError>),
-    Workers { rx: tokio::sync::mpsc::UnboundedReceiver<PeekResult>, expected: usize },
+    Workers {
+        rx: tokio::sync::mpsc::UnboundedReceiver<PeekResult>,
+        expected: usize,
+    },
 }
 
 impl ReadFuture {
@@ -46,7 +49,9 @@ impl ReadFuture {
 pub fn finish(counted: Vec<(Row, Diff)>, finishing: &Finishing) -> Result<Vec<Row>, SqlError> {
     let counted = crate::ir::eval::consolidate(counted);
     if let Some((row, d)) = counted.iter().find(|(_, d)| *d < 0) {
-        return Err(SqlError::internal(format!("negative multiplicity {d} for row {row:?}")));
+        return Err(SqlError::internal(format!(
+            "negative multiplicity {d} for row {row:?}"
+        )));
     }
     let mut rows: Vec<Row> = Vec::new();
     for (row, d) in counted {
@@ -64,8 +69,13 @@ pub fn finish(counted: Vec<(Row, Diff)>, finishing: &Finishing) -> Result<Vec<Ro
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
     }
-    let rows = rows.into_iter().skip(finishing.offset).take(finishing.limit.unwrap_or(usize::MAX));
-    Ok(rows.map(|r| finishing.project.iter().map(|i| r[*i].clone()).collect()).collect())
+    let rows = rows
+        .into_iter()
+        .skip(finishing.offset)
+        .take(finishing.limit.unwrap_or(usize::MAX));
+    Ok(rows
+        .map(|r| finishing.project.iter().map(|i| r[*i].clone()).collect())
+        .collect())
 }
 
 /// A running subscription. Dropping it stops the dataflow.
@@ -73,7 +83,8 @@ pub struct Subscription {
     pub desc: RelationDesc,
     pub id: u64,
     pub progress: bool,
-    pub(super) rx: tokio::sync::mpsc::UnboundedReceiver<Result<SubscribeBatch, crate::ir::EvalError>>,
+    pub(super) rx:
+        tokio::sync::mpsc::UnboundedReceiver<Result<SubscribeBatch, crate::ir::EvalError>>,
     pub(super) coord: Arc<Coordinator>,
 }
 

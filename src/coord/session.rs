@@ -46,8 +46,15 @@ pub const REPORTED: &[&str] = &[
 
 impl Session {
     pub fn new(user: &str, database: &str) -> Self {
-        let vars = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Session { user: user.to_string(), database: database.to_string(), vars }
+        let vars = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Session {
+            user: user.to_string(),
+            database: database.to_string(),
+            vars,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -57,12 +64,19 @@ impl Session {
     /// Sets a variable (`None` restores the default). Returns the canonical name.
     pub fn set(&mut self, name: &str, value: Option<&str>) -> Result<String, String> {
         let name = canonical(name);
-        if matches!(name.as_str(), "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes") {
+        if matches!(
+            name.as_str(),
+            "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes"
+        ) {
             return Err(format!("parameter \"{name}\" cannot be changed"));
         }
         let value = match value {
             Some(v) => v.to_string(),
-            None => DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()).unwrap_or_default(),
+            None => DEFAULTS
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default(),
         };
         self.vars.insert(name.clone(), value);
         Ok(name)

@@ -10,20 +10,34 @@ use crate::repr::{ColumnType, Datum, RelationDesc, Row, ScalarType};
 fn text_desc(names: &[&str]) -> RelationDesc {
     RelationDesc::new(
         names.iter().map(|n| n.to_string()).collect(),
-        names.iter().map(|_| ColumnType::new(ScalarType::Text, false)).collect(),
+        names
+            .iter()
+            .map(|_| ColumnType::new(ScalarType::Text, false))
+            .collect(),
     )
 }
 
 fn text_row(values: &[&str]) -> Row {
-    values.iter().map(|v| Datum::String(v.to_string())).collect()
+    values
+        .iter()
+        .map(|v| Datum::String(v.to_string()))
+        .collect()
 }
 
-pub fn rows(catalog: &Catalog, session: &Session, kind: ShowKind) -> Result<(RelationDesc, Vec<Row>), SqlError> {
+pub fn rows(
+    catalog: &Catalog,
+    session: &Session,
+    kind: ShowKind,
+) -> Result<(RelationDesc, Vec<Row>), SqlError> {
     let ShowKind::Objects(objects) = kind;
     let schemas = session.search_path();
-    let visible = |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
+    let visible =
+        |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
     let mut out = match &objects {
-        ShowObjects::Tables | ShowObjects::Views | ShowObjects::MaterializedViews | ShowObjects::Indexes => {
+        ShowObjects::Tables
+        | ShowObjects::Views
+        | ShowObjects::MaterializedViews
+        | ShowObjects::Indexes => {
             let rows: Vec<Row> = catalog
                 .items()
                 .filter(|i| visible(&i.name.database, &i.name.schema))
@@ -38,7 +52,10 @@ pub fn rows(catalog: &Catalog, session: &Session, kind: ShowKind) -> Result<(Rel
                 .collect();
             (text_desc(&["name"]), rows)
         }
-        ShowObjects::Databases => (text_desc(&["name"]), catalog.databases().map(|d| text_row(&[d])).collect()),
+        ShowObjects::Databases => (
+            text_desc(&["name"]),
+            catalog.databases().map(|d| text_row(&[d])).collect(),
+        ),
         ShowObjects::Schemas => {
             let rows = ["public"].iter().map(|s| text_row(&[s])).collect();
             (text_desc(&["name"]), rows)
@@ -50,7 +67,13 @@ pub fn rows(catalog: &Catalog, session: &Session, kind: ShowKind) -> Result<(Rel
                 .names
                 .iter()
                 .zip(&item.desc.types)
-                .map(|(n, t)| text_row(&[n, if t.nullable { "true" } else { "false" }, t.scalar.name()]))
+                .map(|(n, t)| {
+                    text_row(&[
+                        n,
+                        if t.nullable { "true" } else { "false" },
+                        t.scalar.name(),
+                    ])
+                })
                 .collect();
             (text_desc(&["name", "nullable", "type"]), rows)
         }

@@ -29,22 +29,39 @@ pub fn aggregate<'a>(
         }
     }
     if rows < 0 || counts.values().any(|d| *d < 0) {
-        return Err(EvalError::Internal("negative multiplicity in an aggregate's input".into()));
+        return Err(EvalError::Internal(
+            "negative multiplicity in an aggregate's input".into(),
+        ));
     }
     let times = |d: Diff| if distinct { 1 } else { d };
-    let present = counts.iter().filter(|(_, d)| **d > 0).map(|(v, d)| (*v, times(*d)));
+    let present = counts
+        .iter()
+        .filter(|(_, d)| **d > 0)
+        .map(|(v, d)| (*v, times(*d)));
     match func {
         AggregateFunc::CountAll => Ok(Datum::Int64(rows)),
         AggregateFunc::Count => Ok(Datum::Int64(present.map(|(_, d)| d).sum())),
-        AggregateFunc::Min => Ok(present.map(|(v, _)| v.clone()).next().unwrap_or(Datum::Null)),
-        AggregateFunc::Max => Ok(present.map(|(v, _)| v.clone()).last().unwrap_or(Datum::Null)),
+        AggregateFunc::Min => Ok(present
+            .map(|(v, _)| v.clone())
+            .next()
+            .unwrap_or(Datum::Null)),
+        AggregateFunc::Max => Ok(present
+            .map(|(v, _)| v.clone())
+            .last()
+            .unwrap_or(Datum::Null)),
         AggregateFunc::BoolAnd => Ok(present.map(|(v, _)| v.clone()).min().unwrap_or(Datum::Null)),
         AggregateFunc::BoolOr => Ok(present.map(|(v, _)| v.clone()).max().unwrap_or(Datum::Null)),
         AggregateFunc::StringAgg => {
             let parts: Vec<String> = present
-                .flat_map(|(v, d)| std::iter::repeat_n(v.as_str().unwrap_or("").to_string(), d as usize))
+                .flat_map(|(v, d)| {
+                    std::iter::repeat_n(v.as_str().unwrap_or("").to_string(), d as usize)
+                })
                 .collect();
-            Ok(if parts.is_empty() { Datum::Null } else { Datum::String(parts.join(",")) })
+            Ok(if parts.is_empty() {
+                Datum::Null
+            } else {
+                Datum::String(parts.join(","))
+            })
         }
         AggregateFunc::Sum | AggregateFunc::Avg => {
             let items: Vec<(&Datum, Diff)> = present.collect();
@@ -55,28 +72,41 @@ pub fn aggregate<'a>(
             let avg = func == AggregateFunc::Avg;
             match input_type {
                 ScalarType::Float32 | ScalarType::Float64 | ScalarType::Unknown => {
-                    let s: f64 = items.iter().map(|(v, d)| v.as_f64().unwrap_or(0.0) * *d as f64).sum();
+                    let s: f64 = items
+                        .iter()
+                        .map(|(v, d)| v.as_f64().unwrap_or(0.0) * *d as f64)
+                        .sum();
                     let s = if avg { s / n as f64 } else { s };
-                    Ok(if input_type == ScalarType::Float32 && !avg { Datum::f32(s as f32) } else { Datum::f64(s) })
+                    Ok(if input_type == ScalarType::Float32 && !avg {
+                        Datum::f32(s as f32)
+                    } else {
+                        Datum::f64(s)
+                    })
                 }
-                ScalarType::Interval => Err(EvalError::Internal("sum/avg of interval is not supported yet".into())),
+                ScalarType::Interval => Err(EvalError::Internal(
+                    "sum/avg of interval is not supported yet".into(),
+                )),
                 _ => {
                     let mut s = Decimal::ZERO;
                     for (v, d) in &items {
-                        let x = v.as_decimal().ok_or_else(|| EvalError::Internal(format!("sum of {v:?}")))?;
+                        let x = v
+                            .as_decimal()
+                            .ok_or_else(|| EvalError::Internal(format!("sum of {v:?}")))?;
                         s = x
                             .checked_mul(Decimal::from(*d))
                             .and_then(|p| s.checked_add(p))
                             .ok_or_else(|| EvalError::OutOfRange("numeric".into()))?;
                     }
                     if avg {
-                        let q = super::func::Func::Div.eval(&[Datum::Numeric(s), Datum::Numeric(Decimal::from(n))])?;
+                        let q = super::func::Func::Div
+                            .eval(&[Datum::Numeric(s), Datum::Numeric(Decimal::from(n))])?;
                         return Ok(q);
                     }
                     Ok(match input_type {
-                        ScalarType::Int16 | ScalarType::Int32 => {
-                            Datum::Int64(i64::try_from(s.mantissa()).map_err(|_| EvalError::OutOfRange("bigint".into()))?)
-                        }
+                        ScalarType::Int16 | ScalarType::Int32 => Datum::Int64(
+                            i64::try_from(s.mantissa())
+                                .map_err(|_| EvalError::OutOfRange("bigint".into()))?,
+                        ),
                         _ => Datum::Numeric(s),
                     })
                 }
@@ -87,7 +117,12 @@ pub fn aggregate<'a>(
 
 /// The rows of one group that a top-k keeps: sorted by `order` (ties broken by the whole row, so
 /// the choice is deterministic), then `offset .. offset + limit`, with multiplicities.
-pub fn top_k(mut rows: Vec<(Row, Diff)>, order: &[ColumnOrder], limit: Option<usize>, offset: usize) -> Vec<(Row, Diff)> {
+pub fn top_k(
+    mut rows: Vec<(Row, Diff)>,
+    order: &[ColumnOrder],
+    limit: Option<usize>,
+    offset: usize,
+) -> Vec<(Row, Diff)> {
     rows.sort_by(|(a, _), (b, _)| {
         order
             .iter()

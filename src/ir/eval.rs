@@ -24,7 +24,12 @@ pub fn evaluate(
     expr: &RelExpr,
     get: &dyn Fn(GlobalId) -> Vec<(Row, Diff)>,
 ) -> Result<Vec<(Row, Diff)>, EvalError> {
-    Evaluator { get, lets: HashMap::new() }.eval(expr).map(consolidate)
+    Evaluator {
+        get,
+        lets: HashMap::new(),
+    }
+    .eval(expr)
+    .map(consolidate)
 }
 
 struct Evaluator<'a> {
@@ -82,7 +87,10 @@ impl Evaluator<'_> {
                 let r = consolidate(self.eval(right)?);
                 let mut index: HashMap<Row, Vec<&(Row, Diff)>> = HashMap::new();
                 for entry in &r {
-                    index.entry(keys.iter().map(|(_, k)| entry.0[*k].clone()).collect()).or_default().push(entry);
+                    index
+                        .entry(keys.iter().map(|(_, k)| entry.0[*k].clone()).collect())
+                        .or_default()
+                        .push(entry);
                 }
                 let mut out = Vec::new();
                 for (lrow, ld) in &l {
@@ -95,37 +103,71 @@ impl Evaluator<'_> {
                 }
                 out
             }
-            RelExpr::Reduce { input, group_key, aggregates } => {
+            RelExpr::Reduce {
+                input,
+                group_key,
+                aggregates,
+            } => {
                 let types = input.typ();
                 let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
                 for (row, d) in consolidate(self.eval(input)?) {
-                    groups.entry(group_key.iter().map(|k| row[*k].clone()).collect()).or_default().push((row, d));
+                    groups
+                        .entry(group_key.iter().map(|k| row[*k].clone()).collect())
+                        .or_default()
+                        .push((row, d));
                 }
                 let mut out = Vec::new();
                 for (mut key, rows) in groups {
                     for a in aggregates {
-                        let vals = rows.iter().map(|(r, d)| a.expr.eval(r).map(|v| (v, *d))).collect::<Result<Vec<_>, _>>()?;
+                        let vals = rows
+                            .iter()
+                            .map(|(r, d)| a.expr.eval(r).map(|v| (v, *d)))
+                            .collect::<Result<Vec<_>, _>>()?;
                         let t = a.expr.typ(&types).scalar;
-                        key.push(aggregate(a.func, a.distinct, t, vals.iter().map(|(v, d)| (v, *d)))?);
+                        key.push(aggregate(
+                            a.func,
+                            a.distinct,
+                            t,
+                            vals.iter().map(|(v, d)| (v, *d)),
+                        )?);
                     }
                     out.push((key, 1));
                 }
                 out
             }
-            RelExpr::TopK { input, group_key, order, limit, offset } => {
+            RelExpr::TopK {
+                input,
+                group_key,
+                order,
+                limit,
+                offset,
+            } => {
                 let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
                 for (row, d) in consolidate(self.eval(input)?) {
-                    groups.entry(group_key.iter().map(|k| row[*k].clone()).collect()).or_default().push((row, d));
+                    groups
+                        .entry(group_key.iter().map(|k| row[*k].clone()).collect())
+                        .or_default()
+                        .push((row, d));
                 }
-                groups.into_values().flat_map(|rows| top_k(rows, order, *limit, *offset)).collect()
+                groups
+                    .into_values()
+                    .flat_map(|rows| top_k(rows, order, *limit, *offset))
+                    .collect()
             }
             RelExpr::Distinct { input } => consolidate(self.eval(input)?)
                 .into_iter()
                 .filter(|(_, d)| *d > 0)
                 .map(|(r, _)| (r, 1))
                 .collect(),
-            RelExpr::Negate { input } => self.eval(input)?.into_iter().map(|(r, d)| (r, -d)).collect(),
-            RelExpr::Threshold { input } => consolidate(self.eval(input)?).into_iter().filter(|(_, d)| *d > 0).collect(),
+            RelExpr::Negate { input } => self
+                .eval(input)?
+                .into_iter()
+                .map(|(r, d)| (r, -d))
+                .collect(),
+            RelExpr::Threshold { input } => consolidate(self.eval(input)?)
+                .into_iter()
+                .filter(|(_, d)| *d > 0)
+                .collect(),
             RelExpr::Union { inputs } => {
                 let mut out = Vec::new();
                 for i in inputs {

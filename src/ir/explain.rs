@@ -13,7 +13,11 @@ impl fmt::Display for RelExpr {
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {
-    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
@@ -49,19 +53,48 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
                 writeln!(out, "{pad}Join on=({})", ks.join(" AND "))?
             }
         }
-        RelExpr::Reduce { group_key, aggregates, .. } => {
+        RelExpr::Reduce {
+            group_key,
+            aggregates,
+            ..
+        } => {
             let ks: Vec<String> = group_key.iter().map(|k| format!("#{k}")).collect();
             let aggs: Vec<String> = aggregates
                 .iter()
-                .map(|a| format!("{}({}{})", a.func.name(), if a.distinct { "distinct " } else { "" }, a.expr))
+                .map(|a| {
+                    format!(
+                        "{}({}{})",
+                        a.func.name(),
+                        if a.distinct { "distinct " } else { "" },
+                        a.expr
+                    )
+                })
                 .collect();
-            writeln!(out, "{pad}Reduce group_by=[{}] aggregates=[{}]", ks.join(", "), aggs.join(", "))?
+            writeln!(
+                out,
+                "{pad}Reduce group_by=[{}] aggregates=[{}]",
+                ks.join(", "),
+                aggs.join(", ")
+            )?
         }
-        RelExpr::TopK { group_key, order, limit, offset, .. } => {
+        RelExpr::TopK {
+            group_key,
+            order,
+            limit,
+            offset,
+            ..
+        } => {
             let ks: Vec<String> = group_key.iter().map(|k| format!("#{k}")).collect();
-            let os: Vec<String> =
-                order.iter().map(|o| format!("#{}{}", o.column, if o.desc { " desc" } else { " asc" })).collect();
-            write!(out, "{pad}TopK group_by=[{}] order_by=[{}]", ks.join(", "), os.join(", "))?;
+            let os: Vec<String> = order
+                .iter()
+                .map(|o| format!("#{}{}", o.column, if o.desc { " desc" } else { " asc" }))
+                .collect();
+            write!(
+                out,
+                "{pad}TopK group_by=[{}] order_by=[{}]",
+                ks.join(", "),
+                os.join(", ")
+            )?;
             if let Some(l) = limit {
                 write!(out, " limit={l}")?;
             }

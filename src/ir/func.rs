@@ -4,8 +4,8 @@
 //! handles the type combinations the planner can produce.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::prelude::Signed;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -107,8 +107,12 @@ impl Func {
             Func::ConcatOp => "||",
             Func::JsonGet => "->",
             Func::JsonGetText => "->>",
-            Func::Like { case_insensitive: false } => "LIKE",
-            Func::Like { case_insensitive: true } => "ILIKE",
+            Func::Like {
+                case_insensitive: false,
+            } => "LIKE",
+            Func::Like {
+                case_insensitive: true,
+            } => "ILIKE",
             _ => return None,
         })
     }
@@ -148,12 +152,21 @@ impl Func {
 
     pub fn output_type(&self, args: &[ColumnType]) -> ColumnType {
         let any_nullable = args.iter().any(|a| a.nullable);
-        let first = args.first().map(|a| a.scalar).unwrap_or(ScalarType::Unknown);
+        let first = args
+            .first()
+            .map(|a| a.scalar)
+            .unwrap_or(ScalarType::Unknown);
         let scalar = match self {
             Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
                 arithmetic_type(self, first, args.get(1).map(|a| a.scalar).unwrap_or(first))
             }
-            Func::Neg | Func::Abs | Func::Ceil | Func::Floor | Func::Trunc | Func::Round | Func::Sign => first,
+            Func::Neg
+            | Func::Abs
+            | Func::Ceil
+            | Func::Floor
+            | Func::Trunc
+            | Func::Round
+            | Func::Sign => first,
             Func::Eq
             | Func::NotEq
             | Func::Lt
@@ -170,8 +183,16 @@ impl Func {
             }
             Func::Cast(t) => *t,
             Func::Coalesce | Func::Greatest | Func::Least => {
-                let scalar = args.iter().map(|a| a.scalar).find(|t| *t != ScalarType::Unknown).unwrap_or(first);
-                let nullable = if matches!(self, Func::Coalesce) { args.iter().all(|a| a.nullable) } else { any_nullable };
+                let scalar = args
+                    .iter()
+                    .map(|a| a.scalar)
+                    .find(|t| *t != ScalarType::Unknown)
+                    .unwrap_or(first);
+                let nullable = if matches!(self, Func::Coalesce) {
+                    args.iter().all(|a| a.nullable)
+                } else {
+                    any_nullable
+                };
                 return ColumnType::new(scalar, nullable);
             }
             Func::Concat | Func::ConcatWs => return ColumnType::new(ScalarType::Text, false),
@@ -202,11 +223,17 @@ impl Func {
             }
             Func::Extract(_) => ScalarType::Numeric,
             Func::DatePart(_) => ScalarType::Float64,
-            Func::DateTrunc => args.get(1).map(|a| a.scalar).unwrap_or(ScalarType::Timestamp),
+            Func::DateTrunc => args
+                .get(1)
+                .map(|a| a.scalar)
+                .unwrap_or(ScalarType::Timestamp),
             Func::Now => ScalarType::TimestampTz,
             Func::JsonGet => ScalarType::Jsonb,
         };
-        ColumnType::new(scalar, any_nullable || matches!(self, Func::JsonGet | Func::JsonGetText))
+        ColumnType::new(
+            scalar,
+            any_nullable || matches!(self, Func::JsonGet | Func::JsonGetText),
+        )
     }
 
     /// Evaluates a strict function: any NULL argument gives NULL, except where noted.
@@ -221,13 +248,19 @@ impl Func {
                 return Ok(Datum::String(s));
             }
             Func::ConcatWs => {
-                let Some(sep) = strconv::format(&args[0]) else { return Ok(Datum::Null) };
+                let Some(sep) = strconv::format(&args[0]) else {
+                    return Ok(Datum::Null);
+                };
                 let parts: Vec<String> = args[1..].iter().filter_map(strconv::format).collect();
                 return Ok(Datum::String(parts.join(&sep)));
             }
             Func::Greatest | Func::Least => {
                 let vals = args.iter().filter(|a| !a.is_null());
-                let best = if matches!(self, Func::Greatest) { vals.max() } else { vals.min() };
+                let best = if matches!(self, Func::Greatest) {
+                    vals.max()
+                } else {
+                    vals.min()
+                };
                 return Ok(best.cloned().unwrap_or(Datum::Null));
             }
             Func::Now => {
@@ -239,7 +272,9 @@ impl Func {
             return Ok(Datum::Null);
         }
         match self {
-            Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => arithmetic(self, &args[0], &args[1]),
+            Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
+                arithmetic(self, &args[0], &args[1])
+            }
             Func::Neg => negate(&args[0]),
             Func::Eq => Ok(Datum::Bool(args[0] == args[1])),
             Func::NotEq => Ok(Datum::Bool(args[0] != args[1])),
@@ -258,7 +293,8 @@ impl Func {
                 }))
             }
             Func::ConcatOp => Ok(Datum::String(
-                strconv::format(&args[0]).unwrap_or_default() + &strconv::format(&args[1]).unwrap_or_default(),
+                strconv::format(&args[0]).unwrap_or_default()
+                    + &strconv::format(&args[1]).unwrap_or_default(),
             )),
             Func::Lower => Ok(Datum::String(text(&args[0]).to_lowercase())),
             Func::Upper => Ok(Datum::String(text(&args[0]).to_uppercase())),
@@ -272,7 +308,9 @@ impl Func {
                     Some(len) => {
                         let len = int(len);
                         if len < 0 {
-                            return Err(EvalError::InvalidParameter("negative substring length not allowed".into()));
+                            return Err(EvalError::InvalidParameter(
+                                "negative substring length not allowed".into(),
+                            ));
                         }
                         (start, start.saturating_add(len))
                     }
@@ -280,11 +318,18 @@ impl Func {
                 };
                 let from = (from.max(1) - 1) as usize;
                 let to = (to.max(1) - 1).min(s.len() as i64) as usize;
-                Ok(Datum::String(if from < to { s[from..to].iter().collect() } else { String::new() }))
+                Ok(Datum::String(if from < to {
+                    s[from..to].iter().collect()
+                } else {
+                    String::new()
+                }))
             }
             Func::Trim | Func::Ltrim | Func::Rtrim => {
                 let s = text(&args[0]);
-                let chars: Vec<char> = args.get(1).map(|c| text(c).chars().collect()).unwrap_or(vec![' ']);
+                let chars: Vec<char> = args
+                    .get(1)
+                    .map(|c| text(c).chars().collect())
+                    .unwrap_or(vec![' ']);
                 let f = |c: char| chars.contains(&c);
                 Ok(Datum::String(
                     match self {
@@ -295,10 +340,16 @@ impl Func {
                     .to_string(),
                 ))
             }
-            Func::Replace => Ok(Datum::String(text(&args[0]).replace(text(&args[1]), text(&args[2])))),
+            Func::Replace => Ok(Datum::String(
+                text(&args[0]).replace(text(&args[1]), text(&args[2])),
+            )),
             Func::Position => {
                 let (needle, hay) = (text(&args[0]), text(&args[1]));
-                Ok(Datum::Int32(hay.find(needle).map(|b| hay[..b].chars().count() as i32 + 1).unwrap_or(0)))
+                Ok(Datum::Int32(
+                    hay.find(needle)
+                        .map(|b| hay[..b].chars().count() as i32 + 1)
+                        .unwrap_or(0),
+                ))
             }
             Func::Left | Func::Right => {
                 let s: Vec<char> = text(&args[0]).chars().collect();
@@ -311,27 +362,43 @@ impl Func {
                     s[s.len() - keep..].iter().collect()
                 }))
             }
-            Func::Repeat => Ok(Datum::String(text(&args[0]).repeat(int(&args[1]).max(0) as usize))),
+            Func::Repeat => Ok(Datum::String(
+                text(&args[0]).repeat(int(&args[1]).max(0) as usize),
+            )),
             Func::SplitPart => {
                 let n = int(&args[2]);
                 if n == 0 {
-                    return Err(EvalError::InvalidParameter("field position must not be zero".into()));
+                    return Err(EvalError::InvalidParameter(
+                        "field position must not be zero".into(),
+                    ));
                 }
                 let parts: Vec<&str> = text(&args[0]).split(text(&args[1])).collect();
                 let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
-                Ok(Datum::String(parts.get(idx as usize).map(|s| s.to_string()).unwrap_or_default()))
+                Ok(Datum::String(
+                    parts
+                        .get(idx as usize)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                ))
             }
             Func::StartsWith => Ok(Datum::Bool(text(&args[0]).starts_with(text(&args[1])))),
             Func::Lpad | Func::Rpad => {
                 let s: Vec<char> = text(&args[0]).chars().collect();
                 let n = int(&args[1]).max(0) as usize;
-                let fill: Vec<char> = args.get(2).map(|f| text(f).chars().collect()).unwrap_or(vec![' ']);
+                let fill: Vec<char> = args
+                    .get(2)
+                    .map(|f| text(f).chars().collect())
+                    .unwrap_or(vec![' ']);
                 if s.len() >= n || fill.is_empty() {
                     return Ok(Datum::String(s[..n.min(s.len())].iter().collect()));
                 }
                 let pad: String = fill.iter().cycle().take(n - s.len()).collect();
                 let s: String = s.iter().collect();
-                Ok(Datum::String(if matches!(self, Func::Lpad) { pad + &s } else { s + &pad }))
+                Ok(Datum::String(if matches!(self, Func::Lpad) {
+                    pad + &s
+                } else {
+                    s + &pad
+                }))
             }
             Func::Abs => match &args[0] {
                 Datum::Int16(v) => v.checked_abs().map(Datum::Int16).ok_or(range("smallint")),
@@ -346,11 +413,15 @@ impl Func {
                 Datum::Numeric(v) => Ok(Datum::Numeric(v.signum())),
                 d => Ok(Datum::f64(float(d)?.signum())),
             },
-            Func::Round | Func::Ceil | Func::Floor | Func::Trunc => round(self, &args[0], args.get(1)),
+            Func::Round | Func::Ceil | Func::Floor | Func::Trunc => {
+                round(self, &args[0], args.get(1))
+            }
             Func::Sqrt | Func::Exp | Func::Ln | Func::Log10 => {
                 let x = float(&args[0])?;
                 if matches!(self, Func::Sqrt) && x < 0.0 {
-                    return Err(EvalError::InvalidParameter("cannot take square root of a negative number".into()));
+                    return Err(EvalError::InvalidParameter(
+                        "cannot take square root of a negative number".into(),
+                    ));
                 }
                 if matches!(self, Func::Ln | Func::Log10) && x <= 0.0 {
                     return Err(EvalError::InvalidParameter(if x == 0.0 {
@@ -372,11 +443,14 @@ impl Func {
                 float_result(y, matches!(args[0], Datum::Numeric(_)))
             }
             Func::Extract(field) => Ok(Datum::Numeric(extract(field, &args[0])?)),
-            Func::DatePart(field) => Ok(Datum::f64(extract(field, &args[0])?.to_f64().unwrap_or(f64::NAN))),
+            Func::DatePart(field) => Ok(Datum::f64(
+                extract(field, &args[0])?.to_f64().unwrap_or(f64::NAN),
+            )),
             Func::DateTrunc => date_trunc(text(&args[0]), &args[1]),
             Func::JsonGet | Func::JsonGetText => {
-                let v: serde_json::Value = serde_json::from_str(text(&args[0]))
-                    .map_err(|e| EvalError::Internal(format!("stored jsonb does not parse: {e}")))?;
+                let v: serde_json::Value = serde_json::from_str(text(&args[0])).map_err(|e| {
+                    EvalError::Internal(format!("stored jsonb does not parse: {e}"))
+                })?;
                 let got = match &args[1] {
                     Datum::String(k) => v.get(k),
                     d => d.as_i64().and_then(|i| {
@@ -388,15 +462,19 @@ impl Func {
                 Ok(match (got, self) {
                     (None, _) => Datum::Null,
                     (Some(serde_json::Value::Null), Func::JsonGetText) => Datum::Null,
-                    (Some(serde_json::Value::String(s)), Func::JsonGetText) => Datum::String(s.clone()),
+                    (Some(serde_json::Value::String(s)), Func::JsonGetText) => {
+                        Datum::String(s.clone())
+                    }
                     (Some(j), Func::JsonGetText) => Datum::String(j.to_string()),
                     (Some(j), _) => Datum::Jsonb(j.to_string()),
                 })
             }
-            Func::And | Func::Or | Func::Coalesce => {
-                Err(EvalError::Internal(format!("{self:?} is evaluated by ScalarExpr, not Func::eval")))
-            }
-            _ => Err(EvalError::Internal(format!("function {self:?} reached eval with non-null arguments"))),
+            Func::And | Func::Or | Func::Coalesce => Err(EvalError::Internal(format!(
+                "{self:?} is evaluated by ScalarExpr, not Func::eval"
+            ))),
+            _ => Err(EvalError::Internal(format!(
+                "function {self:?} reached eval with non-null arguments"
+            ))),
         }
     }
 }
@@ -406,7 +484,10 @@ fn range(what: &str) -> EvalError {
 }
 
 fn type_error(func: &str, d: &Datum) -> EvalError {
-    EvalError::Internal(format!("{func} received an argument of type {:?}", d.scalar_type()))
+    EvalError::Internal(format!(
+        "{func} received an argument of type {:?}",
+        d.scalar_type()
+    ))
 }
 
 fn text(d: &Datum) -> &str {
@@ -418,12 +499,15 @@ fn int(d: &Datum) -> i64 {
 }
 
 fn float(d: &Datum) -> Result<f64, EvalError> {
-    d.as_f64().ok_or_else(|| type_error("a numeric function", d))
+    d.as_f64()
+        .ok_or_else(|| type_error("a numeric function", d))
 }
 
 fn float_result(y: f64, numeric: bool) -> Result<Datum, EvalError> {
     if numeric {
-        Decimal::from_f64(y).map(Datum::Numeric).ok_or(range("numeric"))
+        Decimal::from_f64(y)
+            .map(Datum::Numeric)
+            .ok_or(range("numeric"))
     } else if y.is_infinite() {
         Err(range("double precision"))
     } else {
@@ -484,18 +568,25 @@ fn arithmetic(op: &Func, a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
         (Datum::Date(d), n) if n.as_i64().is_some() => {
             let days = n.as_i64().unwrap_or(0);
             let days = if matches!(op, Func::Sub) { -days } else { days };
-            d.checked_add_signed(chrono::Duration::days(days)).map(Datum::Date).ok_or(range("date"))
+            d.checked_add_signed(chrono::Duration::days(days))
+                .map(Datum::Date)
+                .ok_or(range("date"))
         }
         (Datum::Date(x), Datum::Date(y)) => Ok(Datum::Int32((*x - *y).num_days() as i32)),
         (Datum::Date(d), Datum::Interval(iv)) => {
-            add_interval(d.and_hms_opt(0, 0, 0).expect("midnight exists"), iv, op).map(Datum::Timestamp)
+            add_interval(d.and_hms_opt(0, 0, 0).expect("midnight exists"), iv, op)
+                .map(Datum::Timestamp)
         }
-        (Datum::Timestamp(t), Datum::Interval(iv)) => add_interval(*t, iv, op).map(Datum::Timestamp),
+        (Datum::Timestamp(t), Datum::Interval(iv)) => {
+            add_interval(*t, iv, op).map(Datum::Timestamp)
+        }
         (Datum::TimestampTz(t), Datum::Interval(iv)) => {
             add_interval(t.naive_utc(), iv, op).map(|n| Datum::TimestampTz(n.and_utc()))
         }
         (Datum::Timestamp(x), Datum::Timestamp(y)) => Ok(Datum::Interval(micros_interval(*x - *y))),
-        (Datum::TimestampTz(x), Datum::TimestampTz(y)) => Ok(Datum::Interval(micros_interval(*x - *y))),
+        (Datum::TimestampTz(x), Datum::TimestampTz(y)) => {
+            Ok(Datum::Interval(micros_interval(*x - *y)))
+        }
         (Datum::Interval(x), Datum::Interval(y)) => {
             let sign = match op {
                 Func::Add => 1,
@@ -523,7 +614,9 @@ fn arithmetic(op: &Func, a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
                 (x.micros as f64 * f) as i64,
             )))
         }
-        _ => Err(EvalError::Internal(format!("no arithmetic {op:?} for {a:?} and {b:?}"))),
+        _ => Err(EvalError::Internal(format!(
+            "no arithmetic {op:?} for {a:?} and {b:?}"
+        ))),
     }
 }
 
@@ -592,7 +685,10 @@ fn numeric_div(x: Decimal, y: Decimal) -> Result<Decimal, EvalError> {
     if f1 <= f2 {
         qweight -= 1;
     }
-    let rscale = (16 - qweight * 4).max(x.scale() as i32).max(y.scale() as i32).clamp(0, 20) as u32;
+    let rscale = (16 - qweight * 4)
+        .max(x.scale() as i32)
+        .max(y.scale() as i32)
+        .clamp(0, 20) as u32;
     let q = x.checked_div(y).ok_or(range("numeric"))?;
     let mut q = q.round_dp_with_strategy(rscale, RoundingStrategy::MidpointAwayFromZero);
     q.rescale(rscale);
@@ -607,7 +703,9 @@ fn negate(d: &Datum) -> Result<Datum, EvalError> {
         Datum::Float32(v) => Ok(Datum::f32(-v.0)),
         Datum::Float64(v) => Ok(Datum::f64(-v.0)),
         Datum::Numeric(v) => Ok(Datum::Numeric(-*v)),
-        Datum::Interval(iv) => Ok(Datum::Interval(Interval::new(-iv.months, -iv.days, -iv.micros))),
+        Datum::Interval(iv) => Ok(Datum::Interval(Interval::new(
+            -iv.months, -iv.days, -iv.micros,
+        ))),
         d => Err(type_error("negation", d)),
     }
 }
@@ -724,7 +822,9 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
     }
     let parse = |s: &str| {
         strconv::parse(s, to).map_err(|e| match to {
-            T::Date | T::Timestamp | T::TimestampTz | T::Interval => EvalError::InvalidDatetime(e.to_string()),
+            T::Date | T::Timestamp | T::TimestampTz | T::Interval => {
+                EvalError::InvalidDatetime(e.to_string())
+            }
             _ if e.out_of_range => EvalError::OutOfRange(to.name().into()),
             _ => EvalError::InvalidText(e.to_string()),
         })
@@ -742,8 +842,12 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
         (Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_), _) => {
             let v = d.as_i64().expect("integer datum");
             match to {
-                T::Int16 => i16::try_from(v).map(Datum::Int16).map_err(|_| range("smallint")),
-                T::Int32 => i32::try_from(v).map(Datum::Int32).map_err(|_| range("integer")),
+                T::Int16 => i16::try_from(v)
+                    .map(Datum::Int16)
+                    .map_err(|_| range("smallint")),
+                T::Int32 => i32::try_from(v)
+                    .map(Datum::Int32)
+                    .map_err(|_| range("integer")),
                 T::Int64 => Ok(Datum::Int64(v)),
                 T::Float32 => Ok(Datum::f32(v as f32)),
                 T::Float64 => Ok(Datum::f64(v as f64)),
@@ -762,9 +866,14 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
                 }
             };
             match to {
-                T::Int16 => int(i16::MIN as f64, i16::MAX as f64, "smallint").map(|r| Datum::Int16(r as i16)),
-                T::Int32 => int(i32::MIN as f64, i32::MAX as f64, "integer").map(|r| Datum::Int32(r as i32)),
-                T::Int64 => int(i64::MIN as f64, i64::MAX as f64, "bigint").map(|r| Datum::Int64(r as i64)),
+                T::Int16 => int(i16::MIN as f64, i16::MAX as f64, "smallint")
+                    .map(|r| Datum::Int16(r as i16)),
+                T::Int32 => {
+                    int(i32::MIN as f64, i32::MAX as f64, "integer").map(|r| Datum::Int32(r as i32))
+                }
+                T::Int64 => {
+                    int(i64::MIN as f64, i64::MAX as f64, "bigint").map(|r| Datum::Int64(r as i64))
+                }
                 T::Float32 => Ok(Datum::f32(v as f32)),
                 T::Float64 => Ok(Datum::f64(v)),
                 T::Numeric => {
@@ -788,8 +897,12 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
                 _ => Err(cannot_cast(d, to)),
             }
         }
-        (Datum::Date(dt), T::Timestamp) => Ok(Datum::Timestamp(dt.and_hms_opt(0, 0, 0).expect("midnight"))),
-        (Datum::Date(dt), T::TimestampTz) => Ok(Datum::TimestampTz(dt.and_hms_opt(0, 0, 0).expect("midnight").and_utc())),
+        (Datum::Date(dt), T::Timestamp) => {
+            Ok(Datum::Timestamp(dt.and_hms_opt(0, 0, 0).expect("midnight")))
+        }
+        (Datum::Date(dt), T::TimestampTz) => Ok(Datum::TimestampTz(
+            dt.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+        )),
         (Datum::Timestamp(t), T::Date) => Ok(Datum::Date(t.date())),
         (Datum::Timestamp(t), T::TimestampTz) => Ok(Datum::TimestampTz(t.and_utc())),
         (Datum::TimestampTz(t), T::Timestamp) => Ok(Datum::Timestamp(t.naive_utc())),
@@ -799,7 +912,11 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
 }
 
 fn cannot_cast(d: &Datum, to: ScalarType) -> EvalError {
-    EvalError::Internal(format!("cannot cast {:?} to {}", d.scalar_type(), to.name()))
+    EvalError::Internal(format!(
+        "cannot cast {:?} to {}",
+        d.scalar_type(),
+        to.name()
+    ))
 }
 
 fn as_timestamp(d: &Datum) -> Option<NaiveDateTime> {
@@ -822,7 +939,11 @@ fn extract(field: &str, d: &Datum) -> Result<Decimal, EvalError> {
             "hour" => Decimal::from(iv.micros / 3_600_000_000),
             "minute" => Decimal::from((iv.micros / 60_000_000) % 60),
             "second" => Decimal::from(iv.micros % 60_000_000) / Decimal::from(1_000_000),
-            f => return Err(EvalError::InvalidParameter(format!("unit \"{f}\" not supported for type interval"))),
+            f => {
+                return Err(EvalError::InvalidParameter(format!(
+                    "unit \"{f}\" not supported for type interval"
+                )))
+            }
         });
     }
     let t = as_timestamp(d).ok_or_else(|| type_error("extract", d))?;
@@ -842,7 +963,11 @@ fn extract(field: &str, d: &Datum) -> Result<Decimal, EvalError> {
         "millisecond" | "milliseconds" => Decimal::new(micros_in_minute, 3),
         "microsecond" | "microseconds" => Decimal::from(micros_in_minute),
         "epoch" => Decimal::new(t.and_utc().timestamp_micros(), 6),
-        f => return Err(EvalError::InvalidParameter(format!("unit \"{f}\" not recognized"))),
+        f => {
+            return Err(EvalError::InvalidParameter(format!(
+                "unit \"{f}\" not recognized"
+            )))
+        }
     }
     .normalize())
 }
@@ -853,14 +978,29 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
     let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");
     let out = match unit.to_lowercase().as_str() {
         "year" => midnight(NaiveDate::from_ymd_opt(date.year(), 1, 1).expect("valid")),
-        "quarter" => midnight(NaiveDate::from_ymd_opt(date.year(), (date.month() - 1) / 3 * 3 + 1, 1).expect("valid")),
+        "quarter" => midnight(
+            NaiveDate::from_ymd_opt(date.year(), (date.month() - 1) / 3 * 3 + 1, 1).expect("valid"),
+        ),
         "month" => midnight(date.with_day(1).expect("day 1 exists")),
-        "week" => midnight(date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64)),
+        "week" => {
+            midnight(date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64))
+        }
         "day" => midnight(date),
-        "hour" => t.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).expect("valid"),
-        "minute" => t.with_second(0).and_then(|t| t.with_nanosecond(0)).expect("valid"),
+        "hour" => t
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .expect("valid"),
+        "minute" => t
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .expect("valid"),
         "second" => t.with_nanosecond(0).expect("valid"),
-        u => return Err(EvalError::InvalidParameter(format!("unit \"{u}\" not recognized"))),
+        u => {
+            return Err(EvalError::InvalidParameter(format!(
+                "unit \"{u}\" not recognized"
+            )))
+        }
     };
     Ok(match d {
         Datum::TimestampTz(_) => Datum::TimestampTz(out.and_utc()),
@@ -872,11 +1012,27 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
 pub fn compare_for_order(a: &Datum, b: &Datum, desc: bool, nulls_last: bool) -> Ordering {
     match (a.is_null(), b.is_null()) {
         (true, true) => Ordering::Equal,
-        (true, false) => if nulls_last { Ordering::Greater } else { Ordering::Less },
-        (false, true) => if nulls_last { Ordering::Less } else { Ordering::Greater },
+        (true, false) => {
+            if nulls_last {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
+        (false, true) => {
+            if nulls_last {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
         _ => {
             let o = a.cmp(b);
-            if desc { o.reverse() } else { o }
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
         }
     }
 }
@@ -897,24 +1053,51 @@ mod tests {
 
     #[test]
     fn integer_arithmetic_checks_overflow_and_zero() {
-        assert_eq!(arithmetic(&Func::Div, &Datum::Int32(7), &Datum::Int32(2)), Ok(Datum::Int32(3)));
-        assert_eq!(arithmetic(&Func::Div, &Datum::Int32(7), &Datum::Int32(0)), Err(EvalError::DivisionByZero));
+        assert_eq!(
+            arithmetic(&Func::Div, &Datum::Int32(7), &Datum::Int32(2)),
+            Ok(Datum::Int32(3))
+        );
+        assert_eq!(
+            arithmetic(&Func::Div, &Datum::Int32(7), &Datum::Int32(0)),
+            Err(EvalError::DivisionByZero)
+        );
         assert!(arithmetic(&Func::Add, &Datum::Int32(i32::MAX), &Datum::Int32(1)).is_err());
-        assert_eq!(arithmetic(&Func::Mod, &Datum::Int32(-7), &Datum::Int32(2)), Ok(Datum::Int32(-1)));
+        assert_eq!(
+            arithmetic(&Func::Mod, &Datum::Int32(-7), &Datum::Int32(2)),
+            Ok(Datum::Int32(-1))
+        );
     }
 
     #[test]
     fn numeric_division_uses_postgres_scale() {
         let d = |s: &str| Decimal::from_str_exact(s).unwrap();
-        assert_eq!(numeric_div(d("1"), d("3")).unwrap().to_string(), "0.33333333333333333333");
-        assert_eq!(numeric_div(d("10"), d("4")).unwrap().to_string(), "2.5000000000000000");
+        assert_eq!(
+            numeric_div(d("1"), d("3")).unwrap().to_string(),
+            "0.33333333333333333333"
+        );
+        assert_eq!(
+            numeric_div(d("10"), d("4")).unwrap().to_string(),
+            "2.5000000000000000"
+        );
     }
 
     #[test]
     fn casts_round_like_postgres() {
-        assert_eq!(cast(&Datum::f64(2.5), ScalarType::Int32), Ok(Datum::Int32(2)));
-        assert_eq!(cast(&Datum::Numeric(Decimal::new(25, 1)), ScalarType::Int32), Ok(Datum::Int32(3)));
-        assert_eq!(cast(&Datum::String("12".into()), ScalarType::Int64), Ok(Datum::Int64(12)));
-        assert!(matches!(cast(&Datum::String("x".into()), ScalarType::Int64), Err(EvalError::InvalidText(_))));
+        assert_eq!(
+            cast(&Datum::f64(2.5), ScalarType::Int32),
+            Ok(Datum::Int32(2))
+        );
+        assert_eq!(
+            cast(&Datum::Numeric(Decimal::new(25, 1)), ScalarType::Int32),
+            Ok(Datum::Int32(3))
+        );
+        assert_eq!(
+            cast(&Datum::String("12".into()), ScalarType::Int64),
+            Ok(Datum::Int64(12))
+        );
+        assert!(matches!(
+            cast(&Datum::String("x".into()), ScalarType::Int64),
+            Err(EvalError::InvalidText(_))
+        ));
     }
 }

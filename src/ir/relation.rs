@@ -88,32 +88,66 @@ pub type LocalId = u64;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RelExpr {
     /// Fixed rows with multiplicities. State: none.
-    Constant { rows: Vec<(Row, Diff)>, types: Vec<ColumnType> },
+    Constant {
+        rows: Vec<(Row, Diff)>,
+        types: Vec<ColumnType>,
+    },
     /// The contents of a table or materialized view, read from its arrangement. State: none
     /// (the arrangement is shared with its owner).
-    Get { id: GlobalId, name: String, types: Vec<ColumnType> },
+    Get {
+        id: GlobalId,
+        name: String,
+        types: Vec<ColumnType>,
+    },
     /// Binds `value` to `id` within `body`, so a shared subplan is computed once.
-    Let { id: LocalId, value: Box<RelExpr>, body: Box<RelExpr> },
+    Let {
+        id: LocalId,
+        value: Box<RelExpr>,
+        body: Box<RelExpr>,
+    },
     /// A reference to a `Let`-bound relation.
     LocalGet { id: LocalId, types: Vec<ColumnType> },
     /// Appends one column per expression, each evaluated over the row (and earlier new columns).
     /// State: none.
-    Map { input: Box<RelExpr>, scalars: Vec<ScalarExpr> },
+    Map {
+        input: Box<RelExpr>,
+        scalars: Vec<ScalarExpr>,
+    },
     /// Keeps the rows for which every predicate is true. State: none.
-    Filter { input: Box<RelExpr>, predicates: Vec<ScalarExpr> },
+    Filter {
+        input: Box<RelExpr>,
+        predicates: Vec<ScalarExpr>,
+    },
     /// Reorders, drops or duplicates columns. State: none.
-    Project { input: Box<RelExpr>, outputs: Vec<usize> },
+    Project {
+        input: Box<RelExpr>,
+        outputs: Vec<usize>,
+    },
     /// Pairs of rows whose key columns are equal (by value, so NULL matches NULL: the planner
     /// filters NULL keys where SQL `=` requires). Output: left columns then right columns. With no
     /// keys, the cross product. State: both inputs arranged by key.
-    Join { left: Box<RelExpr>, right: Box<RelExpr>, keys: Vec<(usize, usize)> },
+    Join {
+        left: Box<RelExpr>,
+        right: Box<RelExpr>,
+        keys: Vec<(usize, usize)>,
+    },
     /// Groups by the key columns and appends one column per aggregate. Output: the key columns,
     /// then the aggregates. With no key and no input rows, no output row (the planner adds the
     /// SQL default row). State: the input arranged by key, and the output.
-    Reduce { input: Box<RelExpr>, group_key: Vec<usize>, aggregates: Vec<AggregateExpr> },
+    Reduce {
+        input: Box<RelExpr>,
+        group_key: Vec<usize>,
+        aggregates: Vec<AggregateExpr>,
+    },
     /// Per group, the rows at positions `offset .. offset + limit` in `order`. State: the input
     /// arranged by group, and the output.
-    TopK { input: Box<RelExpr>, group_key: Vec<usize>, order: Vec<ColumnOrder>, limit: Option<usize>, offset: usize },
+    TopK {
+        input: Box<RelExpr>,
+        group_key: Vec<usize>,
+        order: Vec<ColumnOrder>,
+        limit: Option<usize>,
+        offset: usize,
+    },
     /// One copy of each row present. State: the input arranged, and the output.
     Distinct { input: Box<RelExpr> },
     /// Multiplicities negated (for EXCEPT and outer joins). State: none.
@@ -127,9 +161,9 @@ pub enum RelExpr {
 impl RelExpr {
     pub fn typ(&self) -> Vec<ColumnType> {
         match self {
-            RelExpr::Constant { types, .. } | RelExpr::Get { types, .. } | RelExpr::LocalGet { types, .. } => {
-                types.clone()
-            }
+            RelExpr::Constant { types, .. }
+            | RelExpr::Get { types, .. }
+            | RelExpr::LocalGet { types, .. } => types.clone(),
             RelExpr::Let { body, .. } => body.typ(),
             RelExpr::Map { input, scalars } => {
                 let mut types = input.typ();
@@ -153,10 +187,19 @@ impl RelExpr {
                 types.extend(right.typ());
                 types
             }
-            RelExpr::Reduce { input, group_key, aggregates } => {
+            RelExpr::Reduce {
+                input,
+                group_key,
+                aggregates,
+            } => {
                 let types = input.typ();
-                let mut out: Vec<ColumnType> = group_key.iter().map(|k| types[*k].clone()).collect();
-                out.extend(aggregates.iter().map(|a| a.func.output_type(a.expr.typ(&types).scalar)));
+                let mut out: Vec<ColumnType> =
+                    group_key.iter().map(|k| types[*k].clone()).collect();
+                out.extend(
+                    aggregates
+                        .iter()
+                        .map(|a| a.func.output_type(a.expr.typ(&types).scalar)),
+                );
                 out
             }
             RelExpr::Union { inputs } => {
@@ -176,53 +219,81 @@ impl RelExpr {
     }
 
     pub fn constant(rows: Vec<Row>, types: Vec<ColumnType>) -> RelExpr {
-        RelExpr::Constant { rows: rows.into_iter().map(|r| (r, 1)).collect(), types }
+        RelExpr::Constant {
+            rows: rows.into_iter().map(|r| (r, 1)).collect(),
+            types,
+        }
     }
 
     /// The relation with no columns and one row: what `SELECT` without `FROM` reads.
     pub fn unit() -> RelExpr {
-        RelExpr::Constant { rows: vec![(vec![], 1)], types: vec![] }
+        RelExpr::Constant {
+            rows: vec![(vec![], 1)],
+            types: vec![],
+        }
     }
 
     pub fn empty(types: Vec<ColumnType>) -> RelExpr {
-        RelExpr::Constant { rows: vec![], types }
+        RelExpr::Constant {
+            rows: vec![],
+            types,
+        }
     }
 
     pub fn map(self, scalars: Vec<ScalarExpr>) -> RelExpr {
         if scalars.is_empty() {
             return self;
         }
-        RelExpr::Map { input: Box::new(self), scalars }
+        RelExpr::Map {
+            input: Box::new(self),
+            scalars,
+        }
     }
 
     pub fn filter(self, predicates: Vec<ScalarExpr>) -> RelExpr {
         if predicates.is_empty() {
             return self;
         }
-        RelExpr::Filter { input: Box::new(self), predicates }
+        RelExpr::Filter {
+            input: Box::new(self),
+            predicates,
+        }
     }
 
     pub fn project(self, outputs: Vec<usize>) -> RelExpr {
         if outputs.len() == self.arity() && outputs.iter().enumerate().all(|(i, o)| i == *o) {
             return self;
         }
-        RelExpr::Project { input: Box::new(self), outputs }
+        RelExpr::Project {
+            input: Box::new(self),
+            outputs,
+        }
     }
 
     pub fn join(self, right: RelExpr, keys: Vec<(usize, usize)>) -> RelExpr {
-        RelExpr::Join { left: Box::new(self), right: Box::new(right), keys }
+        RelExpr::Join {
+            left: Box::new(self),
+            right: Box::new(right),
+            keys,
+        }
     }
 
     pub fn distinct(self) -> RelExpr {
-        RelExpr::Distinct { input: Box::new(self) }
+        RelExpr::Distinct {
+            input: Box::new(self),
+        }
     }
 
     pub fn negate(self) -> RelExpr {
-        RelExpr::Negate { input: Box::new(self) }
+        RelExpr::Negate {
+            input: Box::new(self),
+        }
     }
 
     pub fn threshold(self) -> RelExpr {
-        RelExpr::Threshold { input: Box::new(self) }
+        RelExpr::Threshold {
+            input: Box::new(self),
+        }
     }
 
     pub fn union(self, other: RelExpr) -> RelExpr {
@@ -231,7 +302,9 @@ impl RelExpr {
                 inputs.push(other);
                 RelExpr::Union { inputs }
             }
-            this => RelExpr::Union { inputs: vec![this, other] },
+            this => RelExpr::Union {
+                inputs: vec![this, other],
+            },
         }
     }
 
@@ -290,8 +363,12 @@ impl RelExpr {
     /// Applies `f` to every scalar expression in the plan.
     pub fn visit_scalars_mut(&mut self, f: &mut impl FnMut(&mut ScalarExpr)) {
         match self {
-            RelExpr::Map { scalars: es, .. } | RelExpr::Filter { predicates: es, .. } => es.iter_mut().for_each(&mut *f),
-            RelExpr::Reduce { aggregates, .. } => aggregates.iter_mut().for_each(|a| f(&mut a.expr)),
+            RelExpr::Map { scalars: es, .. } | RelExpr::Filter { predicates: es, .. } => {
+                es.iter_mut().for_each(&mut *f)
+            }
+            RelExpr::Reduce { aggregates, .. } => {
+                aggregates.iter_mut().for_each(|a| f(&mut a.expr))
+            }
             _ => {}
         }
         for c in self.children_mut() {

@@ -21,7 +21,11 @@ pub enum ScalarExpr {
     /// A function of the arguments' values.
     Call { func: Func, args: Vec<ScalarExpr> },
     /// `CASE WHEN cond THEN then ELSE els END`; only the chosen branch is evaluated.
-    If { cond: Box<ScalarExpr>, then: Box<ScalarExpr>, els: Box<ScalarExpr> },
+    If {
+        cond: Box<ScalarExpr>,
+        then: Box<ScalarExpr>,
+        els: Box<ScalarExpr>,
+    },
     /// Raises an error when evaluated (e.g. a scalar subquery that returned several rows).
     Error(EvalError, ScalarType),
 }
@@ -40,12 +44,13 @@ impl ScalarExpr {
     /// Evaluates the expression over `row`.
     pub fn eval(&self, row: &[Datum]) -> Result<Datum, EvalError> {
         match self {
-            ScalarExpr::Column(i) => row
-                .get(*i)
-                .cloned()
-                .ok_or_else(|| EvalError::Internal(format!("column #{i} of a {}-column row", row.len()))),
+            ScalarExpr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
+                EvalError::Internal(format!("column #{i} of a {}-column row", row.len()))
+            }),
             ScalarExpr::Literal(d, _) => Ok(d.clone()),
-            ScalarExpr::Param(n, _) => Err(EvalError::Internal(format!("unbound parameter ${}", n + 1))),
+            ScalarExpr::Param(n, _) => {
+                Err(EvalError::Internal(format!("unbound parameter ${}", n + 1)))
+            }
             ScalarExpr::If { cond, then, els } => match cond.eval(row)? {
                 Datum::Bool(true) => then.eval(row),
                 _ => els.eval(row),
@@ -98,7 +103,10 @@ impl ScalarExpr {
                     Ok(Datum::Null)
                 }
                 _ => {
-                    let vals = args.iter().map(|a| a.eval(row)).collect::<Result<Vec<_>, _>>()?;
+                    let vals = args
+                        .iter()
+                        .map(|a| a.eval(row))
+                        .collect::<Result<Vec<_>, _>>()?;
                     func.eval(&vals)
                 }
             },
@@ -109,14 +117,21 @@ impl ScalarExpr {
     pub fn typ(&self, input: &[ColumnType]) -> ColumnType {
         match self {
             // A reference outside the input is a planner bug; answer `unknown` rather than panic.
-            ScalarExpr::Column(i) => input.get(*i).cloned().unwrap_or(ColumnType::new(ScalarType::Unknown, true)),
+            ScalarExpr::Column(i) => input
+                .get(*i)
+                .cloned()
+                .unwrap_or(ColumnType::new(ScalarType::Unknown, true)),
             ScalarExpr::Literal(d, t) => ColumnType::new(*t, d.is_null()),
             ScalarExpr::Param(_, t) => ColumnType::new(*t, true),
             ScalarExpr::Error(_, t) => ColumnType::new(*t, true),
             ScalarExpr::If { then, els, .. } => {
                 let a = then.typ(input);
                 let b = els.typ(input);
-                let scalar = if a.scalar == ScalarType::Unknown { b.scalar } else { a.scalar };
+                let scalar = if a.scalar == ScalarType::Unknown {
+                    b.scalar
+                } else {
+                    a.scalar
+                };
                 ColumnType::new(scalar, a.nullable || b.nullable)
             }
             ScalarExpr::Call { func, args } => {
@@ -207,7 +222,10 @@ impl ScalarExpr {
             }
         });
         match missing {
-            Some(n) => Err(EvalError::InvalidParameter(format!("there is no parameter ${}", n + 1))),
+            Some(n) => Err(EvalError::InvalidParameter(format!(
+                "there is no parameter ${}",
+                n + 1
+            ))),
             None => Ok(()),
         }
     }
@@ -220,7 +238,11 @@ impl ScalarExpr {
                 args.iter_mut().for_each(|a| a.fold_constants(input));
                 // A strict function of a NULL constant is NULL, whatever its other arguments
                 // would do: Postgres folds it so, and never evaluates them.
-                if func.is_strict() && args.iter().any(|a| matches!(a, ScalarExpr::Literal(Datum::Null, _))) {
+                if func.is_strict()
+                    && args
+                        .iter()
+                        .any(|a| matches!(a, ScalarExpr::Literal(Datum::Null, _)))
+                {
                     let typ = self.typ(input).scalar;
                     *self = ScalarExpr::null(typ);
                     return;
@@ -231,7 +253,11 @@ impl ScalarExpr {
                 then.fold_constants(input);
                 els.fold_constants(input);
                 if let ScalarExpr::Literal(c, _) = &**cond {
-                    *self = if c == &Datum::Bool(true) { (**then).clone() } else { (**els).clone() };
+                    *self = if c == &Datum::Bool(true) {
+                        (**then).clone()
+                    } else {
+                        (**els).clone()
+                    };
                     return;
                 }
             }
@@ -254,10 +280,14 @@ impl fmt::Display for ScalarExpr {
             ScalarExpr::Column(i) => write!(f, "#{i}"),
             ScalarExpr::Literal(Datum::Null, _) => write!(f, "null"),
             ScalarExpr::Literal(Datum::String(s), _) => write!(f, "{s:?}"),
-            ScalarExpr::Literal(d, _) => write!(f, "{}", crate::repr::strconv::format(d).unwrap_or_default()),
+            ScalarExpr::Literal(d, _) => {
+                write!(f, "{}", crate::repr::strconv::format(d).unwrap_or_default())
+            }
             ScalarExpr::Param(n, _) => write!(f, "${}", n + 1),
             ScalarExpr::Error(e, _) => write!(f, "error({e:?})"),
-            ScalarExpr::If { cond, then, els } => write!(f, "case when {cond} then {then} else {els} end"),
+            ScalarExpr::If { cond, then, els } => {
+                write!(f, "case when {cond} then {then} else {els} end")
+            }
             ScalarExpr::Call { func, args } => {
                 if let (Some(op), [a, b]) = (func.infix(), args.as_slice()) {
                     return write!(f, "({a} {op} {b})");

@@ -18,12 +18,18 @@ pub fn apply(mut expr: RelExpr) -> RelExpr {
             }
             RelExpr::Map { input, scalars }
         }
-        RelExpr::Filter { input, mut predicates } => {
+        RelExpr::Filter {
+            input,
+            mut predicates,
+        } => {
             let types = input.typ();
             for p in predicates.iter_mut() {
                 p.fold_constants(&types);
             }
-            if predicates.iter().any(|p| matches!(p, ScalarExpr::Literal(d, _) if *d != Datum::Bool(true))) {
+            if predicates
+                .iter()
+                .any(|p| matches!(p, ScalarExpr::Literal(d, _) if *d != Datum::Bool(true)))
+            {
                 return RelExpr::empty(types);
             }
             predicates.retain(|p| !matches!(p, ScalarExpr::Literal(Datum::Bool(true), _)));
@@ -43,7 +49,10 @@ mod tests {
     fn false_filter_becomes_empty() {
         let e = RelExpr::unit().filter(vec![ScalarExpr::call(
             Func::Eq,
-            vec![ScalarExpr::Literal(Datum::Int32(1), ScalarType::Int32), ScalarExpr::Literal(Datum::Int32(2), ScalarType::Int32)],
+            vec![
+                ScalarExpr::Literal(Datum::Int32(1), ScalarType::Int32),
+                ScalarExpr::Literal(Datum::Int32(2), ScalarType::Int32),
+            ],
         )]);
         assert_eq!(apply(e).to_string(), "Constant <empty>\n");
     }

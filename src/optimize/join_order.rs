@@ -34,7 +34,11 @@ fn is_join_tree(e: &RelExpr) -> bool {
     fn count(e: &RelExpr) -> usize {
         match e {
             RelExpr::Join { left, right, .. } => count(left) + count(right),
-            RelExpr::Filter { input, .. } if matches!(**input, RelExpr::Join { .. } | RelExpr::Filter { .. }) => count(input),
+            RelExpr::Filter { input, .. }
+                if matches!(**input, RelExpr::Join { .. } | RelExpr::Filter { .. }) =>
+            {
+                count(input)
+            }
             _ => 1,
         }
     }
@@ -51,10 +55,18 @@ fn flatten(e: RelExpr, inputs: &mut Vec<RelExpr>, preds: &mut Vec<ScalarExpr>) {
             let right_offset: usize = inputs.iter().map(RelExpr::arity).sum();
             flatten(*right, inputs, preds);
             for (l, r) in keys {
-                preds.push(ScalarExpr::call(Func::Eq, vec![ScalarExpr::Column(offset + l), ScalarExpr::Column(right_offset + r)]));
+                preds.push(ScalarExpr::call(
+                    Func::Eq,
+                    vec![
+                        ScalarExpr::Column(offset + l),
+                        ScalarExpr::Column(right_offset + r),
+                    ],
+                ));
             }
         }
-        RelExpr::Filter { input, predicates } if matches!(*input, RelExpr::Join { .. } | RelExpr::Filter { .. }) => {
+        RelExpr::Filter { input, predicates }
+            if matches!(*input, RelExpr::Join { .. } | RelExpr::Filter { .. }) =>
+        {
             flatten(*input, inputs, preds);
             for mut p in conjuncts(predicates) {
                 p.permute(&|c| c + offset);
@@ -67,12 +79,20 @@ fn flatten(e: RelExpr, inputs: &mut Vec<RelExpr>, preds: &mut Vec<ScalarExpr>) {
 
 fn reorder(inputs: Vec<RelExpr>, preds: Vec<ScalarExpr>) -> RelExpr {
     let arities: Vec<usize> = inputs.iter().map(RelExpr::arity).collect();
-    let starts: Vec<usize> = arities.iter().scan(0, |acc, a| {
-        let s = *acc;
-        *acc += a;
-        Some(s)
-    }).collect();
-    let owner = |c: usize| starts.iter().rposition(|s| *s <= c).expect("column within the join");
+    let starts: Vec<usize> = arities
+        .iter()
+        .scan(0, |acc, a| {
+            let s = *acc;
+            *acc += a;
+            Some(s)
+        })
+        .collect();
+    let owner = |c: usize| {
+        starts
+            .iter()
+            .rposition(|s| *s <= c)
+            .expect("column within the join")
+    };
     // Equalities between two inputs, and inputs with predicates of their own.
     let mut edges: Vec<(usize, usize)> = Vec::new();
     let mut filtered = vec![false; inputs.len()];
@@ -91,9 +111,16 @@ fn reorder(inputs: Vec<RelExpr>, preds: Vec<ScalarExpr>) -> RelExpr {
     let mut order = vec![filtered.iter().position(|f| *f).unwrap_or(0)];
     while order.len() < inputs.len() {
         let connected = (0..inputs.len()).find(|i| {
-            !order.contains(i) && edges.iter().any(|(a, b)| (a == i && order.contains(b)) || (b == i && order.contains(a)))
+            !order.contains(i)
+                && edges
+                    .iter()
+                    .any(|(a, b)| (a == i && order.contains(b)) || (b == i && order.contains(a)))
         });
-        let next = connected.unwrap_or_else(|| (0..inputs.len()).find(|i| !order.contains(i)).expect("an input remains"));
+        let next = connected.unwrap_or_else(|| {
+            (0..inputs.len())
+                .find(|i| !order.contains(i))
+                .expect("an input remains")
+        });
         order.push(next);
     }
     // Where each written column lands in the new order.
@@ -125,7 +152,10 @@ fn conjuncts(preds: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
     let mut out = Vec::new();
     for p in preds {
         match p {
-            ScalarExpr::Call { func: Func::And, args } => out.extend(conjuncts(args)),
+            ScalarExpr::Call {
+                func: Func::And,
+                args,
+            } => out.extend(conjuncts(args)),
             p => out.push(p),
         }
     }
@@ -143,14 +173,22 @@ mod tests {
 
     fn table(id: u64) -> RelExpr {
         let t = ColumnType::new(ScalarType::Int32, true);
-        RelExpr::Get { id: GlobalId(id), name: format!("t{id}"), types: vec![t.clone(), t] }
+        RelExpr::Get {
+            id: GlobalId(id),
+            name: format!("t{id}"),
+            types: vec![t.clone(), t],
+        }
     }
 
     #[test]
     fn connected_inputs_join_first() {
         // (t1 × t2) × t3 WHERE t1.#0 = t3.#0 AND t3.#1 = t2.#1
-        let eq = |a, b| ScalarExpr::call(Func::Eq, vec![ScalarExpr::Column(a), ScalarExpr::Column(b)]);
-        let e = table(1).join(table(2), vec![]).join(table(3), vec![]).filter(vec![eq(0, 4), eq(5, 3)]);
+        let eq =
+            |a, b| ScalarExpr::call(Func::Eq, vec![ScalarExpr::Column(a), ScalarExpr::Column(b)]);
+        let e = table(1)
+            .join(table(2), vec![])
+            .join(table(3), vec![])
+            .filter(vec![eq(0, 4), eq(5, 3)]);
         let out = crate::optimize::optimize(e);
         let text = out.to_string();
         assert!(!text.contains("CrossJoin"), "{text}");

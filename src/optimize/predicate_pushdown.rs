@@ -21,7 +21,10 @@ fn conjuncts(preds: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
     let mut out = Vec::new();
     for p in preds {
         match p {
-            ScalarExpr::Call { func: Func::And, args } => out.extend(conjuncts(args)),
+            ScalarExpr::Call {
+                func: Func::And,
+                args,
+            } => out.extend(conjuncts(args)),
             p => out.push(p),
         }
     }
@@ -52,10 +55,20 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
         }
         RelExpr::Map { input, scalars } => {
             let arity = input.arity();
-            let (below, above): (Vec<_>, Vec<_>) = preds.into_iter().partition(|p| p.support().iter().all(|c| *c < arity));
-            RelExpr::Map { input: Box::new(push(*input, below)), scalars }.filter(above)
+            let (below, above): (Vec<_>, Vec<_>) = preds
+                .into_iter()
+                .partition(|p| p.support().iter().all(|c| *c < arity));
+            RelExpr::Map {
+                input: Box::new(push(*input, below)),
+                scalars,
+            }
+            .filter(above)
         }
-        RelExpr::Join { left, right, mut keys } => {
+        RelExpr::Join {
+            left,
+            right,
+            mut keys,
+        } => {
             let la = left.arity();
             let types = {
                 let mut t = left.typ();
@@ -81,7 +94,12 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
                     kept.push(p);
                 }
             }
-            RelExpr::Join { left: Box::new(push(*left, lp)), right: Box::new(push(*right, rp)), keys }.filter(kept)
+            RelExpr::Join {
+                left: Box::new(push(*left, lp)),
+                right: Box::new(push(*right, rp)),
+                keys,
+            }
+            .filter(kept)
         }
         other => other.filter(preds),
     }

@@ -25,9 +25,16 @@ pub enum Statement {
     /// `COPY (SUBSCRIBE ...) TO STDOUT`.
     CopySubscribe(Subscribe),
     /// `DECLARE name CURSOR FOR SUBSCRIBE ...`.
-    DeclareSubscribe { name: String, subscribe: Subscribe },
+    DeclareSubscribe {
+        name: String,
+        subscribe: Subscribe,
+    },
     /// `FETCH [n|ALL] [FROM|IN] name [WITH (timeout = '1s')]`.
-    Fetch { name: String, count: Option<u64>, timeout: Option<std::time::Duration> },
+    Fetch {
+        name: String,
+        count: Option<u64>,
+        timeout: Option<std::time::Duration>,
+    },
     Show(ShowObjects),
     /// `FLUSH`: waits until earlier writes are visible (they always are, reads are linearized).
     Flush,
@@ -117,18 +124,27 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         .collect();
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     match (w(0), w(1)) {
-        ("subscribe" | "tail", _) => return parse_subscribe(strip_keyword(sql, 1)).map(Statement::Subscribe),
+        ("subscribe" | "tail", _) => {
+            return parse_subscribe(strip_keyword(sql, 1)).map(Statement::Subscribe)
+        }
         ("copy", _) if sql.contains('(') && matches!(w(1), "subscribe" | "tail") => {
             let open = sql.find('(').expect("checked above");
-            let close = sql.rfind(')').ok_or_else(|| syntax("expected ')' closing COPY's query", None))?;
+            let close = sql
+                .rfind(')')
+                .ok_or_else(|| syntax("expected ')' closing COPY's query", None))?;
             let tail = sql[close + 1..].trim().to_ascii_lowercase();
             if !tail.starts_with("to stdout") {
-                return Err(SqlError::unsupported("COPY (SUBSCRIBE ...) other than TO STDOUT"));
+                return Err(SqlError::unsupported(
+                    "COPY (SUBSCRIBE ...) other than TO STDOUT",
+                ));
             }
             let inner = &sql[open + 1..close];
             return parse_subscribe(strip_keyword(inner, 1)).map(Statement::CopySubscribe);
         }
-        ("declare", _) if matches!(w(4), "subscribe" | "tail") || (w(2) == "cursor" && w(4) == "subscribe") => {
+        ("declare", _)
+            if matches!(w(4), "subscribe" | "tail")
+                || (w(2) == "cursor" && w(4) == "subscribe") =>
+        {
             let name = words[1].clone();
             let pos = find_word(sql, w(4)).ok_or_else(|| syntax("expected SUBSCRIBE", None))?;
             let subscribe = parse_subscribe(strip_keyword(&sql[pos..], 1))?;
@@ -144,7 +160,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         ("show", "schemas") => return Ok(Statement::Show(ShowObjects::Schemas)),
         ("show", "columns") if w(2) == "from" || w(2) == "in" => {
             let name = strip_keyword(sql, 3).trim().trim_end_matches(';').trim();
-            return Ok(Statement::Show(ShowObjects::Columns(parse_object_name(name)?)));
+            return Ok(Statement::Show(ShowObjects::Columns(parse_object_name(
+                name,
+            )?)));
         }
         _ => {}
     }
@@ -170,17 +188,27 @@ fn syntax(msg: impl Into<String>, position: Option<usize>) -> SqlError {
 /// Turns sqlparser's "... at Line: L, Column: C" into Postgres' 1-based character position.
 fn parser_error(sql: &str, e: sqlparser::parser::ParserError) -> SqlError {
     let msg = e.to_string();
-    let msg = msg.strip_prefix("sql parser error: ").unwrap_or(&msg).to_string();
+    let msg = msg
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(&msg)
+        .to_string();
     let position = msg.rfind(" at Line: ").and_then(|at| {
         let rest = &msg[at + " at Line: ".len()..];
         let (line, col) = rest.split_once(", Column: ")?;
         let (line, col): (usize, usize) = (line.trim().parse().ok()?, col.trim().parse().ok()?);
-        let before: usize = sql.lines().take(line.saturating_sub(1)).map(|l| l.chars().count() + 1).sum();
+        let before: usize = sql
+            .lines()
+            .take(line.saturating_sub(1))
+            .map(|l| l.chars().count() + 1)
+            .sum();
         Some(before + col)
     });
     if position.is_none() && msg.ends_with("found: EOF") {
         // As Postgres: the error is at the end of the input.
-        return syntax(format!("syntax error at end of input ({msg})"), Some(sql.chars().count() + 1));
+        return syntax(
+            format!("syntax error at end of input ({msg})"),
+            Some(sql.chars().count() + 1),
+        );
     }
     let clean = match msg.rfind(" at Line: ") {
         Some(at) => msg[..at].to_string(),
@@ -193,7 +221,9 @@ fn parser_error(sql: &str, e: sqlparser::parser::ParserError) -> SqlError {
 fn strip_keyword(sql: &str, n: usize) -> &str {
     let mut rest = sql.trim_start();
     for _ in 0..n {
-        let end = rest.find(|c: char| c.is_whitespace() || c == '(').unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(rest.len());
         rest = rest[end..].trim_start();
     }
     rest
@@ -217,9 +247,17 @@ fn find_word(sql: &str, word: &str) -> Option<usize> {
 
 fn parse_object_name(text: &str) -> Result<Vec<String>, SqlError> {
     let dialect = PostgreSqlDialect {};
-    let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(|e| parser_error(text, e))?;
-    let name = parser.parse_object_name(false).map_err(|e| parser_error(text, e))?;
-    Ok(name.0.iter().map(|p| normalize_ident(p.as_ident().expect("object name parts are identifiers"))).collect())
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(text)
+        .map_err(|e| parser_error(text, e))?;
+    let name = parser
+        .parse_object_name(false)
+        .map_err(|e| parser_error(text, e))?;
+    Ok(name
+        .0
+        .iter()
+        .map(|p| normalize_ident(p.as_ident().expect("object name parts are identifiers")))
+        .collect())
 }
 
 /// Lower-cases unquoted identifiers, as Postgres does.
@@ -239,24 +277,46 @@ fn parse_subscribe(rest: &str) -> Result<Subscribe, SqlError> {
     if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("to ") {
         rest = rest[3..].trim_start();
     }
-    let mut parser = Parser::new(&dialect).try_with_sql(rest).map_err(|e| parser_error(rest, e))?;
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(rest)
+        .map_err(|e| parser_error(rest, e))?;
     let from = if parser.consume_token(&Token::LParen) {
         let q = parser.parse_query().map_err(|e| parser_error(rest, e))?;
-        parser.expect_token(&Token::RParen).map_err(|e| parser_error(rest, e))?;
+        parser
+            .expect_token(&Token::RParen)
+            .map_err(|e| parser_error(rest, e))?;
         SubscribeFrom::Query(q)
     } else {
-        let name = parser.parse_object_name(false).map_err(|e| parser_error(rest, e))?;
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| parser_error(rest, e))?;
         SubscribeFrom::Name(
-            name.0.iter().map(|p| normalize_ident(p.as_ident().expect("object name parts are identifiers"))).collect(),
+            name.0
+                .iter()
+                .map(|p| normalize_ident(p.as_ident().expect("object name parts are identifiers")))
+                .collect(),
         )
     };
-    let mut sub = Subscribe { from, snapshot: true, progress: false, as_of: None };
+    let mut sub = Subscribe {
+        from,
+        snapshot: true,
+        progress: false,
+        as_of: None,
+    };
     loop {
         if parser.parse_keyword(sqlparser::keywords::Keyword::WITH) {
-            parser.expect_token(&Token::LParen).map_err(|e| parser_error(rest, e))?;
+            parser
+                .expect_token(&Token::LParen)
+                .map_err(|e| parser_error(rest, e))?;
             loop {
-                let key = parser.parse_identifier().map_err(|e| parser_error(rest, e))?.value.to_lowercase();
-                let value = if parser.consume_token(&Token::Eq) || matches!(parser.peek_token().token, Token::Word(_)) {
+                let key = parser
+                    .parse_identifier()
+                    .map_err(|e| parser_error(rest, e))?
+                    .value
+                    .to_lowercase();
+                let value = if parser.consume_token(&Token::Eq)
+                    || matches!(parser.peek_token().token, Token::Word(_))
+                {
                     let tok = parser.next_token().token.to_string().to_lowercase();
                     !matches!(tok.trim_matches('\''), "false" | "off" | "0")
                 } else {
@@ -265,31 +325,52 @@ fn parse_subscribe(rest: &str) -> Result<Subscribe, SqlError> {
                 match key.as_str() {
                     "snapshot" => sub.snapshot = value,
                     "progress" => sub.progress = value,
-                    other => return Err(syntax(format!("unrecognized SUBSCRIBE option \"{other}\""), None)),
+                    other => {
+                        return Err(syntax(
+                            format!("unrecognized SUBSCRIBE option \"{other}\""),
+                            None,
+                        ))
+                    }
                 }
                 if !parser.consume_token(&Token::Comma) {
                     break;
                 }
             }
-            parser.expect_token(&Token::RParen).map_err(|e| parser_error(rest, e))?;
-        } else if parser.parse_keywords(&[sqlparser::keywords::Keyword::AS, sqlparser::keywords::Keyword::OF]) {
+            parser
+                .expect_token(&Token::RParen)
+                .map_err(|e| parser_error(rest, e))?;
+        } else if parser.parse_keywords(&[
+            sqlparser::keywords::Keyword::AS,
+            sqlparser::keywords::Keyword::OF,
+        ]) {
             let tok = parser.next_token().token.to_string();
-            let t = tok.trim_matches('\'').parse::<u64>().map_err(|_| syntax("AS OF expects a timestamp in milliseconds", None))?;
+            let t = tok
+                .trim_matches('\'')
+                .parse::<u64>()
+                .map_err(|_| syntax("AS OF expects a timestamp in milliseconds", None))?;
             sub.as_of = Some(t);
         } else {
             break;
         }
     }
     if parser.peek_token().token != Token::EOF {
-        return Err(syntax(format!("syntax error at or near \"{}\"", parser.peek_token().token), None));
+        return Err(syntax(
+            format!("syntax error at or near \"{}\"", parser.peek_token().token),
+            None,
+        ));
     }
     Ok(sub)
 }
 
 fn parse_fetch(sql: &str) -> Result<Statement, SqlError> {
     let dialect = PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| syntax(e.to_string(), None))?;
-    let words: Vec<Token> = tokens.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map_err(|e| syntax(e.to_string(), None))?;
+    let words: Vec<Token> = tokens
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
     let mut i = 1;
     let mut count = Some(1);
     let lower = |t: &Token| t.to_string().to_lowercase();
@@ -314,11 +395,18 @@ fn parse_fetch(sql: &str) -> Result<Statement, SqlError> {
         }
         _ => {}
     }
-    if words.get(i).is_some_and(|t| lower(t) == "from" || lower(t) == "in") {
+    if words
+        .get(i)
+        .is_some_and(|t| lower(t) == "from" || lower(t) == "in")
+    {
         i += 1;
     }
     let name = match words.get(i) {
-        Some(Token::Word(w)) => normalize_ident(&ast::Ident { value: w.value.clone(), quote_style: w.quote_style, span: sqlparser::tokenizer::Span::empty() }),
+        Some(Token::Word(w)) => normalize_ident(&ast::Ident {
+            value: w.value.clone(),
+            quote_style: w.quote_style,
+            span: sqlparser::tokenizer::Span::empty(),
+        }),
         _ => return Err(syntax("FETCH expects a cursor name", None)),
     };
     i += 1;
@@ -326,13 +414,23 @@ fn parse_fetch(sql: &str) -> Result<Statement, SqlError> {
     if words.get(i).is_some_and(|t| lower(t) == "with") {
         // WITH (timeout = '1s')
         let texts: Vec<String> = words[i..].iter().map(|t| t.to_string()).collect();
-        let value = texts.iter().find(|t| t.starts_with('\'')).map(|t| t.trim_matches('\'').to_string());
+        let value = texts
+            .iter()
+            .find(|t| t.starts_with('\''))
+            .map(|t| t.trim_matches('\'').to_string());
         if let Some(v) = value {
-            let iv = crate::repr::strconv::parse_interval(&v).ok_or_else(|| syntax(format!("invalid timeout \"{v}\""), None))?;
-            timeout = Some(std::time::Duration::from_micros(iv.as_micros().max(0) as u64));
+            let iv = crate::repr::strconv::parse_interval(&v)
+                .ok_or_else(|| syntax(format!("invalid timeout \"{v}\""), None))?;
+            timeout = Some(std::time::Duration::from_micros(
+                iv.as_micros().max(0) as u64
+            ));
         }
     }
-    Ok(Statement::Fetch { name, count, timeout })
+    Ok(Statement::Fetch {
+        name,
+        count,
+        timeout,
+    })
 }
 
 #[cfg(test)]
@@ -348,10 +446,14 @@ mod tests {
 
     #[test]
     fn parses_subscribe_forms() {
-        let Statement::Subscribe(s) = parse_statement("SUBSCRIBE TO v WITH (PROGRESS)").unwrap() else { panic!() };
+        let Statement::Subscribe(s) = parse_statement("SUBSCRIBE TO v WITH (PROGRESS)").unwrap()
+        else {
+            panic!()
+        };
         assert!(s.progress && s.snapshot);
         let Statement::CopySubscribe(s) =
-            parse_statement("COPY (SUBSCRIBE (SELECT 1) WITH (SNAPSHOT = false)) TO STDOUT").unwrap()
+            parse_statement("COPY (SUBSCRIBE (SELECT 1) WITH (SNAPSHOT = false)) TO STDOUT")
+                .unwrap()
         else {
             panic!()
         };
@@ -369,7 +471,12 @@ mod tests {
 
     #[test]
     fn parses_fetch() {
-        let Statement::Fetch { name, count, timeout } = parse_statement("FETCH 10 c WITH (timeout = '1s')").unwrap() else {
+        let Statement::Fetch {
+            name,
+            count,
+            timeout,
+        } = parse_statement("FETCH 10 c WITH (timeout = '1s')").unwrap()
+        else {
             panic!()
         };
         assert_eq!((name.as_str(), count), ("c", Some(10)));

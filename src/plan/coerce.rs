@@ -17,7 +17,8 @@ pub fn scalar_type(dt: &DataType) -> PlanResult<ScalarType> {
         D::BigInt(_) | D::Int8(_) => ScalarType::Int64,
         D::Real | D::Float4 => ScalarType::Float32,
         D::Float(info) => match info {
-            sqlparser::ast::ExactNumberInfo::Precision(p) | sqlparser::ast::ExactNumberInfo::PrecisionAndScale(p, _)
+            sqlparser::ast::ExactNumberInfo::Precision(p)
+            | sqlparser::ast::ExactNumberInfo::PrecisionAndScale(p, _)
                 if *p <= 24 =>
             {
                 ScalarType::Float32
@@ -26,11 +27,19 @@ pub fn scalar_type(dt: &DataType) -> PlanResult<ScalarType> {
         },
         D::Double(_) | D::DoublePrecision | D::Float8 | D::Float64 => ScalarType::Float64,
         D::Numeric(_) | D::Decimal(_) | D::Dec(_) => ScalarType::Numeric,
-        D::Text | D::String(_) | D::Varchar(_) | D::CharVarying(_) | D::Char(_) | D::Character(_) | D::CharacterVarying(_)
+        D::Text
+        | D::String(_)
+        | D::Varchar(_)
+        | D::CharVarying(_)
+        | D::Char(_)
+        | D::Character(_)
+        | D::CharacterVarying(_)
         | D::Nvarchar(_) => ScalarType::Text,
         D::Date => ScalarType::Date,
         D::Timestamp(_, tz) => match tz {
-            sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz => ScalarType::TimestampTz,
+            sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz => {
+                ScalarType::TimestampTz
+            }
             _ => ScalarType::Timestamp,
         },
         D::TimestampNtz(_) => ScalarType::Timestamp,
@@ -48,8 +57,12 @@ pub fn scalar_type(dt: &DataType) -> PlanResult<ScalarType> {
                 "bpchar" | "name" | "string" => ScalarType::Text,
                 "serial" => ScalarType::Int32,
                 "bigserial" => ScalarType::Int64,
-                other => return Err(PlanError::UndefinedOperator(format!("type \"{other}\" does not exist")))
-                    .map_err(|_| PlanError::Unsupported(format!("type \"{other}\""))),
+                other => {
+                    return Err(PlanError::UndefinedOperator(format!(
+                        "type \"{other}\" does not exist"
+                    )))
+                    .map_err(|_| PlanError::Unsupported(format!("type \"{other}\"")))
+                }
             }
         }
         other => return Err(PlanError::Unsupported(format!("type {other}"))),
@@ -63,7 +76,9 @@ pub fn cast(e: ScalarExpr, from: ScalarType, to: ScalarType) -> ScalarExpr {
     }
     // A NULL or a parameter of unknown type takes the target type directly.
     match &e {
-        ScalarExpr::Literal(d, ScalarType::Unknown) if d.is_null() => return ScalarExpr::Literal(d.clone(), to),
+        ScalarExpr::Literal(d, ScalarType::Unknown) if d.is_null() => {
+            return ScalarExpr::Literal(d.clone(), to)
+        }
         ScalarExpr::Param(n, ScalarType::Unknown) => return ScalarExpr::Param(*n, to),
         _ => {}
     }
@@ -85,13 +100,20 @@ pub fn can_implicitly_cast(from: ScalarType, to: ScalarType) -> bool {
         (Some(a), Some(b)) => return a <= b,
         _ => {}
     }
-    matches!((from, to), (Date, Timestamp) | (Date, TimestampTz) | (Timestamp, TimestampTz))
+    matches!(
+        (from, to),
+        (Date, Timestamp) | (Date, TimestampTz) | (Timestamp, TimestampTz)
+    )
 }
 
 /// The type both operands of a comparison or arithmetic operator, a CASE's branches, or a UNION's
 /// columns are converted to.
 pub fn common_type(types: &[ScalarType]) -> Option<ScalarType> {
-    let known: Vec<ScalarType> = types.iter().copied().filter(|t| *t != ScalarType::Unknown).collect();
+    let known: Vec<ScalarType> = types
+        .iter()
+        .copied()
+        .filter(|t| *t != ScalarType::Unknown)
+        .collect();
     let Some(first) = known.first().copied() else {
         return Some(ScalarType::Text);
     };
@@ -114,7 +136,16 @@ pub fn coerce_all(
     let types: Vec<ScalarType> = exprs.iter().map(|(_, t)| t.scalar).collect();
     let target = common_type(&types).ok_or_else(|| {
         let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
-        PlanError::TypeMismatch(format!("{context} types {} cannot be matched", names.join(" and ")))
+        PlanError::TypeMismatch(format!(
+            "{context} types {} cannot be matched",
+            names.join(" and ")
+        ))
     })?;
-    Ok((exprs.into_iter().map(|(e, t)| cast(e, t.scalar, target)).collect(), target))
+    Ok((
+        exprs
+            .into_iter()
+            .map(|(e, t)| cast(e, t.scalar, target))
+            .collect(),
+        target,
+    ))
 }

@@ -31,14 +31,27 @@ pub struct ExprCx<'a, 'c> {
 impl<'a, 'c> ExprCx<'a, 'c> {
     pub fn new(qcx: &'a QueryCx<'c>, rel: RelExpr, scope: Scope, clause: &'static str) -> Self {
         let types = rel.typ();
-        ExprCx { qcx, rel, scope, types, grouped: vec![], pre_agg_scope: None, clause, lets: vec![] }
+        ExprCx {
+            qcx,
+            rel,
+            scope,
+            types,
+            grouped: vec![],
+            pre_agg_scope: None,
+            clause,
+            lets: vec![],
+        }
     }
 
     /// The relation with every column subqueries added, and its Let bindings.
     pub fn finish(self) -> (RelExpr, Scope) {
         let mut rel = self.rel;
         for (id, value) in self.lets.into_iter().rev() {
-            rel = RelExpr::Let { id, value: Box::new(value), body: Box::new(rel) };
+            rel = RelExpr::Let {
+                id,
+                value: Box::new(value),
+                body: Box::new(rel),
+            };
         }
         (rel, self.scope)
     }
@@ -59,10 +72,17 @@ impl<'a, 'c> ExprCx<'a, 'c> {
         let (s, t) = self.plan_typed(e)?;
         if t.scalar != to && t.scalar != ScalarType::Unknown {
             if to == ScalarType::Bool {
-                return Err(PlanError::TypeMismatch(format!("argument of {what} must be type boolean, not type {}", t.scalar.name())));
+                return Err(PlanError::TypeMismatch(format!(
+                    "argument of {what} must be type boolean, not type {}",
+                    t.scalar.name()
+                )));
             }
             if !super::coerce::can_implicitly_cast(t.scalar, to) {
-                return Err(PlanError::TypeMismatch(format!("{what} is of type {} but expression is of type {}", to.name(), t.scalar.name())));
+                return Err(PlanError::TypeMismatch(format!(
+                    "{what} is of type {} but expression is of type {}",
+                    to.name(),
+                    t.scalar.name()
+                )));
             }
         }
         Ok(cast(s, t.scalar, to))
@@ -79,7 +99,10 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 match parts.as_slice() {
                     [t, c] => self.column(Some(t), c),
                     [_, t, c] | [_, _, t, c] => self.column(Some(t), c),
-                    _ => Err(PlanError::Syntax(format!("improper qualified name: {}", parts.join(".")))),
+                    _ => Err(PlanError::Syntax(format!(
+                        "improper qualified name: {}",
+                        parts.join(".")
+                    ))),
                 }
             }
             Expr::Value(v) => self.value(&v.value),
@@ -104,11 +127,14 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     Some(f) => format!("{text} {f}"),
                     None => text,
                 };
-                let d = strconv::parse(&text, ScalarType::Interval).map_err(|e| eval_parse_error(e, ScalarType::Interval))?;
+                let d = strconv::parse(&text, ScalarType::Interval)
+                    .map_err(|e| eval_parse_error(e, ScalarType::Interval))?;
                 Ok(ScalarExpr::Literal(d, ScalarType::Interval))
             }
             Expr::Nested(inner) => self.plan(inner),
-            Expr::Cast { expr, data_type, .. } => {
+            Expr::Cast {
+                expr, data_type, ..
+            } => {
                 let to = scalar_type(data_type)?;
                 let (s, t) = self.plan_typed(expr)?;
                 Ok(cast(s, t.scalar, to))
@@ -126,7 +152,11 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                         }
                     }
                     let (s, t) = self.plan_typed(expr)?;
-                    let s = if t.scalar == ScalarType::Unknown { cast(s, t.scalar, ScalarType::Float64) } else { s };
+                    let s = if t.scalar == ScalarType::Unknown {
+                        cast(s, t.scalar, ScalarType::Float64)
+                    } else {
+                        s
+                    };
                     Ok(ScalarExpr::call(Func::Neg, vec![s]))
                 }
                 UnaryOperator::Plus => self.plan(expr),
@@ -134,18 +164,31 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             },
             Expr::BinaryOp { left, op, right } => self.binary(left, op, right),
             Expr::IsNull(x) => Ok(ScalarExpr::call(Func::IsNull, vec![self.plan(x)?])),
-            Expr::IsNotNull(x) => {
-                Ok(ScalarExpr::call(Func::Not, vec![ScalarExpr::call(Func::IsNull, vec![self.plan(x)?])]))
-            }
-            Expr::IsTrue(x) => Ok(ScalarExpr::call(Func::IsTrue, vec![self.plan_as(x, ScalarType::Bool, "IS TRUE")?])),
-            Expr::IsFalse(x) => Ok(ScalarExpr::call(Func::IsFalse, vec![self.plan_as(x, ScalarType::Bool, "IS FALSE")?])),
+            Expr::IsNotNull(x) => Ok(ScalarExpr::call(
+                Func::Not,
+                vec![ScalarExpr::call(Func::IsNull, vec![self.plan(x)?])],
+            )),
+            Expr::IsTrue(x) => Ok(ScalarExpr::call(
+                Func::IsTrue,
+                vec![self.plan_as(x, ScalarType::Bool, "IS TRUE")?],
+            )),
+            Expr::IsFalse(x) => Ok(ScalarExpr::call(
+                Func::IsFalse,
+                vec![self.plan_as(x, ScalarType::Bool, "IS FALSE")?],
+            )),
             Expr::IsNotTrue(x) => Ok(ScalarExpr::call(
                 Func::Not,
-                vec![ScalarExpr::call(Func::IsTrue, vec![self.plan_as(x, ScalarType::Bool, "IS NOT TRUE")?])],
+                vec![ScalarExpr::call(
+                    Func::IsTrue,
+                    vec![self.plan_as(x, ScalarType::Bool, "IS NOT TRUE")?],
+                )],
             )),
             Expr::IsNotFalse(x) => Ok(ScalarExpr::call(
                 Func::Not,
-                vec![ScalarExpr::call(Func::IsFalse, vec![self.plan_as(x, ScalarType::Bool, "IS NOT FALSE")?])],
+                vec![ScalarExpr::call(
+                    Func::IsFalse,
+                    vec![self.plan_as(x, ScalarType::Bool, "IS NOT FALSE")?],
+                )],
             )),
             Expr::IsDistinctFrom(a, b) => {
                 let (args, _) = self.coerced(&[a, b], "IS DISTINCT FROM")?;
@@ -153,9 +196,17 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             }
             Expr::IsNotDistinctFrom(a, b) => {
                 let (args, _) = self.coerced(&[a, b], "IS NOT DISTINCT FROM")?;
-                Ok(ScalarExpr::call(Func::Not, vec![ScalarExpr::call(Func::IsDistinctFrom, args)]))
+                Ok(ScalarExpr::call(
+                    Func::Not,
+                    vec![ScalarExpr::call(Func::IsDistinctFrom, args)],
+                ))
             }
-            Expr::Between { expr, negated, low, high } => {
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
                 let (args, _) = self.coerced(&[expr, low, high], "BETWEEN")?;
                 let between = ScalarExpr::call(
                     Func::And,
@@ -164,26 +215,66 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                         ScalarExpr::call(Func::Lte, vec![args[0].clone(), args[2].clone()]),
                     ],
                 );
-                Ok(if *negated { ScalarExpr::call(Func::Not, vec![between]) } else { between })
+                Ok(if *negated {
+                    ScalarExpr::call(Func::Not, vec![between])
+                } else {
+                    between
+                })
             }
-            Expr::InList { expr, list, negated } => {
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let mut all: Vec<&Expr> = vec![expr];
                 all.extend(list.iter());
                 let (args, _) = self.coerced(&all, "IN")?;
-                let eqs = args[1..].iter().map(|v| ScalarExpr::call(Func::Eq, vec![args[0].clone(), v.clone()])).collect();
+                let eqs = args[1..]
+                    .iter()
+                    .map(|v| ScalarExpr::call(Func::Eq, vec![args[0].clone(), v.clone()]))
+                    .collect();
                 let any = ScalarExpr::call(Func::Or, eqs);
-                Ok(if *negated { ScalarExpr::call(Func::Not, vec![any]) } else { any })
+                Ok(if *negated {
+                    ScalarExpr::call(Func::Not, vec![any])
+                } else {
+                    any
+                })
             }
-            Expr::Like { negated, expr, pattern, escape_char, any: false } => self.like(expr, pattern, *negated, false, escape_char.is_some()),
-            Expr::ILike { negated, expr, pattern, escape_char, any: false } => self.like(expr, pattern, *negated, true, escape_char.is_some()),
-            Expr::Case { operand, conditions, else_result, .. } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            } => self.like(expr, pattern, *negated, false, escape_char.is_some()),
+            Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any: false,
+            } => self.like(expr, pattern, *negated, true, escape_char.is_some()),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
             Expr::Function(f) => self.function(f),
             Expr::Extract { field, expr, .. } => {
                 let field = field.to_string().to_lowercase();
                 let s = self.plan(expr)?;
-                Ok(ScalarExpr::call(Func::Extract(normalize_field(&field)), vec![s]))
+                Ok(ScalarExpr::call(
+                    Func::Extract(normalize_field(&field)),
+                    vec![s],
+                ))
             }
-            Expr::Substring { expr, substring_from, substring_for, .. } => {
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 let mut args = vec![self.plan_as(expr, ScalarType::Text, "substring")?];
                 args.push(match substring_from {
                     Some(f) => self.plan_as(f, ScalarType::Int64, "substring")?,
@@ -194,7 +285,12 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 }
                 Ok(ScalarExpr::call(Func::Substr, args))
             }
-            Expr::Trim { expr, trim_where, trim_what, .. } => {
+            Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                ..
+            } => {
                 let func = match trim_where {
                     Some(ast::TrimWhereField::Leading) => Func::Ltrim,
                     Some(ast::TrimWhereField::Trailing) => Func::Rtrim,
@@ -216,11 +312,23 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             Expr::Subquery(q) => self.scalar_subquery(q),
             Expr::Exists { subquery, negated } => {
                 let e = self.exists_subquery(subquery)?;
-                Ok(if *negated { ScalarExpr::call(Func::Not, vec![e]) } else { e })
+                Ok(if *negated {
+                    ScalarExpr::call(Func::Not, vec![e])
+                } else {
+                    e
+                })
             }
-            Expr::InSubquery { expr, subquery, negated } => {
+            Expr::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
                 let e = self.in_subquery(expr, subquery)?;
-                Ok(if *negated { ScalarExpr::call(Func::Not, vec![e]) } else { e })
+                Ok(if *negated {
+                    ScalarExpr::call(Func::Not, vec![e])
+                } else {
+                    e
+                })
             }
             Expr::AtTimeZone { .. } => unsupported("AT TIME ZONE"),
             other => unsupported(format!("expression {other}")),
@@ -236,7 +344,9 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             Err(e) => {
                 if let Some(pre) = &self.pre_agg_scope {
                     if pre.resolve(table, name).is_ok() {
-                        let full = table.map(|t| format!("{t}.{name}")).unwrap_or(name.to_string());
+                        let full = table
+                            .map(|t| format!("{t}.{name}"))
+                            .unwrap_or(name.to_string());
                         return Err(PlanError::Grouping(format!(
                             "column \"{full}\" must appear in the GROUP BY clause or be used in an aggregate function"
                         )));
@@ -251,7 +361,9 @@ impl<'a, 'c> ExprCx<'a, 'c> {
     fn value(&mut self, v: &Value) -> PlanResult<ScalarExpr> {
         Ok(match v {
             Value::Number(n, _) => return self.number(n),
-            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) | Value::DollarQuotedString(ast::DollarQuotedString { value: s, .. }) => {
+            Value::SingleQuotedString(s)
+            | Value::EscapedStringLiteral(s)
+            | Value::DollarQuotedString(ast::DollarQuotedString { value: s, .. }) => {
                 ScalarExpr::Literal(Datum::String(s.clone()), ScalarType::Unknown)
             }
             Value::Boolean(b) => ScalarExpr::bool(*b),
@@ -278,24 +390,35 @@ impl<'a, 'c> ExprCx<'a, 'c> {
         if let Ok(i) = n.parse::<i64>() {
             return Ok(ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64));
         }
-        let d = strconv::parse(n, ScalarType::Numeric).map_err(|e| eval_parse_error(e, ScalarType::Numeric))?;
+        let d = strconv::parse(n, ScalarType::Numeric)
+            .map_err(|e| eval_parse_error(e, ScalarType::Numeric))?;
         Ok(ScalarExpr::Literal(d, ScalarType::Numeric))
     }
 
     /// Plans several expressions and converts them to their common type.
-    pub fn coerced(&mut self, exprs: &[&Expr], context: &str) -> PlanResult<(Vec<ScalarExpr>, ScalarType)> {
+    pub fn coerced(
+        &mut self,
+        exprs: &[&Expr],
+        context: &str,
+    ) -> PlanResult<(Vec<ScalarExpr>, ScalarType)> {
         let mut typed = Vec::new();
         for e in exprs {
             typed.push(self.plan_typed(e)?);
         }
         coerce_all(typed, context).map_err(|_| {
             let names: Vec<String> = exprs.iter().map(|e| self.type_name_of(e)).collect();
-            PlanError::UndefinedOperator(format!("{} {context} {}", names[0], names[1..].join(", ")))
+            PlanError::UndefinedOperator(format!(
+                "{} {context} {}",
+                names[0],
+                names[1..].join(", ")
+            ))
         })
     }
 
     fn type_name_of(&mut self, e: &Expr) -> String {
-        self.plan_typed(e).map(|(_, t)| t.scalar.name().to_string()).unwrap_or_else(|_| "unknown".into())
+        self.plan_typed(e)
+            .map(|(_, t)| t.scalar.name().to_string())
+            .unwrap_or_else(|_| "unknown".into())
     }
 
     fn binary(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) -> PlanResult<ScalarExpr> {
@@ -305,12 +428,19 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 let what = if matches!(op, B::And) { "AND" } else { "OR" };
                 let l = self.plan_as(left, ScalarType::Bool, what)?;
                 let r = self.plan_as(right, ScalarType::Bool, what)?;
-                let func = if matches!(op, B::And) { Func::And } else { Func::Or };
+                let func = if matches!(op, B::And) {
+                    Func::And
+                } else {
+                    Func::Or
+                };
                 // Flatten nested AND/OR into one variadic call.
                 let mut args = Vec::new();
                 for s in [l, r] {
                     match s {
-                        ScalarExpr::Call { func: f, args: inner } if f == func => args.extend(inner),
+                        ScalarExpr::Call {
+                            func: f,
+                            args: inner,
+                        } if f == func => args.extend(inner),
                         s => args.push(s),
                     }
                 }
@@ -335,8 +465,16 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             B::Arrow | B::LongArrow => {
                 let l = self.plan_as(left, ScalarType::Jsonb, "->")?;
                 let (r, rt) = self.plan_typed(right)?;
-                let r = if rt.scalar == ScalarType::Unknown { cast(r, rt.scalar, ScalarType::Text) } else { r };
-                let f = if matches!(op, B::Arrow) { Func::JsonGet } else { Func::JsonGetText };
+                let r = if rt.scalar == ScalarType::Unknown {
+                    cast(r, rt.scalar, ScalarType::Text)
+                } else {
+                    r
+                };
+                let f = if matches!(op, B::Arrow) {
+                    Func::JsonGet
+                } else {
+                    Func::JsonGetText
+                };
                 return Ok(ScalarExpr::call(f, vec![l, r]));
             }
             other => return unsupported(format!("operator {other}")),
@@ -348,22 +486,39 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             use ScalarType::*;
             let temporal = matches!(
                 (lt.scalar, rt.scalar),
-                (Date | Timestamp | TimestampTz, Interval) | (Date, Int32 | Int64) | (Date, Date) | (Interval, Interval)
-            ) || (matches!(func, Func::Sub) && matches!((lt.scalar, rt.scalar), (Timestamp, Timestamp) | (TimestampTz, TimestampTz)));
+                (Date | Timestamp | TimestampTz, Interval)
+                    | (Date, Int32 | Int64)
+                    | (Date, Date)
+                    | (Interval, Interval)
+            ) || (matches!(func, Func::Sub)
+                && matches!(
+                    (lt.scalar, rt.scalar),
+                    (Timestamp, Timestamp) | (TimestampTz, TimestampTz)
+                ));
             if temporal {
                 return Ok(ScalarExpr::call(func, vec![l, r]));
             }
-            if matches!((lt.scalar, rt.scalar), (Date | Timestamp | TimestampTz, Unknown)) {
+            if matches!(
+                (lt.scalar, rt.scalar),
+                (Date | Timestamp | TimestampTz, Unknown)
+            ) {
                 let r = cast(r, rt.scalar, ScalarType::Interval);
                 return Ok(ScalarExpr::call(func, vec![l, r]));
             }
         }
         let mut types = [lt.scalar, rt.scalar];
         // Arithmetic on two unknown literals happens in numeric, as `'1' + '2'` fails in Postgres.
-        if matches!(func, Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod) {
+        if matches!(
+            func,
+            Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod
+        ) {
             for t in types.iter_mut() {
                 if *t == ScalarType::Unknown && (lt.scalar.is_numeric() || rt.scalar.is_numeric()) {
-                    *t = if lt.scalar == ScalarType::Unknown { rt.scalar } else { lt.scalar };
+                    *t = if lt.scalar == ScalarType::Unknown {
+                        rt.scalar
+                    } else {
+                        lt.scalar
+                    };
                 }
             }
             if !types[0].is_numeric() || !types[1].is_numeric() {
@@ -377,23 +532,53 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 }
             }
         }
-        let (args, _) = coerce_all(vec![(l, lt.clone()), (r, rt.clone())], func.infix().unwrap_or("operator")).map_err(|_| {
-            PlanError::UndefinedOperator(format!("{} {} {}", lt.scalar.name(), func.infix().unwrap_or("?"), rt.scalar.name()))
+        let (args, _) = coerce_all(
+            vec![(l, lt.clone()), (r, rt.clone())],
+            func.infix().unwrap_or("operator"),
+        )
+        .map_err(|_| {
+            PlanError::UndefinedOperator(format!(
+                "{} {} {}",
+                lt.scalar.name(),
+                func.infix().unwrap_or("?"),
+                rt.scalar.name()
+            ))
         })?;
         Ok(ScalarExpr::call(func, args))
     }
 
-    fn like(&mut self, expr: &Expr, pattern: &Expr, negated: bool, ci: bool, escape: bool) -> PlanResult<ScalarExpr> {
+    fn like(
+        &mut self,
+        expr: &Expr,
+        pattern: &Expr,
+        negated: bool,
+        ci: bool,
+        escape: bool,
+    ) -> PlanResult<ScalarExpr> {
         if escape {
             return unsupported("LIKE ... ESCAPE");
         }
         let s = self.plan_as(expr, ScalarType::Text, "LIKE")?;
         let p = self.plan_as(pattern, ScalarType::Text, "LIKE")?;
-        let e = ScalarExpr::call(Func::Like { case_insensitive: ci }, vec![s, p]);
-        Ok(if negated { ScalarExpr::call(Func::Not, vec![e]) } else { e })
+        let e = ScalarExpr::call(
+            Func::Like {
+                case_insensitive: ci,
+            },
+            vec![s, p],
+        );
+        Ok(if negated {
+            ScalarExpr::call(Func::Not, vec![e])
+        } else {
+            e
+        })
     }
 
-    fn case(&mut self, operand: Option<&Expr>, conditions: &[ast::CaseWhen], els: Option<&Expr>) -> PlanResult<ScalarExpr> {
+    fn case(
+        &mut self,
+        operand: Option<&Expr>,
+        conditions: &[ast::CaseWhen],
+        els: Option<&Expr>,
+    ) -> PlanResult<ScalarExpr> {
         let mut conds = Vec::new();
         for cw in conditions {
             let c = match operand {
@@ -411,28 +596,47 @@ impl<'a, 'c> ExprCx<'a, 'c> {
         }
         let else_typed = match els {
             Some(e) => self.plan_typed(e)?,
-            None => (ScalarExpr::null(ScalarType::Unknown), ColumnType::new(ScalarType::Unknown, true)),
+            None => (
+                ScalarExpr::null(ScalarType::Unknown),
+                ColumnType::new(ScalarType::Unknown, true),
+            ),
         };
         results.push(else_typed);
         let (mut results, _) = coerce_all(results, "CASE")?;
         let mut out = results.pop().expect("else branch");
         for (c, r) in conds.into_iter().zip(results).rev() {
-            out = ScalarExpr::If { cond: Box::new(c), then: Box::new(r), els: Box::new(out) };
+            out = ScalarExpr::If {
+                cond: Box::new(c),
+                then: Box::new(r),
+                els: Box::new(out),
+            };
         }
         Ok(out)
     }
 
     fn numeric_fn(&mut self, func: Func, e: &Expr) -> PlanResult<ScalarExpr> {
         let (s, t) = self.plan_typed(e)?;
-        let s = if t.scalar.is_numeric() { s } else { cast(s, t.scalar, ScalarType::Float64) };
+        let s = if t.scalar.is_numeric() {
+            s
+        } else {
+            cast(s, t.scalar, ScalarType::Float64)
+        };
         Ok(ScalarExpr::call(func, vec![s]))
     }
 
     fn function(&mut self, f: &ast::Function) -> PlanResult<ScalarExpr> {
-        let name = f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default();
+        let name = f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().to_lowercase())
+            .unwrap_or_default();
         let name = name.trim_matches('"').to_string();
         if aggregate_func(&name).is_some() {
-            return Err(PlanError::Grouping(format!("aggregate functions are not allowed in {}", self.clause)));
+            return Err(PlanError::Grouping(format!(
+                "aggregate functions are not allowed in {}",
+                self.clause
+            )));
         }
         let args = function_args(f)?;
         let n = args.len();
@@ -441,7 +645,9 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             if arity.contains(&n) {
                 Ok(func)
             } else {
-                Err(PlanError::UndefinedFunction(format!("{name} with {n} arguments")))
+                Err(PlanError::UndefinedFunction(format!(
+                    "{name} with {n} arguments"
+                )))
             }
         };
         let (func, arg_types): (Func, Vec<Option<ScalarType>>) = match name.as_str() {
@@ -477,7 +683,11 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     _ => Func::Sign,
                 };
                 let (s, t) = self.plan_typed(&args[0])?;
-                let s = if t.scalar.is_numeric() { s } else { cast(s, t.scalar, ScalarType::Float64) };
+                let s = if t.scalar.is_numeric() {
+                    s
+                } else {
+                    cast(s, t.scalar, ScalarType::Float64)
+                };
                 let mut planned = vec![s];
                 if n == 2 {
                     let s0 = planned.pop().expect("one argument");
@@ -499,7 +709,11 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 let mut planned = Vec::new();
                 for a in &args {
                     let (s, t) = self.plan_typed(a)?;
-                    let to = if t.scalar == ScalarType::Numeric { ScalarType::Numeric } else { ScalarType::Float64 };
+                    let to = if t.scalar == ScalarType::Numeric {
+                        ScalarType::Numeric
+                    } else {
+                        ScalarType::Float64
+                    };
                     planned.push(cast(s, t.scalar, to));
                 }
                 return Ok(ScalarExpr::call(func, planned));
@@ -507,9 +721,14 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             "lower" => (simple(Func::Lower, &[1])?, vec![Some(text)]),
             "upper" => (simple(Func::Upper, &[1])?, vec![Some(text)]),
             "initcap" => (simple(Func::Initcap, &[1])?, vec![Some(text)]),
-            "length" | "char_length" | "character_length" => (simple(Func::Length, &[1])?, vec![Some(text)]),
+            "length" | "char_length" | "character_length" => {
+                (simple(Func::Length, &[1])?, vec![Some(text)])
+            }
             "reverse" => (simple(Func::Reverse, &[1])?, vec![Some(text)]),
-            "substr" | "substring" => (simple(Func::Substr, &[2, 3])?, vec![Some(text), Some(ScalarType::Int64), Some(ScalarType::Int64)]),
+            "substr" | "substring" => (
+                simple(Func::Substr, &[2, 3])?,
+                vec![Some(text), Some(ScalarType::Int64), Some(ScalarType::Int64)],
+            ),
             "btrim" | "trim" => (simple(Func::Trim, &[1, 2])?, vec![Some(text), Some(text)]),
             "ltrim" => (simple(Func::Ltrim, &[1, 2])?, vec![Some(text), Some(text)]),
             "rtrim" => (simple(Func::Rtrim, &[1, 2])?, vec![Some(text), Some(text)]),
@@ -519,13 +738,34 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 let needle = self.plan_as(&args[1], text, "strpos")?;
                 return Ok(ScalarExpr::call(Func::Position, vec![needle, hay]));
             }
-            "left" => (simple(Func::Left, &[2])?, vec![Some(text), Some(ScalarType::Int64)]),
-            "right" => (simple(Func::Right, &[2])?, vec![Some(text), Some(ScalarType::Int64)]),
-            "repeat" => (simple(Func::Repeat, &[2])?, vec![Some(text), Some(ScalarType::Int64)]),
-            "split_part" => (simple(Func::SplitPart, &[3])?, vec![Some(text), Some(text), Some(ScalarType::Int64)]),
-            "starts_with" => (simple(Func::StartsWith, &[2])?, vec![Some(text), Some(text)]),
-            "lpad" => (simple(Func::Lpad, &[2, 3])?, vec![Some(text), Some(ScalarType::Int64), Some(text)]),
-            "rpad" => (simple(Func::Rpad, &[2, 3])?, vec![Some(text), Some(ScalarType::Int64), Some(text)]),
+            "left" => (
+                simple(Func::Left, &[2])?,
+                vec![Some(text), Some(ScalarType::Int64)],
+            ),
+            "right" => (
+                simple(Func::Right, &[2])?,
+                vec![Some(text), Some(ScalarType::Int64)],
+            ),
+            "repeat" => (
+                simple(Func::Repeat, &[2])?,
+                vec![Some(text), Some(ScalarType::Int64)],
+            ),
+            "split_part" => (
+                simple(Func::SplitPart, &[3])?,
+                vec![Some(text), Some(text), Some(ScalarType::Int64)],
+            ),
+            "starts_with" => (
+                simple(Func::StartsWith, &[2])?,
+                vec![Some(text), Some(text)],
+            ),
+            "lpad" => (
+                simple(Func::Lpad, &[2, 3])?,
+                vec![Some(text), Some(ScalarType::Int64), Some(text)],
+            ),
+            "rpad" => (
+                simple(Func::Rpad, &[2, 3])?,
+                vec![Some(text), Some(ScalarType::Int64), Some(text)],
+            ),
             "concat" => (Func::Concat, vec![None; n]),
             "concat_ws" => (Func::ConcatWs, vec![None; n]),
             "now" | "current_timestamp" | "mz_now" => (simple(Func::Now, &[0])?, vec![]),
@@ -539,20 +779,38 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     _ => return unsupported("date_part with a non-literal field"),
                 };
                 let s = self.plan(&args[1])?;
-                return Ok(ScalarExpr::call(Func::DatePart(normalize_field(&field)), vec![s]));
+                return Ok(ScalarExpr::call(
+                    Func::DatePart(normalize_field(&field)),
+                    vec![s],
+                ));
             }
-            _ => return Err(PlanError::UndefinedFunction(format!("{name}({})", vec!["unknown"; n].join(", ")))),
+            _ => {
+                return Err(PlanError::UndefinedFunction(format!(
+                    "{name}({})",
+                    vec!["unknown"; n].join(", ")
+                )))
+            }
         };
         let mut planned = Vec::new();
-        for (a, t) in args.iter().zip(arg_types.iter().chain(std::iter::repeat(&None))) {
+        for (a, t) in args
+            .iter()
+            .zip(arg_types.iter().chain(std::iter::repeat(&None)))
+        {
             let (s, st) = self.plan_typed(a)?;
             planned.push(match t {
-                Some(to) if st.scalar == ScalarType::Unknown || super::coerce::can_implicitly_cast(st.scalar, *to) => {
+                Some(to)
+                    if st.scalar == ScalarType::Unknown
+                        || super::coerce::can_implicitly_cast(st.scalar, *to) =>
+                {
                     cast(s, st.scalar, *to)
                 }
                 Some(to) if *to == text => cast(s, st.scalar, *to),
                 Some(to) => {
-                    return Err(PlanError::UndefinedFunction(format!("{name}({}) (expected {})", st.scalar.name(), to.name())))
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name}({}) (expected {})",
+                        st.scalar.name(),
+                        to.name()
+                    )))
                 }
                 None => s,
             });
@@ -570,7 +828,9 @@ pub fn function_args(f: &ast::Function) -> PlanResult<Vec<Expr>> {
             .iter()
             .map(|a| match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
-                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => Ok(Expr::Wildcard(ast::helpers::attached_token::AttachedToken::empty())),
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => Ok(Expr::Wildcard(
+                    ast::helpers::attached_token::AttachedToken::empty(),
+                )),
                 other => unsupported(format!("function argument {other}")),
             })
             .collect(),
@@ -608,9 +868,10 @@ fn normalize_field(f: &str) -> String {
 fn eval_parse_error(e: strconv::ParseError, to: ScalarType) -> PlanError {
     use crate::ir::EvalError;
     PlanError::Eval(match to {
-        ScalarType::Date | ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Interval => {
-            EvalError::InvalidDatetime(e.to_string())
-        }
+        ScalarType::Date
+        | ScalarType::Timestamp
+        | ScalarType::TimestampTz
+        | ScalarType::Interval => EvalError::InvalidDatetime(e.to_string()),
         _ if e.out_of_range => EvalError::OutOfRange(to.name().into()),
         _ => EvalError::InvalidText(e.to_string()),
     })

@@ -50,7 +50,12 @@ pub struct PlanContext<'a> {
 }
 
 impl<'a> PlanContext<'a> {
-    pub fn new(catalog: &'a Catalog, database: &str, search_path: &[String], param_types: Vec<ScalarType>) -> Self {
+    pub fn new(
+        catalog: &'a Catalog,
+        database: &str,
+        search_path: &[String],
+        param_types: Vec<ScalarType>,
+    ) -> Self {
         PlanContext {
             catalog,
             database: database.to_string(),
@@ -62,6 +67,9 @@ impl<'a> PlanContext<'a> {
     }
 
     pub fn param_type(&self, n: usize) -> ScalarType {
-        self.param_types.get(n).copied().unwrap_or(ScalarType::Unknown)
+        self.param_types
+            .get(n)
+            .copied()
+            .unwrap_or(ScalarType::Unknown)
     }
 }

@@ -4,7 +4,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use sqlparser::ast::{self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator, SetQuantifier, TableFactor};
+use sqlparser::ast::{
+    self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator,
+    SetQuantifier, TableFactor,
+};
 
 use super::coerce::{cast, coerce_all};
 use super::error::{unsupported, PlanError, PlanResult};
@@ -12,7 +15,9 @@ use super::expr::{aggregate_func, function_args, ExprCx};
 use super::scope::{Scope, ScopeItem};
 use super::{next_local_id, PlanContext};
 use crate::catalog::ItemKind;
-use crate::ir::{relation::null_row, AggregateExpr, AggregateFunc, ColumnOrder, Func, RelExpr, ScalarExpr};
+use crate::ir::{
+    relation::null_row, AggregateExpr, AggregateFunc, ColumnOrder, Func, RelExpr, ScalarExpr,
+};
 use crate::parse::normalize_ident;
 use crate::repr::{ColumnType, Datum, ScalarType};
 
@@ -28,7 +33,10 @@ pub struct Finishing {
 
 impl Finishing {
     pub fn is_trivial(&self, arity: usize) -> bool {
-        self.order.is_empty() && self.limit.is_none() && self.offset == 0 && self.project == (0..arity).collect::<Vec<_>>()
+        self.order.is_empty()
+            && self.limit.is_none()
+            && self.offset == 0
+            && self.project == (0..arity).collect::<Vec<_>>()
     }
 }
 
@@ -52,7 +60,12 @@ pub struct QueryCx<'c> {
 
 impl<'c> QueryCx<'c> {
     pub fn new(pcx: &'c PlanContext<'c>, outer_scope: Scope, outer_rel: RelExpr) -> Self {
-        QueryCx { pcx, outer_scope, outer_rel, refs: RefCell::new(BTreeSet::new()) }
+        QueryCx {
+            pcx,
+            outer_scope,
+            outer_rel,
+            refs: RefCell::new(BTreeSet::new()),
+        }
     }
 
     pub fn root(pcx: &'c PlanContext<'c>) -> Self {
@@ -73,7 +86,11 @@ impl<'c> QueryCx<'c> {
 /// Turns a subquery's plan into a relation of `prefix + outputs` columns: ORDER BY with LIMIT
 /// becomes a per-outer-row top-k; ORDER BY alone is dropped (a relation has no order).
 pub fn lower_subquery(pq: PlannedQuery, prefix: usize) -> RelExpr {
-    let PlannedQuery { mut expr, finishing, .. } = pq;
+    let PlannedQuery {
+        mut expr,
+        finishing,
+        ..
+    } = pq;
     if finishing.limit.is_some() || finishing.offset > 0 {
         expr = RelExpr::TopK {
             input: Box::new(expr),
@@ -83,7 +100,9 @@ pub fn lower_subquery(pq: PlannedQuery, prefix: usize) -> RelExpr {
             offset: finishing.offset,
         };
     }
-    let outputs: Vec<usize> = (0..prefix).chain(finishing.project.iter().copied()).collect();
+    let outputs: Vec<usize> = (0..prefix)
+        .chain(finishing.project.iter().copied())
+        .collect();
     expr.project(outputs)
 }
 
@@ -107,14 +126,23 @@ pub fn plan_query(qcx: &QueryCx, q: &ast::Query) -> PlanResult<PlannedQuery> {
             let id = next_local_id();
             let types = expr.typ();
             lets.push((id, expr));
-            qcx.pcx.ctes.borrow_mut().push(super::Cte { name: normalize_ident(&cte.alias.name), id, names, types });
+            qcx.pcx.ctes.borrow_mut().push(super::Cte {
+                name: normalize_ident(&cte.alias.name),
+                id,
+                names,
+                types,
+            });
         }
     }
     let result = plan_query_body(qcx, q);
     qcx.pcx.ctes.borrow_mut().truncate(cte_depth);
     let mut pq = result?;
     for (id, value) in lets.into_iter().rev() {
-        pq.expr = RelExpr::Let { id, value: Box::new(value), body: Box::new(pq.expr) };
+        pq.expr = RelExpr::Let {
+            id,
+            value: Box::new(value),
+            body: Box::new(pq.expr),
+        };
     }
     Ok(pq)
 }
@@ -139,19 +167,35 @@ fn plan_query_body(qcx: &QueryCx, q: &ast::Query) -> PlanResult<PlannedQuery> {
                     Expr::Value(v) => ordinal(&v.value, arity)?,
                     Expr::Identifier(id) => {
                         let n = normalize_ident(id);
-                        names.iter().position(|x| *x == n).ok_or(PlanError::UnknownColumn(n))?
+                        names
+                            .iter()
+                            .position(|x| *x == n)
+                            .ok_or(PlanError::UnknownColumn(n))?
                     }
                     _ => return unsupported("ORDER BY an expression over a set operation"),
                 };
                 order.push(column_order(prefix + col, &ob.options));
             }
-            PlannedQuery { expr, names, finishing: Finishing { order, limit: None, offset: 0, project: (prefix..prefix + arity).collect() } }
+            PlannedQuery {
+                expr,
+                names,
+                finishing: Finishing {
+                    order,
+                    limit: None,
+                    offset: 0,
+                    project: (prefix..prefix + arity).collect(),
+                },
+            }
         }
     };
     if let Some(limit) = &q.limit_clause {
         let (limit, offset) = match limit {
-            ast::LimitClause::LimitOffset { limit, offset, .. } => (limit.clone(), offset.as_ref().map(|o| o.value.clone())),
-            ast::LimitClause::OffsetCommaLimit { offset, limit } => (Some(limit.clone()), Some(offset.clone())),
+            ast::LimitClause::LimitOffset { limit, offset, .. } => {
+                (limit.clone(), offset.as_ref().map(|o| o.value.clone()))
+            }
+            ast::LimitClause::OffsetCommaLimit { offset, limit } => {
+                (Some(limit.clone()), Some(offset.clone()))
+            }
         };
         pq.finishing.limit = match limit {
             Some(e) => constant_count(qcx, &e, "LIMIT")?,
@@ -173,9 +217,14 @@ fn plan_query_body(qcx: &QueryCx, q: &ast::Query) -> PlanResult<PlannedQuery> {
 fn ordinal(v: &ast::Value, arity: usize) -> PlanResult<usize> {
     match v {
         ast::Value::Number(n, _) => {
-            let i: usize = n.parse().map_err(|_| PlanError::Syntax(format!("non-integer constant in ORDER BY: {n}")))?;
+            let i: usize = n
+                .parse()
+                .map_err(|_| PlanError::Syntax(format!("non-integer constant in ORDER BY: {n}")))?;
             if i == 0 || i > arity {
-                return Err(PlanError::Syntax(format!("ORDER BY position {i} is not in select list"))).map_err(|e| match e {
+                return Err(PlanError::Syntax(format!(
+                    "ORDER BY position {i} is not in select list"
+                )))
+                .map_err(|e| match e {
                     PlanError::Syntax(m) => PlanError::InvalidParameter(m),
                     e => e,
                 });
@@ -187,12 +236,19 @@ fn ordinal(v: &ast::Value, arity: usize) -> PlanResult<usize> {
 }
 
 fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
-    let desc = options.sort.as_ref().is_some_and(|s| matches!(s, ast::OrderBySort::Desc));
+    let desc = options
+        .sort
+        .as_ref()
+        .is_some_and(|s| matches!(s, ast::OrderBySort::Desc));
     let nulls_last = match options.nulls_first {
         Some(first) => !first,
         None => !desc,
     };
-    ColumnOrder { column, desc, nulls_last }
+    ColumnOrder {
+        column,
+        desc,
+        nulls_last,
+    }
 }
 
 /// A LIMIT or OFFSET value: a non-negative integer constant (NULL or ALL means none).
@@ -203,7 +259,9 @@ fn constant_count(qcx: &QueryCx, e: &Expr, what: &'static str) -> PlanResult<Opt
     match s {
         ScalarExpr::Literal(Datum::Int64(n), _) if n >= 0 => Ok(Some(n as usize)),
         ScalarExpr::Literal(Datum::Null, _) => Ok(None),
-        ScalarExpr::Literal(Datum::Int64(_), _) => Err(PlanError::InvalidParameter(format!("{what} must not be negative"))),
+        ScalarExpr::Literal(Datum::Int64(_), _) => Err(PlanError::InvalidParameter(format!(
+            "{what} must not be negative"
+        ))),
         ScalarExpr::Error(e, _) => Err(PlanError::Eval(e)),
         _ => unsupported(format!("non-constant {what}")),
     }
@@ -215,7 +273,19 @@ fn plan_set_expr(qcx: &QueryCx, e: &SetExpr) -> PlanResult<(RelExpr, Vec<String>
     match e {
         SetExpr::Select(s) => {
             let pq = plan_select(qcx, s, &[])?;
-            Ok((lower_subquery(PlannedQuery { finishing: Finishing { order: vec![], ..pq.finishing }, ..pq }, prefix), pq_names(s, qcx)?))
+            Ok((
+                lower_subquery(
+                    PlannedQuery {
+                        finishing: Finishing {
+                            order: vec![],
+                            ..pq.finishing
+                        },
+                        ..pq
+                    },
+                    prefix,
+                ),
+                pq_names(s, qcx)?,
+            ))
         }
         SetExpr::Query(q) => {
             let pq = plan_query(qcx, q)?;
@@ -223,24 +293,47 @@ fn plan_set_expr(qcx: &QueryCx, e: &SetExpr) -> PlanResult<(RelExpr, Vec<String>
             Ok((lower_subquery(pq, prefix), names))
         }
         SetExpr::Values(values) => plan_values(qcx, values),
-        SetExpr::SetOperation { left, op, set_quantifier, right } => {
+        SetExpr::SetOperation {
+            left,
+            op,
+            set_quantifier,
+            right,
+        } => {
             let (l, names) = plan_set_expr(qcx, left)?;
             let (r, _) = plan_set_expr(qcx, right)?;
             let (lt, rt) = (l.typ(), r.typ());
             if lt.len() != rt.len() {
-                return Err(PlanError::Syntax(format!("each {op} query must have the same number of columns")));
+                return Err(PlanError::Syntax(format!(
+                    "each {op} query must have the same number of columns"
+                )));
             }
             // Coerce each column pair to a common type.
             let mut lcasts = Vec::new();
             let mut rcasts = Vec::new();
             for (i, (a, b)) in lt.iter().zip(rt.iter()).enumerate() {
-                let (cols, _) = coerce_all(vec![(ScalarExpr::Column(i), a.clone()), (ScalarExpr::Column(i), b.clone())], &op.to_string())
-                    .map_err(|_| PlanError::TypeMismatch(format!("{op} types {} and {} cannot be matched", a.scalar.name(), b.scalar.name())))?;
+                let (cols, _) = coerce_all(
+                    vec![
+                        (ScalarExpr::Column(i), a.clone()),
+                        (ScalarExpr::Column(i), b.clone()),
+                    ],
+                    &op.to_string(),
+                )
+                .map_err(|_| {
+                    PlanError::TypeMismatch(format!(
+                        "{op} types {} and {} cannot be matched",
+                        a.scalar.name(),
+                        b.scalar.name()
+                    ))
+                })?;
                 lcasts.push(cols[0].clone());
                 rcasts.push(cols[1].clone());
             }
             let recast = |rel: RelExpr, casts: Vec<ScalarExpr>| {
-                if casts.iter().enumerate().all(|(i, c)| *c == ScalarExpr::Column(i)) {
+                if casts
+                    .iter()
+                    .enumerate()
+                    .all(|(i, c)| *c == ScalarExpr::Column(i))
+                {
                     rel
                 } else {
                     let n = casts.len();
@@ -254,15 +347,27 @@ fn plan_set_expr(qcx: &QueryCx, e: &SetExpr) -> PlanResult<(RelExpr, Vec<String>
                 (SetOperator::Union, true) => l.union(r),
                 (SetOperator::Union, false) => l.union(r).distinct(),
                 (SetOperator::Except, true) => l.union(r.negate()).threshold(),
-                (SetOperator::Except, false) => l.distinct().union(r.distinct().negate()).threshold(),
+                (SetOperator::Except, false) => {
+                    l.distinct().union(r.distinct().negate()).threshold()
+                }
                 (SetOperator::Intersect, all) => {
                     // min(a, b) = a - max(a - b, 0)
-                    let (l, r) = if all { (l, r) } else { (l.distinct(), r.distinct()) };
+                    let (l, r) = if all {
+                        (l, r)
+                    } else {
+                        (l.distinct(), r.distinct())
+                    };
                     let id = next_local_id();
                     let types = l.typ();
                     let lget = RelExpr::LocalGet { id, types };
-                    let body = lget.clone().union(lget.union(r.negate()).threshold().negate());
-                    RelExpr::Let { id, value: Box::new(l), body: Box::new(body) }
+                    let body = lget
+                        .clone()
+                        .union(lget.union(r.negate()).threshold().negate());
+                    RelExpr::Let {
+                        id,
+                        value: Box::new(l),
+                        body: Box::new(body),
+                    }
                 }
                 (other, _) => return unsupported(format!("set operation {other}")),
             };
@@ -278,14 +383,26 @@ fn pq_names(s: &ast::Select, qcx: &QueryCx) -> PlanResult<Vec<String>> {
 }
 
 fn plan_values(qcx: &QueryCx, values: &ast::Values) -> PlanResult<(RelExpr, Vec<String>)> {
-    let mut cx = ExprCx::new(qcx, qcx.outer_rel.clone(), qcx.outer_scope.clone(), "VALUES");
+    let mut cx = ExprCx::new(
+        qcx,
+        qcx.outer_rel.clone(),
+        qcx.outer_scope.clone(),
+        "VALUES",
+    );
     let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0);
     let mut rows: Vec<Vec<(ScalarExpr, ColumnType)>> = Vec::new();
     for r in &values.rows {
         if r.content.len() != width {
-            return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
+            return Err(PlanError::Syntax(
+                "VALUES lists must all be the same length".into(),
+            ));
         }
-        rows.push(r.content.iter().map(|e| cx.plan_typed(e)).collect::<PlanResult<_>>()?);
+        rows.push(
+            r.content
+                .iter()
+                .map(|e| cx.plan_typed(e))
+                .collect::<PlanResult<_>>()?,
+        );
     }
     // Coerce each column to the common type of its values.
     let mut columns: Vec<Vec<ScalarExpr>> = vec![vec![]; rows.len()];
@@ -302,33 +419,57 @@ fn plan_values(qcx: &QueryCx, values: &ast::Values) -> PlanResult<(RelExpr, Vec<
         }
         let (coerced, target) = coerce_all(col, "VALUES")?;
         for (i, e) in coerced.into_iter().enumerate() {
-            let e = if target == ScalarType::Unknown { cast(e, target, ScalarType::Text) } else { e };
+            let e = if target == ScalarType::Unknown {
+                cast(e, target, ScalarType::Text)
+            } else {
+                e
+            };
             columns[i].push(e);
         }
     }
     let prefix = qcx.prefix_len();
     let (base, _) = cx.finish();
     // The common case, a list of constants, is one Constant relation (not a union of rows).
-    if prefix == 0 && columns.iter().flatten().all(|e| matches!(e, ScalarExpr::Literal(..))) {
+    if prefix == 0
+        && columns
+            .iter()
+            .flatten()
+            .all(|e| matches!(e, ScalarExpr::Literal(..)))
+    {
         let types: Vec<ColumnType> = (0..width)
             .map(|c| {
-                let scalar = columns.first().map(|r| r[c].typ(&[]).scalar).unwrap_or(ScalarType::Text);
-                ColumnType::new(scalar, columns.iter().any(|r| matches!(&r[c], ScalarExpr::Literal(Datum::Null, _))))
+                let scalar = columns
+                    .first()
+                    .map(|r| r[c].typ(&[]).scalar)
+                    .unwrap_or(ScalarType::Text);
+                ColumnType::new(
+                    scalar,
+                    columns
+                        .iter()
+                        .any(|r| matches!(&r[c], ScalarExpr::Literal(Datum::Null, _))),
+                )
             })
             .collect();
         let rows = columns
             .into_iter()
-            .map(|r| r.into_iter().map(|e| match e {
-                ScalarExpr::Literal(d, _) => d,
-                _ => unreachable!("checked above"),
-            }).collect())
+            .map(|r| {
+                r.into_iter()
+                    .map(|e| match e {
+                        ScalarExpr::Literal(d, _) => d,
+                        _ => unreachable!("checked above"),
+                    })
+                    .collect()
+            })
             .collect();
         let names = (1..=width).map(|i| format!("column{i}")).collect();
         return Ok((RelExpr::constant(rows, types), names));
     }
     let mut out: Option<RelExpr> = None;
     for row in columns {
-        let r = base.clone().map(row).project((0..prefix).chain(prefix..prefix + width).collect());
+        let r = base
+            .clone()
+            .map(row)
+            .project((0..prefix).chain(prefix..prefix + width).collect());
         out = Some(match out {
             None => r,
             Some(o) => o.union(r),
@@ -366,16 +507,27 @@ fn plan_from(qcx: &QueryCx, from: &[ast::TableWithJoins]) -> PlanResult<(RelExpr
 
 fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Scope)> {
     match tf {
-        TableFactor::Table { name, alias, args, .. } => {
+        TableFactor::Table {
+            name, alias, args, ..
+        } => {
             if args.is_some() {
                 return unsupported("table functions");
             }
-            let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(normalize_ident).unwrap_or_default()).collect();
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|p| p.as_ident().map(normalize_ident).unwrap_or_default())
+                .collect();
             let (rel, names) = resolve_relation(qcx.pcx, &parts)?;
             let table = parts.last().cloned().unwrap_or_default();
             Ok(aliased(rel, names, Some(table), alias.as_ref()))
         }
-        TableFactor::Derived { subquery, alias, lateral, .. } => {
+        TableFactor::Derived {
+            subquery,
+            alias,
+            lateral,
+            ..
+        } => {
             if *lateral {
                 return unsupported("LATERAL");
             }
@@ -385,7 +537,10 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
             let rel = lower_subquery(pq, 0);
             Ok(aliased(rel, names, None, alias.as_ref()))
         }
-        TableFactor::NestedJoin { table_with_joins, alias } => {
+        TableFactor::NestedJoin {
+            table_with_joins,
+            alias,
+        } => {
             let (mut r, mut s) = plan_table_factor(qcx, &table_with_joins.relation)?;
             for j in &table_with_joins.joins {
                 let (jr, js) = plan_table_factor(qcx, &j.relation)?;
@@ -405,21 +560,41 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
 pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelExpr, Vec<String>)> {
     if let [name] = parts {
         if let Some(cte) = pcx.ctes.borrow().iter().rev().find(|c| &c.name == name) {
-            return Ok((RelExpr::LocalGet { id: cte.id, types: cte.types.clone() }, cte.names.clone()));
+            return Ok((
+                RelExpr::LocalGet {
+                    id: cte.id,
+                    types: cte.types.clone(),
+                },
+                cte.names.clone(),
+            ));
         }
     }
-    let item = pcx.catalog.resolve(parts, &pcx.database, &pcx.search_path)?;
+    let item = pcx
+        .catalog
+        .resolve(parts, &pcx.database, &pcx.search_path)?;
     let rel = match &item.kind {
-        ItemKind::Table | ItemKind::MaterializedView { .. } => {
-            RelExpr::Get { id: item.id, name: item.name.item.clone(), types: item.desc.types.clone() }
-        }
+        ItemKind::Table | ItemKind::MaterializedView { .. } => RelExpr::Get {
+            id: item.id,
+            name: item.name.item.clone(),
+            types: item.desc.types.clone(),
+        },
         ItemKind::View { expr } => expr.clone(),
-        ItemKind::Index { .. } => return Err(PlanError::WrongObjectType(item.name.item.clone(), "relation")),
+        ItemKind::Index { .. } => {
+            return Err(PlanError::WrongObjectType(
+                item.name.item.clone(),
+                "relation",
+            ))
+        }
     };
     Ok((rel, item.desc.names.clone()))
 }
 
-fn aliased(rel: RelExpr, mut names: Vec<String>, table: Option<String>, alias: Option<&ast::TableAlias>) -> (RelExpr, Scope) {
+fn aliased(
+    rel: RelExpr,
+    mut names: Vec<String>,
+    table: Option<String>,
+    alias: Option<&ast::TableAlias>,
+) -> (RelExpr, Scope) {
     let table = match alias {
         Some(a) => {
             for (i, c) in a.columns.iter().enumerate() {
@@ -434,7 +609,14 @@ fn aliased(rel: RelExpr, mut names: Vec<String>, table: Option<String>, alias: O
     (rel, Scope::from_names(table.as_deref(), &names))
 }
 
-fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &JoinOperator) -> PlanResult<(RelExpr, Scope)> {
+fn plan_join(
+    qcx: &QueryCx,
+    l: RelExpr,
+    ls: Scope,
+    r: RelExpr,
+    rs: Scope,
+    op: &JoinOperator,
+) -> PlanResult<(RelExpr, Scope)> {
     let (kind, constraint) = match op {
         JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
         JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
@@ -464,7 +646,11 @@ fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &J
                 using_right.push(la + ri);
                 conj = Some(match conj {
                     None => eq,
-                    Some(c) => Expr::BinaryOp { left: Box::new(c), op: ast::BinaryOperator::And, right: Box::new(eq) },
+                    Some(c) => Expr::BinaryOp {
+                        left: Box::new(c),
+                        op: ast::BinaryOperator::And,
+                        right: Box::new(eq),
+                    },
                 });
             }
             conj
@@ -483,27 +669,46 @@ fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &J
     for i in using_right {
         scope.items[i].qualified_only = true;
     }
-    let keys = pred.as_ref().map(|p| equi_keys(p, la, &cx.types)).unwrap_or_default();
-    let inner = l.clone().join(r.clone(), keys).filter(pred.into_iter().collect());
+    let keys = pred
+        .as_ref()
+        .map(|p| equi_keys(p, la, &cx.types))
+        .unwrap_or_default();
+    let inner = l
+        .clone()
+        .join(r.clone(), keys)
+        .filter(pred.into_iter().collect());
     let (lt, rt) = (l.typ(), r.typ());
     let ra = rt.len();
     let rel = match kind {
         JoinKind::Inner => inner,
         _ => {
             let inner_id = next_local_id();
-            let inner_get = RelExpr::LocalGet { id: inner_id, types: inner.typ() };
-            let nulls = |types: &[ColumnType]| -> Vec<ScalarExpr> { types.iter().map(|t| ScalarExpr::null(t.scalar)).collect() };
+            let inner_get = RelExpr::LocalGet {
+                id: inner_id,
+                types: inner.typ(),
+            };
+            let nulls = |types: &[ColumnType]| -> Vec<ScalarExpr> {
+                types.iter().map(|t| ScalarExpr::null(t.scalar)).collect()
+            };
             let mut body = inner_get.clone();
             if matches!(kind, JoinKind::Left | JoinKind::Full) {
-                let unmatched = unmatched_rows(l.clone(), inner_get.clone().project((0..la).collect()), la);
+                let unmatched =
+                    unmatched_rows(l.clone(), inner_get.clone().project((0..la).collect()), la);
                 body = body.union(unmatched.map(nulls(&rt)));
             }
             if matches!(kind, JoinKind::Right | JoinKind::Full) {
-                let unmatched = unmatched_rows(r.clone(), inner_get.project((la..la + ra).collect()), ra);
-                let padded = unmatched.map(nulls(&lt)).project((ra..ra + la).chain(0..ra).collect());
+                let unmatched =
+                    unmatched_rows(r.clone(), inner_get.project((la..la + ra).collect()), ra);
+                let padded = unmatched
+                    .map(nulls(&lt))
+                    .project((ra..ra + la).chain(0..ra).collect());
                 body = body.union(padded);
             }
-            RelExpr::Let { id: inner_id, value: Box::new(inner), body: Box::new(body) }
+            RelExpr::Let {
+                id: inner_id,
+                value: Box::new(inner),
+                body: Box::new(body),
+            }
         }
     };
     let _ = null_row;
@@ -512,7 +717,10 @@ fn plan_join(qcx: &QueryCx, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, op: &J
 
 fn qualified(item: &ScopeItem, name: &str) -> Expr {
     match &item.table {
-        Some(t) => Expr::CompoundIdentifier(vec![ast::Ident::with_quote('"', t), ast::Ident::with_quote('"', name)]),
+        Some(t) => Expr::CompoundIdentifier(vec![
+            ast::Ident::with_quote('"', t),
+            ast::Ident::with_quote('"', name),
+        ]),
         None => Expr::Identifier(ast::Ident::with_quote('"', name)),
     }
 }
@@ -528,19 +736,33 @@ enum JoinKind {
 /// inner join onto `side`'s columns).
 fn unmatched_rows(side: RelExpr, matched: RelExpr, width: usize) -> RelExpr {
     let all: Vec<(usize, usize)> = (0..width).map(|i| (i, i)).collect();
-    let with_match = side.clone().join(matched.distinct(), all).project((0..width).collect());
+    let with_match = side
+        .clone()
+        .join(matched.distinct(), all)
+        .project((0..width).collect());
     side.union(with_match.negate())
 }
 
 /// Equality conjuncts between a left column and a right column of the same type: join keys.
-pub fn equi_keys(pred: &ScalarExpr, left_arity: usize, types: &[ColumnType]) -> Vec<(usize, usize)> {
+pub fn equi_keys(
+    pred: &ScalarExpr,
+    left_arity: usize,
+    types: &[ColumnType],
+) -> Vec<(usize, usize)> {
     let conjuncts: Vec<&ScalarExpr> = match pred {
-        ScalarExpr::Call { func: Func::And, args } => args.iter().collect(),
+        ScalarExpr::Call {
+            func: Func::And,
+            args,
+        } => args.iter().collect(),
         p => vec![p],
     };
     let mut keys = Vec::new();
     for c in conjuncts {
-        if let ScalarExpr::Call { func: Func::Eq, args } = c {
+        if let ScalarExpr::Call {
+            func: Func::Eq,
+            args,
+        } = c
+        {
             if let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() {
                 let (a, b) = if a < b { (*a, *b) } else { (*b, *a) };
                 if a < left_arity && b >= left_arity && types[a].scalar == types[b].scalar {
@@ -584,7 +806,9 @@ fn collect_aggregates(e: &Expr, out: &mut Vec<Expr>) {
         | Expr::Ceil { expr, .. }
         | Expr::Floor { expr, .. } => collect_aggregates(expr, out),
         Expr::InSubquery { expr, .. } => collect_aggregates(expr, out),
-        Expr::Between { expr, low, high, .. } => {
+        Expr::Between {
+            expr, low, high, ..
+        } => {
             collect_aggregates(expr, out);
             collect_aggregates(low, out);
             collect_aggregates(high, out);
@@ -601,7 +825,12 @@ fn collect_aggregates(e: &Expr, out: &mut Vec<Expr>) {
             collect_aggregates(a, out);
             collect_aggregates(b, out);
         }
-        Expr::Case { operand, conditions, else_result, .. } => {
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
             if let Some(o) = operand {
                 collect_aggregates(o, out);
             }
@@ -622,10 +851,19 @@ fn column_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(id) => normalize_ident(id),
         Expr::CompoundIdentifier(ids) => ids.last().map(normalize_ident).unwrap_or_default(),
-        Expr::Function(f) => f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default(),
-        Expr::Cast { expr, data_type, .. } => match &**expr {
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().to_lowercase())
+            .unwrap_or_default(),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match &**expr {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => column_name(expr),
-            _ => super::coerce::scalar_type(data_type).map(|t| pg_short_name(t).to_string()).unwrap_or("?column?".into()),
+            _ => super::coerce::scalar_type(data_type)
+                .map(|t| pg_short_name(t).to_string())
+                .unwrap_or("?column?".into()),
         },
         Expr::Nested(inner) => column_name(inner),
         Expr::Case { .. } => "case".into(),
@@ -657,7 +895,11 @@ fn pg_short_name(t: ScalarType) -> &'static str {
     }
 }
 
-pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]) -> PlanResult<PlannedQuery> {
+pub fn plan_select(
+    qcx: &QueryCx,
+    s: &ast::Select,
+    order_by: &[ast::OrderByExpr],
+) -> PlanResult<PlannedQuery> {
     let prefix = qcx.prefix_len();
     let (mut rel, mut scope) = plan_from(qcx, &s.from)?;
 
@@ -670,7 +912,9 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
         cx.rel = filtered;
         let (r, sc) = cx.finish();
         rel = r.project((0..width).collect());
-        scope = Scope { items: sc.items[..width].to_vec() };
+        scope = Scope {
+            items: sc.items[..width].to_vec(),
+        };
     }
 
     // Aggregation.
@@ -727,9 +971,15 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
             }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
                 let table = match item {
-                    SelectItem::QualifiedWildcard(ast::SelectItemQualifiedWildcardKind::ObjectName(n), _) => {
-                        Some(n.0.last().and_then(|p| p.as_ident()).map(normalize_ident).unwrap_or_default())
-                    }
+                    SelectItem::QualifiedWildcard(
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                        _,
+                    ) => Some(
+                        n.0.last()
+                            .and_then(|p| p.as_ident())
+                            .map(normalize_ident)
+                            .unwrap_or_default(),
+                    ),
                     _ => None,
                 };
                 let cols = match &cx.pre_agg_scope {
@@ -741,7 +991,11 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
                             let item = &pre.items[c];
                             match cx.plan(&qualified(item, &item.name))? {
                                 ScalarExpr::Column(i) => cols.push(i),
-                                _ => return Err(PlanError::Internal("a grouped column plans as a column".into())),
+                                _ => {
+                                    return Err(PlanError::Internal(
+                                        "a grouped column plans as a column".into(),
+                                    ))
+                                }
                             }
                         }
                         cols
@@ -749,7 +1003,9 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
                     None => cx.scope.expand_wildcard(table.as_deref())?,
                 };
                 if cols.is_empty() && s.from.is_empty() {
-                    return Err(PlanError::Syntax("SELECT * with no tables specified is not valid".into()));
+                    return Err(PlanError::Syntax(
+                        "SELECT * with no tables specified is not valid".into(),
+                    ));
                 }
                 for c in cols {
                     names.push(cx.scope.items[c].name.clone());
@@ -767,16 +1023,24 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
     let mut extra = Vec::new();
     for ob in order_by {
         let col = match &ob.expr {
-            Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => ordinal(&v.value, arity)?,
-            Expr::Identifier(id) if names.iter().filter(|n| **n == normalize_ident(id)).count() == 1 => {
-                names.iter().position(|n| *n == normalize_ident(id)).expect("counted above")
+            Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                ordinal(&v.value, arity)?
+            }
+            Expr::Identifier(id)
+                if names.iter().filter(|n| **n == normalize_ident(id)).count() == 1 =>
+            {
+                names
+                    .iter()
+                    .position(|n| *n == normalize_ident(id))
+                    .expect("counted above")
             }
             e => match output_exprs.iter().position(|o| o.as_ref() == Some(e)) {
                 Some(i) => i,
                 None => {
                     if s.distinct.is_some() {
                         return Err(PlanError::InvalidParameter(
-                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
+                                .into(),
                         ));
                     }
                     extra.push(cx.plan(e)?);
@@ -802,7 +1066,16 @@ pub fn plan_select(qcx: &QueryCx, s: &ast::Select, order_by: &[ast::OrderByExpr]
         Some(ast::Distinct::Distinct) => expr = expr.distinct(),
         Some(ast::Distinct::On(_)) => return unsupported("DISTINCT ON"),
     }
-    Ok(PlannedQuery { expr, names, finishing: Finishing { order, limit: None, offset: 0, project: (prefix..prefix + arity).collect() } })
+    Ok(PlannedQuery {
+        expr,
+        names,
+        finishing: Finishing {
+            order,
+            limit: None,
+            offset: 0,
+            project: (prefix..prefix + arity).collect(),
+        },
+    })
 }
 
 /// GROUP BY and aggregates: maps the keys and aggregate arguments, reduces, and returns an
@@ -825,7 +1098,9 @@ fn plan_grouping<'a, 'c>(
             Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
                 let i = ordinal(&v.value, s.projection.len())?;
                 match &s.projection[i] {
-                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                        e.clone()
+                    }
                     _ => return unsupported("GROUP BY position of *"),
                 }
             }
@@ -833,7 +1108,11 @@ fn plan_grouping<'a, 'c>(
                 .projection
                 .iter()
                 .find_map(|p| match p {
-                    SelectItem::ExprWithAlias { expr, alias } if normalize_ident(alias) == normalize_ident(id) => Some(expr.clone()),
+                    SelectItem::ExprWithAlias { expr, alias }
+                        if normalize_ident(alias) == normalize_ident(id) =>
+                    {
+                        Some(expr.clone())
+                    }
                     _ => None,
                 })
                 .unwrap_or_else(|| g.clone()),
@@ -856,7 +1135,9 @@ fn plan_grouping<'a, 'c>(
     let mut arg_scalars = Vec::new();
     cx.clause = "aggregate function calls";
     for a in aggs {
-        let Expr::Function(f) = a else { unreachable!("collect_aggregates only collects function calls") };
+        let Expr::Function(f) = a else {
+            unreachable!("collect_aggregates only collects function calls")
+        };
         let name = f.name.to_string().to_lowercase();
         let func = aggregate_func(&name).expect("collected as an aggregate");
         let distinct = matches!(&f.args, ast::FunctionArguments::List(l) if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)));
@@ -865,21 +1146,38 @@ fn plan_grouping<'a, 'c>(
             (AggregateFunc::Count, [Expr::Wildcard(_)]) | (AggregateFunc::Count, []) => {
                 (AggregateFunc::CountAll, ScalarExpr::null(ScalarType::Bool))
             }
-            (AggregateFunc::StringAgg, [e, _sep]) => (func, cx.plan_as(e, ScalarType::Text, "string_agg")?),
+            (AggregateFunc::StringAgg, [e, _sep]) => {
+                (func, cx.plan_as(e, ScalarType::Text, "string_agg")?)
+            }
             (_, [e]) => {
                 let (mut s, t) = cx.plan_typed(e)?;
                 if t.scalar == ScalarType::Unknown {
                     s = cast(s, t.scalar, ScalarType::Text);
                 }
-                if matches!(func, AggregateFunc::Sum | AggregateFunc::Avg) && !(t.scalar.is_numeric() || t.scalar == ScalarType::Interval) {
-                    return Err(PlanError::UndefinedFunction(format!("{name}({})", t.scalar.name())));
+                if matches!(func, AggregateFunc::Sum | AggregateFunc::Avg)
+                    && !(t.scalar.is_numeric() || t.scalar == ScalarType::Interval)
+                {
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name}({})",
+                        t.scalar.name()
+                    )));
                 }
-                if matches!(func, AggregateFunc::BoolAnd | AggregateFunc::BoolOr) && t.scalar != ScalarType::Bool {
-                    return Err(PlanError::UndefinedFunction(format!("{name}({})", t.scalar.name())));
+                if matches!(func, AggregateFunc::BoolAnd | AggregateFunc::BoolOr)
+                    && t.scalar != ScalarType::Bool
+                {
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name}({})",
+                        t.scalar.name()
+                    )));
                 }
                 (func, s)
             }
-            _ => return Err(PlanError::UndefinedFunction(format!("{name} with {} arguments", args.len()))),
+            _ => {
+                return Err(PlanError::UndefinedFunction(format!(
+                    "{name} with {} arguments",
+                    args.len()
+                )))
+            }
         };
         arg_scalars.push(arg);
         agg_exprs.push((func, distinct));
@@ -897,39 +1195,79 @@ fn plan_grouping<'a, 'c>(
     let aggregates: Vec<AggregateExpr> = agg_exprs
         .iter()
         .enumerate()
-        .map(|(i, (func, distinct))| AggregateExpr { func: *func, expr: ScalarExpr::Column(ext + nk + i), distinct: *distinct })
+        .map(|(i, (func, distinct))| AggregateExpr {
+            func: *func,
+            expr: ScalarExpr::Column(ext + nk + i),
+            distinct: *distinct,
+        })
         .collect();
-    let mut reduced = RelExpr::Reduce { input: Box::new(pre), group_key, aggregates: aggregates.clone() };
+    let mut reduced = RelExpr::Reduce {
+        input: Box::new(pre),
+        group_key,
+        aggregates: aggregates.clone(),
+    };
     if group_exprs.is_empty() {
         // An aggregate with no GROUP BY has one row even over no input (per outer row).
         let id = next_local_id();
         let types = reduced.typ();
-        let get = RelExpr::LocalGet { id, types: types.clone() };
-        let missing = qcx.outer_rel.clone().union(get.clone().project((0..prefix).collect()).negate());
+        let get = RelExpr::LocalGet {
+            id,
+            types: types.clone(),
+        };
+        let missing = qcx
+            .outer_rel
+            .clone()
+            .union(get.clone().project((0..prefix).collect()).negate());
         let defaults = aggregates
             .iter()
             .enumerate()
             .map(|(i, a)| match a.func {
-                AggregateFunc::CountAll | AggregateFunc::Count => ScalarExpr::Literal(Datum::Int64(0), ScalarType::Int64),
+                AggregateFunc::CountAll | AggregateFunc::Count => {
+                    ScalarExpr::Literal(Datum::Int64(0), ScalarType::Int64)
+                }
                 _ => ScalarExpr::null(types[prefix + i].scalar),
             })
             .collect();
-        reduced = RelExpr::Let { id, value: Box::new(reduced), body: Box::new(get.union(missing.map(defaults))) };
+        reduced = RelExpr::Let {
+            id,
+            value: Box::new(reduced),
+            body: Box::new(get.union(missing.map(defaults))),
+        };
     }
     // The scope after grouping: prefix, keys (named when they are plain columns), aggregates.
     let mut items: Vec<ScopeItem> = scope.items[..prefix].to_vec();
     for k in &key_scalars {
         match k {
             ScalarExpr::Column(c) if *c < width => items.push(scope.items[*c].clone()),
-            _ => items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true, qualified_only: false }),
+            _ => items.push(ScopeItem {
+                table: None,
+                name: String::new(),
+                level: 0,
+                hidden: true,
+                qualified_only: false,
+            }),
         }
     }
     for _ in aggs {
-        items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true, qualified_only: false });
+        items.push(ScopeItem {
+            table: None,
+            name: String::new(),
+            level: 0,
+            hidden: true,
+            qualified_only: false,
+        });
     }
     let mut post = ExprCx::new(qcx, reduced, Scope { items }, "SELECT");
-    post.grouped = keys_ast.iter().enumerate().map(|(i, k)| (k.clone(), prefix + i)).collect();
-    post.grouped.extend(aggs.iter().enumerate().map(|(i, a)| (a.clone(), prefix + nk + i)));
+    post.grouped = keys_ast
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), prefix + i))
+        .collect();
+    post.grouped.extend(
+        aggs.iter()
+            .enumerate()
+            .map(|(i, a)| (a.clone(), prefix + nk + i)),
+    );
     post.pre_agg_scope = Some(scope);
     Ok(post)
 }

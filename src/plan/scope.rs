@@ -29,7 +29,13 @@ impl Scope {
         Scope {
             items: names
                 .iter()
-                .map(|n| ScopeItem { table: table.map(str::to_string), name: n.clone(), level: 0, hidden: false, qualified_only: false })
+                .map(|n| ScopeItem {
+                    table: table.map(str::to_string),
+                    name: n.clone(),
+                    level: 0,
+                    hidden: false,
+                    qualified_only: false,
+                })
                 .collect(),
         }
     }
@@ -40,7 +46,16 @@ impl Scope {
 
     /// The same columns, one level further out (the prefix of a subquery's scope).
     pub fn as_outer(&self) -> Scope {
-        Scope { items: self.items.iter().map(|i| ScopeItem { level: i.level + 1, ..i.clone() }).collect() }
+        Scope {
+            items: self
+                .items
+                .iter()
+                .map(|i| ScopeItem {
+                    level: i.level + 1,
+                    ..i.clone()
+                })
+                .collect(),
+        }
     }
 
     pub fn concat(mut self, other: Scope) -> Scope {
@@ -49,7 +64,13 @@ impl Scope {
     }
 
     pub fn push_hidden(&mut self) {
-        self.items.push(ScopeItem { table: None, name: String::new(), level: 0, hidden: true, qualified_only: false });
+        self.items.push(ScopeItem {
+            table: None,
+            name: String::new(),
+            level: 0,
+            hidden: true,
+            qualified_only: false,
+        });
     }
 
     /// Resolves `[table.]name` to a column index.
@@ -65,8 +86,10 @@ impl Scope {
             let full = match table {
                 Some(t) => {
                     if !self.items.iter().any(|i| i.table.as_deref() == Some(t)) {
-                        return Err(PlanError::UnknownRelation(format!("missing FROM-clause entry for table \"{t}\"")))
-                            .map_err(|_| PlanError::UnknownColumn(format!("{t}.{name}")));
+                        return Err(PlanError::UnknownRelation(format!(
+                            "missing FROM-clause entry for table \"{t}\""
+                        )))
+                        .map_err(|_| PlanError::UnknownColumn(format!("{t}.{name}")));
                     }
                     format!("{t}.{name}")
                 }
@@ -74,7 +97,11 @@ impl Scope {
             };
             return Err(PlanError::UnknownColumn(full));
         };
-        let at_level: Vec<usize> = matches.iter().filter(|(_, i)| i.level == level).map(|(idx, _)| *idx).collect();
+        let at_level: Vec<usize> = matches
+            .iter()
+            .filter(|(_, i)| i.level == level)
+            .map(|(idx, _)| *idx)
+            .collect();
         if at_level.len() > 1 {
             return Err(PlanError::AmbiguousColumn(name.to_string()));
         }

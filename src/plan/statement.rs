@@ -2,7 +2,7 @@
 
 use sqlparser::ast::{self, ObjectType, Statement as Ast};
 
-use super::coerce::{cast, can_implicitly_cast, scalar_type};
+use super::coerce::{can_implicitly_cast, cast, scalar_type};
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use super::query::{lower_subquery, plan_query, resolve_relation, Finishing, QueryCx};
@@ -36,28 +36,83 @@ pub enum ShowKind {
 #[derive(Clone, Debug)]
 pub enum Plan {
     Select(SelectPlan),
-    Subscribe { plan: SelectPlan, snapshot: bool, progress: bool, as_of: Option<u64> },
-    CreateTable { name: QualifiedName, desc: RelationDesc, if_not_exists: bool },
-    CreateView { name: QualifiedName, desc: RelationDesc, expr: RelExpr, materialized: bool, if_not_exists: bool, or_replace: bool },
-    CreateIndex { name: QualifiedName, on: crate::repr::GlobalId, key: Vec<usize>, if_not_exists: bool },
-    CreateDatabase { name: String, if_not_exists: bool },
-    DropDatabase { name: String, if_exists: bool },
-    CreateSchema { name: String, if_not_exists: bool },
-    Drop { kind: DropKind, names: Vec<Vec<String>>, if_exists: bool, cascade: bool },
+    Subscribe {
+        plan: SelectPlan,
+        snapshot: bool,
+        progress: bool,
+        as_of: Option<u64>,
+    },
+    CreateTable {
+        name: QualifiedName,
+        desc: RelationDesc,
+        if_not_exists: bool,
+    },
+    CreateView {
+        name: QualifiedName,
+        desc: RelationDesc,
+        expr: RelExpr,
+        materialized: bool,
+        if_not_exists: bool,
+        or_replace: bool,
+    },
+    CreateIndex {
+        name: QualifiedName,
+        on: crate::repr::GlobalId,
+        key: Vec<usize>,
+        if_not_exists: bool,
+    },
+    CreateDatabase {
+        name: String,
+        if_not_exists: bool,
+    },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+    },
+    CreateSchema {
+        name: String,
+        if_not_exists: bool,
+    },
+    Drop {
+        kind: DropKind,
+        names: Vec<Vec<String>>,
+        if_exists: bool,
+        cascade: bool,
+    },
     /// Rows to append (already in the table's column order and types).
-    Insert { id: crate::repr::GlobalId, source: RelExpr },
+    Insert {
+        id: crate::repr::GlobalId,
+        source: RelExpr,
+    },
     /// Rows to retract: the matching rows, and for UPDATE their replacements, computed by one
     /// plan over the table whose output is `old columns ++ new columns`.
-    Update { id: crate::repr::GlobalId, changes: RelExpr, arity: usize, is_delete: bool },
+    Update {
+        id: crate::repr::GlobalId,
+        changes: RelExpr,
+        arity: usize,
+        is_delete: bool,
+    },
     Explain(String),
-    SetVariable { name: String, value: Option<String> },
+    SetVariable {
+        name: String,
+        value: Option<String>,
+    },
     ShowVariable(String),
     StartTransaction,
     Commit,
     Rollback,
-    DeclareCursor { name: String, plan: Box<Plan> },
-    Fetch { name: String, count: Option<u64>, timeout: Option<std::time::Duration> },
-    CloseCursor { name: Option<String> },
+    DeclareCursor {
+        name: String,
+        plan: Box<Plan>,
+    },
+    Fetch {
+        name: String,
+        count: Option<u64>,
+        timeout: Option<std::time::Duration>,
+    },
+    CloseCursor {
+        name: Option<String>,
+    },
     Show(ShowKind),
     CopySubscribe(Box<Plan>),
     Flush,
@@ -71,10 +126,19 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
         Statement::Show(s) => Ok(Plan::Show(ShowKind::Objects(s.clone()))),
         Statement::Subscribe(s) => plan_subscribe(pcx, s),
         Statement::CopySubscribe(s) => Ok(Plan::CopySubscribe(Box::new(plan_subscribe(pcx, s)?))),
-        Statement::DeclareSubscribe { name, subscribe } => {
-            Ok(Plan::DeclareCursor { name: name.clone(), plan: Box::new(plan_subscribe(pcx, subscribe)?) })
-        }
-        Statement::Fetch { name, count, timeout } => Ok(Plan::Fetch { name: name.clone(), count: *count, timeout: *timeout }),
+        Statement::DeclareSubscribe { name, subscribe } => Ok(Plan::DeclareCursor {
+            name: name.clone(),
+            plan: Box::new(plan_subscribe(pcx, subscribe)?),
+        }),
+        Statement::Fetch {
+            name,
+            count,
+            timeout,
+        } => Ok(Plan::Fetch {
+            name: name.clone(),
+            count: *count,
+            timeout: *timeout,
+        }),
         Statement::Sql(ast) => plan_ast(pcx, ast),
     }
 }
@@ -85,14 +149,26 @@ fn plan_subscribe(pcx: &PlanContext, s: &Subscribe) -> PlanResult<Plan> {
             let (expr, names) = resolve_relation(pcx, parts)?;
             let desc = RelationDesc::new(names, expr.typ());
             let arity = desc.arity();
-            SelectPlan { expr, desc, finishing: Finishing { project: (0..arity).collect(), ..Default::default() } }
+            SelectPlan {
+                expr,
+                desc,
+                finishing: Finishing {
+                    project: (0..arity).collect(),
+                    ..Default::default()
+                },
+            }
         }
         SubscribeFrom::Query(q) => plan_select_query(pcx, q)?,
     };
     if !plan.finishing.order.is_empty() || plan.finishing.limit.is_some() {
         return unsupported("ORDER BY or LIMIT in SUBSCRIBE");
     }
-    Ok(Plan::Subscribe { plan, snapshot: s.snapshot, progress: s.progress, as_of: s.as_of })
+    Ok(Plan::Subscribe {
+        plan,
+        snapshot: s.snapshot,
+        progress: s.progress,
+        as_of: s.as_of,
+    })
 }
 
 pub fn plan_select_query(pcx: &PlanContext, q: &ast::Query) -> PlanResult<SelectPlan> {
@@ -101,9 +177,17 @@ pub fn plan_select_query(pcx: &PlanContext, q: &ast::Query) -> PlanResult<Select
     let types = pq.expr.typ();
     let desc = RelationDesc::new(
         pq.names.clone(),
-        pq.finishing.project.iter().map(|i| unknown_as_text(types[*i].clone())).collect(),
+        pq.finishing
+            .project
+            .iter()
+            .map(|i| unknown_as_text(types[*i].clone()))
+            .collect(),
     );
-    Ok(SelectPlan { expr: pq.expr, desc, finishing: pq.finishing })
+    Ok(SelectPlan {
+        expr: pq.expr,
+        desc,
+        finishing: pq.finishing,
+    })
 }
 
 fn unknown_as_text(t: ColumnType) -> ColumnType {
@@ -115,22 +199,41 @@ fn unknown_as_text(t: ColumnType) -> ColumnType {
 }
 
 fn object_name(name: &ast::ObjectName) -> Vec<String> {
-    name.0.iter().map(|p| p.as_ident().map(normalize_ident).unwrap_or_else(|| p.to_string())).collect()
+    name.0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(normalize_ident)
+                .unwrap_or_else(|| p.to_string())
+        })
+        .collect()
 }
 
 /// The qualified name a new object gets.
 fn new_item_name(pcx: &PlanContext, name: &ast::ObjectName) -> PlanResult<QualifiedName> {
     let parts = object_name(name);
     let (database, schema, item) = match parts.as_slice() {
-        [item] => (pcx.database.clone(), pcx.search_path.first().cloned().unwrap_or("public".into()), item.clone()),
+        [item] => (
+            pcx.database.clone(),
+            pcx.search_path.first().cloned().unwrap_or("public".into()),
+            item.clone(),
+        ),
         [schema, item] => (pcx.database.clone(), schema.clone(), item.clone()),
         [db, schema, item] => (db.clone(), schema.clone(), item.clone()),
-        _ => return Err(PlanError::Syntax(format!("improper qualified name: {name}"))),
+        _ => {
+            return Err(PlanError::Syntax(format!(
+                "improper qualified name: {name}"
+            )))
+        }
     };
     if !pcx.catalog.schema_exists(&database, &schema) {
         return Err(PlanError::UnknownSchema(schema));
     }
-    Ok(QualifiedName { database, schema, item })
+    Ok(QualifiedName {
+        database,
+        schema,
+        item,
+    })
 }
 
 fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
@@ -149,7 +252,10 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                     return Err(PlanError::DuplicateColumn(n));
                 }
                 let not_null = c.options.iter().any(|o| {
-                    matches!(o.option, ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_))
+                    matches!(
+                        o.option,
+                        ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)
+                    )
                 });
                 names.push(n);
                 types.push(ColumnType::new(scalar_type(&c.data_type)?, !not_null));
@@ -165,7 +271,11 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                     }
                 }
             }
-            Ok(Plan::CreateTable { name, desc: RelationDesc::new(names, types), if_not_exists: ct.if_not_exists })
+            Ok(Plan::CreateTable {
+                name,
+                desc: RelationDesc::new(names, types),
+                if_not_exists: ct.if_not_exists,
+            })
         }
         Ast::CreateView(cv) => {
             let name = new_item_name(pcx, &cv.name)?;
@@ -184,7 +294,11 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             }
             // A view keeps its ORDER BY only with LIMIT (as a top-k): a relation has no order.
             let expr = lower_subquery(
-                super::query::PlannedQuery { expr: plan.expr, names: names.clone(), finishing: plan.finishing },
+                super::query::PlannedQuery {
+                    expr: plan.expr,
+                    names: names.clone(),
+                    finishing: plan.finishing,
+                },
                 0,
             );
             let desc = RelationDesc::new(names, plan.desc.types);
@@ -198,9 +312,16 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             })
         }
         Ast::CreateIndex(ci) => {
-            let on = pcx.catalog.resolve(&object_name(&ci.table_name), &pcx.database, &pcx.search_path)?;
+            let on = pcx.catalog.resolve(
+                &object_name(&ci.table_name),
+                &pcx.database,
+                &pcx.search_path,
+            )?;
             if !on.kind.is_arranged() && !matches!(on.kind, ItemKind::View { .. }) {
-                return Err(PlanError::WrongObjectType(on.name.item.clone(), "table or view"));
+                return Err(PlanError::WrongObjectType(
+                    on.name.item.clone(),
+                    "table or view",
+                ));
             }
             if matches!(on.kind, ItemKind::View { .. }) {
                 return unsupported("CREATE INDEX on a non-materialized view");
@@ -213,30 +334,72 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             }
             let item = match &ci.name {
                 Some(n) => object_name(n).last().cloned().unwrap_or_default(),
-                None => format!("{}_{}_idx", on.name.item, key.iter().map(|k| on.desc.names[*k].clone()).collect::<Vec<_>>().join("_")),
+                None => format!(
+                    "{}_{}_idx",
+                    on.name.item,
+                    key.iter()
+                        .map(|k| on.desc.names[*k].clone())
+                        .collect::<Vec<_>>()
+                        .join("_")
+                ),
             };
-            let name = QualifiedName { database: on.name.database.clone(), schema: on.name.schema.clone(), item };
-            Ok(Plan::CreateIndex { name, on: on.id, key, if_not_exists: ci.if_not_exists })
+            let name = QualifiedName {
+                database: on.name.database.clone(),
+                schema: on.name.schema.clone(),
+                item,
+            };
+            Ok(Plan::CreateIndex {
+                name,
+                on: on.id,
+                key,
+                if_not_exists: ci.if_not_exists,
+            })
         }
-        Ast::CreateDatabase { db_name, if_not_exists, .. } => {
-            Ok(Plan::CreateDatabase { name: object_name(db_name).join("."), if_not_exists: *if_not_exists })
-        }
-        Ast::CreateSchema { schema_name, if_not_exists, .. } => match schema_name {
-            ast::SchemaName::Simple(n) => Ok(Plan::CreateSchema { name: object_name(n).join("."), if_not_exists: *if_not_exists }),
+        Ast::CreateDatabase {
+            db_name,
+            if_not_exists,
+            ..
+        } => Ok(Plan::CreateDatabase {
+            name: object_name(db_name).join("."),
+            if_not_exists: *if_not_exists,
+        }),
+        Ast::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => match schema_name {
+            ast::SchemaName::Simple(n) => Ok(Plan::CreateSchema {
+                name: object_name(n).join("."),
+                if_not_exists: *if_not_exists,
+            }),
             _ => unsupported("CREATE SCHEMA AUTHORIZATION"),
         },
-        Ast::Drop { object_type, if_exists, names, cascade, .. } => {
+        Ast::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => {
             let kind = match object_type {
                 ObjectType::Table => DropKind::Table,
                 ObjectType::View => DropKind::View,
                 ObjectType::MaterializedView => DropKind::MaterializedView,
                 ObjectType::Index => DropKind::Index,
                 ObjectType::Database => {
-                    return Ok(Plan::DropDatabase { name: object_name(&names[0]).join("."), if_exists: *if_exists })
+                    return Ok(Plan::DropDatabase {
+                        name: object_name(&names[0]).join("."),
+                        if_exists: *if_exists,
+                    })
                 }
                 other => return unsupported(format!("DROP {other}")),
             };
-            Ok(Plan::Drop { kind, names: names.iter().map(object_name).collect(), if_exists: *if_exists, cascade: *cascade })
+            Ok(Plan::Drop {
+                kind,
+                names: names.iter().map(object_name).collect(),
+                if_exists: *if_exists,
+                cascade: *cascade,
+            })
         }
         Ast::Insert(ins) => plan_insert(pcx, ins),
         Ast::Update(up) => plan_update(pcx, up),
@@ -252,7 +415,9 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             Ok(Plan::Explain(expr.to_string()))
         }
         Ast::Set(set) => match set {
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
                 let name = variable.to_string().to_lowercase();
                 let value = values
                     .iter()
@@ -266,7 +431,11 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                let value = if value.eq_ignore_ascii_case("default") { None } else { Some(value) };
+                let value = if value.eq_ignore_ascii_case("default") {
+                    None
+                } else {
+                    Some(value)
+                };
                 Ok(Plan::SetVariable { name, value })
             }
             ast::Set::SetTimeZone { value, .. } => Ok(Plan::SetVariable {
@@ -274,23 +443,38 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 value: Some(value.to_string().trim_matches('\'').to_string()),
             }),
             ast::Set::SetTransaction { .. } => Ok(Plan::Empty),
-            ast::Set::SetNames { charset_name, .. } => {
-                Ok(Plan::SetVariable { name: "client_encoding".into(), value: Some(charset_name.to_string()) })
-            }
+            ast::Set::SetNames { charset_name, .. } => Ok(Plan::SetVariable {
+                name: "client_encoding".into(),
+                value: Some(charset_name.to_string()),
+            }),
             other => unsupported(format!("{other}")),
         },
-        Ast::ShowVariable { variable } => {
-            Ok(Plan::ShowVariable(variable.iter().map(|v| v.value.to_lowercase()).collect::<Vec<_>>().join(" ")))
-        }
+        Ast::ShowVariable { variable } => Ok(Plan::ShowVariable(
+            variable
+                .iter()
+                .map(|v| v.value.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
         Ast::StartTransaction { .. } => Ok(Plan::StartTransaction),
         Ast::Commit { .. } => Ok(Plan::Commit),
-        Ast::Rollback { savepoint: None, .. } => Ok(Plan::Rollback),
+        Ast::Rollback {
+            savepoint: None, ..
+        } => Ok(Plan::Rollback),
         Ast::Rollback { .. } => unsupported("ROLLBACK TO SAVEPOINT"),
         Ast::Declare { stmts } => {
-            let d = stmts.first().ok_or_else(|| PlanError::Syntax("empty DECLARE".into()))?;
+            let d = stmts
+                .first()
+                .ok_or_else(|| PlanError::Syntax("empty DECLARE".into()))?;
             let name = d.names.first().map(normalize_ident).unwrap_or_default();
-            let q = d.for_query.as_ref().ok_or_else(|| unsupported::<()>("DECLARE without FOR").unwrap_err())?;
-            Ok(Plan::DeclareCursor { name, plan: Box::new(Plan::Select(plan_select_query(pcx, q)?)) })
+            let q = d
+                .for_query
+                .as_ref()
+                .ok_or_else(|| unsupported::<()>("DECLARE without FOR").unwrap_err())?;
+            Ok(Plan::DeclareCursor {
+                name,
+                plan: Box::new(Plan::Select(plan_select_query(pcx, q)?)),
+            })
         }
         Ast::Close { cursor } => Ok(Plan::CloseCursor {
             name: match cursor {
@@ -308,11 +492,21 @@ fn first_words(s: &str) -> String {
 }
 
 /// The table a write targets (only tables accept writes).
-fn target_table<'a>(pcx: &'a PlanContext, name: &ast::ObjectName) -> PlanResult<&'a crate::catalog::CatalogItem> {
-    let item = pcx.catalog.resolve(&object_name(name), &pcx.database, &pcx.search_path)?;
+fn target_table<'a>(
+    pcx: &'a PlanContext,
+    name: &ast::ObjectName,
+) -> PlanResult<&'a crate::catalog::CatalogItem> {
+    let item = pcx
+        .catalog
+        .resolve(&object_name(name), &pcx.database, &pcx.search_path)?;
     if !matches!(item.kind, ItemKind::Table) {
-        return Err(PlanError::WrongObjectType(item.name.item.clone(), "table"))
-            .map_err(|_| PlanError::Unsupported(format!("writing to {} \"{}\"", item.kind.type_name(), item.name.item)));
+        return Err(PlanError::WrongObjectType(item.name.item.clone(), "table")).map_err(|_| {
+            PlanError::Unsupported(format!(
+                "writing to {} \"{}\"",
+                item.kind.type_name(),
+                item.name.item
+            ))
+        });
     }
     Ok(item)
 }
@@ -339,7 +533,9 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
     if ins.on.is_some() {
         return unsupported("INSERT ... ON CONFLICT");
     }
-    let ast::TableObject::TableName(name) = &ins.table else { return unsupported("INSERT into a table function") };
+    let ast::TableObject::TableName(name) = &ins.table else {
+        return unsupported("INSERT into a table function");
+    };
     let table = target_table(pcx, name)?;
     let desc = &table.desc;
     let columns: Vec<usize> = if ins.columns.is_empty() {
@@ -349,7 +545,9 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
         let mut cols = Vec::new();
         for c in &ins.columns {
             let n = object_name(c).last().cloned().unwrap_or_default();
-            let i = scope.resolve(None, &n).map_err(|_| PlanError::UnknownColumn(format!("{n}\" of relation \"{}", table.name.item)))?;
+            let i = scope.resolve(None, &n).map_err(|_| {
+                PlanError::UnknownColumn(format!("{n}\" of relation \"{}", table.name.item))
+            })?;
             if cols.contains(&i) {
                 return Err(PlanError::DuplicateColumn(n));
             }
@@ -357,9 +555,13 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
         }
         cols
     };
-    let source = ins.source.as_ref().ok_or_else(|| PlanError::Unsupported("INSERT without a source".into()))?;
+    let source = ins
+        .source
+        .as_ref()
+        .ok_or_else(|| PlanError::Unsupported("INSERT without a source".into()))?;
     if matches!(&*source.body, ast::SetExpr::Values(_)) {
-        *pcx.values_hint.borrow_mut() = Some(columns.iter().map(|c| desc.types[*c].scalar).collect());
+        *pcx.values_hint.borrow_mut() =
+            Some(columns.iter().map(|c| desc.types[*c].scalar).collect());
     }
     let root = QueryCx::root(pcx);
     let pq = plan_query(&root, source);
@@ -367,16 +569,25 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
     let src = lower_subquery(pq?, 0);
     let src_types = src.typ();
     if src_types.len() > columns.len() {
-        return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+        return Err(PlanError::Syntax(
+            "INSERT has more expressions than target columns".into(),
+        ));
     }
     if src_types.len() < columns.len() && !ins.columns.is_empty() {
-        return Err(PlanError::Syntax("INSERT has more target columns than expressions".into()));
+        return Err(PlanError::Syntax(
+            "INSERT has more target columns than expressions".into(),
+        ));
     }
     // Build each table column: the matching source column, assignment-cast, or NULL.
     let mut scalars = Vec::new();
     for (i, t) in desc.types.iter().enumerate() {
         let e = match columns.iter().position(|c| *c == i) {
-            Some(j) if j < src_types.len() => assign(ScalarExpr::Column(j), src_types[j].scalar, t.scalar, &desc.names[i])?,
+            Some(j) if j < src_types.len() => assign(
+                ScalarExpr::Column(j),
+                src_types[j].scalar,
+                t.scalar,
+                &desc.names[i],
+            )?,
             _ => ScalarExpr::null(t.scalar),
         };
         scalars.push(e);
@@ -384,20 +595,37 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
     let n = src_types.len();
     let width = scalars.len();
     let source = src.map(scalars).project((n..n + width).collect());
-    Ok(Plan::Insert { id: table.id, source })
+    Ok(Plan::Insert {
+        id: table.id,
+        source,
+    })
 }
 
 fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
     if up.from.is_some() || up.returning.is_some() || !up.table.joins.is_empty() {
         return unsupported("UPDATE with FROM, joins or RETURNING");
     }
-    let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else { return unsupported("UPDATE of this target") };
+    let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
+        return unsupported("UPDATE of this target");
+    };
     let table = target_table(pcx, name)?;
     let arity = table.desc.arity();
-    let qualifier = alias.as_ref().map(|a| normalize_ident(&a.name)).unwrap_or(table.name.item.clone());
-    let get = RelExpr::Get { id: table.id, name: table.name.item.clone(), types: table.desc.types.clone() };
+    let qualifier = alias
+        .as_ref()
+        .map(|a| normalize_ident(&a.name))
+        .unwrap_or(table.name.item.clone());
+    let get = RelExpr::Get {
+        id: table.id,
+        name: table.name.item.clone(),
+        types: table.desc.types.clone(),
+    };
     let root = QueryCx::root(pcx);
-    let mut cx = ExprCx::new(&root, get, Scope::from_names(Some(&qualifier), &table.desc.names), "UPDATE");
+    let mut cx = ExprCx::new(
+        &root,
+        get,
+        Scope::from_names(Some(&qualifier), &table.desc.names),
+        "UPDATE",
+    );
     if let Some(w) = &up.selection {
         let p = cx.plan_as(w, ScalarType::Bool, "WHERE")?;
         let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
@@ -406,7 +634,9 @@ fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
     let mut new: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
     let scope = Scope::from_names(None, &table.desc.names);
     for a in &up.assignments {
-        let ast::AssignmentTarget::ColumnName(col) = &a.target else { return unsupported("UPDATE of a tuple of columns") };
+        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
+            return unsupported("UPDATE of a tuple of columns");
+        };
         let n = object_name(col).last().cloned().unwrap_or_default();
         let i = scope.resolve(None, &n)?;
         let (e, t) = cx.plan_typed(&a.value)?;
@@ -417,7 +647,12 @@ fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
     cx.rel = r.map(new);
     let (rel, _) = cx.finish();
     let changes = rel.project((0..arity).chain(width..width + arity).collect());
-    Ok(Plan::Update { id: table.id, changes, arity, is_delete: false })
+    Ok(Plan::Update {
+        id: table.id,
+        changes,
+        arity,
+        is_delete: false,
+    })
 }
 
 fn plan_delete(pcx: &PlanContext, del: &ast::Delete) -> PlanResult<Plan> {
@@ -427,19 +662,40 @@ fn plan_delete(pcx: &PlanContext, del: &ast::Delete) -> PlanResult<Plan> {
     let from = match &del.from {
         ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
     };
-    let Some(twj) = from.first() else { return Err(PlanError::Syntax("DELETE needs a table".into())) };
-    let ast::TableFactor::Table { name, alias, .. } = &twj.relation else { return unsupported("DELETE of this target") };
+    let Some(twj) = from.first() else {
+        return Err(PlanError::Syntax("DELETE needs a table".into()));
+    };
+    let ast::TableFactor::Table { name, alias, .. } = &twj.relation else {
+        return unsupported("DELETE of this target");
+    };
     let table = target_table(pcx, name)?;
     let arity = table.desc.arity();
-    let qualifier = alias.as_ref().map(|a| normalize_ident(&a.name)).unwrap_or(table.name.item.clone());
-    let get = RelExpr::Get { id: table.id, name: table.name.item.clone(), types: table.desc.types.clone() };
+    let qualifier = alias
+        .as_ref()
+        .map(|a| normalize_ident(&a.name))
+        .unwrap_or(table.name.item.clone());
+    let get = RelExpr::Get {
+        id: table.id,
+        name: table.name.item.clone(),
+        types: table.desc.types.clone(),
+    };
     let root = QueryCx::root(pcx);
-    let mut cx = ExprCx::new(&root, get, Scope::from_names(Some(&qualifier), &table.desc.names), "DELETE");
+    let mut cx = ExprCx::new(
+        &root,
+        get,
+        Scope::from_names(Some(&qualifier), &table.desc.names),
+        "DELETE",
+    );
     if let Some(w) = &del.selection {
         let p = cx.plan_as(w, ScalarType::Bool, "WHERE")?;
         let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
         cx.rel = r.filter(vec![p]);
     }
     let (rel, _) = cx.finish();
-    Ok(Plan::Update { id: table.id, changes: rel.project((0..arity).collect()), arity, is_delete: true })
+    Ok(Plan::Update {
+        id: table.id,
+        changes: rel.project((0..arity).collect()),
+        arity,
+        is_delete: true,
+    })
 }

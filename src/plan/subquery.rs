@@ -18,7 +18,11 @@ use crate::repr::{ColumnType, Datum, ScalarType};
 impl ExprCx<'_, '_> {
     /// Plans `q` against the current relation: returns `O` (the distinct referenced outer
     /// values), the referenced columns, and the subquery's rows with `O`'s columns as a prefix.
-    fn plan_correlated(&mut self, q: &Query, extra_refs: &[usize]) -> PlanResult<(RelExpr, Vec<usize>, RelExpr)> {
+    fn plan_correlated(
+        &mut self,
+        q: &Query,
+        extra_refs: &[usize],
+    ) -> PlanResult<(RelExpr, Vec<usize>, RelExpr)> {
         // First pass: find which of our columns the subquery references.
         let probe_outer = RelExpr::empty(self.types.clone());
         let probe = QueryCx::new(self.qcx.pcx, self.scope.as_outer(), probe_outer);
@@ -36,10 +40,24 @@ impl ExprCx<'_, '_> {
             // Bind the current relation so it is computed once for both uses.
             let id = super::next_local_id();
             let types = self.types.clone();
-            self.lets.push((id, std::mem::replace(&mut self.rel, RelExpr::LocalGet { id, types: types.clone() })));
-            RelExpr::LocalGet { id, types }.project(refs.clone()).distinct()
+            self.lets.push((
+                id,
+                std::mem::replace(
+                    &mut self.rel,
+                    RelExpr::LocalGet {
+                        id,
+                        types: types.clone(),
+                    },
+                ),
+            ));
+            RelExpr::LocalGet { id, types }
+                .project(refs.clone())
+                .distinct()
         };
-        let outer_scope = super::scope::Scope { items: refs.iter().map(|r| self.scope.items[*r].clone()).collect() }.as_outer();
+        let outer_scope = super::scope::Scope {
+            items: refs.iter().map(|r| self.scope.items[*r].clone()).collect(),
+        }
+        .as_outer();
         let qcx = QueryCx::new(self.qcx.pcx, outer_scope, outer_rel.clone());
         let planned = plan_query(&qcx, q)?;
         let rows = lower_subquery(planned, refs.len());
@@ -61,7 +79,12 @@ impl ExprCx<'_, '_> {
     }
 
     /// Fills in `default` for outer rows with no answer. `answers` has at most one row per key.
-    fn with_default(outer: RelExpr, answers: RelExpr, prefix: usize, default: ScalarExpr) -> RelExpr {
+    fn with_default(
+        outer: RelExpr,
+        answers: RelExpr,
+        prefix: usize,
+        default: ScalarExpr,
+    ) -> RelExpr {
         let missing = outer.union(answers.clone().project((0..prefix).collect()).negate());
         answers.union(missing.map(vec![default]))
     }
@@ -71,7 +94,9 @@ impl ExprCx<'_, '_> {
         let p = refs.len();
         let types = rows.typ();
         if types.len() != p + 1 {
-            return Err(PlanError::Syntax("subquery must return only one column".into()));
+            return Err(PlanError::Syntax(
+                "subquery must return only one column".into(),
+            ));
         }
         let vt = types[p].clone();
         // One row per key: the value, or an error if the subquery produced several rows.
@@ -79,17 +104,31 @@ impl ExprCx<'_, '_> {
             input: Box::new(rows),
             group_key: (0..p).collect(),
             aggregates: vec![
-                AggregateExpr { func: AggregateFunc::Max, expr: ScalarExpr::Column(p), distinct: false },
-                AggregateExpr { func: AggregateFunc::CountAll, expr: ScalarExpr::null(ScalarType::Bool), distinct: false },
+                AggregateExpr {
+                    func: AggregateFunc::Max,
+                    expr: ScalarExpr::Column(p),
+                    distinct: false,
+                },
+                AggregateExpr {
+                    func: AggregateFunc::CountAll,
+                    expr: ScalarExpr::null(ScalarType::Bool),
+                    distinct: false,
+                },
             ],
         };
         let checked = reduced
             .map(vec![ScalarExpr::If {
                 cond: Box::new(ScalarExpr::call(
                     Func::Gt,
-                    vec![ScalarExpr::Column(p + 1), ScalarExpr::Literal(Datum::Int64(1), ScalarType::Int64)],
+                    vec![
+                        ScalarExpr::Column(p + 1),
+                        ScalarExpr::Literal(Datum::Int64(1), ScalarType::Int64),
+                    ],
                 )),
-                then: Box::new(ScalarExpr::Error(EvalError::MultipleRowsFromSubquery, vt.scalar)),
+                then: Box::new(ScalarExpr::Error(
+                    EvalError::MultipleRowsFromSubquery,
+                    vt.scalar,
+                )),
                 els: Box::new(ScalarExpr::Column(p)),
             }])
             .project((0..p).chain([p + 2]).collect());
@@ -100,7 +139,10 @@ impl ExprCx<'_, '_> {
     pub fn exists_subquery(&mut self, q: &Query) -> PlanResult<ScalarExpr> {
         let (outer, refs, rows) = self.plan_correlated(q, &[])?;
         let p = refs.len();
-        let found = rows.project((0..p).collect()).distinct().map(vec![ScalarExpr::bool(true)]);
+        let found = rows
+            .project((0..p).collect())
+            .distinct()
+            .map(vec![ScalarExpr::bool(true)]);
         let answers = Self::with_default(outer, found, p, ScalarExpr::bool(false));
         Ok(self.attach(&refs, answers, ColumnType::new(ScalarType::Bool, false)))
     }
@@ -122,9 +164,18 @@ impl ExprCx<'_, '_> {
         if types.len() != p + 1 {
             return Err(PlanError::Syntax("subquery has too many columns".into()));
         }
-        let x_pos = refs.iter().position(|r| *r == x_col).expect("x is among the references");
-        let (args, _) = coerce_all(vec![(ScalarExpr::Column(x_pos), xt), (ScalarExpr::Column(p), types[p].clone())], "IN")
-            .map_err(|e| PlanError::UndefinedOperator(e.to_string()))?;
+        let x_pos = refs
+            .iter()
+            .position(|r| *r == x_col)
+            .expect("x is among the references");
+        let (args, _) = coerce_all(
+            vec![
+                (ScalarExpr::Column(x_pos), xt),
+                (ScalarExpr::Column(p), types[p].clone()),
+            ],
+            "IN",
+        )
+        .map_err(|e| PlanError::UndefinedOperator(e.to_string()))?;
         // Three-valued OR over the comparisons: true if one is true, else NULL if one is NULL.
         // (`bool_or` alone would ignore the NULLs.)
         let eq = ScalarExpr::call(Func::Eq, args);
@@ -133,15 +184,26 @@ impl ExprCx<'_, '_> {
             input: Box::new(rows.map(vec![eq, is_unknown])),
             group_key: (0..p).collect(),
             aggregates: vec![
-                AggregateExpr { func: AggregateFunc::BoolOr, expr: ScalarExpr::Column(p + 1), distinct: false },
-                AggregateExpr { func: AggregateFunc::BoolOr, expr: ScalarExpr::Column(p + 2), distinct: false },
+                AggregateExpr {
+                    func: AggregateFunc::BoolOr,
+                    expr: ScalarExpr::Column(p + 1),
+                    distinct: false,
+                },
+                AggregateExpr {
+                    func: AggregateFunc::BoolOr,
+                    expr: ScalarExpr::Column(p + 2),
+                    distinct: false,
+                },
             ],
         }
         .map(vec![ScalarExpr::If {
             cond: Box::new(ScalarExpr::call(Func::IsTrue, vec![ScalarExpr::Column(p)])),
             then: Box::new(ScalarExpr::bool(true)),
             els: Box::new(ScalarExpr::If {
-                cond: Box::new(ScalarExpr::call(Func::IsTrue, vec![ScalarExpr::Column(p + 1)])),
+                cond: Box::new(ScalarExpr::call(
+                    Func::IsTrue,
+                    vec![ScalarExpr::Column(p + 1)],
+                )),
                 then: Box::new(ScalarExpr::null(ScalarType::Bool)),
                 els: Box::new(ScalarExpr::bool(false)),
             }),

@@ -31,8 +31,18 @@ pub type Imports<'s> = HashMap<GlobalId, (Arranged<'s, RowTrace>, Arranged<'s, E
 
 /// Renders `expr` in `scope`. `constants_here` is true on exactly one worker, which introduces
 /// constant rows (every worker renders the same plan).
-pub fn render<'s>(scope: Scope<'s, Timestamp>, expr: &RelExpr, imports: &Imports<'s>, constants_here: bool) -> (Rows<'s>, Errs<'s>) {
-    let mut cx = RenderCx { scope, imports, lets: HashMap::new(), constants_here };
+pub fn render<'s>(
+    scope: Scope<'s, Timestamp>,
+    expr: &RelExpr,
+    imports: &Imports<'s>,
+    constants_here: bool,
+) -> (Rows<'s>, Errs<'s>) {
+    let mut cx = RenderCx {
+        scope,
+        imports,
+        lets: HashMap::new(),
+        constants_here,
+    };
     cx.render(expr)
 }
 
@@ -49,14 +59,19 @@ fn key_of(row: &Row, cols: &[usize]) -> Row {
 
 impl<'s> RenderCx<'_, 's> {
     fn no_errors(&self) -> Errs<'s> {
-        Vec::<(EvalError, Timestamp, Diff)>::new().to_stream(self.scope).as_collection()
+        Vec::<(EvalError, Timestamp, Diff)>::new()
+            .to_stream(self.scope)
+            .as_collection()
     }
 
     fn render(&mut self, expr: &RelExpr) -> (Rows<'s>, Errs<'s>) {
         match expr {
             RelExpr::Constant { rows, .. } => {
-                let data: Vec<(Row, Timestamp, Diff)> =
-                    if self.constants_here { rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect() } else { vec![] };
+                let data: Vec<(Row, Timestamp, Diff)> = if self.constants_here {
+                    rows.iter().map(|(r, d)| (r.clone(), 0, *d)).collect()
+                } else {
+                    vec![]
+                };
                 (data.to_stream(self.scope).as_collection(), self.no_errors())
             }
             RelExpr::Get { id, name, .. } => {
@@ -64,7 +79,10 @@ impl<'s> RenderCx<'_, 's> {
                     .imports
                     .get(id)
                     .unwrap_or_else(|| panic!("invariant: the coordinator imports every object a plan reads ({name} {id})"));
-                (rows.clone().as_collection(|k, _| k.clone()), errs.clone().as_collection(|k, _| k.clone()))
+                (
+                    rows.clone().as_collection(|k, _| k.clone()),
+                    errs.clone().as_collection(|k, _| k.clone()),
+                )
             }
             RelExpr::Let { id, value, body } => {
                 let v = self.render(value);
@@ -73,9 +91,11 @@ impl<'s> RenderCx<'_, 's> {
                 self.lets.remove(id);
                 out
             }
-            RelExpr::LocalGet { id, .. } => {
-                self.lets.get(id).cloned().unwrap_or_else(|| panic!("invariant: l{id} is bound by an enclosing Let"))
-            }
+            RelExpr::LocalGet { id, .. } => self
+                .lets
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| panic!("invariant: l{id} is bound by an enclosing Let")),
             RelExpr::Map { input, scalars } => {
                 let (rows, errs) = self.render(input);
                 let scalars = scalars.clone();
@@ -115,8 +135,12 @@ impl<'s> RenderCx<'_, 's> {
                 let (rrows, rerrs) = self.render(right);
                 let lk: Vec<usize> = keys.iter().map(|(l, _)| *l).collect();
                 let rk: Vec<usize> = keys.iter().map(|(_, r)| *r).collect();
-                let la = lrows.map(move |row: Row| (key_of(&row, &lk), row)).arrange_by_key();
-                let ra = rrows.map(move |row: Row| (key_of(&row, &rk), row)).arrange_by_key();
+                let la = lrows
+                    .map(move |row: Row| (key_of(&row, &lk), row))
+                    .arrange_by_key();
+                let ra = rrows
+                    .map(move |row: Row| (key_of(&row, &rk), row))
+                    .arrange_by_key();
                 let joined = la.join_core(ra, |_k: &Row, l: &Row, r: &Row| {
                     let mut row = l.clone();
                     row.extend(r.iter().cloned());
@@ -124,11 +148,18 @@ impl<'s> RenderCx<'_, 's> {
                 });
                 (joined, lerrs.concat(rerrs))
             }
-            RelExpr::Reduce { input, group_key, aggregates } => {
+            RelExpr::Reduce {
+                input,
+                group_key,
+                aggregates,
+            } => {
                 let input_types = input.typ();
                 let (rows, errs) = self.render(input);
                 let gk = group_key.clone();
-                let arg_types: Vec<_> = aggregates.iter().map(|a| a.expr.typ(&input_types).scalar).collect();
+                let arg_types: Vec<_> = aggregates
+                    .iter()
+                    .map(|a| a.expr.typ(&input_types).scalar)
+                    .collect();
                 // Arrange only what the aggregates read: their argument values, not whole rows.
                 let args: Vec<ScalarExpr> = aggregates.iter().map(|a| a.expr.clone()).collect();
                 let keyed = rows.map(move |row: Row| {
@@ -137,7 +168,11 @@ impl<'s> RenderCx<'_, 's> {
                 });
                 let arg_errs = keyed.clone().flat_map(|r| r.err());
                 let keyed = keyed.flat_map(|r| r.ok());
-                let aggs: Vec<_> = aggregates.iter().enumerate().map(|(i, a)| (a.func, a.distinct, arg_types[i], i)).collect();
+                let aggs: Vec<_> = aggregates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a.func, a.distinct, arg_types[i], i))
+                    .collect();
                 let reduced: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
                     keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                         out.push((reduce_group(&aggs, vals), 1));
@@ -150,25 +185,39 @@ impl<'s> RenderCx<'_, 's> {
                 });
                 split(results, errs.concat(arg_errs))
             }
-            RelExpr::TopK { input, group_key, order, limit, offset } => {
+            RelExpr::TopK {
+                input,
+                group_key,
+                order,
+                limit,
+                offset,
+            } => {
                 let (rows, errs) = self.render(input);
                 let gk = group_key.clone();
                 let (order, limit, offset) = (order.clone(), *limit, *offset);
                 let keyed = rows.map(move |row: Row| (key_of(&row, &gk), row));
-                let kept: VecCollection<'s, Timestamp, (Row, Row), Diff> =
-                    keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
-                        let group: Vec<(Row, Diff)> = vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
+                let kept: VecCollection<'s, Timestamp, (Row, Row), Diff> = keyed.reduce(
+                    move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
+                        let group: Vec<(Row, Diff)> =
+                            vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
                         out.extend(top_k(group, &order, limit, offset));
-                    });
+                    },
+                );
                 (kept.map(|(_, row)| row), errs)
             }
             RelExpr::Distinct { input } => {
                 let (rows, errs) = self.render(input);
-                (rows.threshold(|_, c: &Diff| if *c > 0 { 1 } else { 0 }), errs)
+                (
+                    rows.threshold(|_, c: &Diff| if *c > 0 { 1 } else { 0 }),
+                    errs,
+                )
             }
             RelExpr::Threshold { input } => {
                 let (rows, errs) = self.render(input);
-                (rows.threshold(|_, c: &Diff| if *c > 0 { *c } else { 0 }), errs)
+                (
+                    rows.threshold(|_, c: &Diff| if *c > 0 { *c } else { 0 }),
+                    errs,
+                )
             }
             RelExpr::Negate { input } => {
                 let (rows, errs) = self.render(input);
@@ -189,14 +238,32 @@ impl<'s> RenderCx<'_, 's> {
 
 /// Evaluates one group's aggregates over their argument values (column `i` of each value row
 /// is aggregate `i`'s argument); an error in any aggregate is the group's error.
-fn reduce_group(aggs: &[(crate::ir::AggregateFunc, bool, crate::repr::ScalarType, usize)], vals: &[(&Row, Diff)]) -> Result<Row, EvalError> {
+fn reduce_group(
+    aggs: &[(
+        crate::ir::AggregateFunc,
+        bool,
+        crate::repr::ScalarType,
+        usize,
+    )],
+    vals: &[(&Row, Diff)],
+) -> Result<Row, EvalError> {
     aggs.iter()
-        .map(|(func, distinct, typ, i)| aggregate(*func, *distinct, *typ, vals.iter().map(|(r, d)| (&r[*i], *d))))
+        .map(|(func, distinct, typ, i)| {
+            aggregate(
+                *func,
+                *distinct,
+                *typ,
+                vals.iter().map(|(r, d)| (&r[*i], *d)),
+            )
+        })
         .collect()
 }
 
 /// Splits results into rows and errors, adding the errors to those already flowing.
-fn split<'s>(results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>, errs: Errs<'s>) -> (Rows<'s>, Errs<'s>) {
+fn split<'s>(
+    results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>,
+    errs: Errs<'s>,
+) -> (Rows<'s>, Errs<'s>) {
     let oks = results.clone().flat_map(|r| r.ok());
     let new_errs = results.flat_map(|r| r.err());
     (oks, errs.concat(new_errs))
@@ -204,7 +271,10 @@ fn split<'s>(results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>
 
 /// Arranges a rendered relation (rows by the whole row, errors by error) so it can be read and
 /// imported by other dataflows.
-pub fn arrange<'s>(rows: Rows<'s>, errs: Errs<'s>) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
+pub fn arrange<'s>(
+    rows: Rows<'s>,
+    errs: Errs<'s>,
+) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
     (rows.arrange_by_self(), errs.arrange_by_self())
 }
 

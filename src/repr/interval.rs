@@ -17,7 +17,11 @@ const MICROS_PER_DAY: i128 = 86_400_000_000;
 
 impl Interval {
     pub fn new(months: i32, days: i32, micros: i64) -> Self {
-        Interval { months, days, micros }
+        Interval {
+            months,
+            days,
+            micros,
+        }
     }
     /// The total length under Postgres' comparison rules.
     fn normalized(&self) -> i128 {

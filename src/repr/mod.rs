@@ -53,7 +53,9 @@ impl RelationDesc {
 
 /// The identity of a catalog object whose contents live in the dataflow (a table, a
 /// materialized view, an index). Never reused, so a stale reference cannot alias a new object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct GlobalId(pub u64);
 
 impl std::fmt::Display for GlobalId {

@@ -108,7 +108,10 @@ impl ScalarType {
     }
 
     pub fn is_integer(self) -> bool {
-        matches!(self, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64)
+        matches!(
+            self,
+            ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64
+        )
     }
 
     /// Position in Postgres' numeric promotion order (int2 < int4 < int8 < numeric < float4 < float8).

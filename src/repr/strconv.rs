@@ -18,9 +18,19 @@ pub struct ParseError {
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.out_of_range {
-            write!(f, "value \"{}\" is out of range for type {}", self.text, self.typ.name())
+            write!(
+                f,
+                "value \"{}\" is out of range for type {}",
+                self.text,
+                self.typ.name()
+            )
         } else {
-            write!(f, "invalid input syntax for type {}: \"{}\"", self.typ.name(), self.text)
+            write!(
+                f,
+                "invalid input syntax for type {}: \"{}\"",
+                self.typ.name(),
+                self.text
+            )
         }
     }
 }
@@ -50,7 +60,11 @@ fn format_timestamp(ts: &NaiveDateTime) -> String {
         ts.format("%Y-%m-%d %H:%M:%S").to_string()
     } else {
         let frac = format!("{micros:06}");
-        format!("{}.{}", ts.format("%Y-%m-%d %H:%M:%S"), frac.trim_end_matches('0'))
+        format!(
+            "{}.{}",
+            ts.format("%Y-%m-%d %H:%M:%S"),
+            frac.trim_end_matches('0')
+        )
     }
 }
 
@@ -126,7 +140,11 @@ fn format_interval(iv: &Interval) -> String {
 
 /// Reads text as a value of `typ`, as Postgres' input functions do.
 pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
-    let err = |out_of_range: bool| ParseError { typ, text: text.to_string(), out_of_range };
+    let err = |out_of_range: bool| ParseError {
+        typ,
+        text: text.to_string(),
+        out_of_range,
+    };
     let t = text.trim();
     Ok(match typ {
         ScalarType::Bool => match t.to_ascii_lowercase().as_str() {
@@ -134,13 +152,24 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
             "f" | "false" | "no" | "n" | "off" | "0" => Datum::Bool(false),
             _ => return Err(err(false)),
         },
-        ScalarType::Int16 => Datum::Int16(parse_int(t).and_then(|v| i16::try_from(v).map_err(|_| true)).map_err(err)?),
-        ScalarType::Int32 => Datum::Int32(parse_int(t).and_then(|v| i32::try_from(v).map_err(|_| true)).map_err(err)?),
+        ScalarType::Int16 => Datum::Int16(
+            parse_int(t)
+                .and_then(|v| i16::try_from(v).map_err(|_| true))
+                .map_err(err)?,
+        ),
+        ScalarType::Int32 => Datum::Int32(
+            parse_int(t)
+                .and_then(|v| i32::try_from(v).map_err(|_| true))
+                .map_err(err)?,
+        ),
         ScalarType::Int64 => Datum::Int64(parse_int(t).map_err(err)?),
         ScalarType::Float32 => Datum::f32(parse_float(t).ok_or_else(|| err(false))? as f32),
         ScalarType::Float64 => Datum::f64(parse_float(t).ok_or_else(|| err(false))?),
         ScalarType::Numeric => Datum::Numeric(
-            Decimal::from_str(t).or_else(|_| Decimal::from_scientific(t)).map_err(|_| err(false))?.normalize(),
+            Decimal::from_str(t)
+                .or_else(|_| Decimal::from_scientific(t))
+                .map_err(|_| err(false))?
+                .normalize(),
         ),
         ScalarType::Text | ScalarType::Unknown => Datum::String(text.to_string()),
         ScalarType::Date => Datum::Date(parse_date(t).ok_or_else(|| err(false))?),
@@ -160,7 +189,12 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
 
 /// Parses an integer; `Err(true)` means out of range, `Err(false)` bad syntax.
 fn parse_int(t: &str) -> Result<i64, bool> {
-    if t.is_empty() || !t.trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit()) {
+    if t.is_empty()
+        || !t
+            .trim_start_matches(['-', '+'])
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
         return Err(false);
     }
     t.parse::<i64>().map_err(|_| true)
@@ -240,13 +274,18 @@ pub fn parse_interval(t: &str) -> Option<Interval> {
             continue;
         }
         // A number, optionally glued to its unit (`5min`).
-        let split = tok.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(tok.len());
+        let split = tok
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(tok.len());
         let num: f64 = tok[..split].parse().ok()?;
         let unit = if split < tok.len() {
             tok[split..].to_string()
         } else {
             i += 1;
-            tokens.get(i).map(|u| u.to_ascii_lowercase()).unwrap_or_else(|| "second".into())
+            tokens
+                .get(i)
+                .map(|u| u.to_ascii_lowercase())
+                .unwrap_or_else(|| "second".into())
         };
         let unit = unit.to_ascii_lowercase();
         let unit = unit.trim_end_matches(',');
@@ -308,7 +347,11 @@ mod tests {
     #[test]
     fn integers_check_range() {
         assert_eq!(parse(" 42 ", ScalarType::Int32).unwrap(), Datum::Int32(42));
-        assert!(parse("99999999999", ScalarType::Int32).unwrap_err().out_of_range);
+        assert!(
+            parse("99999999999", ScalarType::Int32)
+                .unwrap_err()
+                .out_of_range
+        );
         assert!(!parse("4x", ScalarType::Int32).unwrap_err().out_of_range);
     }
 }

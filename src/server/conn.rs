@@ -10,10 +10,18 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
-use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete, PortalSuspended};
-use pgwire::messages::response::{CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery, SslResponse, TransactionStatus};
+use pgwire::messages::extendedquery::{
+    BindComplete, CloseComplete, ParseComplete, PortalSuspended,
+};
+use pgwire::messages::response::{
+    CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery, SslResponse,
+    TransactionStatus,
+};
 use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey};
-use pgwire::messages::{DecodeContext, PgWireBackendMessage as B, PgWireFrontendMessage as F, ProtocolVersion, SslNegotiationMetaMessage};
+use pgwire::messages::{
+    DecodeContext, PgWireBackendMessage as B, PgWireFrontendMessage as F, ProtocolVersion,
+    SslNegotiationMetaMessage,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -51,14 +59,24 @@ struct Portal {
 }
 
 enum Cursor {
-    Rows { desc: RelationDesc, rows: std::vec::IntoIter<Row> },
-    Subscribe { sub: Subscription, buffered: std::collections::VecDeque<Row> },
+    Rows {
+        desc: RelationDesc,
+        rows: std::vec::IntoIter<Row>,
+    },
+    Subscribe {
+        sub: Subscription,
+        buffered: std::collections::VecDeque<Row>,
+    },
 }
 
 /// What executing one statement produced, before it is written to the client.
 enum Outcome {
     Tag(String),
-    Rows { desc: RelationDesc, rows: Vec<Row>, tag: &'static str },
+    Rows {
+        desc: RelationDesc,
+        rows: Vec<Row>,
+        tag: &'static str,
+    },
 }
 
 struct Conn {
@@ -75,7 +93,12 @@ struct Conn {
     cancel: Arc<Notify>,
 }
 
-pub async fn run(socket: TcpStream, coord: Arc<Coordinator>, registry: Arc<CancelRegistry>, peer: SocketAddr) -> Result<(), SqlError> {
+pub async fn run(
+    socket: TcpStream,
+    coord: Arc<Coordinator>,
+    registry: Arc<CancelRegistry>,
+    peer: SocketAddr,
+) -> Result<(), SqlError> {
     let mut conn = Conn {
         socket,
         rbuf: BytesMut::with_capacity(8192),
@@ -93,17 +116,24 @@ pub async fn run(socket: TcpStream, coord: Arc<Coordinator>, registry: Arc<Cance
     let startup = loop {
         match conn.read().await? {
             None => return Ok(()),
-            Some(F::SslNegotiation(SslNegotiationMetaMessage::PostgresSsl(_) | SslNegotiationMetaMessage::PostgresGss(_))) => {
+            Some(F::SslNegotiation(
+                SslNegotiationMetaMessage::PostgresSsl(_)
+                | SslNegotiationMetaMessage::PostgresGss(_),
+            )) => {
                 conn.send(B::SslResponse(SslResponse::Refuse))?;
                 conn.flush().await?;
                 conn.ctx.awaiting_frontend_ssl = false;
             }
-            Some(F::SslNegotiation(SslNegotiationMetaMessage::None)) => conn.ctx.awaiting_frontend_ssl = false,
+            Some(F::SslNegotiation(SslNegotiationMetaMessage::None)) => {
+                conn.ctx.awaiting_frontend_ssl = false
+            }
             Some(F::CancelRequest(c)) => {
                 // Protocol 3.2 allows longer keys; ours are the 4 bytes 3.0 clients send.
                 let secret = match &c.secret_key {
                     SecretKey::I32(s) => Some(*s),
-                    SecretKey::Bytes(b) if b.len() == 4 => Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                    SecretKey::Bytes(b) if b.len() == 4 => {
+                        Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    }
                     SecretKey::Bytes(_) => None,
                 };
                 if let Some(secret) = secret {
@@ -112,13 +142,26 @@ pub async fn run(socket: TcpStream, coord: Arc<Coordinator>, registry: Arc<Cance
                 return Ok(());
             }
             Some(F::Startup(s)) => break s,
-            Some(other) => return Err(SqlError::new("08P01", format!("unexpected message during startup: {other:?}"))),
+            Some(other) => {
+                return Err(SqlError::new(
+                    "08P01",
+                    format!("unexpected message during startup: {other:?}"),
+                ))
+            }
         }
     };
     conn.ctx.awaiting_frontend_startup = false;
     conn.ctx.protocol_version = ProtocolVersion::PROTOCOL3_0;
-    let user = startup.parameters.get("user").cloned().unwrap_or_else(|| "materialize".into());
-    let database = startup.parameters.get("database").cloned().unwrap_or_else(|| user.clone());
+    let user = startup
+        .parameters
+        .get("user")
+        .cloned()
+        .unwrap_or_else(|| "materialize".into());
+    let database = startup
+        .parameters
+        .get("database")
+        .cloned()
+        .unwrap_or_else(|| user.clone());
     conn.session = Session::new(&user, &database);
     for (k, v) in &startup.parameters {
         if !matches!(k.as_str(), "user" | "database" | "options" | "replication") {
@@ -131,9 +174,15 @@ pub async fn run(socket: TcpStream, coord: Arc<Coordinator>, registry: Arc<Cance
     conn.send(B::Authentication(Authentication::Ok))?;
     for name in crate::coord::session::REPORTED {
         let value = conn.session.get(name).unwrap_or("").to_string();
-        conn.send(B::ParameterStatus(ParameterStatus::new(report_name(name), value)))?;
+        conn.send(B::ParameterStatus(ParameterStatus::new(
+            report_name(name),
+            value,
+        )))?;
     }
-    conn.send(B::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret))))?;
+    conn.send(B::BackendKeyData(BackendKeyData::new(
+        pid,
+        SecretKey::I32(secret),
+    )))?;
     conn.ready().await?;
     let result = conn.serve().await;
     registry.unregister(pid);
@@ -156,7 +205,12 @@ impl Conn {
             match F::decode(&mut self.rbuf, &self.ctx) {
                 Ok(Some(m)) => return Ok(Some(m)),
                 Ok(None) => {}
-                Err(e) => return Err(SqlError::new("08P01", format!("invalid frontend message: {e}"))),
+                Err(e) => {
+                    return Err(SqlError::new(
+                        "08P01",
+                        format!("invalid frontend message: {e}"),
+                    ))
+                }
             }
             let n = self.socket.read_buf(&mut self.rbuf).await.map_err(io)?;
             if n == 0 {
@@ -166,7 +220,8 @@ impl Conn {
     }
 
     fn send(&mut self, m: B) -> Result<(), SqlError> {
-        m.encode(&mut self.wbuf).map_err(|e| SqlError::internal(format!("encoding a message: {e}")))
+        m.encode(&mut self.wbuf)
+            .map_err(|e| SqlError::internal(format!("encoding a message: {e}")))
     }
 
     async fn flush(&mut self) -> Result<(), SqlError> {
@@ -191,7 +246,12 @@ impl Conn {
         if e.code == "XX000" {
             tracing::error!("internal error: {}", e.message);
         }
-        let mut f = vec![(b'S', "ERROR".to_string()), (b'V', "ERROR".to_string()), (b'C', e.code.to_string()), (b'M', e.message.clone())];
+        let mut f = vec![
+            (b'S', "ERROR".to_string()),
+            (b'V', "ERROR".to_string()),
+            (b'C', e.code.to_string()),
+            (b'M', e.message.clone()),
+        ];
         if let Some(d) = &e.detail {
             f.push((b'D', d.clone()));
         }
@@ -208,7 +268,12 @@ impl Conn {
     }
 
     fn notice(&mut self, msg: &str) -> Result<(), SqlError> {
-        let f = vec![(b'S', "NOTICE".to_string()), (b'V', "NOTICE".to_string()), (b'C', "00000".to_string()), (b'M', msg.to_string())];
+        let f = vec![
+            (b'S', "NOTICE".to_string()),
+            (b'V', "NOTICE".to_string()),
+            (b'C', "00000".to_string()),
+            (b'M', msg.to_string()),
+        ];
         self.send(B::NoticeResponse(NoticeResponse::new(f)))
     }
 
@@ -216,7 +281,9 @@ impl Conn {
         // After an error in the extended protocol, messages are skipped until Sync.
         let mut skipping = false;
         loop {
-            let Some(msg) = self.read().await? else { return Ok(()) };
+            let Some(msg) = self.read().await? else {
+                return Ok(());
+            };
             match msg {
                 F::Query(q) => {
                     self.simple_query(&q.query).await?;
@@ -229,8 +296,10 @@ impl Conn {
                 }
                 F::Flush(_) => self.flush().await?,
                 F::Terminate(_) => return Ok(()),
-                F::Parse(_) | F::Bind(_) | F::Describe(_) | F::Execute(_) | F::Close(_) if skipping => {}
-                F::Parse(p) => match self.parse(p.name.unwrap_or_default(), &p.query, &p.type_oids) {
+                F::Parse(_) | F::Bind(_) | F::Describe(_) | F::Execute(_) | F::Close(_)
+                    if skipping => {}
+                F::Parse(p) => match self.parse(p.name.unwrap_or_default(), &p.query, &p.type_oids)
+                {
                     Ok(()) => self.send(B::ParseComplete(ParseComplete::new()))?,
                     Err(e) => {
                         self.error(&e)?;
@@ -251,7 +320,10 @@ impl Conn {
                     }
                 }
                 F::Execute(e) => {
-                    if let Err(err) = self.execute_portal(&e.name.unwrap_or_default(), e.max_rows).await {
+                    if let Err(err) = self
+                        .execute_portal(&e.name.unwrap_or_default(), e.max_rows)
+                        .await
+                    {
                         if err.code == "08006" {
                             return Err(err);
                         }
@@ -270,7 +342,10 @@ impl Conn {
                 }
                 F::CopyData(_) | F::CopyDone(_) | F::CopyFail(_) => {}
                 other => {
-                    self.error(&SqlError::new("08P01", format!("unexpected message {other:?}")))?;
+                    self.error(&SqlError::new(
+                        "08P01",
+                        format!("unexpected message {other:?}"),
+                    ))?;
                     self.flush().await?;
                 }
             }
@@ -305,24 +380,38 @@ impl Conn {
         Ok(())
     }
 
-    fn write_outcome(&mut self, outcome: Outcome, formats: &[i16], describe: bool) -> Result<(), SqlError> {
+    fn write_outcome(
+        &mut self,
+        outcome: Outcome,
+        formats: &[i16],
+        describe: bool,
+    ) -> Result<(), SqlError> {
         match outcome {
             Outcome::Tag(tag) => self.send(B::CommandComplete(CommandComplete::new(tag)))?,
             Outcome::Rows { desc, rows, tag } => {
                 if describe {
-                    self.send(B::RowDescription(RowDescription::new(fields(&desc, formats))))?;
+                    self.send(B::RowDescription(RowDescription::new(fields(
+                        &desc, formats,
+                    ))))?;
                 }
                 let n = rows.len();
                 for row in &rows {
                     self.data_row(&desc, row, formats)?;
                 }
-                self.send(B::CommandComplete(CommandComplete::new(format!("{tag} {n}"))))?;
+                self.send(B::CommandComplete(CommandComplete::new(format!(
+                    "{tag} {n}"
+                ))))?;
             }
         }
         Ok(())
     }
 
-    fn data_row(&mut self, desc: &RelationDesc, row: &Row, formats: &[i16]) -> Result<(), SqlError> {
+    fn data_row(
+        &mut self,
+        desc: &RelationDesc,
+        row: &Row,
+        formats: &[i16],
+    ) -> Result<(), SqlError> {
         let mut data = BytesMut::new();
         let mut value = BytesMut::new();
         for (i, d) in row.iter().enumerate() {
@@ -331,8 +420,13 @@ impl Conn {
                 continue;
             }
             value.clear();
-            let typ = desc.types.get(i).map(|t| t.scalar).unwrap_or(ScalarType::Text);
-            values::encode(d, typ, format_of(formats, i) == 1, &mut value).map_err(SqlError::internal)?;
+            let typ = desc
+                .types
+                .get(i)
+                .map(|t| t.scalar)
+                .unwrap_or(ScalarType::Text);
+            values::encode(d, typ, format_of(formats, i) == 1, &mut value)
+                .map_err(SqlError::internal)?;
             data.put_i32(value.len() as i32);
             data.put_slice(&value);
         }
@@ -340,12 +434,21 @@ impl Conn {
     }
 
     /// Plans and runs one statement.
-    async fn run(&mut self, stmt: &Statement, param_types: &[ScalarType], params: &[Datum], copy_formats: Option<&[i16]>) -> Result<Outcome, SqlError> {
+    async fn run(
+        &mut self,
+        stmt: &Statement,
+        param_types: &[ScalarType],
+        params: &[Datum],
+        copy_formats: Option<&[i16]>,
+    ) -> Result<Outcome, SqlError> {
         let _ = copy_formats;
         let mut plan = self.coord.plan(&self.session, stmt, param_types)?;
         bind_plan(&mut plan, params)?;
         if self.txn == Txn::Failed && !matches!(plan, Plan::Rollback | Plan::Commit) {
-            return Err(SqlError::new("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+            return Err(SqlError::new(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
         }
         match plan {
             Plan::StartTransaction => {
@@ -356,7 +459,11 @@ impl Conn {
                 Ok(Outcome::Tag("BEGIN".into()))
             }
             Plan::Commit => {
-                let tag = if self.txn == Txn::Failed { "ROLLBACK" } else { "COMMIT" };
+                let tag = if self.txn == Txn::Failed {
+                    "ROLLBACK"
+                } else {
+                    "COMMIT"
+                };
                 self.txn = Txn::Idle;
                 self.close_unheld_cursors();
                 Ok(Outcome::Tag(tag.into()))
@@ -368,35 +475,68 @@ impl Conn {
             }
             Plan::SetVariable { name, value } => {
                 if name == "database" {
-                    return Err(SqlError::new("0A000", "changing the database of a session is not supported; reconnect instead"));
+                    return Err(SqlError::new(
+                        "0A000",
+                        "changing the database of a session is not supported; reconnect instead",
+                    ));
                 }
-                self.session.set(&name, value.as_deref()).map_err(|m| SqlError::new("55P02", m))?;
+                self.session
+                    .set(&name, value.as_deref())
+                    .map_err(|m| SqlError::new("55P02", m))?;
                 Ok(Outcome::Tag("SET".into()))
             }
             Plan::ShowVariable(name) => {
                 let value = match name.as_str() {
                     "all" => return Err(SqlError::unsupported("SHOW ALL")),
-                    "transaction isolation level" => self.session.get("transaction_isolation").map(str::to_string),
+                    "transaction isolation level" => self
+                        .session
+                        .get("transaction_isolation")
+                        .map(str::to_string),
                     "database" => Some(self.session.database.clone()),
                     n => self.session.get(n).map(str::to_string),
                 };
-                let value = value.ok_or_else(|| SqlError::new("42704", format!("unrecognized configuration parameter \"{name}\"")))?;
-                let desc = RelationDesc::new(vec![name], vec![crate::repr::ColumnType::new(ScalarType::Text, false)]);
-                Ok(Outcome::Rows { desc, rows: vec![vec![Datum::String(value)]], tag: "SHOW" })
+                let value = value.ok_or_else(|| {
+                    SqlError::new(
+                        "42704",
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    )
+                })?;
+                let desc = RelationDesc::new(
+                    vec![name],
+                    vec![crate::repr::ColumnType::new(ScalarType::Text, false)],
+                );
+                Ok(Outcome::Rows {
+                    desc,
+                    rows: vec![vec![Datum::String(value)]],
+                    tag: "SHOW",
+                })
             }
             Plan::DeclareCursor { name, plan } => {
                 if self.cursors.contains_key(&name) {
-                    return Err(SqlError::new("42P03", format!("cursor \"{name}\" already exists")));
+                    return Err(SqlError::new(
+                        "42P03",
+                        format!("cursor \"{name}\" already exists"),
+                    ));
                 }
                 let cursor = match *plan {
                     Plan::Subscribe { .. } => match self.coord.sequence(&self.session, *plan)? {
-                        Response::Subscribe(sub) => Cursor::Subscribe { sub, buffered: Default::default() },
-                        _ => return Err(SqlError::internal("SUBSCRIBE did not start a subscription")),
+                        Response::Subscribe(sub) => Cursor::Subscribe {
+                            sub,
+                            buffered: Default::default(),
+                        },
+                        _ => {
+                            return Err(SqlError::internal(
+                                "SUBSCRIBE did not start a subscription",
+                            ))
+                        }
                     },
                     plan => match self.coord.sequence(&self.session, plan)? {
                         Response::Rows(read) => {
                             let desc = read.desc.clone();
-                            Cursor::Rows { desc, rows: read.rows().await?.into_iter() }
+                            Cursor::Rows {
+                                desc,
+                                rows: read.rows().await?.into_iter(),
+                            }
                         }
                         _ => return Err(SqlError::internal("a cursor's query produced no rows")),
                     },
@@ -404,13 +544,20 @@ impl Conn {
                 self.cursors.insert(name, cursor);
                 Ok(Outcome::Tag("DECLARE CURSOR".into()))
             }
-            Plan::Fetch { name, count, timeout } => self.fetch(&name, count, timeout).await,
+            Plan::Fetch {
+                name,
+                count,
+                timeout,
+            } => self.fetch(&name, count, timeout).await,
             Plan::CloseCursor { name } => {
                 match name {
                     None => self.cursors.clear(),
                     Some(n) => {
                         if self.cursors.remove(&n).is_none() {
-                            return Err(SqlError::new("34000", format!("cursor \"{n}\" does not exist")));
+                            return Err(SqlError::new(
+                                "34000",
+                                format!("cursor \"{n}\" does not exist"),
+                            ));
                         }
                     }
                 }
@@ -429,7 +576,13 @@ impl Conn {
             Plan::Empty => Ok(Outcome::Tag(empty_tag(stmt))),
             plan => {
                 let select_tag = matches!(plan, Plan::Select(_));
-                let tag = if matches!(plan, Plan::Explain(_)) { "EXPLAIN" } else if select_tag { "SELECT" } else { "SHOW" };
+                let tag = if matches!(plan, Plan::Explain(_)) {
+                    "EXPLAIN"
+                } else if select_tag {
+                    "SELECT"
+                } else {
+                    "SHOW"
+                };
                 let response = self.coord.sequence(&self.session, plan)?;
                 match response {
                     Response::Tag(t) if t.is_empty() => Ok(Outcome::Tag(empty_tag(stmt))),
@@ -456,7 +609,11 @@ impl Conn {
     async fn copy_subscribe(&mut self, mut sub: Subscription) -> Result<Outcome, SqlError> {
         let desc = subscribe_desc(&sub.desc, sub.progress);
         let n = desc.arity() as i16;
-        self.send(B::CopyOutResponse(CopyOutResponse::new(0, n, vec![0; n as usize])))?;
+        self.send(B::CopyOutResponse(CopyOutResponse::new(
+            0,
+            n,
+            vec![0; n as usize],
+        )))?;
         self.flush().await?;
         let mut sent = 0usize;
         loop {
@@ -495,14 +652,26 @@ impl Conn {
         Ok(Outcome::Tag(format!("COPY {sent}")))
     }
 
-    async fn fetch(&mut self, name: &str, count: Option<u64>, timeout: Option<Duration>) -> Result<Outcome, SqlError> {
+    async fn fetch(
+        &mut self,
+        name: &str,
+        count: Option<u64>,
+        timeout: Option<Duration>,
+    ) -> Result<Outcome, SqlError> {
         let cancel = Arc::clone(&self.cancel);
-        let cursor = self.cursors.get_mut(name).ok_or_else(|| SqlError::new("34000", format!("cursor \"{name}\" does not exist")))?;
+        let cursor = self
+            .cursors
+            .get_mut(name)
+            .ok_or_else(|| SqlError::new("34000", format!("cursor \"{name}\" does not exist")))?;
         let limit = count.map(|c| c as usize).unwrap_or(usize::MAX);
         match cursor {
             Cursor::Rows { desc, rows } => {
                 let out: Vec<Row> = rows.by_ref().take(limit).collect();
-                Ok(Outcome::Rows { desc: desc.clone(), rows: out, tag: "FETCH" })
+                Ok(Outcome::Rows {
+                    desc: desc.clone(),
+                    rows: out,
+                    tag: "FETCH",
+                })
             }
             Cursor::Subscribe { sub, buffered } => {
                 let desc = subscribe_desc(&sub.desc, sub.progress);
@@ -531,7 +700,11 @@ impl Conn {
                 }
                 let n = limit.min(buffered.len());
                 let out: Vec<Row> = buffered.drain(..n).collect();
-                Ok(Outcome::Rows { desc, rows: out, tag: "FETCH" })
+                Ok(Outcome::Rows {
+                    desc,
+                    rows: out,
+                    tag: "FETCH",
+                })
             }
         }
     }
@@ -541,23 +714,42 @@ impl Conn {
     fn parse(&mut self, name: String, sql: &str, oids: &[u32]) -> Result<(), SqlError> {
         let parts = parse::split_statements(sql);
         if parts.len() > 1 {
-            return Err(SqlError::new("42601", "cannot insert multiple commands into a prepared statement"));
+            return Err(SqlError::new(
+                "42601",
+                "cannot insert multiple commands into a prepared statement",
+            ));
         }
         let stmt = parse::parse_statement(sql)?;
         let declared: Vec<ScalarType> = oids
             .iter()
-            .map(|o| ScalarType::from_oid(*o).ok_or_else(|| SqlError::new("42704", format!("type with OID {o} is not supported"))))
+            .map(|o| {
+                ScalarType::from_oid(*o).ok_or_else(|| {
+                    SqlError::new("42704", format!("type with OID {o} is not supported"))
+                })
+            })
             .collect::<Result<_, _>>()?;
         let plan = self.coord.plan(&self.session, &stmt, &declared)?;
         let param_types = infer_param_types(&plan, &declared);
         let desc = plan_desc(&plan);
-        self.statements.insert(name, Prepared { stmt, param_types, desc });
+        self.statements.insert(
+            name,
+            Prepared {
+                stmt,
+                param_types,
+                desc,
+            },
+        );
         Ok(())
     }
 
     fn bind(&mut self, b: pgwire::messages::extendedquery::Bind) -> Result<(), SqlError> {
         let name = b.statement_name.unwrap_or_default();
-        let prepared = self.statements.get(&name).ok_or_else(|| SqlError::new("26000", format!("prepared statement \"{name}\" does not exist")))?;
+        let prepared = self.statements.get(&name).ok_or_else(|| {
+            SqlError::new(
+                "26000",
+                format!("prepared statement \"{name}\" does not exist"),
+            )
+        })?;
         if b.parameters.len() != prepared.param_types.len() {
             return Err(SqlError::new(
                 "08P01",
@@ -570,8 +762,12 @@ impl Conn {
                 None => Datum::Null,
                 Some(bytes) => {
                     let binary = format_of(&b.parameter_format_codes, i) == 1;
-                    values::decode(bytes, *t, binary)
-                        .map_err(|e| SqlError::new("22P02", format!("invalid value for parameter ${}: {e}", i + 1)))?
+                    values::decode(bytes, *t, binary).map_err(|e| {
+                        SqlError::new(
+                            "22P02",
+                            format!("invalid value for parameter ${}: {e}", i + 1),
+                        )
+                    })?
                 }
             });
         }
@@ -582,13 +778,19 @@ impl Conn {
             formats: b.result_column_format_codes.clone(),
             pending: None,
         };
-        self.portals.insert(b.portal_name.unwrap_or_default(), portal);
+        self.portals
+            .insert(b.portal_name.unwrap_or_default(), portal);
         Ok(())
     }
 
     fn describe(&mut self, target: u8, name: &str) -> Result<(), SqlError> {
         if target == b'S' {
-            let p = self.statements.get(name).ok_or_else(|| SqlError::new("26000", format!("prepared statement \"{name}\" does not exist")))?;
+            let p = self.statements.get(name).ok_or_else(|| {
+                SqlError::new(
+                    "26000",
+                    format!("prepared statement \"{name}\" does not exist"),
+                )
+            })?;
             let types: Vec<u32> = p.param_types.iter().map(|t| t.oid()).collect();
             let desc = p.desc.clone();
             self.send(B::ParameterDescription(ParameterDescription::new(types)))?;
@@ -597,15 +799,23 @@ impl Conn {
                 None => self.send(B::NoData(NoData::new()))?,
             }
         } else {
-            let p = self.portals.get(name).ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
-            let desc = self.statements.values().find(|s| same_statement(&s.stmt, &p.stmt)).and_then(|s| s.desc.clone());
+            let p = self.portals.get(name).ok_or_else(|| {
+                SqlError::new("34000", format!("portal \"{name}\" does not exist"))
+            })?;
+            let desc = self
+                .statements
+                .values()
+                .find(|s| same_statement(&s.stmt, &p.stmt))
+                .and_then(|s| s.desc.clone());
             let desc = match desc {
                 Some(d) => Some(d),
                 None => plan_desc(&self.coord.plan(&self.session, &p.stmt, &p.param_types)?),
             };
             let formats = p.formats.clone();
             match desc {
-                Some(d) => self.send(B::RowDescription(RowDescription::new(fields(&d, &formats))))?,
+                Some(d) => {
+                    self.send(B::RowDescription(RowDescription::new(fields(&d, &formats))))?
+                }
                 None => self.send(B::NoData(NoData::new()))?,
             }
         }
@@ -613,11 +823,22 @@ impl Conn {
     }
 
     async fn execute_portal(&mut self, name: &str, max_rows: i32) -> Result<(), SqlError> {
-        let portal = self.portals.get_mut(name).ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
-        let limit = if max_rows <= 0 { usize::MAX } else { max_rows as usize };
+        let portal = self
+            .portals
+            .get_mut(name)
+            .ok_or_else(|| SqlError::new("34000", format!("portal \"{name}\" does not exist")))?;
+        let limit = if max_rows <= 0 {
+            usize::MAX
+        } else {
+            max_rows as usize
+        };
         let formats = portal.formats.clone();
         if portal.pending.is_none() {
-            let (stmt, types, params) = (portal.stmt.clone(), portal.param_types.clone(), portal.params.clone());
+            let (stmt, types, params) = (
+                portal.stmt.clone(),
+                portal.param_types.clone(),
+                portal.params.clone(),
+            );
             match self.run(&stmt, &types, &params, None).await? {
                 Outcome::Rows { desc, rows, tag } => {
                     let portal = self.portals.get_mut(name).expect("portal checked above");
@@ -639,15 +860,24 @@ impl Conn {
             self.data_row(&desc, row, &formats)?;
         }
         if more {
-            self.portals.get_mut(name).expect("portal checked above").pending = Some((desc, rows, sent));
+            self.portals
+                .get_mut(name)
+                .expect("portal checked above")
+                .pending = Some((desc, rows, sent));
             self.send(B::PortalSuspended(PortalSuspended::new()))?;
         } else {
             let tag = match &self.portals[name].stmt {
                 Statement::Fetch { .. } => "FETCH",
-                Statement::Sql(s) if matches!(**s, sqlparser::ast::Statement::ShowVariable { .. }) => "SHOW",
+                Statement::Sql(s)
+                    if matches!(**s, sqlparser::ast::Statement::ShowVariable { .. }) =>
+                {
+                    "SHOW"
+                }
                 _ => "SELECT",
             };
-            self.send(B::CommandComplete(CommandComplete::new(format!("{tag} {sent}"))))?;
+            self.send(B::CommandComplete(CommandComplete::new(format!(
+                "{tag} {sent}"
+            ))))?;
             // Completed portals can be executed again from the start.
             let _ = desc;
         }
@@ -671,7 +901,12 @@ fn io(e: std::io::Error) -> SqlError {
 fn empty_tag(stmt: &Statement) -> String {
     match stmt {
         Statement::Flush => "FLUSH".into(),
-        Statement::Sql(s) => s.to_string().split_whitespace().next().unwrap_or("").to_uppercase(),
+        Statement::Sql(s) => s
+            .to_string()
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_uppercase(),
         _ => String::new(),
     }
 }
@@ -690,7 +925,11 @@ fn subscribe_rows(batch: &crate::worker::SubscribeBatch, progress: bool, arity: 
         out.push(r);
     }
     if progress && batch.upper != u64::MAX {
-        let mut r = vec![Datum::Numeric(batch.upper.into()), Datum::Bool(true), Datum::Null];
+        let mut r = vec![
+            Datum::Numeric(batch.upper.into()),
+            Datum::Bool(true),
+            Datum::Null,
+        ];
         r.extend(std::iter::repeat_n(Datum::Null, arity));
         out.push(r);
     }
@@ -715,7 +954,16 @@ fn infer_param_types(plan: &Plan, declared: &[ScalarType]) -> Vec<ScalarType> {
         let mut rel = rel.clone();
         rel.visit_scalars_mut(&mut |s| s.visit(&mut note));
     });
-    found.into_iter().map(|t| if t == ScalarType::Unknown { ScalarType::Text } else { t }).collect()
+    found
+        .into_iter()
+        .map(|t| {
+            if t == ScalarType::Unknown {
+                ScalarType::Text
+            } else {
+                t
+            }
+        })
+        .collect()
 }
 
 fn for_each_expr(plan: &Plan, f: &mut impl FnMut(&RelExpr)) {
@@ -745,7 +993,9 @@ fn bind_plan(plan: &mut Plan, params: &[Datum]) -> Result<(), SqlError> {
         Plan::Subscribe { plan, .. } => bind(&mut plan.expr),
         Plan::Insert { source, .. } => bind(source),
         Plan::Update { changes, .. } => bind(changes),
-        Plan::DeclareCursor { plan, .. } | Plan::CopySubscribe(plan) => return bind_plan(plan, params),
+        Plan::DeclareCursor { plan, .. } | Plan::CopySubscribe(plan) => {
+            return bind_plan(plan, params)
+        }
         _ => {}
     }
     result.map_err(SqlError::from)

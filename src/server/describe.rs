@@ -12,8 +12,14 @@ pub fn plan_desc(plan: &Plan) -> Option<RelationDesc> {
         Plan::Select(s) => Some(s.desc.clone()),
         Plan::Subscribe { plan, progress, .. } => Some(subscribe_desc(&plan.desc, *progress)),
         Plan::Show(kind) => Some(show::desc(kind)),
-        Plan::ShowVariable(name) => Some(RelationDesc::new(vec![name.clone()], vec![ColumnType::new(ScalarType::Text, false)])),
-        Plan::Explain(_) => Some(RelationDesc::new(vec!["Optimized Plan".into()], vec![ColumnType::new(ScalarType::Text, false)])),
+        Plan::ShowVariable(name) => Some(RelationDesc::new(
+            vec![name.clone()],
+            vec![ColumnType::new(ScalarType::Text, false)],
+        )),
+        Plan::Explain(_) => Some(RelationDesc::new(
+            vec!["Optimized Plan".into()],
+            vec![ColumnType::new(ScalarType::Text, false)],
+        )),
         Plan::Fetch { .. } => None,
         _ => None,
     }
@@ -50,8 +56,20 @@ pub fn fields(desc: &RelationDesc, formats: &[i16]) -> Vec<FieldDescription> {
         .zip(&desc.types)
         .enumerate()
         .map(|(i, (name, t))| {
-            let scalar = if t.scalar == ScalarType::Unknown { ScalarType::Text } else { t.scalar };
-            FieldDescription::new(name.clone(), 0, 0, scalar.oid(), scalar.typlen(), -1, format_of(formats, i))
+            let scalar = if t.scalar == ScalarType::Unknown {
+                ScalarType::Text
+            } else {
+                t.scalar
+            };
+            FieldDescription::new(
+                name.clone(),
+                0,
+                0,
+                scalar.oid(),
+                scalar.typlen(),
+                -1,
+                format_of(formats, i),
+            )
         })
         .collect()
 }

@@ -27,17 +27,28 @@ impl CancelRegistry {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed) + 1000;
         let secret: i32 = rand_secret();
         let notify = Arc::new(Notify::new());
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(pid, (secret, Arc::clone(&notify)));
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pid, (secret, Arc::clone(&notify)));
         (pid, secret, notify)
     }
 
     fn unregister(&self, pid: i32) {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pid);
     }
 
     /// Cancels what the session is running, if the key matches (as Postgres, silently otherwise).
     fn cancel(&self, pid: i32, secret: i32) {
-        if let Some((s, notify)) = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(&pid) {
+        if let Some((s, notify)) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&pid)
+        {
             if *s == secret {
                 notify.notify_waiters();
                 notify.notify_one();
@@ -49,7 +60,12 @@ impl CancelRegistry {
 fn rand_secret() -> i32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
     h.finish() as i32
 }
 

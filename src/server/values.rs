@@ -75,7 +75,9 @@ pub fn decode(bytes: &[u8], typ: ScalarType, binary: bool) -> Result<Datum, Stri
             let months = i32::from_be_bytes(bytes[12..16].try_into().expect("4 bytes"));
             Datum::Interval(Interval::new(months, days, micros))
         }
-        ScalarType::Jsonb => Datum::Jsonb(get::<serde_json::Value>(&Type::JSONB, bytes)?.to_string()),
+        ScalarType::Jsonb => {
+            Datum::Jsonb(get::<serde_json::Value>(&Type::JSONB, bytes)?.to_string())
+        }
     })
 }
 

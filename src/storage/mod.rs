@@ -24,7 +24,10 @@ impl TableStore {
 
     /// The table's rows with their multiplicities.
     pub fn contents(&self, id: GlobalId) -> Vec<(Row, Diff)> {
-        self.tables.get(&id).map(|t| t.iter().map(|(r, d)| (r.clone(), *d)).collect()).unwrap_or_default()
+        self.tables
+            .get(&id)
+            .map(|t| t.iter().map(|(r, d)| (r.clone(), *d)).collect())
+            .unwrap_or_default()
     }
 
     pub fn apply(&mut self, id: GlobalId, updates: &[(Row, Diff)]) {

@@ -27,20 +27,45 @@ pub use subscribe::{SubscribeBatch, SubscribeReply};
 /// What the coordinator asks of every worker.
 pub enum Command {
     /// A table: an input arranged by the whole row.
-    CreateTable { id: GlobalId },
+    CreateTable {
+        id: GlobalId,
+    },
     /// A materialized view: `expr` maintained and arranged, readable as `id`.
-    CreateView { id: GlobalId, expr: RelExpr },
+    CreateView {
+        id: GlobalId,
+        expr: RelExpr,
+    },
     /// Drops a table, view or index and its dataflow.
-    Drop { id: GlobalId },
+    Drop {
+        id: GlobalId,
+    },
     /// Appends updates at `time` (applied by worker 0; the dataflow distributes them).
-    Write { time: Timestamp, updates: Vec<(GlobalId, Row, Diff)> },
+    Write {
+        time: Timestamp,
+        updates: Vec<(GlobalId, Row, Diff)>,
+    },
     /// Every input is complete up to (not including) `time`; reads at or after `since` only.
-    AdvanceTo { time: Timestamp, since: Timestamp },
+    AdvanceTo {
+        time: Timestamp,
+        since: Timestamp,
+    },
     /// Reads an arrangement, or a transient dataflow, at `time`.
-    Peek { target: PeekTarget, time: Timestamp, reply: PeekReply },
+    Peek {
+        target: PeekTarget,
+        time: Timestamp,
+        reply: PeekReply,
+    },
     /// Streams the changes of `expr` from `as_of` on.
-    Subscribe { id: u64, expr: RelExpr, as_of: Timestamp, snapshot: bool, reply: SubscribeReply },
-    DropSubscribe { id: u64 },
+    Subscribe {
+        id: u64,
+        expr: RelExpr,
+        as_of: Timestamp,
+        snapshot: bool,
+        reply: SubscribeReply,
+    },
+    DropSubscribe {
+        id: u64,
+    },
     Shutdown,
 }
 
@@ -84,7 +109,11 @@ pub fn run(worker: &mut Worker, commands: mpsc::Receiver<Command>) {
             }
         }
         // With peeks outstanding, poll briefly; otherwise sleep until woken.
-        let park = if state.peeks.is_empty() { None } else { Some(Duration::from_millis(1)) };
+        let park = if state.peeks.is_empty() {
+            None
+        } else {
+            Some(Duration::from_millis(1))
+        };
         worker.step_or_park(park);
         peek::answer_ready(worker, &mut state);
         compact(&mut state);
@@ -96,27 +125,54 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
         Command::CreateTable { id } => {
             let dataflow = worker.next_dataflow_index();
             let time = state.input_time;
-            let (input, rows, errs) = worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
-                let (input, rows) = scope.new_collection::<Row, Diff>();
-                let errs = render::render(scope, &RelExpr::empty(vec![]), &Imports::new(), false).1;
-                (input, rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-            });
+            let (input, rows, errs) =
+                worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
+                    let (input, rows) = scope.new_collection::<Row, Diff>();
+                    let errs =
+                        render::render(scope, &RelExpr::empty(vec![]), &Imports::new(), false).1;
+                    (
+                        input,
+                        rows.arrange_by_self().trace,
+                        errs.arrange_by_self().trace,
+                    )
+                });
             let mut input = input;
             // Flushing makes the advance visible: without it the new table's frontier would stay
             // at 0, and a read of it would wait for the next write to any table.
             input.advance_to(time);
             input.flush();
             state.inputs.insert(id, input);
-            state.arrangements.insert(id, Arrangement { rows, errs, dataflow });
+            state.arrangements.insert(
+                id,
+                Arrangement {
+                    rows,
+                    errs,
+                    dataflow,
+                },
+            );
         }
         Command::CreateView { id, expr } => {
             let dataflow = worker.next_dataflow_index();
             let leader = worker.index() == 0;
-            let (rows, errs) = build(worker, state, &format!("view {id}"), &expr, leader, |rows, errs| {
-                let (r, e) = render::arrange(rows, errs);
-                (r.trace, e.trace)
-            });
-            state.arrangements.insert(id, Arrangement { rows, errs, dataflow });
+            let (rows, errs) = build(
+                worker,
+                state,
+                &format!("view {id}"),
+                &expr,
+                leader,
+                |rows, errs| {
+                    let (r, e) = render::arrange(rows, errs);
+                    (r.trace, e.trace)
+                },
+            );
+            state.arrangements.insert(
+                id,
+                Arrangement {
+                    rows,
+                    errs,
+                    dataflow,
+                },
+            );
         }
         Command::Drop { id } => {
             state.inputs.remove(&id);
@@ -139,8 +195,18 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                 input.flush();
             }
         }
-        Command::Peek { target, time, reply } => peek::start(worker, state, target, time, reply),
-        Command::Subscribe { id, expr, as_of, snapshot, reply } => subscribe::start(worker, state, id, expr, as_of, snapshot, reply),
+        Command::Peek {
+            target,
+            time,
+            reply,
+        } => peek::start(worker, state, target, time, reply),
+        Command::Subscribe {
+            id,
+            expr,
+            as_of,
+            snapshot,
+            reply,
+        } => subscribe::start(worker, state, id, expr, as_of, snapshot, reply),
         Command::DropSubscribe { id } => {
             if let Some(dataflow) = state.subscribes.remove(&id) {
                 worker.drop_dataflow(dataflow);
@@ -163,9 +229,9 @@ fn build<R>(
     worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
         let mut imports = Imports::new();
         for id in expr.depends_on() {
-            let a = arrangements
-                .get_mut(&id)
-                .unwrap_or_else(|| panic!("invariant: {id} is installed before dataflows that read it"));
+            let a = arrangements.get_mut(&id).unwrap_or_else(|| {
+                panic!("invariant: {id} is installed before dataflows that read it")
+            });
             imports.insert(id, (a.rows.import(scope), a.errs.import(scope)));
         }
         let (rows, errs) = render::render(scope, expr, &imports, leader);
@@ -175,7 +241,12 @@ fn build<R>(
 
 /// Lets arrangements forget history no read can ask for any more.
 fn compact(state: &mut State) {
-    let oldest_peek = state.peeks.iter().map(|p| p.time).min().unwrap_or(Timestamp::MAX);
+    let oldest_peek = state
+        .peeks
+        .iter()
+        .map(|p| p.time)
+        .min()
+        .unwrap_or(Timestamp::MAX);
     let since = state.since.min(oldest_peek);
     let frontier = [since];
     for a in state.arrangements.values_mut() {
@@ -189,5 +260,8 @@ fn compact(state: &mut State) {
 
 /// An error raised while reading: what the client sees.
 pub fn first_error(errs: Vec<(EvalError, Diff)>) -> Option<EvalError> {
-    errs.into_iter().filter(|(_, d)| *d > 0).map(|(e, _)| e).next()
+    errs.into_iter()
+        .filter(|(_, d)| *d > 0)
+        .map(|(e, _)| e)
+        .next()
 }

@@ -23,12 +23,22 @@ pub struct PendingPeek {
     reply: PeekReply,
 }
 
-pub fn start(worker: &mut Worker, state: &mut State, target: PeekTarget, time: Timestamp, reply: PeekReply) {
+pub fn start(
+    worker: &mut Worker,
+    state: &mut State,
+    target: PeekTarget,
+    time: Timestamp,
+    reply: PeekReply,
+) {
     let pending = match target {
         PeekTarget::Arranged(id) => match state.arrangements.get(&id) {
-            Some(Arrangement { rows, errs, .. }) => {
-                PendingPeek { time, rows: rows.clone(), errs: errs.clone(), dataflow: None, reply }
-            }
+            Some(Arrangement { rows, errs, .. }) => PendingPeek {
+                time,
+                rows: rows.clone(),
+                errs: errs.clone(),
+                dataflow: None,
+                reply,
+            },
             None => {
                 let _ = reply.send(Err(EvalError::Internal(format!("{id} is not installed"))));
                 return;
@@ -41,7 +51,13 @@ pub fn start(worker: &mut Worker, state: &mut State, target: PeekTarget, time: T
                 let (r, e) = render::arrange(rows, errs);
                 (r.trace, e.trace)
             });
-            PendingPeek { time, rows, errs, dataflow: Some(dataflow), reply }
+            PendingPeek {
+                time,
+                rows,
+                errs,
+                dataflow: Some(dataflow),
+                reply,
+            }
         }
     };
     state.peeks.push(pending);

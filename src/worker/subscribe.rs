@@ -23,50 +23,76 @@ pub struct SubscribeBatch {
 
 pub type SubscribeReply = tokio::sync::mpsc::UnboundedSender<Result<SubscribeBatch, EvalError>>;
 
-pub fn start(worker: &mut Worker, state: &mut State, id: u64, expr: RelExpr, as_of: Timestamp, snapshot: bool, reply: SubscribeReply) {
+pub fn start(
+    worker: &mut Worker,
+    state: &mut State,
+    id: u64,
+    expr: RelExpr,
+    as_of: Timestamp,
+    snapshot: bool,
+    reply: SubscribeReply,
+) {
     let dataflow = worker.next_dataflow_index();
     let leader = worker.index() == 0;
-    build(worker, state, &format!("subscribe {id}"), &expr, leader, move |rows, errs| {
-        let results = rows.map(Ok).concat(errs.map(Err));
-        let mut pending: BTreeMap<Timestamp, Vec<(Result<Row, EvalError>, Timestamp, Diff)>> = BTreeMap::new();
-        let mut reported = as_of;
-        results.inner.exchange(|_| 0).sink(Pipeline, "Subscribe", move |(input, frontier)| {
-            input.for_each(|_cap, data| {
-                for (r, t, d) in data.drain(..) {
-                    // History before `as_of` is reported as of `as_of`: the snapshot.
-                    let t = t.max(as_of);
-                    pending.entry(t).or_default().push((r, t, d));
-                }
-            });
-            if !leader {
-                return;
-            }
-            let upper = frontier.frontier().first().copied().unwrap_or(Timestamp::MAX);
-            if upper <= reported {
-                return;
-            }
-            let mut batch = SubscribeBatch { updates: Vec::new(), upper };
-            let ready: Vec<Timestamp> = pending.range(..upper).map(|(t, _)| *t).collect();
-            for t in ready {
-                let mut ups = pending.remove(&t).unwrap_or_default();
-                consolidate_updates(&mut ups);
-                if t == as_of && !snapshot {
-                    continue;
-                }
-                for (r, t, d) in ups {
-                    match r {
-                        Ok(row) => batch.updates.push((t, row, d)),
-                        Err(e) if d > 0 => {
-                            let _ = reply.send(Err(e));
-                            return;
+    build(
+        worker,
+        state,
+        &format!("subscribe {id}"),
+        &expr,
+        leader,
+        move |rows, errs| {
+            let results = rows.map(Ok).concat(errs.map(Err));
+            let mut pending: BTreeMap<Timestamp, Vec<(Result<Row, EvalError>, Timestamp, Diff)>> =
+                BTreeMap::new();
+            let mut reported = as_of;
+            results
+                .inner
+                .exchange(|_| 0)
+                .sink(Pipeline, "Subscribe", move |(input, frontier)| {
+                    input.for_each(|_cap, data| {
+                        for (r, t, d) in data.drain(..) {
+                            // History before `as_of` is reported as of `as_of`: the snapshot.
+                            let t = t.max(as_of);
+                            pending.entry(t).or_default().push((r, t, d));
                         }
-                        Err(_) => {}
+                    });
+                    if !leader {
+                        return;
                     }
-                }
-            }
-            reported = upper;
-            let _ = reply.send(Ok(batch));
-        });
-    });
+                    let upper = frontier
+                        .frontier()
+                        .first()
+                        .copied()
+                        .unwrap_or(Timestamp::MAX);
+                    if upper <= reported {
+                        return;
+                    }
+                    let mut batch = SubscribeBatch {
+                        updates: Vec::new(),
+                        upper,
+                    };
+                    let ready: Vec<Timestamp> = pending.range(..upper).map(|(t, _)| *t).collect();
+                    for t in ready {
+                        let mut ups = pending.remove(&t).unwrap_or_default();
+                        consolidate_updates(&mut ups);
+                        if t == as_of && !snapshot {
+                            continue;
+                        }
+                        for (r, t, d) in ups {
+                            match r {
+                                Ok(row) => batch.updates.push((t, row, d)),
+                                Err(e) if d > 0 => {
+                                    let _ = reply.send(Err(e));
+                                    return;
+                                }
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                    reported = upper;
+                    let _ = reply.send(Ok(batch));
+                });
+        },
+    );
     state.subscribes.insert(id, dataflow);
 }

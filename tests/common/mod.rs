@@ -21,22 +21,38 @@ impl TestServer {
         let c = Arc::clone(&coord);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_stack_size(runnel::parse::STACK_SIZE).enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(runnel::parse::STACK_SIZE)
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
-                let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+                let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap())
+                    .await
+                    .unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let _ = runnel::server::serve(listener, c).await;
             });
         });
-        TestServer { addr: rx.recv().unwrap(), coord }
+        TestServer {
+            addr: rx.recv().unwrap(),
+            coord,
+        }
     }
 
     pub fn conn_string(&self, db: &str) -> String {
-        format!("host={} port={} user=materialize dbname={db}", self.addr.ip(), self.addr.port())
+        format!(
+            "host={} port={} user=materialize dbname={db}",
+            self.addr.ip(),
+            self.addr.port()
+        )
     }
 
     pub async fn connect(&self, db: &str) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.conn_string(db), tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) = tokio_postgres::connect(&self.conn_string(db), tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(async move {
             let _ = conn.await;
         });
