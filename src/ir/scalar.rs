@@ -188,6 +188,21 @@ impl ScalarExpr {
         f(self);
     }
 
+    /// `a AND b AND c` as `[a, b, c]`, flattening nested conjunctions.
+    pub fn conjuncts(preds: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
+        let mut out = Vec::new();
+        for p in preds {
+            match p {
+                ScalarExpr::Call {
+                    func: Func::And,
+                    args,
+                } => out.extend(Self::conjuncts(args)),
+                p => out.push(p),
+            }
+        }
+        out
+    }
+
     /// The columns the expression reads.
     pub fn support(&self) -> Vec<usize> {
         let mut cols = Vec::new();

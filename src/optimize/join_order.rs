@@ -68,7 +68,7 @@ fn flatten(e: RelExpr, inputs: &mut Vec<RelExpr>, preds: &mut Vec<ScalarExpr>) {
             if matches!(*input, RelExpr::Join { .. } | RelExpr::Filter { .. }) =>
         {
             flatten(*input, inputs, preds);
-            for mut p in conjuncts(predicates) {
+            for mut p in ScalarExpr::conjuncts(predicates) {
                 p.permute(&|c| c + offset);
                 preds.push(p);
             }
@@ -148,19 +148,6 @@ fn reorder(inputs: Vec<RelExpr>, preds: Vec<ScalarExpr>) -> RelExpr {
 }
 
 /// `a AND b AND c` as `[a, b, c]`.
-fn conjuncts(preds: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
-    let mut out = Vec::new();
-    for p in preds {
-        match p {
-            ScalarExpr::Call {
-                func: Func::And,
-                args,
-            } => out.extend(conjuncts(args)),
-            p => out.push(p),
-        }
-    }
-    out
-}
 
 fn is_equality(p: &ScalarExpr) -> bool {
     matches!(p, ScalarExpr::Call { func: Func::Eq, args } if matches!(args.as_slice(), [ScalarExpr::Column(_), ScalarExpr::Column(_)]))

@@ -2,7 +2,7 @@
 //! projections, maps and joins, and turns equalities between the two sides of a join into join
 //! keys. This is what makes `FROM a, b WHERE a.x = b.y` an equi-join instead of a cross product.
 
-use crate::ir::{Func, RelExpr, ScalarExpr};
+use crate::ir::{RelExpr, ScalarExpr};
 
 pub fn apply(expr: RelExpr) -> RelExpr {
     match expr {
@@ -17,23 +17,9 @@ pub fn apply(expr: RelExpr) -> RelExpr {
     }
 }
 
-fn conjuncts(preds: Vec<ScalarExpr>) -> Vec<ScalarExpr> {
-    let mut out = Vec::new();
-    for p in preds {
-        match p {
-            ScalarExpr::Call {
-                func: Func::And,
-                args,
-            } => out.extend(conjuncts(args)),
-            p => out.push(p),
-        }
-    }
-    out
-}
-
 /// Places `preds` over `input`, pushing each as deep as its columns allow.
 fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
-    let preds = conjuncts(preds);
+    let preds = ScalarExpr::conjuncts(preds);
     if preds.is_empty() {
         return input;
     }

@@ -601,17 +601,17 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
     })
 }
 
-fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
-    if up.from.is_some() || up.returning.is_some() || !up.table.joins.is_empty() {
-        return unsupported("UPDATE with FROM, joins or RETURNING");
-    }
-    let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
-        return unsupported("UPDATE of this target");
-    };
-    let table = target_table(pcx, name)?;
-    let arity = table.desc.arity();
+/// The rows of an UPDATE's or DELETE's target table that its WHERE clause selects, as an
+/// expression context whose columns are the table's (plus any its subqueries add).
+fn target_rows<'a, 'c>(
+    root: &'a QueryCx<'c>,
+    name: &ast::ObjectName,
+    alias: Option<&ast::TableAlias>,
+    selection: Option<&ast::Expr>,
+    clause: &'static str,
+) -> PlanResult<(&'c crate::catalog::CatalogItem, ExprCx<'a, 'c>)> {
+    let table = target_table(root.pcx, name)?;
     let qualifier = alias
-        .as_ref()
         .map(|a| normalize_ident(&a.name))
         .unwrap_or(table.name.item.clone());
     let get = RelExpr::Get {
@@ -619,18 +619,31 @@ fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
         name: table.name.item.clone(),
         types: table.desc.types.clone(),
     };
-    let root = QueryCx::root(pcx);
     let mut cx = ExprCx::new(
-        &root,
+        root,
         get,
         Scope::from_names(Some(&qualifier), &table.desc.names),
-        "UPDATE",
+        clause,
     );
-    if let Some(w) = &up.selection {
+    if let Some(w) = selection {
         let p = cx.plan_as(w, ScalarType::Bool, "WHERE")?;
         let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
         cx.rel = r.filter(vec![p]);
     }
+    Ok((table, cx))
+}
+
+fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
+    if up.from.is_some() || up.returning.is_some() || !up.table.joins.is_empty() {
+        return unsupported("UPDATE with FROM, joins or RETURNING");
+    }
+    let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
+        return unsupported("UPDATE of this target");
+    };
+    let root = QueryCx::root(pcx);
+    let (table, mut cx) =
+        target_rows(&root, name, alias.as_ref(), up.selection.as_ref(), "UPDATE")?;
+    let arity = table.desc.arity();
     let mut new: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
     let scope = Scope::from_names(None, &table.desc.names);
     for a in &up.assignments {
@@ -668,29 +681,15 @@ fn plan_delete(pcx: &PlanContext, del: &ast::Delete) -> PlanResult<Plan> {
     let ast::TableFactor::Table { name, alias, .. } = &twj.relation else {
         return unsupported("DELETE of this target");
     };
-    let table = target_table(pcx, name)?;
-    let arity = table.desc.arity();
-    let qualifier = alias
-        .as_ref()
-        .map(|a| normalize_ident(&a.name))
-        .unwrap_or(table.name.item.clone());
-    let get = RelExpr::Get {
-        id: table.id,
-        name: table.name.item.clone(),
-        types: table.desc.types.clone(),
-    };
     let root = QueryCx::root(pcx);
-    let mut cx = ExprCx::new(
+    let (table, cx) = target_rows(
         &root,
-        get,
-        Scope::from_names(Some(&qualifier), &table.desc.names),
+        name,
+        alias.as_ref(),
+        del.selection.as_ref(),
         "DELETE",
-    );
-    if let Some(w) = &del.selection {
-        let p = cx.plan_as(w, ScalarType::Bool, "WHERE")?;
-        let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
-        cx.rel = r.filter(vec![p]);
-    }
+    )?;
+    let arity = table.desc.arity();
     let (rel, _) = cx.finish();
     Ok(Plan::Update {
         id: table.id,
