@@ -61,9 +61,10 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("bench executable");
+    let batches = batches();
     println!(
         "throughput: {} batches of {BATCH} rows, {} workers",
-        batches(),
+        batches,
         workers()
     );
     println!(
