@@ -13,11 +13,14 @@ const BATCH: usize = 10_000;
 const GROUPS: i32 = 1_000;
 const DIM_ROWS: i32 = 100_000;
 
+/// Under `cargo test` (a debug build) the benchmark is a quick smoke run of 2 batches;
+/// `cargo bench` (optimized) runs 30.
 fn batches() -> usize {
+    let default = if cfg!(debug_assertions) { 2 } else { 30 };
     std::env::var("BATCHES")
         .ok()
         .and_then(|b| b.parse().ok())
-        .unwrap_or(30)
+        .unwrap_or(default)
 }
 
 fn workers() -> usize {
@@ -76,6 +79,7 @@ fn main() {
         for path in ["dd", "sql"] {
             let out = Command::new(&exe)
                 .env("RUNNEL_BENCH_MODE", format!("{path}-{view}"))
+                .env("BATCHES", batches.to_string())
                 .output()
                 .expect("child runs");
             let text = String::from_utf8_lossy(&out.stdout);
