@@ -3,14 +3,15 @@
 //! Operands arrive already coerced (both sides of `+` have one type), so each function only
 //! handles the type combinations the planner can produce.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use rust_decimal::prelude::Signed;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
+use super::cast::cast;
 use super::error::EvalError;
+use super::time::{add_interval, date_trunc, extract, micros_interval};
 use crate::repr::{strconv, ColumnType, Datum, Interval, ScalarType};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -479,11 +480,11 @@ impl Func {
     }
 }
 
-fn range(what: &str) -> EvalError {
+pub(super) fn range(what: &str) -> EvalError {
     EvalError::OutOfRange(what.to_string())
 }
 
-fn type_error(func: &str, d: &Datum) -> EvalError {
+pub(super) fn type_error(func: &str, d: &Datum) -> EvalError {
     EvalError::Internal(format!(
         "{func} received an argument of type {:?}",
         d.scalar_type()
@@ -618,28 +619,6 @@ fn arithmetic(op: &Func, a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
             "no arithmetic {op:?} for {a:?} and {b:?}"
         ))),
     }
-}
-
-fn micros_interval(d: chrono::TimeDelta) -> Interval {
-    let micros = d.num_microseconds().unwrap_or(i64::MAX);
-    let days = micros / 86_400_000_000;
-    Interval::new(0, days as i32, micros - days * 86_400_000_000)
-}
-
-fn add_interval(t: NaiveDateTime, iv: &Interval, op: &Func) -> Result<NaiveDateTime, EvalError> {
-    let sign = if matches!(op, Func::Sub) { -1 } else { 1 };
-    let months = sign * iv.months;
-    let mut out = if months >= 0 {
-        t.checked_add_months(chrono::Months::new(months as u32))
-    } else {
-        t.checked_sub_months(chrono::Months::new(months.unsigned_abs()))
-    }
-    .ok_or(range("timestamp"))?;
-    out = out
-        .checked_add_signed(chrono::Duration::days((sign * iv.days) as i64))
-        .and_then(|o| o.checked_add_signed(chrono::Duration::microseconds(sign as i64 * iv.micros)))
-        .ok_or(range("timestamp"))?;
-    Ok(out)
 }
 
 fn float_op(op: &Func, x: f64, y: f64) -> Result<f64, EvalError> {
@@ -812,200 +791,6 @@ fn initcap(s: &str) -> String {
         }
     }
     out
-}
-
-/// Casts a non-null datum to `to`, with Postgres' rounding and range checks.
-pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
-    use ScalarType as T;
-    if d.scalar_type() == Some(to) {
-        return Ok(d.clone());
-    }
-    let parse = |s: &str| {
-        strconv::parse(s, to).map_err(|e| match to {
-            T::Date | T::Timestamp | T::TimestampTz | T::Interval => {
-                EvalError::InvalidDatetime(e.to_string())
-            }
-            _ if e.out_of_range => EvalError::OutOfRange(to.name().into()),
-            _ => EvalError::InvalidText(e.to_string()),
-        })
-    };
-    match (d, to) {
-        // `bool::text` spells the words out, unlike the output function's t/f.
-        (Datum::Bool(b), T::Text) => Ok(Datum::String(b.to_string())),
-        (_, T::Text | T::Unknown) => Ok(Datum::String(strconv::format(d).unwrap_or_default())),
-        (Datum::String(s), _) => parse(s),
-        (Datum::Jsonb(s), _) => parse(s),
-        (Datum::Bool(b), T::Int32) => Ok(Datum::Int32(*b as i32)),
-        (Datum::Bool(b), T::Int64) => Ok(Datum::Int64(*b as i64)),
-        (Datum::Int32(i), T::Bool) => Ok(Datum::Bool(*i != 0)),
-        (Datum::Int64(i), T::Bool) => Ok(Datum::Bool(*i != 0)),
-        (Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_), _) => {
-            let v = d.as_i64().expect("integer datum");
-            match to {
-                T::Int16 => i16::try_from(v)
-                    .map(Datum::Int16)
-                    .map_err(|_| range("smallint")),
-                T::Int32 => i32::try_from(v)
-                    .map(Datum::Int32)
-                    .map_err(|_| range("integer")),
-                T::Int64 => Ok(Datum::Int64(v)),
-                T::Float32 => Ok(Datum::f32(v as f32)),
-                T::Float64 => Ok(Datum::f64(v as f64)),
-                T::Numeric => Ok(Datum::Numeric(Decimal::from(v))),
-                _ => Err(cannot_cast(d, to)),
-            }
-        }
-        (Datum::Float32(_) | Datum::Float64(_), _) => {
-            let v = d.as_f64().expect("float datum");
-            let int = |min: f64, max: f64, name: &str| {
-                let r = v.round_ties_even();
-                if v.is_nan() || r < min || r > max {
-                    Err(range(name))
-                } else {
-                    Ok(r)
-                }
-            };
-            match to {
-                T::Int16 => int(i16::MIN as f64, i16::MAX as f64, "smallint")
-                    .map(|r| Datum::Int16(r as i16)),
-                T::Int32 => {
-                    int(i32::MIN as f64, i32::MAX as f64, "integer").map(|r| Datum::Int32(r as i32))
-                }
-                T::Int64 => {
-                    int(i64::MIN as f64, i64::MAX as f64, "bigint").map(|r| Datum::Int64(r as i64))
-                }
-                T::Float32 => Ok(Datum::f32(v as f32)),
-                T::Float64 => Ok(Datum::f64(v)),
-                T::Numeric => {
-                    let s = strconv::format(d).unwrap_or_default();
-                    Decimal::from_str_exact(&s)
-                        .or_else(|_| Decimal::from_scientific(&s))
-                        .map(Datum::Numeric)
-                        .map_err(|_| range("numeric"))
-                }
-                _ => Err(cannot_cast(d, to)),
-            }
-        }
-        (Datum::Numeric(v), _) => {
-            let rounded = v.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-            match to {
-                T::Int16 => rounded.to_i16().map(Datum::Int16).ok_or(range("smallint")),
-                T::Int32 => rounded.to_i32().map(Datum::Int32).ok_or(range("integer")),
-                T::Int64 => rounded.to_i64().map(Datum::Int64).ok_or(range("bigint")),
-                T::Float32 => Ok(Datum::f32(v.to_f32().unwrap_or(f32::NAN))),
-                T::Float64 => Ok(Datum::f64(v.to_f64().unwrap_or(f64::NAN))),
-                _ => Err(cannot_cast(d, to)),
-            }
-        }
-        (Datum::Date(dt), T::Timestamp) => {
-            Ok(Datum::Timestamp(dt.and_hms_opt(0, 0, 0).expect("midnight")))
-        }
-        (Datum::Date(dt), T::TimestampTz) => Ok(Datum::TimestampTz(
-            dt.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
-        )),
-        (Datum::Timestamp(t), T::Date) => Ok(Datum::Date(t.date())),
-        (Datum::Timestamp(t), T::TimestampTz) => Ok(Datum::TimestampTz(t.and_utc())),
-        (Datum::TimestampTz(t), T::Timestamp) => Ok(Datum::Timestamp(t.naive_utc())),
-        (Datum::TimestampTz(t), T::Date) => Ok(Datum::Date(t.naive_utc().date())),
-        _ => Err(cannot_cast(d, to)),
-    }
-}
-
-fn cannot_cast(d: &Datum, to: ScalarType) -> EvalError {
-    EvalError::Internal(format!(
-        "cannot cast {:?} to {}",
-        d.scalar_type(),
-        to.name()
-    ))
-}
-
-fn as_timestamp(d: &Datum) -> Option<NaiveDateTime> {
-    match d {
-        Datum::Timestamp(t) => Some(*t),
-        Datum::TimestampTz(t) => Some(t.naive_utc()),
-        Datum::Date(d) => d.and_hms_opt(0, 0, 0),
-        _ => None,
-    }
-}
-
-fn extract(field: &str, d: &Datum) -> Result<Decimal, EvalError> {
-    if let Datum::Interval(iv) = d {
-        let secs = Decimal::from(iv.micros) / Decimal::from(1_000_000);
-        return Ok(match field {
-            "epoch" => Decimal::from(iv.months as i64 * 30 * 86400 + iv.days as i64 * 86400) + secs,
-            "year" => Decimal::from(iv.months / 12),
-            "month" => Decimal::from(iv.months % 12),
-            "day" => Decimal::from(iv.days),
-            "hour" => Decimal::from(iv.micros / 3_600_000_000),
-            "minute" => Decimal::from((iv.micros / 60_000_000) % 60),
-            "second" => Decimal::from(iv.micros % 60_000_000) / Decimal::from(1_000_000),
-            f => {
-                return Err(EvalError::InvalidParameter(format!(
-                    "unit \"{f}\" not supported for type interval"
-                )))
-            }
-        });
-    }
-    let t = as_timestamp(d).ok_or_else(|| type_error("extract", d))?;
-    let micros_in_minute = t.second() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64;
-    Ok(match field {
-        "year" => Decimal::from(t.year()),
-        "quarter" => Decimal::from((t.month() - 1) / 3 + 1),
-        "month" => Decimal::from(t.month()),
-        "week" => Decimal::from(t.iso_week().week()),
-        "day" => Decimal::from(t.day()),
-        "dow" => Decimal::from(t.weekday().num_days_from_sunday()),
-        "isodow" => Decimal::from(t.weekday().number_from_monday()),
-        "doy" => Decimal::from(t.ordinal()),
-        "hour" => Decimal::from(t.hour()),
-        "minute" => Decimal::from(t.minute()),
-        "second" => Decimal::new(micros_in_minute, 6),
-        "millisecond" | "milliseconds" => Decimal::new(micros_in_minute, 3),
-        "microsecond" | "microseconds" => Decimal::from(micros_in_minute),
-        "epoch" => Decimal::new(t.and_utc().timestamp_micros(), 6),
-        f => {
-            return Err(EvalError::InvalidParameter(format!(
-                "unit \"{f}\" not recognized"
-            )))
-        }
-    }
-    .normalize())
-}
-
-fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
-    let t = as_timestamp(d).ok_or_else(|| type_error("date_trunc", d))?;
-    let date = t.date();
-    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight");
-    let out = match unit.to_lowercase().as_str() {
-        "year" => midnight(NaiveDate::from_ymd_opt(date.year(), 1, 1).expect("valid")),
-        "quarter" => midnight(
-            NaiveDate::from_ymd_opt(date.year(), (date.month() - 1) / 3 * 3 + 1, 1).expect("valid"),
-        ),
-        "month" => midnight(date.with_day(1).expect("day 1 exists")),
-        "week" => {
-            midnight(date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64))
-        }
-        "day" => midnight(date),
-        "hour" => t
-            .with_minute(0)
-            .and_then(|t| t.with_second(0))
-            .and_then(|t| t.with_nanosecond(0))
-            .expect("valid"),
-        "minute" => t
-            .with_second(0)
-            .and_then(|t| t.with_nanosecond(0))
-            .expect("valid"),
-        "second" => t.with_nanosecond(0).expect("valid"),
-        u => {
-            return Err(EvalError::InvalidParameter(format!(
-                "unit \"{u}\" not recognized"
-            )))
-        }
-    };
-    Ok(match d {
-        Datum::TimestampTz(_) => Datum::TimestampTz(out.and_utc()),
-        _ => Datum::Timestamp(out),
-    })
 }
 
 /// Orders two datums as `ORDER BY` does: NULLs sort last ascending (first descending).

@@ -2,12 +2,14 @@
 //! (`explain`). Knows nothing of SQL syntax or of dataflow.
 
 pub mod aggregate;
+pub mod cast;
 pub mod error;
 pub mod eval;
 mod explain;
 pub mod func;
 pub mod relation;
 pub mod scalar;
+mod time;
 
 pub use error::EvalError;
 pub use func::Func;

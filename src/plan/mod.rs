@@ -4,6 +4,7 @@
 mod coerce;
 mod error;
 mod expr;
+mod grouping;
 mod query;
 mod scope;
 mod statement;
