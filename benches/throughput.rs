@@ -1,8 +1,9 @@
 //! Update throughput: a table fed with batches of 10,000 rows per transaction into
 //! (a) a grouped count/sum view with 1,000 groups, and (b) a view joining the table to a
 //! 100,000-row dimension table. Each is measured through Runnel's SQL path (pgwire, real
-//! client) and as the same computation written directly in differential dataflow (the ceiling),
-//! each in its own child process so peak memory is its own.
+//! client; the batches sent as `INSERT ... VALUES` statements and as `COPY ... FROM STDIN`) and
+//! as the same computation written directly in differential dataflow (the ceiling), each in its
+//! own child process so peak memory is its own.
 //!
 //! Run: `cargo bench --bench throughput` (`BATCHES=N` to change the 30 batches, `WORKERS=N`).
 
@@ -54,8 +55,10 @@ fn peak_rss_kb() -> u64 {
 fn main() {
     if let Ok(mode) = std::env::var("RUNNEL_BENCH_MODE") {
         let (rows, secs) = match mode.as_str() {
-            "sql-agg" => sql::run(false),
-            "sql-join" => sql::run(true),
+            "insert-agg" => sql::run(false, false),
+            "insert-join" => sql::run(true, false),
+            "copy-agg" => sql::run(false, true),
+            "copy-join" => sql::run(true, true),
             "dd-agg" => dd::run(false),
             "dd-join" => dd::run(true),
             other => panic!("unknown mode {other}"),
@@ -71,12 +74,12 @@ fn main() {
         workers()
     );
     println!(
-        "{:<32} {:>14} {:>14} {:>12}",
+        "{:<52} {:>14} {:>14} {:>12}",
         "computation", "rows/s", "peak RSS MiB", "vs ceiling"
     );
     for view in ["agg", "join"] {
         let mut results = Vec::new();
-        for path in ["dd", "sql"] {
+        for path in ["dd", "insert", "copy"] {
             let out = Command::new(&exe)
                 .env("RUNNEL_BENCH_MODE", format!("{path}-{view}"))
                 .env("BATCHES", batches.to_string())
@@ -108,10 +111,14 @@ fn main() {
                 } else {
                     "(b) join 100k dimension"
                 },
-                if path == "dd" { "differential" } else { "SQL" }
+                match path {
+                    "dd" => "differential",
+                    "insert" => "SQL, INSERT VALUES",
+                    _ => "SQL, COPY FROM STDIN",
+                }
             );
             println!(
-                "{name:<32} {rate:>14.0} {mem:>14.1} {:>11.2}x",
+                "{name:<52} {rate:>14.0} {mem:>14.1} {:>11.2}x",
                 rate / ceiling
             );
         }
@@ -120,9 +127,11 @@ fn main() {
 
 mod sql {
     use super::*;
+    use futures::SinkExt;
 
-    /// Runs the SQL path; returns (rows, seconds) for the fact batches.
-    pub fn run(join: bool) -> (usize, f64) {
+    /// Runs the SQL path, each batch one INSERT statement or one COPY; returns (rows, seconds)
+    /// for the fact batches.
+    pub fn run(join: bool, copy: bool) -> (usize, f64) {
         let coord = runnel::coord::Coordinator::start(workers());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -149,19 +158,28 @@ mod sql {
                 client.batch_execute("CREATE MATERIALIZED VIEW v AS SELECT k, count(*) AS n, sum(v) AS s FROM facts GROUP BY k").await.unwrap();
                 GROUPS
             };
-            // Statement texts are built before the clock starts.
-            let statements: Vec<String> = (0..batches())
+            // Statement texts (or COPY data) are built before the clock starts.
+            let payloads: Vec<String> = (0..batches())
                 .map(|b| {
-                    let values: Vec<String> = (b * BATCH..(b + 1) * BATCH).map(|i| {
-                        let (k, v) = fact(i, key_space);
-                        format!("({k},{v})")
-                    }).collect();
-                    format!("INSERT INTO facts VALUES {}", values.join(","))
+                    let rows = (b * BATCH..(b + 1) * BATCH).map(|i| fact(i, key_space));
+                    if copy {
+                        rows.map(|(k, v)| format!("{k}\t{v}\n")).collect()
+                    } else {
+                        let values: Vec<String> = rows.map(|(k, v)| format!("({k},{v})")).collect();
+                        format!("INSERT INTO facts VALUES {}", values.join(","))
+                    }
                 })
                 .collect();
             let start = Instant::now();
-            for s in &statements {
-                client.batch_execute(s).await.unwrap();
+            for b in payloads {
+                if copy {
+                    let sink = client.copy_in("COPY facts FROM STDIN").await.unwrap();
+                    futures::pin_mut!(sink);
+                    sink.send(bytes::Bytes::from(b)).await.unwrap();
+                    sink.finish().await.unwrap();
+                } else {
+                    client.batch_execute(&b).await.unwrap();
+                }
             }
             // The read waits until the view has caught up with every write.
             let n: i64 = client.query_one("SELECT count(*) FROM v", &[]).await.unwrap().get(0);

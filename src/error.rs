@@ -50,6 +50,12 @@ impl From<EvalError> for SqlError {
     }
 }
 
+impl From<crate::repr::strconv::ParseError> for SqlError {
+    fn from(e: crate::repr::strconv::ParseError) -> Self {
+        EvalError::from(e).into()
+    }
+}
+
 impl From<PlanError> for SqlError {
     fn from(e: PlanError) -> Self {
         match e {

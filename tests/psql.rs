@@ -62,3 +62,50 @@ fn psql_creates_inserts_and_reads() {
     let out = psql(&server, "shop", "SELECT count(*) FROM orders;");
     assert_eq!(out, "4\n");
 }
+
+/// psql's `\copy` and `COPY ... FROM STDIN` / `TO STDOUT` in text and CSV, with their errors.
+#[test]
+fn psql_copies_in_and_out() {
+    let server = common::TestServer::start(2);
+    let dir = std::env::temp_dir().join(format!("runnel-copy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("in.csv");
+    std::fs::write(&csv, "id,note\n1,\"a, b\"\n2,\n3,\"\"\n").unwrap();
+    let out = psql(
+        &server,
+        "copy",
+        "CREATE TABLE notes (id int NOT NULL, note text); \
+         CREATE MATERIALIZED VIEW n AS SELECT count(*) AS rows, count(note) AS notes FROM notes;",
+    );
+    assert_eq!(out, "", "psql output:\n{out}");
+    // psql runs a backslash command only on its own.
+    let copy = format!("\\copy notes FROM '{}' WITH (FORMAT csv, HEADER)", csv.display());
+    let out = psql(&server, "copy", &copy);
+    assert_eq!(out, "", "psql output:\n{out}");
+    let out = psql(&server, "copy", "SELECT rows, notes FROM n;");
+    assert_eq!(out, "3|2\n");
+    let out = psql(
+        &server,
+        "copy",
+        "COPY (SELECT * FROM notes ORDER BY id) TO STDOUT WITH (FORMAT csv);",
+    );
+    assert_eq!(out, "1,\"a, b\"\n2,\n3,\"\"\n");
+    let out = psql(&server, "copy", "COPY notes (note, id) TO STDOUT;");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(lines, vec!["\t3", "\\N\t2", "a, b\t1"]);
+
+    // A bad record rejects the whole COPY, names its line, and leaves the table as it was.
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, "4\tfine\nfive\toops\n").unwrap();
+    let out = psql(&server, "copy", &format!("\\copy notes FROM '{}'", bad.display()));
+    assert!(
+        out.contains("invalid input syntax for type integer: \"five\", COPY line 2, column id"),
+        "{out}"
+    );
+    let out = psql(&server, "copy", "SELECT rows FROM n;");
+    assert_eq!(out, "3\n");
+    let out = psql(&server, "copy", "COPY notes FROM '/etc/passwd';");
+    assert!(out.contains("not yet supported"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -137,12 +137,22 @@ impl Coordinator {
         }
     }
 
-    /// Sends `first` to worker 0 and `rest()` to the others (data introduced exactly once).
-    fn send_split(&self, first: Command, mut rest: impl FnMut() -> Command) {
-        let mut first = Some(first);
-        for w in &self.workers {
-            let cmd = first.take().unwrap_or_else(&mut rest);
-            let _ = w.commands.send(cmd);
+    /// Sends each worker its share of `updates` (data introduced exactly once, by all workers
+    /// in parallel; the dataflows exchange rows to where they belong).
+    fn send_partitioned(&self, time: Timestamp, mut updates: Vec<(GlobalId, Row, Diff)>) {
+        let n = self.workers.len();
+        let share = updates.len().div_ceil(n);
+        let mut parts = Vec::with_capacity(n);
+        for _ in 1..n {
+            let rest = updates.split_off(share.min(updates.len()));
+            parts.push(std::mem::replace(&mut updates, rest));
+        }
+        parts.push(updates);
+        for (w, part) in self.workers.iter().zip(parts) {
+            let _ = w.commands.send(Command::Write {
+                time,
+                updates: part,
+            });
             w.thread.unpark();
         }
     }
@@ -484,6 +494,16 @@ impl Coordinator {
         }
     }
 
+    /// Appends rows decoded outside the planner (COPY FROM) to a table, in one transaction.
+    pub fn append(&self, id: GlobalId, rows: Vec<Row>) -> Result<(), SqlError> {
+        let mut st = self.lock();
+        if st.catalog.get(id).is_none() {
+            return Err(SqlError::new("42P01", "the table was dropped during COPY"));
+        }
+        self.write(&mut st, id, rows.into_iter().map(|r| (r, 1)).collect());
+        Ok(())
+    }
+
     fn read(&self, st: &State, plan: SelectPlan) -> ReadFuture {
         let SelectPlan {
             expr,
@@ -535,16 +555,7 @@ impl Coordinator {
         let time = now_ms().max(st.read_ts + 1);
         st.tables.apply(id, &updates);
         let tagged = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
-        self.send_split(
-            Command::Write {
-                time,
-                updates: tagged,
-            },
-            || Command::Write {
-                time,
-                updates: vec![],
-            },
-        );
+        self.send_partitioned(time, tagged);
         self.broadcast(|| Command::AdvanceTo {
             time: time + 1,
             since: time,

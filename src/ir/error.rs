@@ -41,3 +41,17 @@ impl EvalError {
         }
     }
 }
+
+impl From<crate::repr::strconv::ParseError> for EvalError {
+    fn from(e: crate::repr::strconv::ParseError) -> Self {
+        use crate::repr::ScalarType;
+        match e.typ {
+            ScalarType::Date
+            | ScalarType::Timestamp
+            | ScalarType::TimestampTz
+            | ScalarType::Interval => EvalError::InvalidDatetime(e.to_string()),
+            _ if e.out_of_range => EvalError::OutOfRange(e.typ.name().into()),
+            _ => EvalError::InvalidText(e.to_string()),
+        }
+    }
+}

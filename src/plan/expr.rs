@@ -112,7 +112,7 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     Value::SingleQuotedString(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let d = strconv::parse(&text, to).map_err(|e| eval_parse_error(e, to))?;
+                let d = strconv::parse(&text, to).map_err(|e| PlanError::Eval(e.into()))?;
                 Ok(ScalarExpr::Literal(d, to))
             }
             Expr::Interval(iv) => {
@@ -128,7 +128,7 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     None => text,
                 };
                 let d = strconv::parse(&text, ScalarType::Interval)
-                    .map_err(|e| eval_parse_error(e, ScalarType::Interval))?;
+                    .map_err(|e| PlanError::Eval(e.into()))?;
                 Ok(ScalarExpr::Literal(d, ScalarType::Interval))
             }
             Expr::Nested(inner) => self.plan(inner),
@@ -391,7 +391,7 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             return Ok(ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64));
         }
         let d = strconv::parse(n, ScalarType::Numeric)
-            .map_err(|e| eval_parse_error(e, ScalarType::Numeric))?;
+            .map_err(|e| PlanError::Eval(e.into()))?;
         Ok(ScalarExpr::Literal(d, ScalarType::Numeric))
     }
 
@@ -863,16 +863,4 @@ fn normalize_field(f: &str) -> String {
         "seconds" | "sec" => "second".into(),
         other => other.into(),
     }
-}
-
-fn eval_parse_error(e: strconv::ParseError, to: ScalarType) -> PlanError {
-    use crate::ir::EvalError;
-    PlanError::Eval(match to {
-        ScalarType::Date
-        | ScalarType::Timestamp
-        | ScalarType::TimestampTz
-        | ScalarType::Interval => EvalError::InvalidDatetime(e.to_string()),
-        _ if e.out_of_range => EvalError::OutOfRange(to.name().into()),
-        _ => EvalError::InvalidText(e.to_string()),
-    })
 }

@@ -2,6 +2,7 @@
 //! subqueries decorrelated, queries lowered to the relational IR.
 
 mod coerce;
+mod copy;
 mod error;
 mod expr;
 mod grouping;
@@ -14,6 +15,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use coerce::scalar_type;
+pub use copy::{CopyFormat, CopyPlan};
 pub use error::{PlanError, PlanResult};
 pub use query::{equi_keys, Finishing};
 pub use statement::{plan_statement, DropKind, Plan, SelectPlan, ShowKind};

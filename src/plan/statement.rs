@@ -115,6 +115,7 @@ pub enum Plan {
     },
     Show(ShowKind),
     CopySubscribe(Box<Plan>),
+    Copy(super::copy::CopyPlan),
     Flush,
     Empty,
 }
@@ -198,7 +199,7 @@ fn unknown_as_text(t: ColumnType) -> ColumnType {
     }
 }
 
-fn object_name(name: &ast::ObjectName) -> Vec<String> {
+pub(super) fn object_name(name: &ast::ObjectName) -> Vec<String> {
     name.0
         .iter()
         .map(|p| {
@@ -402,6 +403,20 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             })
         }
         Ast::Insert(ins) => plan_insert(pcx, ins),
+        Ast::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            values,
+        } => {
+            if !values.is_empty() {
+                return unsupported("COPY with inline data; send the rows as COPY data");
+            }
+            super::copy::plan_copy(pcx, source, *to, target, options, legacy_options)
+                .map(Plan::Copy)
+        }
         Ast::Update(up) => plan_update(pcx, up),
         Ast::Delete(del) => plan_delete(pcx, del),
         Ast::Explain { statement, .. } => {
@@ -492,7 +507,30 @@ fn first_words(s: &str) -> String {
 }
 
 /// The table a write targets (only tables accept writes).
-fn target_table<'a>(
+/// The positions of the named target columns of a write (all columns when none are named).
+pub(super) fn target_columns(
+    table: &crate::catalog::CatalogItem,
+    names: &[String],
+) -> PlanResult<Vec<usize>> {
+    let desc = &table.desc;
+    if names.is_empty() {
+        return Ok((0..desc.arity()).collect());
+    }
+    let scope = Scope::from_names(None, &desc.names);
+    let mut cols = Vec::new();
+    for n in names {
+        let i = scope.resolve(None, n).map_err(|_| {
+            PlanError::UnknownColumn(format!("{n}\" of relation \"{}", table.name.item))
+        })?;
+        if cols.contains(&i) {
+            return Err(PlanError::DuplicateColumn(n.clone()));
+        }
+        cols.push(i);
+    }
+    Ok(cols)
+}
+
+pub(super) fn target_table<'a>(
     pcx: &'a PlanContext,
     name: &ast::ObjectName,
 ) -> PlanResult<&'a crate::catalog::CatalogItem> {
@@ -538,23 +576,12 @@ fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
     };
     let table = target_table(pcx, name)?;
     let desc = &table.desc;
-    let columns: Vec<usize> = if ins.columns.is_empty() {
-        (0..desc.arity()).collect()
-    } else {
-        let scope = Scope::from_names(None, &desc.names);
-        let mut cols = Vec::new();
-        for c in &ins.columns {
-            let n = object_name(c).last().cloned().unwrap_or_default();
-            let i = scope.resolve(None, &n).map_err(|_| {
-                PlanError::UnknownColumn(format!("{n}\" of relation \"{}", table.name.item))
-            })?;
-            if cols.contains(&i) {
-                return Err(PlanError::DuplicateColumn(n));
-            }
-            cols.push(i);
-        }
-        cols
-    };
+    let names: Vec<String> = ins
+        .columns
+        .iter()
+        .map(|c| object_name(c).last().cloned().unwrap_or_default())
+        .collect();
+    let columns = target_columns(table, &names)?;
     let source = ins
         .source
         .as_ref()

@@ -10,6 +10,10 @@ use std::collections::HashMap;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::vec::ToStream;
 use timely::dataflow::Scope;
 
@@ -99,21 +103,20 @@ impl<'s> RenderCx<'_, 's> {
             RelExpr::Map { input, scalars } => {
                 let (rows, errs) = self.render(input);
                 let scalars = scalars.clone();
-                let results = rows.map(move |mut row: Row| {
+                fallible("Map", rows, errs, move |mut row: Row| {
                     for s in &scalars {
                         match s.eval(&row) {
                             Ok(d) => row.push(d),
-                            Err(e) => return Err(e),
+                            Err(e) => return Some(Err(e)),
                         }
                     }
-                    Ok(row)
-                });
-                split(results, errs)
+                    Some(Ok(row))
+                })
             }
             RelExpr::Filter { input, predicates } => {
                 let (rows, errs) = self.render(input);
                 let predicates = predicates.clone();
-                let results = rows.flat_map(move |row: Row| {
+                fallible("Filter", rows, errs, move |row: Row| {
                     for p in &predicates {
                         match p.eval(&row) {
                             Ok(d) if d.as_bool() == Some(true) => {}
@@ -122,8 +125,7 @@ impl<'s> RenderCx<'_, 's> {
                         }
                     }
                     Some(Ok(row))
-                });
-                split(results, errs)
+                })
             }
             RelExpr::Project { input, outputs } => {
                 let (rows, errs) = self.render(input);
@@ -142,8 +144,9 @@ impl<'s> RenderCx<'_, 's> {
                     .map(move |row: Row| (key_of(&row, &rk), row))
                     .arrange_by_key();
                 let joined = la.join_core(ra, |_k: &Row, l: &Row, r: &Row| {
-                    let mut row = l.clone();
-                    row.extend(r.iter().cloned());
+                    let mut row = Vec::with_capacity(l.len() + r.len());
+                    row.extend_from_slice(l);
+                    row.extend_from_slice(r);
                     Some(row)
                 });
                 (joined, lerrs.concat(rerrs))
@@ -162,12 +165,19 @@ impl<'s> RenderCx<'_, 's> {
                     .collect();
                 // Arrange only what the aggregates read: their argument values, not whole rows.
                 let args: Vec<ScalarExpr> = aggregates.iter().map(|a| a.expr.clone()).collect();
-                let keyed = rows.map(move |row: Row| {
+                let (keyed, errs) = fallible("ReduceArgs", rows, errs, move |row: Row| {
                     let vals: Result<Row, EvalError> = args.iter().map(|a| a.eval(&row)).collect();
-                    vals.map(|v| (key_of(&row, &gk), v))
+                    Some(vals.map(|v| {
+                        let mut keyed = key_of(&row, &gk);
+                        keyed.extend(v);
+                        keyed
+                    }))
                 });
-                let arg_errs = keyed.clone().flat_map(|r| r.err());
-                let keyed = keyed.flat_map(|r| r.ok());
+                let key_len = group_key.len();
+                let keyed = keyed.map(move |mut row: Row| {
+                    let vals = row.split_off(key_len);
+                    (row, vals)
+                });
                 let aggs: Vec<_> = aggregates
                     .iter()
                     .enumerate()
@@ -177,13 +187,14 @@ impl<'s> RenderCx<'_, 's> {
                     keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                         out.push((reduce_group(&aggs, vals), 1));
                     });
-                let results = reduced.map(|(mut key, result)| {
-                    result.map(|aggs| {
+                let none = self.no_errors();
+                let (rows, agg_errs) = fallible("ReduceOutput", reduced, none, |(mut key, result)| {
+                    Some(result.map(|aggs| {
                         key.extend(aggs);
                         key
-                    })
+                    }))
                 });
-                split(results, errs.concat(arg_errs))
+                (rows, errs.concat(agg_errs))
             }
             RelExpr::TopK {
                 input,
@@ -259,14 +270,43 @@ fn reduce_group(
         .collect()
 }
 
-/// Splits results into rows and errors, adding the errors to those already flowing.
-fn split<'s>(
-    results: VecCollection<'s, Timestamp, Result<Row, EvalError>, Diff>,
+/// Applies `logic` to every record: `None` drops it, `Some(Ok(row))` passes a row on and
+/// `Some(Err(e))` turns it into an error (added to those already flowing). One operator with two
+/// outputs, so no record is copied to reach the side it does not belong to.
+fn fallible<'s, D, L>(
+    name: &str,
+    input: VecCollection<'s, Timestamp, D, Diff>,
     errs: Errs<'s>,
-) -> (Rows<'s>, Errs<'s>) {
-    let oks = results.clone().flat_map(|r| r.ok());
-    let new_errs = results.flat_map(|r| r.err());
-    (oks, errs.concat(new_errs))
+    mut logic: L,
+) -> (Rows<'s>, Errs<'s>)
+where
+    D: differential_dataflow::Data,
+    L: FnMut(D) -> Option<Result<Row, EvalError>> + 'static,
+{
+    let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
+    let mut input = builder.new_input(input.inner, Pipeline);
+    let (ok_output, ok_stream) = builder.new_output();
+    let (err_output, err_stream) = builder.new_output();
+    let mut ok_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(Row, Timestamp, Diff)>>>::from(ok_output);
+    let mut err_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(EvalError, Timestamp, Diff)>>>::from(err_output);
+    builder.build(move |_| {
+        move |_frontiers| {
+            let mut oks = ok_output.activate();
+            let mut errs = err_output.activate();
+            input.for_each_stamp(|cap, data| {
+                let mut oks = oks.session(&cap);
+                let mut errs = errs.session(&cap);
+                for (d, t, r) in data.flat_map(|d| d.drain(..)) {
+                    match logic(d) {
+                        Some(Ok(row)) => oks.give((row, t, r)),
+                        Some(Err(e)) => errs.give((e, t, r)),
+                        None => {}
+                    }
+                }
+            });
+        }
+    });
+    (ok_stream.as_collection(), errs.concat(err_stream.as_collection()))
 }
 
 /// Arranges a rendered relation (rows by the whole row, errors by error) so it can be read and

@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
+use bytes::{BufMut, BytesMut};
 use pgwire::messages::data::{DataRow, RowDescription};
 use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete};
 use pgwire::messages::response::{
@@ -28,6 +27,7 @@ use super::describe::{fields, format_of, subscribe_desc};
 use super::values;
 use super::CancelRegistry;
 
+mod copy;
 mod extended;
 use crate::coord::{Coordinator, Response, Session, Subscription};
 use crate::error::SqlError;
@@ -573,6 +573,7 @@ impl Conn {
                     _ => Err(SqlError::internal("SUBSCRIBE did not start a subscription")),
                 }
             }
+            Plan::Copy(copy) => self.copy(copy).await,
             Plan::Empty => Ok(Outcome::Tag(empty_tag(stmt))),
             plan => {
                 let select_tag = matches!(plan, Plan::Select(_));
@@ -603,53 +604,6 @@ impl Conn {
 
     fn close_unheld_cursors(&mut self) {
         self.cursors.clear();
-    }
-
-    /// Streams a subscription as COPY out until it ends, is canceled, or the client leaves.
-    async fn copy_subscribe(&mut self, mut sub: Subscription) -> Result<Outcome, SqlError> {
-        let desc = subscribe_desc(&sub.desc, sub.progress);
-        let n = desc.arity() as i16;
-        self.send(B::CopyOutResponse(CopyOutResponse::new(
-            0,
-            n,
-            vec![0; n as usize],
-        )))?;
-        self.flush().await?;
-        let mut sent = 0usize;
-        loop {
-            tokio::select! {
-                batch = sub.next() => {
-                    let batch = match batch {
-                        None => break,
-                        Some(b) => b?,
-                    };
-                    let mut text = String::new();
-                    for row in subscribe_rows(&batch, sub.progress, sub.desc.arity()) {
-                        for (i, d) in row.iter().enumerate() {
-                            if i > 0 { text.push('\t'); }
-                            values::copy_text(d, &mut text);
-                        }
-                        text.push('\n');
-                        self.send(B::CopyData(CopyData::new(Bytes::from(std::mem::take(&mut text)))))?;
-                        sent += 1;
-                    }
-                    // Rows go out as soon as their time is complete.
-                    self.flush().await?;
-                    if batch.upper == u64::MAX { break; }
-                }
-                _ = self.cancel.notified() => return Err(canceled()),
-                read = self.socket.read_buf(&mut self.rbuf) => {
-                    match read {
-                        Ok(0) | Err(_) => return Err(SqlError::new("08006", "client went away during SUBSCRIBE")),
-                        // Messages sent ahead (the extended protocol's Sync) wait in the buffer
-                        // until the copy is over.
-                        Ok(_) => {}
-                    }
-                }
-            }
-        }
-        self.send(B::CopyDone(CopyDone::new()))?;
-        Ok(Outcome::Tag(format!("COPY {sent}")))
     }
 
     async fn fetch(

@@ -2,6 +2,7 @@
 //! routes CancelRequests to the session they name.
 
 mod conn;
+mod copy;
 mod describe;
 mod values;
 

@@ -4,13 +4,13 @@
 //! coordinator's critical section, so UPDATE and DELETE read exactly the state they change.
 //! (The durable, replayable log of timestamped updates builds on this; see the log issue.)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::repr::{Diff, GlobalId, Row};
 
 #[derive(Default)]
 pub struct TableStore {
-    tables: HashMap<GlobalId, BTreeMap<Row, Diff>>,
+    tables: HashMap<GlobalId, HashMap<Row, Diff>>,
 }
 
 impl TableStore {
@@ -33,10 +33,18 @@ impl TableStore {
     pub fn apply(&mut self, id: GlobalId, updates: &[(Row, Diff)]) {
         let table = self.tables.entry(id).or_default();
         for (row, diff) in updates {
-            let entry = table.entry(row.clone()).or_insert(0);
-            *entry += diff;
-            if *entry == 0 {
-                table.remove(row);
+            // Look up before cloning: most updates of a growing table are new rows, but a
+            // retraction must not pay for a clone it then throws away.
+            match table.get_mut(row) {
+                Some(count) => {
+                    *count += diff;
+                    if *count == 0 {
+                        table.remove(row);
+                    }
+                }
+                None => {
+                    table.insert(row.clone(), *diff);
+                }
             }
         }
     }

@@ -39,7 +39,7 @@ pub enum Command {
     Drop {
         id: GlobalId,
     },
-    /// Appends updates at `time` (applied by worker 0; the dataflow distributes them).
+    /// Appends this worker's share of the updates at `time` (the dataflows distribute them).
     Write {
         time: Timestamp,
         updates: Vec<(GlobalId, Row, Diff)>,
