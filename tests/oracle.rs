@@ -20,6 +20,9 @@ const VIEWS: &[&str] = &[
     "SELECT t1.a AS a1, t1.b, t2.a AS a2, t2.d FROM t1 FULL OUTER JOIN t2 ON t1.a = t2.a AND t1.b < t2.d",
     "SELECT a, count(*) AS n, sum(b) AS s, min(c) AS lo, max(b) AS hi, count(DISTINCT b) AS nd FROM t1 GROUP BY a",
     "SELECT count(*), sum(b), max(c) FROM t1",
+    // Only accumulable aggregates: maintained in the difference type, nulls and all.
+    "SELECT a, count(*) AS n, count(b) AS nb, sum(b) AS s, avg(b) AS m FROM t1 GROUP BY a",
+    "SELECT sum(d), avg(d), count(d) FROM t2",
     "SELECT a, count(*) FROM t1 GROUP BY a HAVING count(*) > 1",
     "SELECT DISTINCT b, c FROM t1",
     "SELECT a FROM t1 UNION SELECT a FROM t2",

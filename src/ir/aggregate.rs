@@ -97,22 +97,30 @@ pub fn aggregate<'a>(
                             .and_then(|p| s.checked_add(p))
                             .ok_or_else(|| EvalError::OutOfRange("numeric".into()))?;
                     }
-                    if avg {
-                        let q = super::func::Func::Div
-                            .eval(&[Datum::Numeric(s), Datum::Numeric(Decimal::from(n))])?;
-                        return Ok(q);
-                    }
-                    Ok(match input_type {
-                        ScalarType::Int16 | ScalarType::Int32 => Datum::Int64(
-                            i64::try_from(s.mantissa())
-                                .map_err(|_| EvalError::OutOfRange("bigint".into()))?,
-                        ),
-                        _ => Datum::Numeric(s),
-                    })
+                    exact_sum(func, input_type, s, n)
                 }
             }
         }
     }
+}
+
+/// The result of `sum` or `avg` over `n` non-null values of an exact type (integers, numeric)
+/// whose total is `s`, typed as Postgres types it.
+pub fn exact_sum(
+    func: AggregateFunc,
+    input_type: ScalarType,
+    s: Decimal,
+    n: Diff,
+) -> Result<Datum, EvalError> {
+    if func == AggregateFunc::Avg {
+        return super::func::Func::Div.eval(&[Datum::Numeric(s), Datum::Numeric(Decimal::from(n))]);
+    }
+    Ok(match input_type {
+        ScalarType::Int16 | ScalarType::Int32 => Datum::Int64(
+            i64::try_from(s.mantissa()).map_err(|_| EvalError::OutOfRange("bigint".into()))?,
+        ),
+        _ => Datum::Numeric(s),
+    })
 }
 
 /// The rows of one group that a top-k keeps: sorted by `order` (ties broken by the whole row, so

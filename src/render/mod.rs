@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
+use differential_dataflow::operators::CountTotal;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -18,8 +19,11 @@ use timely::dataflow::operators::vec::ToStream;
 use timely::dataflow::Scope;
 
 use crate::ir::aggregate::{aggregate, top_k};
+use accumulate::Accumulable;
 use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
+
+mod accumulate;
 
 pub type RowSpine = KeySpine<Row, Timestamp, Diff>;
 pub type ErrSpine = KeySpine<EvalError, Timestamp, Diff>;
@@ -167,33 +171,35 @@ impl<'s> RenderCx<'_, 's> {
                 let args: Vec<ScalarExpr> = aggregates.iter().map(|a| a.expr.clone()).collect();
                 let (keyed, errs) = fallible("ReduceArgs", rows, errs, move |row: Row| {
                     let vals: Result<Row, EvalError> = args.iter().map(|a| a.eval(&row)).collect();
-                    Some(vals.map(|v| {
-                        let mut keyed = key_of(&row, &gk);
-                        keyed.extend(v);
-                        keyed
-                    }))
+                    Some(vals.map(|v| (key_of(&row, &gk), v)))
                 });
-                let key_len = group_key.len();
-                let keyed = keyed.map(move |mut row: Row| {
-                    let vals = row.split_off(key_len);
-                    (row, vals)
-                });
-                let aggs: Vec<_> = aggregates
+                let none = self.no_errors();
+                let finish = |mut key: Row, aggs: Row| {
+                    key.extend(aggs);
+                    key
+                };
+                let kinds: Vec<_> = aggregates
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (a.func, a.distinct, arg_types[i], i))
+                    .map(|(i, a)| (a.func, a.distinct, arg_types[i]))
                     .collect();
-                let reduced: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
-                    keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                        out.push((reduce_group(&aggs, vals), 1));
-                    });
-                let none = self.no_errors();
-                let (rows, agg_errs) = fallible("ReduceOutput", reduced, none, |(mut key, result)| {
-                    Some(result.map(|aggs| {
-                        key.extend(aggs);
-                        key
-                    }))
-                });
+                let (rows, agg_errs) = if let Some(acc) = Accumulable::new(&kinds) {
+                    let contribution = acc.clone();
+                    let totals = keyed
+                        .explode(move |(key, vals): (Row, Row)| Some((key, contribution.accums(&vals))))
+                        .count_total_core::<Diff>();
+                    fallible("ReduceOutput", totals, none, move |(key, totals)| {
+                        Some(acc.finish(&totals).map(|aggs| finish(key, aggs)))
+                    })
+                } else {
+                    let reduced: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
+                        keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                            out.push((reduce_group(&kinds, vals), 1));
+                        });
+                    fallible("ReduceOutput", reduced, none, move |(key, result)| {
+                        Some(result.map(|aggs| finish(key, aggs)))
+                    })
+                };
                 (rows, errs.concat(agg_errs))
             }
             RelExpr::TopK {
@@ -250,22 +256,13 @@ impl<'s> RenderCx<'_, 's> {
 /// Evaluates one group's aggregates over their argument values (column `i` of each value row
 /// is aggregate `i`'s argument); an error in any aggregate is the group's error.
 fn reduce_group(
-    aggs: &[(
-        crate::ir::AggregateFunc,
-        bool,
-        crate::repr::ScalarType,
-        usize,
-    )],
+    aggs: &[(crate::ir::AggregateFunc, bool, crate::repr::ScalarType)],
     vals: &[(&Row, Diff)],
 ) -> Result<Row, EvalError> {
     aggs.iter()
-        .map(|(func, distinct, typ, i)| {
-            aggregate(
-                *func,
-                *distinct,
-                *typ,
-                vals.iter().map(|(r, d)| (&r[*i], *d)),
-            )
+        .enumerate()
+        .map(|(i, (func, distinct, typ))| {
+            aggregate(*func, *distinct, *typ, vals.iter().map(|(r, d)| (&r[i], *d)))
         })
         .collect()
 }
@@ -273,21 +270,22 @@ fn reduce_group(
 /// Applies `logic` to every record: `None` drops it, `Some(Ok(row))` passes a row on and
 /// `Some(Err(e))` turns it into an error (added to those already flowing). One operator with two
 /// outputs, so no record is copied to reach the side it does not belong to.
-fn fallible<'s, D, L>(
+fn fallible<'s, D, O, L>(
     name: &str,
     input: VecCollection<'s, Timestamp, D, Diff>,
     errs: Errs<'s>,
     mut logic: L,
-) -> (Rows<'s>, Errs<'s>)
+) -> (VecCollection<'s, Timestamp, O, Diff>, Errs<'s>)
 where
     D: differential_dataflow::Data,
-    L: FnMut(D) -> Option<Result<Row, EvalError>> + 'static,
+    O: differential_dataflow::Data,
+    L: FnMut(D) -> Option<Result<O, EvalError>> + 'static,
 {
     let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
     let mut input = builder.new_input(input.inner, Pipeline);
     let (ok_output, ok_stream) = builder.new_output();
     let (err_output, err_stream) = builder.new_output();
-    let mut ok_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(Row, Timestamp, Diff)>>>::from(ok_output);
+    let mut ok_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(O, Timestamp, Diff)>>>::from(ok_output);
     let mut err_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(EvalError, Timestamp, Diff)>>>::from(err_output);
     builder.build(move |_| {
         move |_frontiers| {
