@@ -5,6 +5,8 @@
 //! as the same computation written directly in differential dataflow (the ceiling), each in its
 //! own child process so peak memory is its own.
 //!
+//! The SQL path includes the durable log: every batch is fsynced before it is acknowledged.
+//!
 //! Run: `cargo bench --bench throughput` (`BATCHES=N` to change the 30 batches, `WORKERS=N`).
 
 use std::process::Command;
@@ -132,7 +134,10 @@ mod sql {
     /// Runs the SQL path, each batch one INSERT statement or one COPY; returns (rows, seconds)
     /// for the fact batches.
     pub fn run(join: bool, copy: bool) -> (usize, f64) {
-        let coord = runnel::coord::Coordinator::start(workers());
+        let data_dir = std::env::temp_dir().join(format!("runnel-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let coord = runnel::coord::Coordinator::start(workers(), &data_dir).expect("server starts");
+        let cleanup = data_dir.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_stack_size(runnel::parse::STACK_SIZE)
@@ -185,6 +190,7 @@ mod sql {
             let n: i64 = client.query_one("SELECT count(*) FROM v", &[]).await.unwrap().get(0);
             let secs = start.elapsed().as_secs_f64();
             assert!(n > 0);
+            let _ = std::fs::remove_dir_all(&cleanup);
             (batches() * BATCH, secs)
         })
     }

@@ -82,7 +82,13 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
-        let coord = runnel::coord::Coordinator::start(workers);
+        let coord = match runnel::coord::Coordinator::start(workers, &args.data_dir) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("cannot start on the data directory {}: {e}", args.data_dir.display());
+                return std::process::ExitCode::FAILURE;
+            }
+        };
         tracing::info!(
             "runnel {} listening on {} with {workers} worker(s); connect with: psql -h {} -p {} -U materialize materialize",
             env!("CARGO_PKG_VERSION"),
@@ -98,8 +104,20 @@ fn main() -> std::process::ExitCode {
                 }
             }
             _ = tokio::signal::ctrl_c() => tracing::info!("shutting down on interrupt"),
+            _ = terminated() => tracing::info!("shutting down on SIGTERM"),
         }
         coord.shutdown();
         std::process::ExitCode::SUCCESS
     })
+}
+
+/// Resolves when the process is asked to terminate. Every acknowledged write is already durable,
+/// so stopping needs no flushing.
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
 }

@@ -82,6 +82,11 @@ impl Default for Catalog {
 }
 
 impl Catalog {
+    /// On replay of the log: the next item created gets `id`, as it did when it was logged.
+    pub fn restore_next_id(&mut self, id: GlobalId) {
+        self.next_id = id.0;
+    }
+
     pub fn allocate_id(&mut self) -> GlobalId {
         let id = GlobalId(self.next_id);
         self.next_id += 1;

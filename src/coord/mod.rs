@@ -5,11 +5,14 @@
 //! subscriptions) happens outside it, in the session, through `ReadFuture` and `Subscription`.
 
 mod read;
+mod recover;
 pub mod session;
 pub mod show;
+mod workers;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use read::{finish, ReadFuture, Subscription};
 pub use session::Session;
@@ -20,14 +23,20 @@ use crate::ir::{eval, RelExpr};
 use crate::parse::Statement;
 use crate::plan::{plan_statement, DropKind, Plan, PlanContext, PlanError, SelectPlan};
 use crate::repr::{Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
-use crate::storage::TableStore;
-use crate::worker::{self, Command, PeekTarget};
+use crate::storage::{Log, LogRecord, TableStore};
+use crate::worker::{Command, PeekTarget};
 use read::Pending;
+use workers::Workers;
 
 /// What sequencing a statement produced.
 pub enum Response {
     /// A command that completed, with its CommandComplete tag (`CREATE TABLE`, `INSERT 0 3`).
     Tag(String),
+    /// A command whose effect is in the log; it may be acknowledged once `durable` fires.
+    Durable {
+        tag: String,
+        durable: tokio::sync::oneshot::Receiver<()>,
+    },
     /// Rows to send, once gathered.
     Rows(ReadFuture),
     Subscribe(Subscription),
@@ -36,19 +45,31 @@ pub enum Response {
 struct State {
     catalog: Catalog,
     tables: TableStore,
-    /// The time of the latest write; every input is complete through it, so reads happen here.
-    read_ts: Timestamp,
-}
-
-struct WorkerHandle {
-    commands: mpsc::Sender<Command>,
-    thread: std::thread::Thread,
+    /// The time of the latest write sequenced (it may not be durable yet).
+    write_ts: Timestamp,
+    /// True while the log is replayed on start-up: nothing is logged or sent to the workers.
+    replaying: bool,
+    /// The durability signal of the latest record the current statement appended.
+    pending: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 pub struct Coordinator {
     state: Mutex<State>,
-    workers: Vec<WorkerHandle>,
+    workers: Arc<Workers>,
+    log: Log,
+    /// The time of the latest durable write: every input is complete through it, so reads
+    /// happen here.
+    read_ts: Arc<AtomicU64>,
     next_subscribe: AtomicU64,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Log(#[from] crate::storage::LogError),
+    #[error("cannot replay the log: record {index} ({what})")]
+    Replay { index: usize, what: String },
 }
 
 fn now_ms() -> Timestamp {
@@ -59,106 +80,69 @@ fn now_ms() -> Timestamp {
 }
 
 impl Coordinator {
-    /// Starts `workers` timely worker threads and a coordinator that drives them.
-    pub fn start(workers: usize) -> Arc<Coordinator> {
-        let workers = workers.max(1);
-        let mut senders = Vec::new();
-        let mut receivers = Vec::new();
-        for _ in 0..workers {
-            let (tx, rx) = mpsc::channel();
-            senders.push(tx);
-            receivers.push(Some(rx));
+    /// Opens the log under `data_dir`, starts `workers` timely worker threads, and rebuilds
+    /// every table and view the log describes.
+    pub fn start(workers: usize, data_dir: &Path) -> Result<Arc<Coordinator>, StartError> {
+        let opened = Log::open(&data_dir.join("log"))?;
+        if let Some(t) = &opened.torn {
+            tracing::warn!(
+                "the log ended in a torn write (a crash during a commit): cut {} bytes at byte {} of {}; every acknowledged write is intact",
+                t.bytes_cut,
+                t.offset,
+                t.file.display()
+            );
         }
-        let receivers = Arc::new(Mutex::new(receivers));
-        let (thread_tx, thread_rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("timely".into())
-            .spawn(move || {
-                let config = timely::Config::process(workers);
-                let guards = timely::execute(config, move |worker| {
-                    let rx = receivers.lock().expect("receiver table lock")[worker.index()]
-                        .take()
-                        .expect("invariant: each worker index takes its receiver once");
-                    thread_tx
-                        .send((worker.index(), std::thread::current()))
-                        .expect("coordinator waits for workers");
-                    worker::run(worker, rx);
-                });
-                match guards {
-                    Ok(g) => drop(g),
-                    Err(e) => tracing::error!("timely workers failed to start: {e}"),
-                }
-            })
-            .expect("spawning the timely thread");
-        let mut threads: Vec<(usize, std::thread::Thread)> = (0..workers)
-            .map(|_| thread_rx.recv().expect("worker started"))
-            .collect();
-        threads.sort_by_key(|(i, _)| *i);
-        let handles = senders
-            .into_iter()
-            .zip(threads)
-            .map(|(commands, (_, thread))| WorkerHandle { commands, thread })
-            .collect();
-        let coord = Coordinator {
+        let coord = Arc::new(Coordinator {
             state: Mutex::new(State {
                 catalog: Catalog::default(),
                 tables: TableStore::default(),
-                read_ts: now_ms(),
+                write_ts: 0,
+                replaying: false,
+                pending: None,
             }),
-            workers: handles,
+            workers: Arc::new(Workers::start(workers)),
+            log: opened.log,
+            read_ts: Arc::new(AtomicU64::new(0)),
             next_subscribe: AtomicU64::new(1),
-        };
-        {
-            let st = coord.lock();
-            let t = st.read_ts;
-            coord.broadcast(|| Command::AdvanceTo {
-                time: t + 1,
-                since: t,
-            });
-        }
-        Arc::new(coord)
+        });
+        coord.recover(opened.records)?;
+        Ok(coord)
     }
 
     pub fn workers(&self) -> usize {
         self.workers.len()
     }
 
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a bug; the state is still the last consistent one.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends one command to every worker, in the same order for all, and wakes them.
-    fn broadcast(&self, mut make: impl FnMut() -> Command) {
-        for w in &self.workers {
-            // A send fails only if the worker is gone (shutdown), when nothing is listening.
-            let _ = w.commands.send(make());
-            w.thread.unpark();
+    /// Sends one command to every worker, unless the log is being replayed (then the workers
+    /// are given the result at the end, in one go).
+    fn broadcast(&self, st: &State, make: impl FnMut() -> Command) {
+        if !st.replaying {
+            self.workers.broadcast(make);
         }
     }
 
-    /// Sends each worker its share of `updates` (data introduced exactly once, by all workers
-    /// in parallel; the dataflows exchange rows to where they belong).
-    fn send_partitioned(&self, time: Timestamp, mut updates: Vec<(GlobalId, Row, Diff)>) {
-        let n = self.workers.len();
-        let share = updates.len().div_ceil(n);
-        let mut parts = Vec::with_capacity(n);
-        for _ in 1..n {
-            let rest = updates.split_off(share.min(updates.len()));
-            parts.push(std::mem::replace(&mut updates, rest));
+    /// Appends a record to the log; `then` runs once it is durable, and the statement is
+    /// acknowledged after that.
+    fn log(&self, st: &mut State, record: &LogRecord, then: impl FnOnce() + Send + 'static) {
+        if st.replaying {
+            return;
         }
-        parts.push(updates);
-        for (w, part) in self.workers.iter().zip(parts) {
-            let _ = w.commands.send(Command::Write {
-                time,
-                updates: part,
-            });
-            w.thread.unpark();
-        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.log.append(record.encode(), move || {
+            then();
+            let _ = tx.send(());
+        });
+        st.pending = Some(rx);
     }
 
     pub fn shutdown(&self) {
-        self.broadcast(|| Command::Shutdown);
+        self.workers.broadcast(|| Command::Shutdown);
     }
 
     /// Plans a statement against the current catalog. Planning only reads the catalog, so a
@@ -200,17 +184,34 @@ impl Coordinator {
     /// Carries out a plan.
     pub fn sequence(self: &Arc<Self>, session: &Session, plan: Plan) -> Result<Response, SqlError> {
         let mut st = self.lock();
+        st.pending = None;
+        let response = self.sequence_in(&mut st, session, plan)?;
+        Ok(match (response, st.pending.take()) {
+            (Response::Tag(tag), Some(durable)) => Response::Durable { tag, durable },
+            (response, _) => response,
+        })
+    }
+
+    /// Carries out a plan in the critical section. While the log is replayed this only changes
+    /// the catalog and the tables.
+    fn sequence_in(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: &Session,
+        plan: Plan,
+    ) -> Result<Response, SqlError> {
         match plan {
             Plan::CreateTable {
                 name,
                 desc,
                 if_not_exists,
+                create_sql,
             } => {
                 if st.catalog.lookup(&name).is_some() {
                     return exists(&name.item, if_not_exists, "CREATE TABLE");
                 }
                 let id = st.catalog.allocate_id();
-                let create_sql = String::new();
+                self.log_create(st, session, id, &create_sql);
                 st.catalog.insert(CatalogItem {
                     id,
                     name,
@@ -220,7 +221,7 @@ impl Coordinator {
                     create_sql,
                 });
                 st.tables.create(id);
-                self.broadcast(|| Command::CreateTable { id });
+                self.broadcast(st, || Command::CreateTable { id });
                 Ok(Response::Tag("CREATE TABLE".into()))
             }
             Plan::CreateView {
@@ -230,6 +231,7 @@ impl Coordinator {
                 materialized,
                 if_not_exists,
                 or_replace,
+                create_sql,
             } => {
                 let tag = if materialized {
                     "CREATE MATERIALIZED VIEW"
@@ -241,14 +243,15 @@ impl Coordinator {
                         return exists(&name.item, if_not_exists, tag);
                     }
                     let old_id = old.id;
-                    self.drop_items(&mut st, vec![old_id], false)?;
+                    self.drop_items(st, vec![old_id], false)?;
                 }
                 let id = st.catalog.allocate_id();
+                self.log_create(st, session, id, &create_sql);
                 let depends_on = expr.depends_on();
                 let kind = if materialized {
                     let optimized = crate::optimize::optimize(expr);
                     let cmd_expr = optimized.clone();
-                    self.broadcast(|| Command::CreateView {
+                    self.broadcast(st, || Command::CreateView {
                         id,
                         expr: cmd_expr.clone(),
                     });
@@ -262,7 +265,7 @@ impl Coordinator {
                     desc,
                     kind,
                     depends_on,
-                    create_sql: String::new(),
+                    create_sql,
                 });
                 Ok(Response::Tag(tag.into()))
             }
@@ -271,11 +274,13 @@ impl Coordinator {
                 on,
                 key,
                 if_not_exists,
+                create_sql,
             } => {
                 if st.catalog.lookup(&name).is_some() {
                     return exists(&name.item, if_not_exists, "CREATE INDEX");
                 }
                 let id = st.catalog.allocate_id();
+                self.log_create(st, session, id, &create_sql);
                 let desc = st
                     .catalog
                     .get(on)
@@ -287,7 +292,7 @@ impl Coordinator {
                     desc,
                     kind: ItemKind::Index { on, key },
                     depends_on: vec![on],
-                    create_sql: String::new(),
+                    create_sql,
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }
@@ -302,6 +307,7 @@ impl Coordinator {
                     return Err(PlanError::DatabaseExists(name).into());
                 }
                 st.catalog.create_database(&name)?;
+                self.log(st, &LogRecord::CreateDatabase { name }, || {});
                 Ok(Response::Tag("CREATE DATABASE".into()))
             }
             Plan::DropDatabase { name, if_exists } => {
@@ -318,8 +324,9 @@ impl Coordinator {
                     ));
                 }
                 let ids = st.catalog.items_in_database(&name);
-                self.drop_items(&mut st, ids, true)?;
+                self.drop_items(st, ids, true)?;
                 st.catalog.drop_database(&name);
+                self.log(st, &LogRecord::DropDatabase { name }, || {});
                 Ok(Response::Tag("DROP DATABASE".into()))
             }
             Plan::CreateSchema {
@@ -330,6 +337,11 @@ impl Coordinator {
                     return Ok(Response::Tag("CREATE SCHEMA".into()));
                 }
                 st.catalog.create_schema(&session.database, &name)?;
+                let record = LogRecord::CreateSchema {
+                    database: session.database.clone(),
+                    name,
+                };
+                self.log(st, &record, || {});
                 Ok(Response::Tag("CREATE SCHEMA".into()))
             }
             Plan::Drop {
@@ -378,7 +390,7 @@ impl Coordinator {
                     }
                     ids.push(item.id);
                 }
-                self.drop_items(&mut st, ids, cascade)?;
+                self.drop_items(st, ids, cascade)?;
                 let tag = match kind {
                     DropKind::Table => "DROP TABLE",
                     DropKind::View => "DROP VIEW",
@@ -388,10 +400,10 @@ impl Coordinator {
                 Ok(Response::Tag(tag.into()))
             }
             Plan::Insert { id, source } => {
-                let rows = evaluate(&st, &source)?;
+                let rows = evaluate(st, &source)?;
                 check_not_null(&st.catalog, id, &rows)?;
                 let n: Diff = rows.iter().map(|(_, d)| *d).sum();
-                self.write(&mut st, id, rows);
+                self.write(st, id, rows);
                 Ok(Response::Tag(format!("INSERT 0 {n}")))
             }
             Plan::Update {
@@ -400,7 +412,7 @@ impl Coordinator {
                 arity,
                 is_delete,
             } => {
-                let rows = evaluate(&st, &changes)?;
+                let rows = evaluate(st, &changes)?;
                 let mut updates = Vec::new();
                 let mut n: Diff = 0;
                 for (row, d) in rows {
@@ -415,13 +427,13 @@ impl Coordinator {
                         updates.iter().filter(|(_, d)| *d > 0).cloned().collect();
                     check_not_null(&st.catalog, id, &inserted)?;
                 }
-                self.write(&mut st, id, updates);
+                self.write(st, id, updates);
                 Ok(Response::Tag(format!(
                     "{} {n}",
                     if is_delete { "DELETE" } else { "UPDATE" }
                 )))
             }
-            Plan::Select(plan) => Ok(Response::Rows(self.read(&st, plan))),
+            Plan::Select(plan) => Ok(Response::Rows(self.read(plan))),
             Plan::Show(kind) => {
                 let (desc, rows) = show::rows(&st.catalog, session, kind)?;
                 let arity = desc.arity();
@@ -458,7 +470,7 @@ impl Coordinator {
                 progress,
                 as_of,
             } => {
-                let read_ts = st.read_ts;
+                let read_ts = self.read_ts.load(Ordering::SeqCst);
                 let as_of = match as_of {
                     Some(t) if t < read_ts => {
                         return Err(SqlError::unsupported(
@@ -472,7 +484,7 @@ impl Coordinator {
                 let expr =
                     crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                self.broadcast(|| Command::Subscribe {
+                self.broadcast(st, || Command::Subscribe {
                     id,
                     expr: expr.clone(),
                     as_of,
@@ -495,16 +507,22 @@ impl Coordinator {
     }
 
     /// Appends rows decoded outside the planner (COPY FROM) to a table, in one transaction.
-    pub fn append(&self, id: GlobalId, rows: Vec<Row>) -> Result<(), SqlError> {
+    /// The returned signal fires once they are durable.
+    pub fn append(
+        &self,
+        id: GlobalId,
+        rows: Vec<Row>,
+    ) -> Result<Option<tokio::sync::oneshot::Receiver<()>>, SqlError> {
         let mut st = self.lock();
         if st.catalog.get(id).is_none() {
             return Err(SqlError::new("42P01", "the table was dropped during COPY"));
         }
+        st.pending = None;
         self.write(&mut st, id, rows.into_iter().map(|r| (r, 1)).collect());
-        Ok(())
+        Ok(st.pending.take())
     }
 
-    fn read(&self, st: &State, plan: SelectPlan) -> ReadFuture {
+    fn read(&self, plan: SelectPlan) -> ReadFuture {
         let SelectPlan {
             expr,
             desc,
@@ -524,9 +542,9 @@ impl Coordinator {
             _ => PeekTarget::Transient(expr.clone()),
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let time = st.read_ts;
+        let time = self.read_ts.load(Ordering::SeqCst);
         let mut target = Some(target);
-        self.broadcast(|| Command::Peek {
+        self.workers.broadcast(|| Command::Peek {
             target: match target.take() {
                 Some(t) => t,
                 None => match &expr {
@@ -547,20 +565,44 @@ impl Coordinator {
         }
     }
 
-    /// Appends updates to one table at a new time, visible to every later statement.
+    /// Appends updates to one table at a new time. They reach the workers, and become visible
+    /// to reads, once the log has made them durable (and after every earlier write).
     fn write(&self, st: &mut State, id: GlobalId, updates: Vec<(Row, Diff)>) {
         if updates.is_empty() {
             return;
         }
-        let time = now_ms().max(st.read_ts + 1);
+        let time = now_ms().max(st.write_ts + 1);
+        st.write_ts = time;
         st.tables.apply(id, &updates);
-        let tagged = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
-        self.send_partitioned(time, tagged);
-        self.broadcast(|| Command::AdvanceTo {
-            time: time + 1,
-            since: time,
+        let record = LogRecord::Write {
+            time,
+            table: id,
+            updates,
+        };
+        let payload = record.encode();
+        let LogRecord::Write { updates, .. } = record else {
+            unreachable!("built above")
+        };
+        let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
+        let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.log.append(payload, move || {
+            workers.write(time, tagged);
+            read_ts.store(time, Ordering::SeqCst);
+            let _ = tx.send(());
         });
-        st.read_ts = time;
+        st.pending = Some(rx);
+    }
+
+    /// Records the creation of a catalog item, to be planned again on start-up.
+    fn log_create(&self, st: &mut State, session: &Session, id: GlobalId, sql: &str) {
+        let record = LogRecord::CreateItem {
+            id,
+            database: session.database.clone(),
+            search_path: session.search_path(),
+            sql: sql.to_string(),
+        };
+        self.log(st, &record, || {});
     }
 
     /// Drops objects (and, with `cascade`, what depends on them).
@@ -610,18 +652,21 @@ impl Coordinator {
         order.extend(ids);
         order.sort_by(|a, b| b.cmp(a));
         order.dedup();
-        for id in order {
-            if st.catalog.remove(id).is_some() {
-                st.tables.drop_table(id);
-                self.broadcast(|| Command::Drop { id });
-            }
+        order.retain(|id| st.catalog.get(*id).is_some());
+        for id in &order {
+            st.catalog.remove(*id);
+            st.tables.drop_table(*id);
+            self.broadcast(st, || Command::Drop { id: *id });
+        }
+        if !order.is_empty() {
+            self.log(st, &LogRecord::DropItems { ids: order }, || {});
         }
         Ok(())
     }
 
     pub(crate) fn drop_subscribe(&self, id: u64) {
         let _st = self.lock();
-        self.broadcast(|| Command::DropSubscribe { id });
+        self.workers.broadcast(|| Command::DropSubscribe { id });
     }
 
     /// The catalog, for session-level introspection (tests, SHOW).

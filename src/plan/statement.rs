@@ -42,10 +42,13 @@ pub enum Plan {
         progress: bool,
         as_of: Option<u64>,
     },
+    /// `create_sql` (here and below) is the statement as the log records it, to be planned
+    /// again on start-up.
     CreateTable {
         name: QualifiedName,
         desc: RelationDesc,
         if_not_exists: bool,
+        create_sql: String,
     },
     CreateView {
         name: QualifiedName,
@@ -54,12 +57,14 @@ pub enum Plan {
         materialized: bool,
         if_not_exists: bool,
         or_replace: bool,
+        create_sql: String,
     },
     CreateIndex {
         name: QualifiedName,
         on: crate::repr::GlobalId,
         key: Vec<usize>,
         if_not_exists: bool,
+        create_sql: String,
     },
     CreateDatabase {
         name: String,
@@ -276,6 +281,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 name,
                 desc: RelationDesc::new(names, types),
                 if_not_exists: ct.if_not_exists,
+                create_sql: stmt.to_string(),
             })
         }
         Ast::CreateView(cv) => {
@@ -310,6 +316,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 materialized: cv.materialized,
                 if_not_exists: cv.if_not_exists,
                 or_replace: cv.or_replace,
+                create_sql: stmt.to_string(),
             })
         }
         Ast::CreateIndex(ci) => {
@@ -354,6 +361,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 on: on.id,
                 key,
                 if_not_exists: ci.if_not_exists,
+                create_sql: stmt.to_string(),
             })
         }
         Ast::CreateDatabase {

@@ -586,6 +586,12 @@ impl Conn {
                 };
                 let response = self.coord.sequence(&self.session, plan)?;
                 match response {
+                    Response::Durable { tag, durable } => {
+                        durable.await.map_err(|_| {
+                            SqlError::new("58030", "the log could not make this write durable")
+                        })?;
+                        Ok(Outcome::Tag(tag))
+                    }
                     Response::Tag(t) if t.is_empty() => Ok(Outcome::Tag(empty_tag(stmt))),
                     Response::Tag(t) => Ok(Outcome::Tag(t)),
                     Response::Rows(read) => {

@@ -1,12 +1,62 @@
-//! The contents of every table, as the consolidated result of all writes so far.
+//! Storage: the durable log of everything that happened (`log`), the records it holds, and the
+//! contents of every table as the consolidated result of all writes so far.
 //!
-//! Writes are applied here and sent to the workers at the same timestamp, inside the
-//! coordinator's critical section, so UPDATE and DELETE read exactly the state they change.
-//! (The durable, replayable log of timestamped updates builds on this; see the log issue.)
+//! The log is the truth: a write or a catalog change is appended (and fsynced) before anyone
+//! can see it, and on start-up the log alone rebuilds the catalog and the tables, from which
+//! every view is rehydrated. The table contents here are applied in the coordinator's critical
+//! section, so UPDATE and DELETE read exactly the state they change.
+
+pub mod log;
 
 use std::collections::HashMap;
 
-use crate::repr::{Diff, GlobalId, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
+
+pub use log::{Log, LogError, TornTail};
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LogRecord {
+    /// A table, view or index, created by `sql` in a session on `database` with
+    /// `search_path`; re-planned on start-up, where it must receive the same `id`.
+    CreateItem {
+        id: GlobalId,
+        database: String,
+        search_path: Vec<String>,
+        sql: String,
+    },
+    DropItems {
+        ids: Vec<GlobalId>,
+    },
+    CreateDatabase {
+        name: String,
+    },
+    DropDatabase {
+        name: String,
+    },
+    CreateSchema {
+        database: String,
+        name: String,
+    },
+    /// One transaction's updates to one table.
+    Write {
+        time: Timestamp,
+        table: GlobalId,
+        updates: Vec<(Row, Diff)>,
+    },
+}
+
+impl LogRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("log records always serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<LogRecord, String> {
+        postcard::from_bytes(bytes).map_err(|e| e.to_string())
+    }
+}
 
 #[derive(Default)]
 pub struct TableStore {
@@ -20,6 +70,10 @@ impl TableStore {
 
     pub fn drop_table(&mut self, id: GlobalId) {
         self.tables.remove(&id);
+    }
+
+    pub fn tables(&self) -> impl Iterator<Item = GlobalId> + '_ {
+        self.tables.keys().copied()
     }
 
     /// The table's rows with their multiplicities.

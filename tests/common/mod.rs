@@ -11,13 +11,24 @@ use runnel::coord::Coordinator;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub coord: Arc<Coordinator>,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// A fresh data directory for one test server.
+pub fn temp_data_dir() -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("runnel-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 impl TestServer {
     pub fn start(workers: usize) -> TestServer {
         // The server gets its own thread and runtime, like the real binary, so tests can be
         // async themselves.
-        let coord = Coordinator::start(workers);
+        let data_dir = temp_data_dir();
+        let coord = Coordinator::start(workers, &data_dir).expect("the server starts");
         let c = Arc::clone(&coord);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -38,6 +49,7 @@ impl TestServer {
         TestServer {
             addr: rx.recv().unwrap(),
             coord,
+            data_dir,
         }
     }
 

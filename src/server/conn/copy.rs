@@ -63,7 +63,11 @@ impl Conn {
                 }
                 let rows = decoder.finish()?;
                 let n = rows.len();
-                self.coord.append(id, rows)?;
+                if let Some(durable) = self.coord.append(id, rows)? {
+                    durable.await.map_err(|_| {
+                        SqlError::new("58030", "the log could not make this COPY durable")
+                    })?;
+                }
                 Ok(Outcome::Tag(format!("COPY {n}")))
             }
             CopyPlan::To { plan, format } => {

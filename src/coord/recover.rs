@@ -1,0 +1,175 @@
+//! Start-up: the log is replayed into the catalog and the tables, then the workers are given
+//! everything at once (each table's contents as one snapshot, each materialized view built over
+//! it), which is how views rehydrate from the log.
+
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{now_ms, Coordinator, Session, StartError, State};
+use crate::catalog::ItemKind;
+use crate::error::SqlError;
+use crate::parse::parse_statement;
+use crate::plan::{plan_statement, PlanContext};
+use crate::storage::LogRecord;
+use crate::worker::Command;
+
+/// Reports replay progress: a bar on a terminal, a log line every few seconds otherwise.
+struct Progress {
+    total: usize,
+    bar: Option<indicatif::ProgressBar>,
+    last_line: Instant,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let bar = (total > 0 && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "replaying the log {bar:40} {pos}/{len} records ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            total,
+            bar,
+            last_line: Instant::now(),
+        }
+    }
+
+    fn tick(&mut self, done: usize) {
+        match &self.bar {
+            Some(bar) => bar.set_position(done as u64),
+            None if self.last_line.elapsed() > Duration::from_secs(2) => {
+                tracing::info!("replaying the log: {done} of {} records", self.total);
+                self.last_line = Instant::now();
+            }
+            None => {}
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Coordinator {
+    pub(super) fn recover(self: &Arc<Self>, records: Vec<Vec<u8>>) -> Result<(), StartError> {
+        let started = Instant::now();
+        let total = records.len();
+        let mut st = self.lock();
+        st.replaying = true;
+        let mut progress = Progress::new(total);
+        for (index, bytes) in records.into_iter().enumerate() {
+            let record = LogRecord::decode(&bytes).map_err(|what| StartError::Replay {
+                index,
+                what: format!("undecodable: {what}"),
+            })?;
+            self.replay(&mut st, record)
+                .map_err(|e| StartError::Replay {
+                    index,
+                    what: e.to_string(),
+                })?;
+            progress.tick(index + 1);
+        }
+        progress.finish();
+        st.replaying = false;
+        let time = self.install(&mut st);
+        if total > 0 {
+            tracing::info!(
+                "replayed {total} log records in {:.1?}: {} tables, {} materialized views; reads start at time {time}",
+                started.elapsed(),
+                st.tables.tables().count(),
+                st.catalog
+                    .items()
+                    .filter(|i| matches!(i.kind, ItemKind::MaterializedView { .. }))
+                    .count(),
+            );
+        }
+        Ok(())
+    }
+
+    fn replay(self: &Arc<Self>, st: &mut State, record: LogRecord) -> Result<(), SqlError> {
+        match record {
+            LogRecord::CreateItem {
+                id,
+                database,
+                search_path,
+                sql,
+            } => {
+                st.catalog.ensure_database(&database);
+                let stmt = parse_statement(&sql)?;
+                let plan = {
+                    let pcx = PlanContext::new(&st.catalog, &database, &search_path, vec![]);
+                    plan_statement(&pcx, &stmt)?
+                };
+                let mut session = Session::new("runnel", &database);
+                session
+                    .set("search_path", Some(&search_path.join(", ")))
+                    .map_err(SqlError::internal)?;
+                st.catalog.restore_next_id(id);
+                self.sequence_in(st, &session, plan)?;
+            }
+            LogRecord::DropItems { ids } => {
+                for id in ids {
+                    st.catalog.remove(id);
+                    st.tables.drop_table(id);
+                }
+            }
+            LogRecord::CreateDatabase { name } => st.catalog.ensure_database(&name),
+            LogRecord::DropDatabase { name } => st.catalog.drop_database(&name),
+            LogRecord::CreateSchema { database, name } => {
+                st.catalog.ensure_database(&database);
+                if !st.catalog.schema_exists(&database, &name) {
+                    st.catalog.create_schema(&database, &name)?;
+                }
+            }
+            LogRecord::Write {
+                time,
+                table,
+                updates,
+            } => {
+                st.tables.apply(table, &updates);
+                st.write_ts = st.write_ts.max(time);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates every table and materialized view in the workers (in creation order, so each
+    /// finds what it reads), gives them the tables' contents as one snapshot, and returns the
+    /// snapshot's time, from which reads and writes continue.
+    fn install(&self, st: &mut State) -> u64 {
+        let mut items: Vec<_> = st.catalog.items().collect();
+        items.sort_by_key(|i| i.id);
+        for item in items {
+            let id = item.id;
+            match &item.kind {
+                ItemKind::Table => self.workers.broadcast(|| Command::CreateTable { id }),
+                ItemKind::MaterializedView { expr } => self.workers.broadcast(|| {
+                    Command::CreateView {
+                        id,
+                        expr: expr.clone(),
+                    }
+                }),
+                ItemKind::View { .. } | ItemKind::Index { .. } => {}
+            }
+        }
+        let time = now_ms().max(st.write_ts + 1);
+        let ids: Vec<_> = st.tables.tables().collect();
+        let snapshot = ids
+            .into_iter()
+            .flat_map(|id| st.tables.contents(id).into_iter().map(move |(r, d)| (id, r, d)))
+            .collect();
+        self.workers.write(time, snapshot);
+        st.write_ts = time;
+        self.read_ts.store(time, Ordering::SeqCst);
+        time
+    }
+}

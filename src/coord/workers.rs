@@ -1,0 +1,99 @@
+//! The coordinator's handle on the timely workers: starting them, and sending commands to all
+//! of them in one order (from the coordinator's critical section, or from the log writer once
+//! a write is durable).
+
+use std::sync::{mpsc, Arc, Mutex};
+
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
+use crate::worker::{self, Command};
+
+struct WorkerHandle {
+    commands: mpsc::Sender<Command>,
+    thread: std::thread::Thread,
+}
+
+pub struct Workers {
+    handles: Vec<WorkerHandle>,
+}
+
+impl Workers {
+    /// Starts `n` timely worker threads.
+    pub fn start(n: usize) -> Workers {
+        let n = n.max(1);
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..n {
+            let (tx, rx) = mpsc::channel();
+            senders.push(tx);
+            receivers.push(Some(rx));
+        }
+        let receivers = Arc::new(Mutex::new(receivers));
+        let (thread_tx, thread_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("timely".into())
+            .spawn(move || {
+                let config = timely::Config::process(n);
+                let guards = timely::execute(config, move |worker| {
+                    let rx = receivers.lock().expect("receiver table lock")[worker.index()]
+                        .take()
+                        .expect("invariant: each worker index takes its receiver once");
+                    thread_tx
+                        .send((worker.index(), std::thread::current()))
+                        .expect("coordinator waits for workers");
+                    worker::run(worker, rx);
+                });
+                match guards {
+                    Ok(g) => drop(g),
+                    Err(e) => tracing::error!("timely workers failed to start: {e}"),
+                }
+            })
+            .expect("spawning the timely thread");
+        let mut threads: Vec<(usize, std::thread::Thread)> = (0..n)
+            .map(|_| thread_rx.recv().expect("worker started"))
+            .collect();
+        threads.sort_by_key(|(i, _)| *i);
+        let handles = senders
+            .into_iter()
+            .zip(threads)
+            .map(|(commands, (_, thread))| WorkerHandle { commands, thread })
+            .collect();
+        Workers { handles }
+    }
+
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Sends one command to every worker and wakes them.
+    pub fn broadcast(&self, mut make: impl FnMut() -> Command) {
+        for w in &self.handles {
+            // A send fails only if the worker is gone (shutdown), when nothing is listening.
+            let _ = w.commands.send(make());
+            w.thread.unpark();
+        }
+    }
+
+    /// Sends each worker its share of `updates` (data introduced exactly once, by all workers
+    /// in parallel; the dataflows exchange rows to where they belong), then makes `time`
+    /// complete.
+    pub fn write(&self, time: Timestamp, mut updates: Vec<(GlobalId, Row, Diff)>) {
+        let n = self.handles.len();
+        let share = updates.len().div_ceil(n);
+        let mut parts = Vec::with_capacity(n);
+        for _ in 1..n {
+            let rest = updates.split_off(share.min(updates.len()));
+            parts.push(std::mem::replace(&mut updates, rest));
+        }
+        parts.push(updates);
+        for (w, part) in self.handles.iter().zip(parts) {
+            let _ = w.commands.send(Command::Write {
+                time,
+                updates: part,
+            });
+        }
+        self.broadcast(|| Command::AdvanceTo {
+            time: time + 1,
+            since: time,
+        });
+    }
+}

@@ -1,0 +1,355 @@
+//! The durable log: append-only segment files of framed records under `<data-dir>/log/`.
+//!
+//! A record is `[payload length: u32 LE][crc32c of payload: u32 LE][payload]`. Appends are
+//! group-committed by one writer thread: whatever records arrived while the previous fsync ran
+//! are written together and share the next fsync, and only then are their completions run (in
+//! log order), which is when a write becomes visible and is acknowledged.
+//!
+//! On open, every segment is read back. A record cut short or failing its checksum at the very
+//! end of the last segment is a torn write from a crash: it is cut away and reported. A bad
+//! record followed by good ones, or in an earlier segment, is corruption in the middle: opening
+//! fails with the file and offset, and nothing is truncated.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+/// A segment is closed and a new one started once it passes this size.
+const SEGMENT_BYTES: u64 = 64 << 20;
+const HEADER: usize = 8;
+/// Larger lengths cannot be a record we wrote: a torn or corrupt header.
+const MAX_RECORD: usize = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("the log is corrupt in {file} at byte {offset}: {what}; refusing to start so that nothing is lost (move the data directory aside to start empty)")]
+    Corrupt {
+        file: PathBuf,
+        offset: u64,
+        what: String,
+    },
+    #[error("log i/o on {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("{0} is in use by another Runnel process; stop it, or pass another --data-dir")]
+    Locked(PathBuf),
+}
+
+/// What was cut from a torn tail when the log was opened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TornTail {
+    pub file: PathBuf,
+    pub offset: u64,
+    pub bytes_cut: u64,
+}
+
+/// The records already in the log, and a handle for appending more.
+pub struct Opened {
+    pub records: Vec<Vec<u8>>,
+    pub torn: Option<TornTail>,
+    pub log: Log,
+}
+
+type Completion = Box<dyn FnOnce() + Send>;
+
+pub struct Log {
+    appends: Option<mpsc::Sender<(Vec<u8>, Completion)>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Log {
+    /// Waits for the writer to finish what was appended (and release the directory's lock).
+    fn drop(&mut self) {
+        self.appends.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir`, reading back every record.
+    pub fn open(dir: &Path) -> Result<Opened, LogError> {
+        fs::create_dir_all(dir).map_err(|e| LogError::Io(dir.to_path_buf(), e))?;
+        // Two servers appending to one log would interleave records: hold a lock for life.
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| LogError::Io(lock_path.clone(), e))?;
+        lock.try_lock()
+            .map_err(|_| LogError::Locked(dir.to_path_buf()))?;
+        let mut segments = segment_paths(dir)?;
+        let mut records = Vec::new();
+        let mut torn = None;
+        for (i, path) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            let (mut recs, cut) = read_segment(path, last)?;
+            records.append(&mut recs);
+            torn = cut;
+        }
+        if segments.is_empty() {
+            segments.push(dir.join(segment_name(1)));
+        }
+        let path = segments.last().cloned().expect("at least one segment");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| LogError::Io(path.clone(), e))?;
+        sync_dir(dir)?;
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            _lock: lock,
+            dir: dir.to_path_buf(),
+            size: file.metadata().map(|m| m.len()).unwrap_or(0),
+            index: segments.len() as u64,
+            file,
+        };
+        let writer = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LogError::Io(dir.to_path_buf(), e))?;
+        Ok(Opened {
+            records,
+            torn,
+            log: Log {
+                appends: Some(tx),
+                writer: Some(writer),
+            },
+        })
+    }
+
+    /// Appends a record; `durable` runs on the writer thread once it is on disk, after the
+    /// completions of every earlier record.
+    pub fn append(&self, payload: Vec<u8>, durable: impl FnOnce() + Send + 'static) {
+        if let Some(a) = &self.appends {
+            // The writer only stops when the log is dropped.
+            let _ = a.send((payload, Box::new(durable)));
+        }
+    }
+}
+
+struct Writer {
+    /// Held (and the data directory locked) until the writer stops.
+    _lock: File,
+    dir: PathBuf,
+    file: File,
+    size: u64,
+    index: u64,
+}
+
+impl Writer {
+    fn run(mut self, appends: mpsc::Receiver<(Vec<u8>, Completion)>) {
+        let mut buf = Vec::new();
+        while let Ok(first) = appends.recv() {
+            let mut batch = vec![first];
+            batch.extend(appends.try_iter());
+            buf.clear();
+            for (payload, _) in &batch {
+                frame(payload, &mut buf);
+            }
+            // A write that cannot be made durable must not be acknowledged: stop here, loudly.
+            if let Err(e) = self.write(&buf) {
+                tracing::error!(
+                    "cannot write the log in {}: {e}; no further writes will be acknowledged",
+                    self.dir.display()
+                );
+                return;
+            }
+            for (_, done) in batch {
+                done();
+            }
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.size >= SEGMENT_BYTES {
+            self.index += 1;
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(segment_name(self.index)))?;
+            self.size = 0;
+            File::open(&self.dir)?.sync_all()?;
+        }
+        self.file.write_all(buf)?;
+        self.file.sync_data()?;
+        self.size += buf.len() as u64;
+        Ok(())
+    }
+}
+
+fn frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+fn segment_name(index: u64) -> String {
+    format!("{index:08}.seg")
+}
+
+fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, LogError> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| LogError::Io(dir.to_path_buf(), e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::Io(dir.to_path_buf(), e))
+}
+
+/// The record starting at `at`, if a whole one with a matching checksum is there.
+fn record_at(data: &[u8], at: usize) -> Result<&[u8], String> {
+    let Some(header) = data.get(at..at + HEADER) else {
+        return Err(format!("a record header cut short ({} bytes)", data.len() - at));
+    };
+    let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
+    if len > MAX_RECORD {
+        return Err(format!("an impossible record length {len}"));
+    }
+    let Some(payload) = data.get(at + HEADER..at + HEADER + len) else {
+        return Err(format!(
+            "a record of {len} bytes cut short at {} bytes",
+            data.len() - at - HEADER
+        ));
+    };
+    if crc32c::crc32c(payload) != crc {
+        return Err("a checksum mismatch".into());
+    }
+    Ok(payload)
+}
+
+fn read_segment(path: &Path, last: bool) -> Result<(Vec<Vec<u8>>, Option<TornTail>), LogError> {
+    let mut data = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        match record_at(&data, at) {
+            Ok(payload) => {
+                records.push(payload.to_vec());
+                at += HEADER + payload.len();
+            }
+            Err(what) => {
+                let corrupt = |what: String| LogError::Corrupt {
+                    file: path.to_path_buf(),
+                    offset: at as u64,
+                    what,
+                };
+                if !last || good_record_follows(&data, at) {
+                    return Err(corrupt(what));
+                }
+                // A torn tail: the crash interrupted the last group commit. Cut it off so
+                // appends continue from the last whole record.
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+                file.set_len(at as u64)
+                    .and_then(|_| file.sync_all())
+                    .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+                let torn = TornTail {
+                    file: path.to_path_buf(),
+                    offset: at as u64,
+                    bytes_cut: (data.len() - at) as u64,
+                };
+                return Ok((records, Some(torn)));
+            }
+        }
+    }
+    Ok((records, None))
+}
+
+/// Whether a whole, checksummed record starts anywhere after a bad one at `at`: then the bad
+/// one is not a torn tail but damage in the middle of the log.
+fn good_record_follows(data: &[u8], at: usize) -> bool {
+    (at + 1..data.len().saturating_sub(HEADER))
+        .any(|i| matches!(record_at(data, i), Ok(p) if !p.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append_all(log: &Log, payloads: &[&[u8]]) {
+        let (tx, rx) = mpsc::channel();
+        for p in payloads {
+            let tx = tx.clone();
+            log.append(p.to_vec(), move || tx.send(()).unwrap());
+        }
+        for _ in payloads {
+            rx.recv().unwrap();
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("runnel-log-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn records_come_back_and_torn_tails_are_cut_at_every_position() {
+        let dir = temp_dir("torn");
+        {
+            let opened = Log::open(&dir).unwrap();
+            append_all(&opened.log, &[b"one", b"two", b"three"]);
+        }
+        let seg = dir.join(segment_name(1));
+        let full = fs::read(&seg).unwrap();
+        let whole = 2 * HEADER + 6; // "one" and "two"
+        for cut in whole + 1..full.len() {
+            fs::write(&seg, &full[..cut]).unwrap();
+            let opened = Log::open(&dir).unwrap();
+            assert_eq!(opened.records, vec![b"one".to_vec(), b"two".to_vec()]);
+            let torn = opened.torn.expect("a torn tail is reported");
+            assert_eq!((torn.offset, torn.bytes_cut), (whole as u64, (cut - whole) as u64));
+            assert_eq!(fs::metadata(&seg).unwrap().len(), whole as u64);
+        }
+        // Appends continue after the cut.
+        fs::write(&seg, &full[..whole + 3]).unwrap();
+        let opened = Log::open(&dir).unwrap();
+        append_all(&opened.log, &[b"four"]);
+        drop(opened);
+        let opened = Log::open(&dir).unwrap();
+        assert_eq!(opened.records.len(), 3);
+        assert_eq!(opened.records[2], b"four");
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn corruption_in_the_middle_is_an_error_naming_file_and_offset() {
+        let dir = temp_dir("middle");
+        {
+            let opened = Log::open(&dir).unwrap();
+            append_all(&opened.log, &[b"alpha", b"beta", b"gamma"]);
+        }
+        let seg = dir.join(segment_name(1));
+        let mut data = fs::read(&seg).unwrap();
+        data[HEADER + 1] ^= 0xff; // inside "alpha"
+        fs::write(&seg, &data).unwrap();
+        match Log::open(&dir) {
+            Err(LogError::Corrupt { file, offset, .. }) => {
+                assert_eq!(file, seg);
+                assert_eq!(offset, 0);
+            }
+            other => panic!("expected corruption, got {:?}", other.map(|o| o.records)),
+        }
+        // Nothing was truncated.
+        assert_eq!(fs::read(&seg).unwrap().len(), data.len());
+        fs::remove_dir_all(&dir).ok();
+    }
+}
