@@ -25,7 +25,8 @@ struct ServeArgs {
     /// Address to serve the Postgres wire protocol on. Connect with `psql -h HOST -p PORT`.
     #[arg(long, default_value = "127.0.0.1:6875", env = "RUNNEL_LISTEN")]
     listen: SocketAddr,
-    /// Directory for Runnel's data. Created if missing.
+    /// Directory for Runnel's data: the durable log every write and every CREATE/DROP goes to
+    /// before it is acknowledged, replayed on start-up. Created if missing; one server at a time.
     #[arg(long, default_value = "./runnel-data", env = "RUNNEL_DATA_DIR")]
     data_dir: PathBuf,
     /// Number of timely worker threads that maintain views (default: the number of cores).
