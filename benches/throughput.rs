@@ -210,30 +210,29 @@ mod dd {
             let index = worker.index();
             let peers = worker.peers();
             let probe = Handle::new();
-            let (mut facts, mut dim) =
-                worker.dataflow::<u64, _, _>(|scope| {
-                    let (facts_in, facts) = scope.new_collection::<(i32, i32), isize>();
-                    let (dim_in, dim) = scope.new_collection::<(i32, String), isize>();
-                    if join {
-                        let dim = dim.arrange_by_key();
-                        facts
-                            .arrange_by_key()
-                            .join_core(dim, |k, v, name| Some((*k, *v, name.clone())))
-                            .arrange_by_self()
-                            .stream
-                            .probe_with(&probe);
-                    } else {
-                        // Count and sum ride in the difference type, so a group is one record:
-                        // the best hand-written form (and what the SQL path renders).
-                        facts
-                            .explode(|(k, v)| Some((k, (1isize, v as isize))))
-                            .count_total_core::<isize>()
-                            .arrange_by_self()
-                            .stream
-                            .probe_with(&probe);
-                    }
-                    (facts_in, dim_in)
-                });
+            let (mut facts, mut dim) = worker.dataflow::<u64, _, _>(|scope| {
+                let (facts_in, facts) = scope.new_collection::<(i32, i32), isize>();
+                let (dim_in, dim) = scope.new_collection::<(i32, String), isize>();
+                if join {
+                    let dim = dim.arrange_by_key();
+                    facts
+                        .arrange_by_key()
+                        .join_core(dim, |k, v, name| Some((*k, *v, name.clone())))
+                        .arrange_by_self()
+                        .stream
+                        .probe_with(&probe);
+                } else {
+                    // Count and sum ride in the difference type, so a group is one record:
+                    // the best hand-written form (and what the SQL path renders).
+                    facts
+                        .explode(|(k, v)| Some((k, (1isize, v as isize))))
+                        .count_total_core::<isize>()
+                        .arrange_by_self()
+                        .stream
+                        .probe_with(&probe);
+                }
+                (facts_in, dim_in)
+            });
             let key_space = if join { DIM_ROWS } else { GROUPS };
             if join {
                 for k in (0..DIM_ROWS).filter(|k| *k as usize % peers == index) {

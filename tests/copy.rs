@@ -21,7 +21,12 @@ async fn copy_in_feeds_views_and_failures_change_nothing() {
     // 10,000 rows in chunks that split records mid-line.
     let mut data = String::new();
     for i in 0..10_000 {
-        data.push_str(&format!("{}\t{}.5\t2024-05-0{} 12:00:00\n", i % 7, i, 1 + i % 9));
+        data.push_str(&format!(
+            "{}\t{}.5\t2024-05-0{} 12:00:00\n",
+            i % 7,
+            i,
+            1 + i % 9
+        ));
     }
     let sink = client.copy_in("COPY t FROM STDIN").await.unwrap();
     futures::pin_mut!(sink);

@@ -41,7 +41,10 @@ impl Server {
             .expect("the runnel binary starts");
         let server = Server { child, port };
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -50,9 +53,13 @@ impl Server {
     }
 
     async fn connect(&self) -> tokio_postgres::Client {
-        let conn = format!("host=127.0.0.1 port={} user=materialize dbname=crash", self.port);
+        let conn = format!(
+            "host=127.0.0.1 port={} user=materialize dbname=crash",
+            self.port
+        );
         for _ in 0..100 {
-            if let Ok((client, conn)) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await {
+            if let Ok((client, conn)) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await
+            {
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -101,8 +108,7 @@ async fn acknowledged_writes_survive_sigkill() {
         let mut writers = Vec::new();
         for _ in 0..4 {
             let client = s.connect().await;
-            let (acked, attempted, next_id) =
-                (acked.clone(), attempted.clone(), next_id.clone());
+            let (acked, attempted, next_id) = (acked.clone(), attempted.clone(), next_id.clone());
             writers.push(tokio::spawn(async move {
                 loop {
                     let first = next_id.fetch_add(3, std::sync::atomic::Ordering::SeqCst);
@@ -135,10 +141,17 @@ async fn acknowledged_writes_survive_sigkill() {
         let rows = client.query("SELECT id, k FROM t", &[]).await.unwrap();
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let present: BTreeSet<i64> = ids.iter().copied().collect();
-        assert_eq!(present.len(), ids.len(), "cycle {cycle}: a row appears twice");
+        assert_eq!(
+            present.len(),
+            ids.len(),
+            "cycle {cycle}: a row appears twice"
+        );
         let acked_now = acked.lock().unwrap().clone();
         let missing: Vec<_> = acked_now.difference(&present).take(5).collect();
-        assert!(missing.is_empty(), "cycle {cycle}: acknowledged rows lost: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "cycle {cycle}: acknowledged rows lost: {missing:?}"
+        );
         let attempted_now = attempted.lock().unwrap().clone();
         assert!(
             present.is_subset(&attempted_now),
@@ -164,7 +177,10 @@ async fn acknowledged_writes_survive_sigkill() {
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
-        assert_eq!(view, expected, "cycle {cycle}: per_k differs from its definition");
+        assert_eq!(
+            view, expected,
+            "cycle {cycle}: per_k differs from its definition"
+        );
         let total = client
             .query_one("SELECT n, d FROM total", &[])
             .await

@@ -79,7 +79,10 @@ fn psql_copies_in_and_out() {
     );
     assert_eq!(out, "", "psql output:\n{out}");
     // psql runs a backslash command only on its own.
-    let copy = format!("\\copy notes FROM '{}' WITH (FORMAT csv, HEADER)", csv.display());
+    let copy = format!(
+        "\\copy notes FROM '{}' WITH (FORMAT csv, HEADER)",
+        csv.display()
+    );
     let out = psql(&server, "copy", &copy);
     assert_eq!(out, "", "psql output:\n{out}");
     let out = psql(&server, "copy", "SELECT rows, notes FROM n;");
@@ -98,7 +101,11 @@ fn psql_copies_in_and_out() {
     // A bad record rejects the whole COPY, names its line, and leaves the table as it was.
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, "4\tfine\nfive\toops\n").unwrap();
-    let out = psql(&server, "copy", &format!("\\copy notes FROM '{}'", bad.display()));
+    let out = psql(
+        &server,
+        "copy",
+        &format!("\\copy notes FROM '{}'", bad.display()),
+    );
     assert!(
         out.contains("invalid input syntax for type integer: \"five\", COPY line 2, column id"),
         "{out}"

@@ -113,7 +113,6 @@ impl Coordinator {
         self.workers.len()
     }
 
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a bug; the state is still the last consistent one.
         self.state.lock().unwrap_or_else(|p| p.into_inner())

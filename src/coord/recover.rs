@@ -152,12 +152,12 @@ impl Coordinator {
             let id = item.id;
             match &item.kind {
                 ItemKind::Table => self.workers.broadcast(|| Command::CreateTable { id }),
-                ItemKind::MaterializedView { expr } => self.workers.broadcast(|| {
-                    Command::CreateView {
+                ItemKind::MaterializedView { expr } => {
+                    self.workers.broadcast(|| Command::CreateView {
                         id,
                         expr: expr.clone(),
-                    }
-                }),
+                    })
+                }
                 ItemKind::View { .. } | ItemKind::Index { .. } => {}
             }
         }
@@ -165,7 +165,12 @@ impl Coordinator {
         let ids: Vec<_> = st.tables.tables().collect();
         let snapshot = ids
             .into_iter()
-            .flat_map(|id| st.tables.contents(id).into_iter().map(move |(r, d)| (id, r, d)))
+            .flat_map(|id| {
+                st.tables
+                    .contents(id)
+                    .into_iter()
+                    .map(move |(r, d)| (id, r, d))
+            })
             .collect();
         self.workers.write(time, snapshot);
         st.write_ts = time;

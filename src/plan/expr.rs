@@ -390,8 +390,7 @@ impl<'a, 'c> ExprCx<'a, 'c> {
         if let Ok(i) = n.parse::<i64>() {
             return Ok(ScalarExpr::Literal(Datum::Int64(i), ScalarType::Int64));
         }
-        let d = strconv::parse(n, ScalarType::Numeric)
-            .map_err(|e| PlanError::Eval(e.into()))?;
+        let d = strconv::parse(n, ScalarType::Numeric).map_err(|e| PlanError::Eval(e.into()))?;
         Ok(ScalarExpr::Literal(d, ScalarType::Numeric))
     }
 

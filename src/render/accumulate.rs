@@ -111,9 +111,8 @@ impl Accumulable {
                 "negative multiplicity in an aggregate's input".into(),
             ));
         }
-        let as_count = |n: i128| {
-            i64::try_from(n).map_err(|_| EvalError::OutOfRange("bigint".into()))
-        };
+        let as_count =
+            |n: i128| i64::try_from(n).map_err(|_| EvalError::OutOfRange("bigint".into()));
         self.aggs
             .iter()
             .enumerate()

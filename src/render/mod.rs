@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::operators::CountTotal;
+use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -19,9 +19,9 @@ use timely::dataflow::operators::vec::ToStream;
 use timely::dataflow::Scope;
 
 use crate::ir::aggregate::{aggregate, top_k};
-use accumulate::Accumulable;
 use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
+use accumulate::Accumulable;
 
 mod accumulate;
 
@@ -186,7 +186,9 @@ impl<'s> RenderCx<'_, 's> {
                 let (rows, agg_errs) = if let Some(acc) = Accumulable::new(&kinds) {
                     let contribution = acc.clone();
                     let totals = keyed
-                        .explode(move |(key, vals): (Row, Row)| Some((key, contribution.accums(&vals))))
+                        .explode(move |(key, vals): (Row, Row)| {
+                            Some((key, contribution.accums(&vals)))
+                        })
                         .count_total_core::<Diff>();
                     fallible("ReduceOutput", totals, none, move |(key, totals)| {
                         Some(acc.finish(&totals).map(|aggs| finish(key, aggs)))
@@ -262,7 +264,12 @@ fn reduce_group(
     aggs.iter()
         .enumerate()
         .map(|(i, (func, distinct, typ))| {
-            aggregate(*func, *distinct, *typ, vals.iter().map(|(r, d)| (&r[i], *d)))
+            aggregate(
+                *func,
+                *distinct,
+                *typ,
+                vals.iter().map(|(r, d)| (&r[i], *d)),
+            )
         })
         .collect()
 }
@@ -285,8 +292,12 @@ where
     let mut input = builder.new_input(input.inner, Pipeline);
     let (ok_output, ok_stream) = builder.new_output();
     let (err_output, err_stream) = builder.new_output();
-    let mut ok_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(O, Timestamp, Diff)>>>::from(ok_output);
-    let mut err_output = OutputBuilder::<_, CapacityContainerBuilder<Vec<(EvalError, Timestamp, Diff)>>>::from(err_output);
+    let mut ok_output =
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<(O, Timestamp, Diff)>>>::from(ok_output);
+    let mut err_output = OutputBuilder::<
+        _,
+        CapacityContainerBuilder<Vec<(EvalError, Timestamp, Diff)>>,
+    >::from(err_output);
     builder.build(move |_| {
         move |_frontiers| {
             let mut oks = ok_output.activate();
@@ -304,7 +315,10 @@ where
             });
         }
     });
-    (ok_stream.as_collection(), errs.concat(err_stream.as_collection()))
+    (
+        ok_stream.as_collection(),
+        errs.concat(err_stream.as_collection()),
+    )
 }
 
 /// Arranges a rendered relation (rows by the whole row, errors by error) so it can be read and

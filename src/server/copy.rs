@@ -116,8 +116,15 @@ impl<'a> CopyDecoder<'a> {
         if self.format.header && self.line == 1 {
             return Ok(());
         }
-        let text = std::str::from_utf8(record)
-            .map_err(|_| SqlError::new("22021", format!("invalid byte sequence for encoding \"UTF8\" (COPY line {})", self.line)))?;
+        let text = std::str::from_utf8(record).map_err(|_| {
+            SqlError::new(
+                "22021",
+                format!(
+                    "invalid byte sequence for encoding \"UTF8\" (COPY line {})",
+                    self.line
+                ),
+            )
+        })?;
         let fields = if self.format.csv {
             self.csv_fields(text)
         } else {
@@ -326,7 +333,11 @@ pub fn encode_row(row: &Row, format: &CopyFormat, out: &mut String) {
 /// CSV's header line: the column names, quoted where needed.
 pub fn header(desc: &RelationDesc, format: &CopyFormat) -> String {
     let mut out = String::new();
-    let row: Row = desc.names.iter().map(|n| Datum::String(n.clone())).collect();
+    let row: Row = desc
+        .names
+        .iter()
+        .map(|n| Datum::String(n.clone()))
+        .collect();
     encode_row(&row, format, &mut out);
     out
 }

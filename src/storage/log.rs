@@ -211,7 +211,10 @@ fn sync_dir(dir: &Path) -> Result<(), LogError> {
 /// The record starting at `at`, if a whole one with a matching checksum is there.
 fn record_at(data: &[u8], at: usize) -> Result<&[u8], String> {
     let Some(header) = data.get(at..at + HEADER) else {
-        return Err(format!("a record header cut short ({} bytes)", data.len() - at));
+        return Err(format!(
+            "a record header cut short ({} bytes)",
+            data.len() - at
+        ));
     };
     let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
@@ -316,7 +319,10 @@ mod tests {
             let opened = Log::open(&dir).unwrap();
             assert_eq!(opened.records, vec![b"one".to_vec(), b"two".to_vec()]);
             let torn = opened.torn.expect("a torn tail is reported");
-            assert_eq!((torn.offset, torn.bytes_cut), (whole as u64, (cut - whole) as u64));
+            assert_eq!(
+                (torn.offset, torn.bytes_cut),
+                (whole as u64, (cut - whole) as u64)
+            );
             assert_eq!(fs::metadata(&seg).unwrap().len(), whole as u64);
         }
         // Appends continue after the cut.

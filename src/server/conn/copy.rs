@@ -72,7 +72,10 @@ impl Conn {
             }
             CopyPlan::To { plan, format } => {
                 let desc = plan.desc.clone();
-                let read = match self.coord.sequence(&self.session, crate::plan::Plan::Select(plan))? {
+                let read = match self
+                    .coord
+                    .sequence(&self.session, crate::plan::Plan::Select(plan))?
+                {
                     Response::Rows(read) => read,
                     _ => return Err(SqlError::internal("COPY's query produced no rows")),
                 };
@@ -98,7 +101,9 @@ impl Conn {
             vec![0; n as usize],
         )))?;
         if format.header {
-            self.send(B::CopyData(CopyData::new(Bytes::from(header(desc, format)))))?;
+            self.send(B::CopyData(CopyData::new(Bytes::from(header(
+                desc, format,
+            )))))?;
         }
         for chunk in rows.chunks(ROWS_PER_MESSAGE) {
             let mut text = String::new();
@@ -112,7 +117,10 @@ impl Conn {
     }
 
     /// Streams a subscription as COPY out until it ends, is canceled, or the client leaves.
-    pub(super) async fn copy_subscribe(&mut self, mut sub: Subscription) -> Result<Outcome, SqlError> {
+    pub(super) async fn copy_subscribe(
+        &mut self,
+        mut sub: Subscription,
+    ) -> Result<Outcome, SqlError> {
         let desc = subscribe_desc(&sub.desc, sub.progress);
         let n = desc.arity() as i16;
         self.send(B::CopyOutResponse(CopyOutResponse::new(
