@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod cast;
 pub mod error;
 pub mod eval;
+mod arith;
 mod explain;
 pub mod func;
 pub mod relation;
