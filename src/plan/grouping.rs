@@ -5,7 +5,8 @@ use sqlparser::ast::{self, Expr, SelectItem};
 
 use super::coerce::cast;
 use super::error::{unsupported, PlanError, PlanResult};
-use super::expr::{aggregate_func, function_args, ExprCx};
+use super::expr::ExprCx;
+use super::function::{aggregate_func, function_args};
 use super::next_local_id;
 use super::query::{ordinal, QueryCx};
 use super::scope::{Scope, ScopeItem};

@@ -5,6 +5,7 @@ mod coerce;
 mod copy;
 mod error;
 mod expr;
+mod function;
 mod grouping;
 mod query;
 mod scope;

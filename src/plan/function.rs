@@ -1,0 +1,262 @@
+//! Planning function calls: built-in scalar functions by name (with their argument coercions
+//! and Postgres spellings), and recognizing aggregate calls for the grouping planner.
+
+use sqlparser::ast::{self, Expr, Value};
+
+use super::coerce::cast;
+use super::error::{unsupported, PlanError, PlanResult};
+use super::expr::ExprCx;
+use crate::ir::{AggregateFunc, Func, ScalarExpr};
+use crate::repr::ScalarType;
+
+impl ExprCx<'_, '_> {
+    pub(super) fn numeric_fn(&mut self, func: Func, e: &Expr) -> PlanResult<ScalarExpr> {
+        let (s, t) = self.plan_typed(e)?;
+        let s = if t.scalar.is_numeric() {
+            s
+        } else {
+            cast(s, t.scalar, ScalarType::Float64)
+        };
+        Ok(ScalarExpr::call(func, vec![s]))
+    }
+
+    pub(super) fn function(&mut self, f: &ast::Function) -> PlanResult<ScalarExpr> {
+        let name = f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().to_lowercase())
+            .unwrap_or_default();
+        let name = name.trim_matches('"').to_string();
+        if aggregate_func(&name).is_some() {
+            return Err(PlanError::Grouping(format!(
+                "aggregate functions are not allowed in {}",
+                self.clause
+            )));
+        }
+        let args = function_args(f)?;
+        let n = args.len();
+        let text = ScalarType::Text;
+        let simple = |func: Func, arity: &[usize]| -> PlanResult<Func> {
+            if arity.contains(&n) {
+                Ok(func)
+            } else {
+                Err(PlanError::UndefinedFunction(format!(
+                    "{name} with {n} arguments"
+                )))
+            }
+        };
+        let (func, arg_types): (Func, Vec<Option<ScalarType>>) = match name.as_str() {
+            "coalesce" | "greatest" | "least" => {
+                if n == 0 {
+                    return Err(PlanError::Syntax(format!("{name} needs arguments")));
+                }
+                let refs: Vec<&Expr> = args.iter().collect();
+                let (planned, _) = self.coerced(&refs, &name.to_uppercase())?;
+                let func = match name.as_str() {
+                    "coalesce" => Func::Coalesce,
+                    "greatest" => Func::Greatest,
+                    _ => Func::Least,
+                };
+                return Ok(ScalarExpr::call(func, planned));
+            }
+            "nullif" => {
+                let (planned, _) = self.coerced(&[&args[0], &args[1]], "NULLIF")?;
+                let t = self.typ(&planned[0]).scalar;
+                return Ok(ScalarExpr::If {
+                    cond: Box::new(ScalarExpr::call(Func::Eq, planned.clone())),
+                    then: Box::new(ScalarExpr::null(t)),
+                    els: Box::new(planned[0].clone()),
+                });
+            }
+            "abs" | "round" | "ceil" | "ceiling" | "floor" | "trunc" | "sign" => {
+                let func = match name.as_str() {
+                    "abs" => Func::Abs,
+                    "round" => Func::Round,
+                    "ceil" | "ceiling" => Func::Ceil,
+                    "floor" => Func::Floor,
+                    "trunc" => Func::Trunc,
+                    _ => Func::Sign,
+                };
+                let (s, t) = self.plan_typed(&args[0])?;
+                let s = if t.scalar.is_numeric() {
+                    s
+                } else {
+                    cast(s, t.scalar, ScalarType::Float64)
+                };
+                let mut planned = vec![s];
+                if n == 2 {
+                    let s0 = planned.pop().expect("one argument");
+                    let t0 = self.typ(&s0).scalar;
+                    // round(x, n) exists for numeric only.
+                    planned.push(cast(s0, t0, ScalarType::Numeric));
+                    planned.push(self.plan_as(&args[1], ScalarType::Int32, &name)?);
+                }
+                return Ok(ScalarExpr::call(func, planned));
+            }
+            "sqrt" | "exp" | "ln" | "log" | "log10" | "power" | "pow" => {
+                let func = match name.as_str() {
+                    "sqrt" => Func::Sqrt,
+                    "exp" => Func::Exp,
+                    "ln" => Func::Ln,
+                    "log" | "log10" => Func::Log10,
+                    _ => Func::Power,
+                };
+                let mut planned = Vec::new();
+                for a in &args {
+                    let (s, t) = self.plan_typed(a)?;
+                    let to = if t.scalar == ScalarType::Numeric {
+                        ScalarType::Numeric
+                    } else {
+                        ScalarType::Float64
+                    };
+                    planned.push(cast(s, t.scalar, to));
+                }
+                return Ok(ScalarExpr::call(func, planned));
+            }
+            "lower" => (simple(Func::Lower, &[1])?, vec![Some(text)]),
+            "upper" => (simple(Func::Upper, &[1])?, vec![Some(text)]),
+            "initcap" => (simple(Func::Initcap, &[1])?, vec![Some(text)]),
+            "length" | "char_length" | "character_length" => {
+                (simple(Func::Length, &[1])?, vec![Some(text)])
+            }
+            "reverse" => (simple(Func::Reverse, &[1])?, vec![Some(text)]),
+            "substr" | "substring" => (
+                simple(Func::Substr, &[2, 3])?,
+                vec![Some(text), Some(ScalarType::Int64), Some(ScalarType::Int64)],
+            ),
+            "btrim" | "trim" => (simple(Func::Trim, &[1, 2])?, vec![Some(text), Some(text)]),
+            "ltrim" => (simple(Func::Ltrim, &[1, 2])?, vec![Some(text), Some(text)]),
+            "rtrim" => (simple(Func::Rtrim, &[1, 2])?, vec![Some(text), Some(text)]),
+            "replace" => (simple(Func::Replace, &[3])?, vec![Some(text); 3]),
+            "strpos" => {
+                let hay = self.plan_as(&args[0], text, "strpos")?;
+                let needle = self.plan_as(&args[1], text, "strpos")?;
+                return Ok(ScalarExpr::call(Func::Position, vec![needle, hay]));
+            }
+            "left" => (
+                simple(Func::Left, &[2])?,
+                vec![Some(text), Some(ScalarType::Int64)],
+            ),
+            "right" => (
+                simple(Func::Right, &[2])?,
+                vec![Some(text), Some(ScalarType::Int64)],
+            ),
+            "repeat" => (
+                simple(Func::Repeat, &[2])?,
+                vec![Some(text), Some(ScalarType::Int64)],
+            ),
+            "split_part" => (
+                simple(Func::SplitPart, &[3])?,
+                vec![Some(text), Some(text), Some(ScalarType::Int64)],
+            ),
+            "starts_with" => (
+                simple(Func::StartsWith, &[2])?,
+                vec![Some(text), Some(text)],
+            ),
+            "lpad" => (
+                simple(Func::Lpad, &[2, 3])?,
+                vec![Some(text), Some(ScalarType::Int64), Some(text)],
+            ),
+            "rpad" => (
+                simple(Func::Rpad, &[2, 3])?,
+                vec![Some(text), Some(ScalarType::Int64), Some(text)],
+            ),
+            "concat" => (Func::Concat, vec![None; n]),
+            "concat_ws" => (Func::ConcatWs, vec![None; n]),
+            "now" | "current_timestamp" | "mz_now" => (simple(Func::Now, &[0])?, vec![]),
+            "date_trunc" => (simple(Func::DateTrunc, &[2])?, vec![Some(text), None]),
+            "date_part" => {
+                let field = match &args[0] {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => s.to_lowercase(),
+                        _ => return unsupported("date_part with a non-literal field"),
+                    },
+                    _ => return unsupported("date_part with a non-literal field"),
+                };
+                let s = self.plan(&args[1])?;
+                return Ok(ScalarExpr::call(
+                    Func::DatePart(normalize_field(&field)),
+                    vec![s],
+                ));
+            }
+            _ => {
+                return Err(PlanError::UndefinedFunction(format!(
+                    "{name}({})",
+                    vec!["unknown"; n].join(", ")
+                )))
+            }
+        };
+        let mut planned = Vec::new();
+        for (a, t) in args
+            .iter()
+            .zip(arg_types.iter().chain(std::iter::repeat(&None)))
+        {
+            let (s, st) = self.plan_typed(a)?;
+            planned.push(match t {
+                Some(to)
+                    if st.scalar == ScalarType::Unknown
+                        || super::coerce::can_implicitly_cast(st.scalar, *to) =>
+                {
+                    cast(s, st.scalar, *to)
+                }
+                Some(to) if *to == text => cast(s, st.scalar, *to),
+                Some(to) => {
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name}({}) (expected {})",
+                        st.scalar.name(),
+                        to.name()
+                    )))
+                }
+                None => s,
+            });
+        }
+        Ok(ScalarExpr::call(func, planned))
+    }
+}
+
+/// The positional arguments of a function call.
+pub fn function_args(f: &ast::Function) -> PlanResult<Vec<Expr>> {
+    match &f.args {
+        ast::FunctionArguments::None => Ok(vec![]),
+        ast::FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => Ok(Expr::Wildcard(
+                    ast::helpers::attached_token::AttachedToken::empty(),
+                )),
+                other => unsupported(format!("function argument {other}")),
+            })
+            .collect(),
+        ast::FunctionArguments::Subquery(_) => unsupported("subquery as a function argument"),
+    }
+}
+
+/// The aggregate a function name denotes, if any.
+pub fn aggregate_func(name: &str) -> Option<AggregateFunc> {
+    Some(match name {
+        "count" => AggregateFunc::Count,
+        "sum" => AggregateFunc::Sum,
+        "min" => AggregateFunc::Min,
+        "max" => AggregateFunc::Max,
+        "avg" => AggregateFunc::Avg,
+        "bool_and" | "every" => AggregateFunc::BoolAnd,
+        "bool_or" => AggregateFunc::BoolOr,
+        "string_agg" => AggregateFunc::StringAgg,
+        _ => return None,
+    })
+}
+
+pub(super) fn normalize_field(f: &str) -> String {
+    match f.trim_matches('\'') {
+        "years" => "year".into(),
+        "months" | "mon" => "month".into(),
+        "days" => "day".into(),
+        "hours" => "hour".into(),
+        "minutes" | "min" => "minute".into(),
+        "seconds" | "sec" => "second".into(),
+        other => other.into(),
+    }
+}
