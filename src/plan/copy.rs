@@ -5,7 +5,8 @@
 use sqlparser::ast::{self, CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource};
 
 use super::error::{unsupported, PlanError, PlanResult};
-use super::query::{resolve_relation, Finishing};
+use super::from::resolve_relation;
+use super::query::Finishing;
 use super::statement::{object_name, plan_select_query, target_columns, target_table, SelectPlan};
 use super::PlanContext;
 use crate::parse::normalize_ident;

@@ -5,6 +5,7 @@ mod coerce;
 mod copy;
 mod error;
 mod expr;
+mod from;
 mod function;
 mod grouping;
 mod query;
@@ -18,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use coerce::scalar_type;
 pub use copy::{CopyFormat, CopyPlan};
 pub use error::{PlanError, PlanResult};
-pub use query::{equi_keys, Finishing};
+pub use from::equi_keys;
+pub use query::Finishing;
 pub use statement::{plan_statement, DropKind, Plan, SelectPlan, ShowKind};
 
 use crate::catalog::Catalog;

@@ -1,0 +1,309 @@
+//! Planning FROM: tables, views and CTEs by name, derived tables, aliases, and joins of every
+//! kind (equalities between the two sides become arrangement keys, the rest a residual filter).
+
+use sqlparser::ast::{self, Expr, JoinConstraint, JoinOperator, TableFactor};
+
+use super::error::{unsupported, PlanError, PlanResult};
+use super::expr::ExprCx;
+use super::query::{lower_subquery, plan_query, QueryCx};
+use super::scope::{Scope, ScopeItem};
+use super::{next_local_id, PlanContext};
+use crate::catalog::ItemKind;
+use crate::ir::{relation::null_row, Func, RelExpr, ScalarExpr};
+use crate::parse::normalize_ident;
+use crate::repr::{ColumnType, ScalarType};
+
+/// Plans the FROM clause: the outer prefix, then each item cross-joined.
+pub(super) fn plan_from(qcx: &QueryCx, from: &[ast::TableWithJoins]) -> PlanResult<(RelExpr, Scope)> {
+    let mut rel = qcx.outer_rel.clone();
+    let mut scope = qcx.outer_scope.clone();
+    if from.is_empty() {
+        return Ok((rel, scope));
+    }
+    let mut first = true;
+    for twj in from {
+        let (mut r, mut s) = plan_table_factor(qcx, &twj.relation)?;
+        for j in &twj.joins {
+            let (jr, js) = plan_table_factor(qcx, &j.relation)?;
+            (r, s) = plan_join(qcx, r, s, jr, js, &j.join_operator)?;
+        }
+        if first && qcx.prefix_len() == 0 {
+            rel = r;
+            scope = s;
+        } else {
+            rel = rel.join(r, vec![]);
+            scope = scope.concat(s);
+        }
+        first = false;
+    }
+    Ok((rel, scope))
+}
+
+fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Scope)> {
+    match tf {
+        TableFactor::Table {
+            name, alias, args, ..
+        } => {
+            if args.is_some() {
+                return unsupported("table functions");
+            }
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .map(|p| p.as_ident().map(normalize_ident).unwrap_or_default())
+                .collect();
+            let (rel, names) = resolve_relation(qcx.pcx, &parts)?;
+            let table = parts.last().cloned().unwrap_or_default();
+            Ok(aliased(rel, names, Some(table), alias.as_ref()))
+        }
+        TableFactor::Derived {
+            subquery,
+            alias,
+            lateral,
+            ..
+        } => {
+            if *lateral {
+                return unsupported("LATERAL");
+            }
+            let root = QueryCx::root(qcx.pcx);
+            let pq = plan_query(&root, subquery)?;
+            let names = pq.names.clone();
+            let rel = lower_subquery(pq, 0);
+            Ok(aliased(rel, names, None, alias.as_ref()))
+        }
+        TableFactor::NestedJoin {
+            table_with_joins,
+            alias,
+        } => {
+            let (mut r, mut s) = plan_table_factor(qcx, &table_with_joins.relation)?;
+            for j in &table_with_joins.joins {
+                let (jr, js) = plan_table_factor(qcx, &j.relation)?;
+                (r, s) = plan_join(qcx, r, s, jr, js, &j.join_operator)?;
+            }
+            if let Some(a) = alias {
+                let names = s.items.iter().map(|i| i.name.clone()).collect();
+                return Ok(aliased(r, names, None, Some(a)));
+            }
+            Ok((r, s))
+        }
+        other => unsupported(format!("FROM item {other}")),
+    }
+}
+
+/// Resolves a relation name: a CTE in scope, or a catalog object (views are inlined).
+pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelExpr, Vec<String>)> {
+    if let [name] = parts {
+        if let Some(cte) = pcx.ctes.borrow().iter().rev().find(|c| &c.name == name) {
+            return Ok((
+                RelExpr::LocalGet {
+                    id: cte.id,
+                    types: cte.types.clone(),
+                },
+                cte.names.clone(),
+            ));
+        }
+    }
+    let item = pcx
+        .catalog
+        .resolve(parts, &pcx.database, &pcx.search_path)?;
+    let rel = match &item.kind {
+        ItemKind::Table | ItemKind::MaterializedView { .. } => RelExpr::Get {
+            id: item.id,
+            name: item.name.item.clone(),
+            types: item.desc.types.clone(),
+        },
+        ItemKind::View { expr } => expr.clone(),
+        ItemKind::Index { .. } => {
+            return Err(PlanError::WrongObjectType(
+                item.name.item.clone(),
+                "relation",
+            ))
+        }
+    };
+    Ok((rel, item.desc.names.clone()))
+}
+
+fn aliased(
+    rel: RelExpr,
+    mut names: Vec<String>,
+    table: Option<String>,
+    alias: Option<&ast::TableAlias>,
+) -> (RelExpr, Scope) {
+    let table = match alias {
+        Some(a) => {
+            for (i, c) in a.columns.iter().enumerate() {
+                if i < names.len() {
+                    names[i] = normalize_ident(&c.name);
+                }
+            }
+            Some(normalize_ident(&a.name))
+        }
+        None => table,
+    };
+    (rel, Scope::from_names(table.as_deref(), &names))
+}
+
+fn plan_join(
+    qcx: &QueryCx,
+    l: RelExpr,
+    ls: Scope,
+    r: RelExpr,
+    rs: Scope,
+    op: &JoinOperator,
+) -> PlanResult<(RelExpr, Scope)> {
+    let (kind, constraint) = match op {
+        JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+        JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::Left, c),
+        JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::Right, c),
+        JoinOperator::FullOuter(c) => (JoinKind::Full, c),
+        JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+        other => return unsupported(format!("join {other:?}")),
+    };
+    let la = ls.len();
+    let mut scope = ls.clone().concat(rs.clone());
+    // Right-side USING columns answer only to their qualified names once the join is planned.
+    let mut using_right = Vec::new();
+    let predicate: Option<Expr> = match constraint {
+        JoinConstraint::On(e) => Some(e.clone()),
+        JoinConstraint::None => None,
+        JoinConstraint::Using(cols) => {
+            let mut conj: Option<Expr> = None;
+            for c in cols {
+                let name = c.to_string().to_lowercase();
+                let li = ls.resolve(None, &name)?;
+                let ri = rs.resolve(None, &name)?;
+                let eq = Expr::BinaryOp {
+                    left: Box::new(qualified(&ls.items[li], &name)),
+                    op: ast::BinaryOperator::Eq,
+                    right: Box::new(qualified(&rs.items[ri], &name)),
+                };
+                using_right.push(la + ri);
+                conj = Some(match conj {
+                    None => eq,
+                    Some(c) => Expr::BinaryOp {
+                        left: Box::new(c),
+                        op: ast::BinaryOperator::And,
+                        right: Box::new(eq),
+                    },
+                });
+            }
+            conj
+        }
+        JoinConstraint::Natural => return unsupported("NATURAL JOIN"),
+    };
+    let joined = l.clone().join(r.clone(), vec![]);
+    let mut cx = ExprCx::new(qcx, joined, scope.clone(), "JOIN conditions");
+    let pred = match &predicate {
+        Some(p) => Some(cx.plan_as(p, ScalarType::Bool, "JOIN/ON")?),
+        None => None,
+    };
+    if cx.types.len() != la + rs.len() {
+        return unsupported("subqueries in JOIN conditions");
+    }
+    for i in using_right {
+        scope.items[i].qualified_only = true;
+    }
+    let keys = pred
+        .as_ref()
+        .map(|p| equi_keys(p, la, &cx.types))
+        .unwrap_or_default();
+    let inner = l
+        .clone()
+        .join(r.clone(), keys)
+        .filter(pred.into_iter().collect());
+    let (lt, rt) = (l.typ(), r.typ());
+    let ra = rt.len();
+    let rel = match kind {
+        JoinKind::Inner => inner,
+        _ => {
+            let inner_id = next_local_id();
+            let inner_get = RelExpr::LocalGet {
+                id: inner_id,
+                types: inner.typ(),
+            };
+            let nulls = |types: &[ColumnType]| -> Vec<ScalarExpr> {
+                types.iter().map(|t| ScalarExpr::null(t.scalar)).collect()
+            };
+            let mut body = inner_get.clone();
+            if matches!(kind, JoinKind::Left | JoinKind::Full) {
+                let unmatched =
+                    unmatched_rows(l.clone(), inner_get.clone().project((0..la).collect()), la);
+                body = body.union(unmatched.map(nulls(&rt)));
+            }
+            if matches!(kind, JoinKind::Right | JoinKind::Full) {
+                let unmatched =
+                    unmatched_rows(r.clone(), inner_get.project((la..la + ra).collect()), ra);
+                let padded = unmatched
+                    .map(nulls(&lt))
+                    .project((ra..ra + la).chain(0..ra).collect());
+                body = body.union(padded);
+            }
+            RelExpr::Let {
+                id: inner_id,
+                value: Box::new(inner),
+                body: Box::new(body),
+            }
+        }
+    };
+    let _ = null_row;
+    Ok((rel, scope))
+}
+
+pub(super) fn qualified(item: &ScopeItem, name: &str) -> Expr {
+    match &item.table {
+        Some(t) => Expr::CompoundIdentifier(vec![
+            ast::Ident::with_quote('"', t),
+            ast::Ident::with_quote('"', name),
+        ]),
+        None => Expr::Identifier(ast::Ident::with_quote('"', name)),
+    }
+}
+
+enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+/// The rows of `side` (with multiplicity) that have no partner in `matched` (a projection of the
+/// inner join onto `side`'s columns).
+fn unmatched_rows(side: RelExpr, matched: RelExpr, width: usize) -> RelExpr {
+    let all: Vec<(usize, usize)> = (0..width).map(|i| (i, i)).collect();
+    let with_match = side
+        .clone()
+        .join(matched.distinct(), all)
+        .project((0..width).collect());
+    side.union(with_match.negate())
+}
+
+/// Equality conjuncts between a left column and a right column of the same type: join keys.
+pub fn equi_keys(
+    pred: &ScalarExpr,
+    left_arity: usize,
+    types: &[ColumnType],
+) -> Vec<(usize, usize)> {
+    let conjuncts: Vec<&ScalarExpr> = match pred {
+        ScalarExpr::Call {
+            func: Func::And,
+            args,
+        } => args.iter().collect(),
+        p => vec![p],
+    };
+    let mut keys = Vec::new();
+    for c in conjuncts {
+        if let ScalarExpr::Call {
+            func: Func::Eq,
+            args,
+        } = c
+        {
+            if let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() {
+                let (a, b) = if a < b { (*a, *b) } else { (*b, *a) };
+                if a < left_arity && b >= left_arity && types[a].scalar == types[b].scalar {
+                    keys.push((a, b - left_arity));
+                }
+            }
+        }
+    }
+    keys
+}
