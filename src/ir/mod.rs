@@ -2,10 +2,10 @@
 //! (`explain`). Knows nothing of SQL syntax or of dataflow.
 
 pub mod aggregate;
+mod arith;
 pub mod cast;
 pub mod error;
 pub mod eval;
-mod arith;
 mod explain;
 pub mod func;
 pub mod relation;

@@ -26,7 +26,8 @@ pub struct CopyFormat {
 }
 
 impl CopyFormat {
-    fn text() -> Self {
+    /// Postgres' default: tab-separated, `\N` for NULL, backslash escapes.
+    pub fn text() -> Self {
         CopyFormat {
             csv: false,
             delimiter: b'\t',

@@ -6,9 +6,9 @@ use sqlparser::ast::{self, BinaryOperator, Expr, UnaryOperator, Value};
 
 use super::coerce::{cast, coerce_all, scalar_type};
 use super::error::{unsupported, PlanError, PlanResult};
+use super::function::normalize_field;
 use super::query::QueryCx;
 use super::scope::Scope;
-use super::function::normalize_field;
 use crate::ir::{Func, RelExpr, ScalarExpr};
 use crate::parse::normalize_ident;
 use crate::repr::{strconv, ColumnType, Datum, ScalarType};

@@ -14,7 +14,10 @@ use crate::parse::normalize_ident;
 use crate::repr::{ColumnType, ScalarType};
 
 /// Plans the FROM clause: the outer prefix, then each item cross-joined.
-pub(super) fn plan_from(qcx: &QueryCx, from: &[ast::TableWithJoins]) -> PlanResult<(RelExpr, Scope)> {
+pub(super) fn plan_from(
+    qcx: &QueryCx,
+    from: &[ast::TableWithJoins],
+) -> PlanResult<(RelExpr, Scope)> {
     let mut rel = qcx.outer_rel.clone();
     let mut scope = qcx.outer_scope.clone();
     if from.is_empty() {

@@ -9,8 +9,8 @@ use sqlparser::ast::{self, Expr, GroupByExpr, SelectItem, SetExpr, SetOperator, 
 use super::coerce::{cast, coerce_all};
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
-use super::grouping::{collect_aggregates, plan_grouping};
 use super::from::{plan_from, qualified};
+use super::grouping::{collect_aggregates, plan_grouping};
 use super::scope::Scope;
 use super::{next_local_id, PlanContext};
 use crate::ir::{ColumnOrder, RelExpr, ScalarExpr};

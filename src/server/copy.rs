@@ -366,30 +366,19 @@ mod tests {
         dec.finish()
     }
 
-    fn text() -> CopyFormat {
-        CopyFormat {
-            csv: false,
-            delimiter: b'\t',
-            null: "\\N".into(),
-            header: false,
-            quote: b'"',
-            escape: b'"',
-        }
-    }
-
     fn csv() -> CopyFormat {
         CopyFormat {
             csv: true,
             delimiter: b',',
             null: String::new(),
             header: true,
-            ..text()
+            ..CopyFormat::text()
         }
     }
 
     #[test]
     fn text_format_round_trips_escapes_and_nulls_across_chunk_boundaries() {
-        let rows = decode(&text(), &["1\ta\\tb\n2\t\\", "N\n3\tx\\\\y"]).unwrap();
+        let rows = decode(&CopyFormat::text(), &["1\ta\\tb\n2\t\\", "N\n3\tx\\\\y"]).unwrap();
         assert_eq!(
             rows,
             vec![
@@ -400,7 +389,7 @@ mod tests {
         );
         let mut out = String::new();
         for r in &rows {
-            encode_row(r, &text(), &mut out);
+            encode_row(r, &CopyFormat::text(), &mut out);
         }
         assert_eq!(out, "1\ta\\tb\n2\t\\N\n3\tx\\\\y\n");
     }
@@ -420,10 +409,10 @@ mod tests {
 
     #[test]
     fn bad_records_name_their_line() {
-        let e = decode(&text(), &["1\ta\n2\n"]).unwrap_err();
+        let e = decode(&CopyFormat::text(), &["1\ta\n2\n"]).unwrap_err();
         assert_eq!(e.code, "22P04");
         assert!(e.message.contains("line 2"), "{}", e.message);
-        let e = decode(&text(), &["x\ta\n"]).unwrap_err();
+        let e = decode(&CopyFormat::text(), &["x\ta\n"]).unwrap_err();
         assert_eq!(e.code, "22P02");
         let e = decode(&csv(), &["a,b\n1,\"open\n"]).unwrap_err();
         assert_eq!(e.code, "22P04");

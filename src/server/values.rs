@@ -80,21 +80,3 @@ pub fn decode(bytes: &[u8], typ: ScalarType, binary: bool) -> Result<Datum, Stri
         }
     })
 }
-
-/// A datum in COPY text format: `\N` for NULL; backslash, tab, newline and CR escaped.
-pub fn copy_text(d: &Datum, out: &mut String) {
-    match strconv::format(d) {
-        None => out.push_str("\\N"),
-        Some(s) => {
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
-    }
-}

@@ -13,7 +13,6 @@ use crate::error::SqlError;
 use crate::plan::{CopyFormat, CopyPlan};
 use crate::server::copy::{encode_row, header, CopyDecoder};
 use crate::server::describe::subscribe_desc;
-use crate::server::values;
 
 /// Rows per CopyData message on the way out.
 const ROWS_PER_MESSAGE: usize = 256;
@@ -122,6 +121,7 @@ impl Conn {
         mut sub: Subscription,
     ) -> Result<Outcome, SqlError> {
         let desc = subscribe_desc(&sub.desc, sub.progress);
+        let text_format = CopyFormat::text();
         let n = desc.arity() as i16;
         self.send(B::CopyOutResponse(CopyOutResponse::new(
             0,
@@ -139,11 +139,7 @@ impl Conn {
                     };
                     let mut text = String::new();
                     for row in subscribe_rows(&batch, sub.progress, sub.desc.arity()) {
-                        for (i, d) in row.iter().enumerate() {
-                            if i > 0 { text.push('\t'); }
-                            values::copy_text(d, &mut text);
-                        }
-                        text.push('\n');
+                        encode_row(&row, &text_format, &mut text);
                         self.send(B::CopyData(CopyData::new(Bytes::from(std::mem::take(&mut text)))))?;
                         sent += 1;
                     }
