@@ -402,7 +402,7 @@ impl Coordinator {
                 let rows = evaluate(st, &source)?;
                 check_not_null(&st.catalog, id, &rows)?;
                 let n: Diff = rows.iter().map(|(_, d)| *d).sum();
-                self.write(st, id, rows);
+                self.write(st, id, rows)?;
                 Ok(Response::Tag(format!("INSERT 0 {n}")))
             }
             Plan::Update {
@@ -426,7 +426,7 @@ impl Coordinator {
                         updates.iter().filter(|(_, d)| *d > 0).cloned().collect();
                     check_not_null(&st.catalog, id, &inserted)?;
                 }
-                self.write(st, id, updates);
+                self.write(st, id, updates)?;
                 Ok(Response::Tag(format!(
                     "{} {n}",
                     if is_delete { "DELETE" } else { "UPDATE" }
@@ -517,7 +517,7 @@ impl Coordinator {
             return Err(SqlError::new("42P01", "the table was dropped during COPY"));
         }
         st.pending = None;
-        self.write(&mut st, id, rows.into_iter().map(|r| (r, 1)).collect());
+        self.write(&mut st, id, rows.into_iter().map(|r| (r, 1)).collect())?;
         Ok(st.pending.take())
     }
 
@@ -566,22 +566,38 @@ impl Coordinator {
 
     /// Appends updates to one table at a new time. They reach the workers, and become visible
     /// to reads, once the log has made them durable (and after every earlier write).
-    fn write(&self, st: &mut State, id: GlobalId, updates: Vec<(Row, Diff)>) {
+    fn write(
+        &self,
+        st: &mut State,
+        id: GlobalId,
+        updates: Vec<(Row, Diff)>,
+    ) -> Result<(), SqlError> {
         if updates.is_empty() {
-            return;
+            return Ok(());
         }
         let time = now_ms().max(st.write_ts + 1);
-        st.write_ts = time;
-        st.tables.apply(id, &updates);
         let record = LogRecord::Write {
             time,
             table: id,
             updates,
         };
         let payload = record.encode();
+        if payload.len() > crate::storage::log::MAX_RECORD {
+            return Err(SqlError::new(
+                "54000",
+                format!(
+                    "a transaction of {} MiB is larger than the log takes in one record ({} MiB)",
+                    payload.len() >> 20,
+                    crate::storage::log::MAX_RECORD >> 20
+                ),
+            )
+            .with_hint("Write the rows in several smaller transactions."));
+        }
+        st.write_ts = time;
         let LogRecord::Write { updates, .. } = record else {
             unreachable!("built above")
         };
+        st.tables.apply(id, &updates);
         let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
         let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -591,6 +607,7 @@ impl Coordinator {
             let _ = tx.send(());
         });
         st.pending = Some(rx);
+        Ok(())
     }
 
     /// Records the creation of a catalog item, to be planned again on start-up.

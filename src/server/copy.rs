@@ -39,14 +39,16 @@ impl<'a> CopyDecoder<'a> {
 
     /// Takes the next chunk of data; complete records become rows.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), SqlError> {
-        self.pending.extend_from_slice(chunk);
+        // Taken out of `self` so records can be read in place while `self` collects rows.
+        let mut data = std::mem::take(&mut self.pending);
+        data.extend_from_slice(chunk);
         let mut start = 0;
-        while let Some(end) = self.record_end(start) {
-            let record = self.pending[start..end].to_vec();
-            start = end + 1;
-            self.record(&record)?;
+        while let Some(len) = self.record_end_in(&data[start..], false) {
+            self.record(&data[start..start + len])?;
+            start += len + 1;
         }
-        self.pending.drain(..start);
+        data.drain(..start);
+        self.pending = data;
         Ok(())
     }
 
@@ -63,13 +65,8 @@ impl<'a> CopyDecoder<'a> {
         Ok(self.rows)
     }
 
-    /// Where the record starting at `start` ends (the index of its newline), if it is complete.
-    fn record_end(&self, start: usize) -> Option<usize> {
-        self.record_end_in(&self.pending[start..], false)
-            .map(|e| start + e)
-    }
-
-    /// In CSV a quoted field may span lines, so the newline must be outside quotes.
+    /// Where the record at the start of `data` ends (the index of its newline), if it is
+    /// complete. In CSV a quoted field may span lines, so the newline must be outside quotes.
     fn record_end_in(&self, data: &[u8], at_eof: bool) -> Option<usize> {
         if !self.format.csv {
             return data.iter().position(|b| *b == b'\n');

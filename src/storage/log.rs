@@ -18,8 +18,8 @@ use std::sync::mpsc;
 /// A segment is closed and a new one started once it passes this size.
 const SEGMENT_BYTES: u64 = 64 << 20;
 const HEADER: usize = 8;
-/// Larger lengths cannot be a record we wrote: a torn or corrupt header.
-const MAX_RECORD: usize = 1 << 30;
+/// The largest record the log takes; larger lengths in a header are a torn or corrupt header.
+pub const MAX_RECORD: usize = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
