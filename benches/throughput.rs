@@ -136,7 +136,9 @@ mod sql {
     pub fn run(join: bool, copy: bool) -> (usize, f64) {
         let data_dir = std::env::temp_dir().join(format!("runnel-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
-        let coord = runnel::coord::Coordinator::start(workers(), &data_dir).expect("server starts");
+        let coord =
+            runnel::coord::Coordinator::start(&runnel::coord::Config::new(workers(), &data_dir))
+                .expect("server starts");
         let cleanup = data_dir.clone();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -18,6 +18,37 @@ struct Cli {
 enum Command {
     /// Run the database server (what a bare `runnel` does).
     Serve(ServeArgs),
+    /// Evaluate a query over a data directory's log in batch, without dataflows (with the
+    /// reference evaluator), at a past time or as the stream of its changes. What a view or a
+    /// subscription reported must equal this. Reads only; a running server's log can be replayed.
+    ///
+    /// Example: runnel replay --data-dir ./runnel-data --as-of 1795348310578 --query 'SELECT * FROM poor_ratings'
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The data directory whose log is replayed.
+    #[arg(long, default_value = "./runnel-data", env = "RUNNEL_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The query: any SELECT over the log's tables and views (it may end in `AS OF t`).
+    #[arg(long)]
+    query: String,
+    /// The database the query's names are resolved in.
+    #[arg(long, default_value = "materialize")]
+    database: String,
+    /// The time to evaluate at (milliseconds since the epoch, as SUBSCRIBE's mz_timestamp);
+    /// default: the latest write in the log. With --changes, where the changes start
+    /// (default: the start of the log: time 0, or where compaction left it).
+    #[arg(long)]
+    as_of: Option<u64>,
+    /// Print every change of the result instead (mz_timestamp, mz_diff, columns), as
+    /// SUBSCRIBE does: the contents at --as-of, then the difference at each later write.
+    #[arg(long)]
+    changes: bool,
+    /// Output format: `text` (tab-separated, COPY's text format) or `csv` (with a header).
+    #[arg(long, default_value = "text", value_parser = ["text", "csv"])]
+    format: String,
 }
 
 #[derive(clap::Args, Clone)]
@@ -33,6 +64,17 @@ struct ServeArgs {
     /// Answers are identical for any number; more workers share the work of large views.
     #[arg(long, env = "RUNNEL_WORKERS")]
     workers: Option<usize>,
+    /// How much history tables and materialized views keep for `SELECT ... AS OF` and
+    /// `SUBSCRIBE ... AS OF` (an interval such as '5 minutes', '1 hour' or '0'). Objects
+    /// created `WITH (RETAIN HISTORY = ...)` keep their own. Longer windows cost memory for
+    /// data that is updated in place.
+    #[arg(long, default_value = "5 minutes", env = "RUNNEL_RETAIN_HISTORY", value_parser = runnel::plan::parse_retention)]
+    retain_history: u64,
+    /// Size (bytes) at which a log segment is closed and the next begun. Closed segments whose
+    /// writes are all older than the retention window are compacted: folded into one segment
+    /// of the catalog and the tables' consolidated contents.
+    #[arg(long, default_value_t = runnel::storage::log::SEGMENT_BYTES, env = "RUNNEL_LOG_SEGMENT_BYTES")]
+    log_segment_bytes: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +84,8 @@ fn main() -> std::process::ExitCode {
         std::env::set_var("RUST_MIN_STACK", runnel::parse::STACK_SIZE.to_string());
     }
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RUNNEL_LOG")
                 .unwrap_or_else(|_| "info".into()),
@@ -50,6 +94,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Replay(a)) => return replay(a),
         None => cli.serve,
     };
     let workers = args.workers.unwrap_or_else(|| {
@@ -83,7 +128,15 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
-        let coord = match runnel::coord::Coordinator::start(workers, &args.data_dir) {
+        let config = runnel::coord::Config {
+            workers,
+            data_dir: args.data_dir.clone(),
+            retain_history: args.retain_history,
+            log: runnel::storage::LogOptions {
+                segment_bytes: args.log_segment_bytes,
+            },
+        };
+        let coord = match runnel::coord::Coordinator::start(&config) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!("cannot start on the data directory {}: {e}", args.data_dir.display());
@@ -121,4 +174,55 @@ async fn terminated() {
         }
         Err(_) => std::future::pending().await,
     }
+}
+
+/// `runnel replay`: prints the query's rows (or changes) on stdout.
+fn replay(args: ReplayArgs) -> std::process::ExitCode {
+    use runnel::coord::replay::{History, Replayed};
+    use runnel::plan::CopyFormat;
+    let history = match History::open(&args.data_dir) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("cannot replay {}: {e}", args.data_dir.display());
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let replayed = match history.query(&args.database, &args.query, args.as_of, args.changes) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let format = if args.format == "csv" {
+        CopyFormat::csv_with_header()
+    } else {
+        CopyFormat::text()
+    };
+    let (desc, rows) = match replayed {
+        Replayed::Rows { desc, rows, time } => {
+            tracing::info!("{} rows as of {time}", rows.len());
+            (desc, rows)
+        }
+        Replayed::Changes { desc, updates } => {
+            let batch = runnel::worker::SubscribeBatch {
+                updates,
+                upper: u64::MAX,
+            };
+            let rows = runnel::server::subscribe_rows(&batch, false, desc.arity());
+            (runnel::server::subscribe_desc(&desc, false), rows)
+        }
+    };
+    let mut out = String::new();
+    if format.header {
+        out.push_str(&runnel::server::header(&desc, &format));
+    }
+    for row in &rows {
+        runnel::server::encode_row(row, &format, &mut out);
+    }
+    use std::io::Write;
+    if std::io::stdout().write_all(out.as_bytes()).is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
 }

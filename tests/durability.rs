@@ -6,76 +6,18 @@
 //! `RUNNEL_CRASH_CYCLES` sets the number of kill/restart cycles (50 by default).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 
 mod common;
+use common::Process as Server;
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    async fn start(data_dir: &std::path::Path) -> Server {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_runnel"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUNNEL_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the runnel binary starts");
-        let server = Server { child, port };
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the server did not start listening on {port}");
-    }
-
-    async fn connect(&self) -> tokio_postgres::Client {
-        let conn = format!(
-            "host=127.0.0.1 port={} user=materialize dbname=crash",
-            self.port
-        );
-        for _ in 0..100 {
-            if let Ok((client, conn)) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await
-            {
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                return client;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("cannot connect to the server on {}", self.port);
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no chance to flush anything.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
+/// Each restart rehydrates the views over the retention window's writes at their own times; a
+/// short window keeps fifty restarts of a fast writer from recomputing the whole test's history
+/// every time (what this test checks is that nothing acknowledged is lost).
+const RETAIN: &[&str] = &["--retain-history", "1s"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_sigkill() {
@@ -89,9 +31,9 @@ async fn acknowledged_writes_survive_sigkill() {
     let attempted = Arc::new(Mutex::new(BTreeSet::<i64>::new()));
     let next_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
 
-    let server = Server::start(&data_dir).await;
+    let server = Server::start(&data_dir, RETAIN).await;
     server
-        .connect()
+        .connect("crash")
         .await
         .batch_execute(
             "CREATE TABLE t (id bigint, k int); \
@@ -107,7 +49,7 @@ async fn acknowledged_writes_survive_sigkill() {
         // Four writers insert small transactions until the server dies under them.
         let mut writers = Vec::new();
         for _ in 0..4 {
-            let client = s.connect().await;
+            let client = s.connect("crash").await;
             let (acked, attempted, next_id) = (acked.clone(), attempted.clone(), next_id.clone());
             writers.push(tokio::spawn(async move {
                 loop {
@@ -136,8 +78,8 @@ async fn acknowledged_writes_survive_sigkill() {
             w.await.unwrap();
         }
 
-        let s = Server::start(&data_dir).await;
-        let client = s.connect().await;
+        let s = Server::start(&data_dir, RETAIN).await;
+        let client = s.connect("crash").await;
         let rows = client.query("SELECT id, k FROM t", &[]).await.unwrap();
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let present: BTreeSet<i64> = ids.iter().copied().collect();

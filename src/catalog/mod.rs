@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ir::RelExpr;
 use crate::plan::{PlanError, PlanResult};
-use crate::repr::{GlobalId, RelationDesc};
+use crate::repr::{GlobalId, RelationDesc, Timestamp};
 
 /// `database.schema.item`, all lower-cased unless quoted.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +57,10 @@ pub struct CatalogItem {
     pub depends_on: Vec<GlobalId>,
     /// The statement that created the object.
     pub create_sql: String,
+    /// How far back (milliseconds) `AS OF` may read a table or materialized view.
+    pub retain_history: Timestamp,
+    /// The latest time before the object existed: `AS OF` cannot read before it.
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug)]
@@ -85,6 +89,11 @@ impl Catalog {
     /// On replay of the log: the next item created gets `id`, as it did when it was logged.
     pub fn restore_next_id(&mut self, id: GlobalId) {
         self.next_id = id.0;
+    }
+
+    /// Makes sure no id below `id` is allocated again.
+    pub fn reserve_ids_below(&mut self, id: GlobalId) {
+        self.next_id = self.next_id.max(id.0);
     }
 
     pub fn allocate_id(&mut self) -> GlobalId {

@@ -6,6 +6,7 @@
 
 mod read;
 mod recover;
+pub mod replay;
 pub mod session;
 pub mod show;
 mod workers;
@@ -53,12 +54,42 @@ struct State {
     pending: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
+/// How a coordinator is started.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Where the log lives.
+    pub data_dir: std::path::PathBuf,
+    /// How far back `AS OF` may read objects without their own `RETAIN HISTORY` (ms).
+    pub retain_history: Timestamp,
+    pub log: crate::storage::LogOptions,
+}
+
+/// The default retention window: a few minutes of history for `AS OF` and resuming
+/// subscriptions.
+pub const DEFAULT_RETAIN_HISTORY: Timestamp = 5 * 60 * 1000;
+
+impl Config {
+    pub fn new(workers: usize, data_dir: &Path) -> Config {
+        Config {
+            workers,
+            data_dir: data_dir.to_path_buf(),
+            retain_history: DEFAULT_RETAIN_HISTORY,
+            log: Default::default(),
+        }
+    }
+}
+
 pub struct Coordinator {
     state: Mutex<State>,
+    /// The retention of objects created without `RETAIN HISTORY`.
+    retain_history: Timestamp,
     workers: Arc<Workers>,
     log: Log,
     /// The time of the latest durable write: every input is complete through it, so reads
-    /// happen here.
+    /// happen here. Shared with the log, whose compaction keeps the retention window back
+    /// from it.
     read_ts: Arc<AtomicU64>,
     next_subscribe: AtomicU64,
 }
@@ -82,8 +113,9 @@ fn now_ms() -> Timestamp {
 impl Coordinator {
     /// Opens the log under `data_dir`, starts `workers` timely worker threads, and rebuilds
     /// every table and view the log describes.
-    pub fn start(workers: usize, data_dir: &Path) -> Result<Arc<Coordinator>, StartError> {
-        let opened = Log::open(&data_dir.join("log"))?;
+    pub fn start(config: &Config) -> Result<Arc<Coordinator>, StartError> {
+        let opened = Log::open(&config.data_dir.join("log"), &config.log)?;
+        opened.log.retain_at_least(config.retain_history);
         if let Some(t) = &opened.torn {
             tracing::warn!(
                 "the log ended in a torn write (a crash during a commit): cut {} bytes at byte {} of {}; every acknowledged write is intact",
@@ -92,7 +124,17 @@ impl Coordinator {
                 t.file.display()
             );
         }
-        let coord = Arc::new(Coordinator {
+        let coord = Coordinator::new(
+            Workers::start(config.workers),
+            opened.log,
+            config.retain_history,
+        );
+        coord.recover(opened.records)?;
+        Ok(coord)
+    }
+
+    fn new(workers: Workers, log: Log, retain_history: Timestamp) -> Arc<Coordinator> {
+        Arc::new(Coordinator {
             state: Mutex::new(State {
                 catalog: Catalog::default(),
                 tables: TableStore::default(),
@@ -100,13 +142,12 @@ impl Coordinator {
                 replaying: false,
                 pending: None,
             }),
-            workers: Arc::new(Workers::start(workers)),
-            log: opened.log,
-            read_ts: Arc::new(AtomicU64::new(0)),
+            retain_history,
+            workers: Arc::new(workers),
+            read_ts: log.durable_time(),
+            log,
             next_subscribe: AtomicU64::new(1),
-        });
-        coord.recover(opened.records)?;
-        Ok(coord)
+        })
     }
 
     pub fn workers(&self) -> usize {
@@ -204,6 +245,7 @@ impl Coordinator {
                 name,
                 desc,
                 if_not_exists,
+                retain_history,
                 create_sql,
             } => {
                 if st.catalog.lookup(&name).is_some() {
@@ -211,6 +253,8 @@ impl Coordinator {
                 }
                 let id = st.catalog.allocate_id();
                 self.log_create(st, session, id, &create_sql);
+                let retain = retain_history.unwrap_or(self.retain_history);
+                self.log.retain_at_least(retain);
                 st.catalog.insert(CatalogItem {
                     id,
                     name,
@@ -218,9 +262,11 @@ impl Coordinator {
                     kind: ItemKind::Table,
                     depends_on: vec![],
                     create_sql,
+                    retain_history: retain,
+                    created_at: st.write_ts,
                 });
                 st.tables.create(id);
-                self.broadcast(st, || Command::CreateTable { id });
+                self.broadcast(st, || Command::CreateTable { id, retain });
                 Ok(Response::Tag("CREATE TABLE".into()))
             }
             Plan::CreateView {
@@ -228,6 +274,7 @@ impl Coordinator {
                 desc,
                 expr,
                 materialized,
+                retain_history,
                 if_not_exists,
                 or_replace,
                 create_sql,
@@ -247,12 +294,17 @@ impl Coordinator {
                 let id = st.catalog.allocate_id();
                 self.log_create(st, session, id, &create_sql);
                 let depends_on = expr.depends_on();
+                let retain = retain_history.unwrap_or(self.retain_history);
+                if materialized {
+                    self.log.retain_at_least(retain);
+                }
                 let kind = if materialized {
                     let optimized = crate::optimize::optimize(expr);
                     let cmd_expr = optimized.clone();
                     self.broadcast(st, || Command::CreateView {
                         id,
                         expr: cmd_expr.clone(),
+                        retain,
                     });
                     ItemKind::MaterializedView { expr: optimized }
                 } else {
@@ -265,6 +317,8 @@ impl Coordinator {
                     kind,
                     depends_on,
                     create_sql,
+                    retain_history: retain,
+                    created_at: st.write_ts,
                 });
                 Ok(Response::Tag(tag.into()))
             }
@@ -292,6 +346,8 @@ impl Coordinator {
                     kind: ItemKind::Index { on, key },
                     depends_on: vec![on],
                     create_sql,
+                    retain_history: 0,
+                    created_at: st.write_ts,
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }
@@ -432,7 +488,7 @@ impl Coordinator {
                     if is_delete { "DELETE" } else { "UPDATE" }
                 )))
             }
-            Plan::Select(plan) => Ok(Response::Rows(self.read(plan))),
+            Plan::Select(plan) => Ok(Response::Rows(self.read(st, plan)?)),
             Plan::Show(kind) => {
                 let (desc, rows) = show::rows(&st.catalog, session, kind)?;
                 let arity = desc.arity();
@@ -469,19 +525,13 @@ impl Coordinator {
                 progress,
                 as_of,
             } => {
-                let read_ts = self.read_ts.load(Ordering::SeqCst);
-                let as_of = match as_of {
-                    Some(t) if t < read_ts => {
-                        return Err(SqlError::unsupported(
-                            "SUBSCRIBE AS OF a past time (history is not retained yet)",
-                        ))
-                    }
-                    Some(t) => t,
-                    None => read_ts,
-                };
-                let id = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
                 let expr =
                     crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
+                let as_of = match as_of {
+                    Some(t) => self.check_as_of(st, &expr, t, false)?,
+                    None => self.read_ts.load(Ordering::SeqCst),
+                };
+                let id = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 self.broadcast(st, || Command::Subscribe {
                     id,
@@ -521,27 +571,83 @@ impl Coordinator {
         Ok(st.pending.take())
     }
 
-    fn read(&self, plan: SelectPlan) -> ReadFuture {
+    /// Checks that `expr` can be read at the past time `t`, and returns the time to read at:
+    /// every object it reads existed then and still retains its history there.
+    ///
+    /// Every write is timed by the wall clock, so a write not yet sequenced will be later than
+    /// any `t` before now: the state at such a `t` is that at the latest write sequenced up to
+    /// `t`, which is where the read happens (after waiting, if it is not yet durable). A
+    /// SELECT AS OF a time still to come is refused (it would wait for the clock); a SUBSCRIBE
+    /// may start there.
+    fn check_as_of(
+        &self,
+        st: &State,
+        expr: &RelExpr,
+        t: Timestamp,
+        is_select: bool,
+    ) -> Result<Timestamp, SqlError> {
+        let read_ts = self.read_ts.load(Ordering::SeqCst);
+        let now = now_ms();
+        if is_select && t >= now && t > st.write_ts {
+            return Err(SqlError::new(
+                "22023",
+                format!("AS OF {t} is in the future: the time is now {now}"),
+            ));
+        }
+        for id in expr.depends_on() {
+            let Some(item) = st.catalog.get(id) else {
+                continue;
+            };
+            let since = item
+                .created_at
+                .max(read_ts.saturating_sub(item.retain_history));
+            if t < since {
+                let why = if since == item.created_at {
+                    "it was created after that time".to_string()
+                } else {
+                    format!("its history is retained for {} ms", item.retain_history)
+                };
+                return Err(SqlError::new(
+                    "22023",
+                    format!(
+                        "AS OF {t} is outside the history of {} \"{}\", which can be read from {since} on: {why}",
+                        item.kind.type_name(),
+                        item.name.item
+                    ),
+                )
+                .with_hint(
+                    "Read at a later time, or keep more history with WITH (RETAIN HISTORY = '1 hour') or runnel --retain-history.",
+                ));
+            }
+        }
+        Ok(if t < now { t.min(st.write_ts) } else { t })
+    }
+
+    fn read(&self, st: &State, plan: SelectPlan) -> Result<ReadFuture, SqlError> {
         let SelectPlan {
             expr,
             desc,
             finishing,
+            as_of,
         } = plan;
         let expr = crate::optimize::optimize(expr);
         if expr.depends_on().is_empty() {
             let result = eval::evaluate(&expr, &|_| vec![]).map_err(SqlError::from);
-            return ReadFuture {
+            return Ok(ReadFuture {
                 desc,
                 pending: Pending::Ready(result),
                 finishing,
-            };
+            });
         }
+        let time = match as_of {
+            Some(t) => self.check_as_of(st, &expr, t, true)?,
+            None => self.read_ts.load(Ordering::SeqCst),
+        };
         let target = match &expr {
             RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
             _ => PeekTarget::Transient(expr.clone()),
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let time = self.read_ts.load(Ordering::SeqCst);
         let mut target = Some(target);
         self.workers.broadcast(|| Command::Peek {
             target: match target.take() {
@@ -554,14 +660,14 @@ impl Coordinator {
             time,
             reply: tx.clone(),
         });
-        ReadFuture {
+        Ok(ReadFuture {
             desc,
             pending: Pending::Workers {
                 rx,
                 expected: self.workers.len(),
             },
             finishing,
-        }
+        })
     }
 
     /// Appends updates to one table at a new time. They reach the workers, and become visible
@@ -700,17 +806,42 @@ fn exists(name: &str, if_not_exists: bool, tag: &str) -> Result<Response, SqlErr
 }
 
 /// Evaluates a plan over the current table contents (for writes, which must read exactly the
-/// state they change). Materialized views are evaluated from their definitions.
+/// state they change).
 fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
-    fn get(st: &State, id: GlobalId) -> Vec<(Row, Diff)> {
-        match st.catalog.get(id).map(|i| &i.kind) {
-            Some(ItemKind::MaterializedView { expr }) => {
-                eval::evaluate(expr, &|i| get(st, i)).unwrap_or_default()
+    Ok(evaluate_over(&st.catalog, &st.tables, expr)?)
+}
+
+/// Evaluates `expr` with the reference evaluator over `tables`; the materialized views it reads
+/// are evaluated from their definitions (and their errors are its errors).
+pub(crate) fn evaluate_over(
+    catalog: &Catalog,
+    tables: &TableStore,
+    expr: &RelExpr,
+) -> Result<Vec<(Row, Diff)>, crate::ir::EvalError> {
+    fn inputs(
+        catalog: &Catalog,
+        tables: &TableStore,
+        expr: &RelExpr,
+        out: &mut std::collections::HashMap<GlobalId, Vec<(Row, Diff)>>,
+    ) -> Result<(), crate::ir::EvalError> {
+        for id in expr.depends_on() {
+            if out.contains_key(&id) {
+                continue;
             }
-            _ => st.tables.contents(id),
+            let rows = match catalog.get(id).map(|i| &i.kind) {
+                Some(ItemKind::MaterializedView { expr }) => {
+                    inputs(catalog, tables, expr, out)?;
+                    eval::evaluate(expr, &|i| out.get(&i).cloned().unwrap_or_default())?
+                }
+                _ => tables.contents(id),
+            };
+            out.insert(id, rows);
         }
+        Ok(())
     }
-    Ok(eval::evaluate(expr, &|id| get(st, id))?)
+    let mut read = std::collections::HashMap::new();
+    inputs(catalog, tables, expr, &mut read)?;
+    eval::evaluate(expr, &|id| read.get(&id).cloned().unwrap_or_default())
 }
 
 fn check_not_null(catalog: &Catalog, id: GlobalId, rows: &[(Row, Diff)]) -> Result<(), SqlError> {

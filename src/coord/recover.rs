@@ -1,6 +1,7 @@
 //! Start-up: the log is replayed into the catalog and the tables, then the workers are given
-//! everything at once (each table's contents as one snapshot, each materialized view built over
-//! it), which is how views rehydrate from the log.
+//! everything at once, which is how views rehydrate from the log: each table's contents as one
+//! snapshot as of the start of the retention window, then every write inside the window at its
+//! own time (so `AS OF` reads and resumed subscriptions work across restarts).
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use crate::catalog::ItemKind;
 use crate::error::SqlError;
 use crate::parse::parse_statement;
 use crate::plan::{plan_statement, PlanContext};
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
 use crate::storage::LogRecord;
 use crate::worker::Command;
 
@@ -63,24 +65,15 @@ impl Coordinator {
     pub(super) fn recover(self: &Arc<Self>, records: Vec<Vec<u8>>) -> Result<(), StartError> {
         let started = Instant::now();
         let total = records.len();
+        let mut window = Window {
+            now: now_ms(),
+            retain: self.retain_history,
+            folded_through: 0,
+            writes: Vec::new(),
+        };
+        self.replay_all(records, &mut window)?;
         let mut st = self.lock();
-        st.replaying = true;
-        let mut progress = Progress::new(total);
-        for (index, bytes) in records.into_iter().enumerate() {
-            let record = LogRecord::decode(&bytes).map_err(|what| StartError::Replay {
-                index,
-                what: format!("undecodable: {what}"),
-            })?;
-            self.replay(&mut st, record)
-                .map_err(|e| StartError::Replay {
-                    index,
-                    what: e.to_string(),
-                })?;
-            progress.tick(index + 1);
-        }
-        progress.finish();
-        st.replaying = false;
-        let time = self.install(&mut st);
+        let time = self.install(&mut st, window);
         if total > 0 {
             tracing::info!(
                 "replayed {total} log records in {:.1?}: {} tables, {} materialized views; reads start at time {time}",
@@ -95,7 +88,38 @@ impl Coordinator {
         Ok(())
     }
 
-    fn replay(self: &Arc<Self>, st: &mut State, record: LogRecord) -> Result<(), SqlError> {
+    /// Folds every record into the catalog and the tables, keeping the writes inside `window`.
+    pub(super) fn replay_all(
+        self: &Arc<Self>,
+        records: Vec<Vec<u8>>,
+        window: &mut Window,
+    ) -> Result<(), StartError> {
+        let mut st = self.lock();
+        st.replaying = true;
+        let mut progress = Progress::new(records.len());
+        for (index, bytes) in records.into_iter().enumerate() {
+            let record = LogRecord::decode(&bytes).map_err(|what| StartError::Replay {
+                index,
+                what: format!("undecodable: {what}"),
+            })?;
+            self.replay(&mut st, window, record)
+                .map_err(|e| StartError::Replay {
+                    index,
+                    what: e.to_string(),
+                })?;
+            progress.tick(index + 1);
+        }
+        progress.finish();
+        st.replaying = false;
+        Ok(())
+    }
+
+    fn replay(
+        self: &Arc<Self>,
+        st: &mut State,
+        window: &mut Window,
+        record: LogRecord,
+    ) -> Result<(), SqlError> {
         match record {
             LogRecord::CreateItem {
                 id,
@@ -115,6 +139,10 @@ impl Coordinator {
                     .map_err(SqlError::internal)?;
                 st.catalog.restore_next_id(id);
                 self.sequence_in(st, &session, plan)?;
+                if let Some(item) = st.catalog.get(id) {
+                    window.retain = window.retain.max(item.retain_history);
+                    self.log.retain_at_least(item.retain_history);
+                }
             }
             LogRecord::DropItems { ids } => {
                 for id in ids {
@@ -122,6 +150,7 @@ impl Coordinator {
                     st.tables.drop_table(id);
                 }
             }
+            LogRecord::NextId { id } => st.catalog.reserve_ids_below(id),
             LogRecord::CreateDatabase { name } => st.catalog.ensure_database(&name),
             LogRecord::DropDatabase { name } => st.catalog.drop_database(&name),
             LogRecord::CreateSchema { database, name } => {
@@ -137,33 +166,49 @@ impl Coordinator {
             } => {
                 st.tables.apply(table, &updates);
                 st.write_ts = st.write_ts.max(time);
+                // Times only grow along the log and the window only widens, so the writes
+                // kept are a suffix of the log's writes.
+                if time > window.now.saturating_sub(window.retain) {
+                    window.writes.push((time, table, updates));
+                } else {
+                    window.folded_through = time;
+                }
             }
         }
         Ok(())
     }
 
     /// Creates every table and materialized view in the workers (in creation order, so each
-    /// finds what it reads), gives them the tables' contents as one snapshot, and returns the
-    /// snapshot's time, from which reads and writes continue.
-    fn install(&self, st: &mut State) -> u64 {
+    /// finds what it reads), gives them the tables' contents as of the start of the retention
+    /// window, then each write inside the window, and returns the time reads continue from.
+    fn install(&self, st: &mut State, window: Window) -> u64 {
         let mut items: Vec<_> = st.catalog.items().collect();
         items.sort_by_key(|i| i.id);
         for item in items {
-            let id = item.id;
+            let (id, retain) = (item.id, item.retain_history);
             match &item.kind {
-                ItemKind::Table => self.workers.broadcast(|| Command::CreateTable { id }),
+                ItemKind::Table => self
+                    .workers
+                    .broadcast(|| Command::CreateTable { id, retain }),
                 ItemKind::MaterializedView { expr } => {
                     self.workers.broadcast(|| Command::CreateView {
                         id,
                         expr: expr.clone(),
+                        retain,
                     })
                 }
                 ItemKind::View { .. } | ItemKind::Index { .. } => {}
             }
         }
-        let time = now_ms().max(st.write_ts + 1);
+        // The contents at the window's start: everything, less the writes inside the window
+        // (the dataflows consolidate the two at the snapshot's time).
+        let writes: Vec<_> = window
+            .writes
+            .into_iter()
+            .filter(|(_, table, _)| st.catalog.get(*table).is_some())
+            .collect();
         let ids: Vec<_> = st.tables.tables().collect();
-        let snapshot = ids
+        let mut snapshot: Vec<_> = ids
             .into_iter()
             .flat_map(|id| {
                 st.tables
@@ -172,9 +217,33 @@ impl Coordinator {
                     .map(move |(r, d)| (id, r, d))
             })
             .collect();
-        self.workers.write(time, snapshot);
+        for (_, table, updates) in &writes {
+            snapshot.extend(updates.iter().map(|(r, d)| (*table, r.clone(), -d)));
+        }
+        if !snapshot.is_empty() {
+            self.workers.write(window.folded_through, snapshot);
+        }
+        for (time, table, updates) in writes {
+            let tagged = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
+            self.workers.write(time, tagged);
+        }
+        let time = now_ms().max(st.write_ts + 1);
+        self.workers.write(time, Vec::new());
         st.write_ts = time;
         self.read_ts.store(time, Ordering::SeqCst);
         time
     }
+}
+
+/// One transaction's updates to one table, at its time.
+pub(super) type TimedWrite = (Timestamp, GlobalId, Vec<(Row, Diff)>);
+
+/// The writes replayed at their own times on start-up: those inside the retention window.
+pub(super) struct Window {
+    pub now: Timestamp,
+    /// The longest retention of any object (or the default).
+    pub retain: Timestamp,
+    /// The time of the latest write before the window, where the snapshot is placed.
+    pub folded_through: Timestamp,
+    pub writes: Vec<TimedWrite>,
 }

@@ -60,6 +60,13 @@ impl Workers {
         Workers { handles }
     }
 
+    /// No workers: commands go nowhere (batch replay evaluates without dataflows).
+    pub fn none() -> Workers {
+        Workers {
+            handles: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.handles.len()
     }

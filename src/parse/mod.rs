@@ -4,6 +4,7 @@
 
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -21,6 +22,11 @@ pub const STACK_SIZE: usize = 32 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub enum Statement {
     Sql(Box<ast::Statement>),
+    /// `SELECT ... AS OF t`: a query read at a past time `t` (milliseconds, or a timestamp).
+    SelectAsOf {
+        query: Box<ast::Query>,
+        as_of: ast::Expr,
+    },
     Subscribe(Subscribe),
     /// `COPY (SUBSCRIBE ...) TO STDOUT`.
     CopySubscribe(Subscribe),
@@ -52,7 +58,7 @@ pub struct Subscribe {
     pub from: SubscribeFrom,
     pub snapshot: bool,
     pub progress: bool,
-    pub as_of: Option<u64>,
+    pub as_of: Option<ast::Expr>,
 }
 
 #[derive(Debug, Clone)]
@@ -164,8 +170,14 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
                 name,
             )?)));
         }
+        ("select" | "with" | "values" | "table", _) => {
+            if let Some((query, as_of)) = split_as_of(sql)? {
+                return Ok(Statement::SelectAsOf { query, as_of });
+            }
+        }
         _ => {}
     }
+    let sql = &spell_retain_history(sql);
     let dialect = PostgreSqlDialect {};
     let mut stmts = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)
@@ -177,6 +189,98 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         1 => Ok(Statement::Sql(Box::new(stmts.remove(0)))),
         _ => Err(syntax("expected one statement", None)),
     }
+}
+
+/// Splits `query AS OF expr` at a top-level `AS OF` whose remainder is one whole expression
+/// (so `SELECT x AS of FROM t`, an alias, is left alone).
+fn split_as_of(sql: &str) -> Result<Option<(Box<ast::Query>, ast::Expr)>, SqlError> {
+    let dialect = PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return Ok(None);
+    };
+    let is = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+    let mut depth = 0i32;
+    let mut found = None;
+    let significant: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    for (i, t) in significant.iter().enumerate() {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0
+                && is(&t.token, Keyword::AS)
+                && significant
+                    .get(i + 1)
+                    .is_some_and(|n| is(&n.token, Keyword::OF)) =>
+            {
+                found = Some(t.span.start)
+            }
+            _ => {}
+        }
+    }
+    let Some(at) = found else { return Ok(None) };
+    let at = byte_offset(sql, at.line, at.column);
+    let (query, rest) = (&sql[..at], sql[at..].trim_end().trim_end_matches(';'));
+    let rest = &rest[2..].trim_start()[2..]; // past AS and OF
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(rest)
+        .map_err(|e| parser_error(rest, e))?;
+    let Ok(as_of) = parser.parse_expr() else {
+        return Ok(None);
+    };
+    if parser.peek_token().token != Token::EOF {
+        return Ok(None);
+    }
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(query)
+        .map_err(|e| parser_error(query, e))?;
+    let query = parser.parse_query().map_err(|e| parser_error(query, e))?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(syntax(
+            format!("syntax error at or near \"{}\"", parser.peek_token().token),
+            None,
+        ));
+    }
+    Ok(Some((query, as_of)))
+}
+
+/// The byte offset of a 1-based line and (character) column.
+fn byte_offset(sql: &str, line: u64, column: u64) -> usize {
+    let mut offset = 0;
+    for (n, l) in sql.split_inclusive('\n').enumerate() {
+        if n as u64 + 1 == line {
+            return offset
+                + l.char_indices()
+                    .nth(column.saturating_sub(1) as usize)
+                    .map_or(l.len(), |(i, _)| i);
+        }
+        offset += l.len();
+    }
+    sql.len()
+}
+
+/// Materialize spells the retention option `RETAIN HISTORY [=] [FOR] '1 hour'`; sqlparser
+/// takes options as `name = value`, so the two words become one (`retain_history = ...`).
+fn spell_retain_history(sql: &str) -> std::borrow::Cow<'_, str> {
+    let lower = sql.to_ascii_lowercase();
+    let Some(at) = find_word(&lower, "retain") else {
+        return sql.into();
+    };
+    let rest = lower[at + "retain".len()..].trim_start();
+    let Some(after) = rest.strip_prefix("history") else {
+        return sql.into();
+    };
+    let after = after.trim_start();
+    let after = after.strip_prefix('=').unwrap_or(after).trim_start();
+    let after = match after.strip_prefix("for") {
+        Some(a) if a.starts_with(char::is_whitespace) || a.starts_with('\'') => a,
+        _ => after,
+    };
+    let tail = &sql[sql.len() - after.len()..];
+    format!("{}retain_history = {}", &sql[..at], tail.trim_start()).into()
 }
 
 fn syntax(msg: impl Into<String>, position: Option<usize>) -> SqlError {
@@ -343,12 +447,7 @@ fn parse_subscribe(rest: &str) -> Result<Subscribe, SqlError> {
             sqlparser::keywords::Keyword::AS,
             sqlparser::keywords::Keyword::OF,
         ]) {
-            let tok = parser.next_token().token.to_string();
-            let t = tok
-                .trim_matches('\'')
-                .parse::<u64>()
-                .map_err(|_| syntax("AS OF expects a timestamp in milliseconds", None))?;
-            sub.as_of = Some(t);
+            sub.as_of = Some(parser.parse_expr().map_err(|e| parser_error(rest, e))?);
         } else {
             break;
         }
@@ -459,6 +558,37 @@ mod tests {
         };
         assert!(!s.snapshot);
         assert!(matches!(s.from, SubscribeFrom::Query(_)));
+    }
+
+    #[test]
+    fn parses_as_of_and_retain_history() {
+        let Statement::SelectAsOf { query, as_of } = parse_statement(
+            "SELECT a AS x FROM t WHERE b IN (SELECT c FROM u) AS OF 1700000000000;",
+        )
+        .unwrap() else {
+            panic!("expected AS OF")
+        };
+        assert_eq!(as_of.to_string(), "1700000000000");
+        assert!(query.to_string().ends_with("(SELECT c FROM u)"), "{query}");
+        // An alias named `of` is not a time.
+        assert!(matches!(
+            parse_statement("SELECT 1 AS of FROM t").unwrap(),
+            Statement::Sql(_)
+        ));
+        let Statement::SelectAsOf { as_of, .. } =
+            parse_statement("select * from (select 1) s as of now() - interval '1 minute'")
+                .unwrap()
+        else {
+            panic!("expected AS OF")
+        };
+        assert!(as_of.to_string().contains("now()"));
+        let Statement::Sql(s) = parse_statement(
+            "CREATE MATERIALIZED VIEW v WITH (RETAIN HISTORY FOR '1 hour') AS SELECT 1",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert!(s.to_string().contains("retain_history = '1 hour'"), "{s}");
     }
 
     #[test]

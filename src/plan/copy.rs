@@ -38,6 +38,14 @@ impl CopyFormat {
         }
     }
 
+    /// CSV with a header line, as `COPY ... WITH (FORMAT csv, HEADER)` writes it.
+    pub fn csv_with_header() -> Self {
+        let mut f = CopyFormat::text();
+        f.make_csv();
+        f.header = true;
+        f
+    }
+
     fn make_csv(&mut self) {
         if !self.csv {
             self.csv = true;
@@ -111,6 +119,7 @@ pub fn plan_copy(
                         project,
                         ..Default::default()
                     },
+                    as_of: None,
                 };
                 return Ok(CopyPlan::To { plan, format });
             }

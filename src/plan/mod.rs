@@ -21,7 +21,7 @@ pub use copy::{CopyFormat, CopyPlan};
 pub use error::{PlanError, PlanResult};
 pub use from::equi_keys;
 pub use query::Finishing;
-pub use statement::{plan_statement, DropKind, Plan, SelectPlan, ShowKind};
+pub use statement::{parse_retention, plan_statement, DropKind, Plan, SelectPlan, ShowKind};
 
 use crate::catalog::Catalog;
 use crate::repr::{ColumnType, ScalarType};

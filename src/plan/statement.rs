@@ -12,13 +12,17 @@ use super::PlanContext;
 use crate::catalog::{ItemKind, QualifiedName};
 use crate::ir::{RelExpr, ScalarExpr};
 use crate::parse::{normalize_ident, ShowObjects, Statement, Subscribe, SubscribeFrom};
-use crate::repr::{ColumnType, RelationDesc, ScalarType};
+use crate::repr::{ColumnType, Datum, RelationDesc, ScalarType, Timestamp};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 
 #[derive(Clone, Debug)]
 pub struct SelectPlan {
     pub expr: RelExpr,
     pub desc: RelationDesc,
     pub finishing: Finishing,
+    /// `AS OF`: the past time to read at (milliseconds since the epoch); none means now.
+    pub as_of: Option<Timestamp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,14 +45,17 @@ pub enum Plan {
         plan: SelectPlan,
         snapshot: bool,
         progress: bool,
-        as_of: Option<u64>,
+        as_of: Option<Timestamp>,
     },
     /// `create_sql` (here and below) is the statement as the log records it, to be planned
     /// again on start-up.
+    /// `retain_history` (here and below): `WITH (RETAIN HISTORY = ...)` in milliseconds, how
+    /// far back `AS OF` may read; none means the server's default.
     CreateTable {
         name: QualifiedName,
         desc: RelationDesc,
         if_not_exists: bool,
+        retain_history: Option<Timestamp>,
         create_sql: String,
     },
     CreateView {
@@ -56,6 +63,7 @@ pub enum Plan {
         desc: RelationDesc,
         expr: RelExpr,
         materialized: bool,
+        retain_history: Option<Timestamp>,
         if_not_exists: bool,
         or_replace: bool,
         create_sql: String,
@@ -147,6 +155,10 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
             timeout: *timeout,
         }),
         Statement::Sql(ast) => plan_ast(pcx, ast),
+        Statement::SelectAsOf { query, as_of } => Ok(Plan::Select(SelectPlan {
+            as_of: Some(plan_as_of(pcx, as_of)?),
+            ..plan_select_query(pcx, query)?
+        })),
     }
 }
 
@@ -163,6 +175,7 @@ fn plan_subscribe(pcx: &PlanContext, s: &Subscribe) -> PlanResult<Plan> {
                     project: (0..arity).collect(),
                     ..Default::default()
                 },
+                as_of: None,
             }
         }
         SubscribeFrom::Query(q) => plan_select_query(pcx, q)?,
@@ -174,8 +187,86 @@ fn plan_subscribe(pcx: &PlanContext, s: &Subscribe) -> PlanResult<Plan> {
         plan,
         snapshot: s.snapshot,
         progress: s.progress,
-        as_of: s.as_of,
+        as_of: s.as_of.as_ref().map(|e| plan_as_of(pcx, e)).transpose()?,
     })
+}
+
+/// `WITH (RETAIN HISTORY [=] [FOR] '1 hour')` on a table or materialized view (the parser
+/// spells the option `retain_history`), in milliseconds.
+fn retain_history(options: &ast::CreateTableOptions) -> PlanResult<Option<Timestamp>> {
+    let options = match options {
+        ast::CreateTableOptions::None => return Ok(None),
+        ast::CreateTableOptions::With(o) => o,
+        other => return unsupported(format!("options {other}")),
+    };
+    let mut retain = None;
+    for o in options {
+        match o {
+            ast::SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case("retain_history") =>
+            {
+                let text = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                retain = Some(parse_retention(&text).map_err(PlanError::InvalidParameter)?);
+            }
+            other => return unsupported(format!("option {other}")),
+        }
+    }
+    Ok(retain)
+}
+
+/// A retention period such as `'1 hour'`, `'5min'` or `'0'`, in milliseconds.
+pub fn parse_retention(text: &str) -> Result<Timestamp, String> {
+    let iv = crate::repr::strconv::parse_interval(text).ok_or_else(|| {
+        format!("invalid RETAIN HISTORY \"{text}\": expected a duration such as '1 hour'")
+    })?;
+    let ms = iv.as_micros() / 1000;
+    if ms < 0 {
+        return Err(format!("RETAIN HISTORY \"{text}\" must not be negative"));
+    }
+    Ok(ms.min(Timestamp::MAX as i128) as Timestamp)
+}
+
+/// An `AS OF` time: milliseconds since the epoch (what SUBSCRIBE reports as `mz_timestamp`), or
+/// a timestamp such as `now() - interval '1 minute'`.
+pub fn plan_as_of(pcx: &PlanContext, e: &ast::Expr) -> PlanResult<Timestamp> {
+    let root = QueryCx::root(pcx);
+    let mut cx = ExprCx::new(&root, RelExpr::unit(), Scope::default(), "AS OF");
+    let (s, t) = cx.plan_typed(e)?;
+    let s = match t.scalar {
+        ScalarType::Unknown => {
+            // A quoted literal: a number of milliseconds, or a timestamp.
+            let text = e.to_string();
+            let text = text.trim_matches('\'');
+            if let Ok(ms) = text.parse::<u64>() {
+                return Ok(ms);
+            }
+            cast(s, ScalarType::Unknown, ScalarType::TimestampTz)
+        }
+        ScalarType::Timestamp => cast(s, t.scalar, ScalarType::TimestampTz),
+        _ => s,
+    };
+    let invalid = |what: String| PlanError::InvalidParameter(format!("AS OF {what}"));
+    match s.eval(&[])? {
+        Datum::Int16(n) if n >= 0 => Ok(n as Timestamp),
+        Datum::Int32(n) if n >= 0 => Ok(n as Timestamp),
+        Datum::Int64(n) if n >= 0 => Ok(n as Timestamp),
+        Datum::Numeric(n) if n >= Decimal::ZERO => n
+            .trunc()
+            .to_u64()
+            .ok_or_else(|| invalid(format!("{n} is out of range"))),
+        Datum::TimestampTz(t) if t.timestamp_millis() >= 0 => Ok(t.timestamp_millis() as Timestamp),
+        Datum::Null => Err(invalid("must not be null".into())),
+        other => Err(invalid(format!(
+            "must be a non-negative number of milliseconds since the epoch or a timestamp, not {}",
+            crate::repr::strconv::format(&other).unwrap_or_default()
+        ))),
+    }
 }
 
 pub fn plan_select_query(pcx: &PlanContext, q: &ast::Query) -> PlanResult<SelectPlan> {
@@ -194,6 +285,7 @@ pub fn plan_select_query(pcx: &PlanContext, q: &ast::Query) -> PlanResult<Select
         expr: pq.expr,
         desc,
         finishing: pq.finishing,
+        as_of: None,
     })
 }
 
@@ -282,6 +374,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 name,
                 desc: RelationDesc::new(names, types),
                 if_not_exists: ct.if_not_exists,
+                retain_history: retain_history(&ct.table_options)?,
                 create_sql: stmt.to_string(),
             })
         }
@@ -310,11 +403,16 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 0,
             );
             let desc = RelationDesc::new(names, plan.desc.types);
+            let retain_history = retain_history(&cv.options)?;
+            if retain_history.is_some() && !cv.materialized {
+                return unsupported("RETAIN HISTORY on a view that is not materialized");
+            }
             Ok(Plan::CreateView {
                 name,
                 desc,
                 expr,
                 materialized: cv.materialized,
+                retain_history,
                 if_not_exists: cv.if_not_exists,
                 or_replace: cv.or_replace,
                 create_sql: stmt.to_string(),

@@ -698,7 +698,12 @@ fn empty_tag(stmt: &Statement) -> String {
 
 /// Rows of a subscription batch: (time, [progressed,] diff, columns...), and a progress row
 /// when asked for.
-fn subscribe_rows(batch: &crate::worker::SubscribeBatch, progress: bool, arity: usize) -> Vec<Row> {
+/// A subscription batch as rows of `subscribe_desc`'s columns (with a progress row, if asked).
+pub fn subscribe_rows(
+    batch: &crate::worker::SubscribeBatch,
+    progress: bool,
+    arity: usize,
+) -> Vec<Row> {
     let mut out = Vec::new();
     for (t, row, d) in &batch.updates {
         let mut r = vec![Datum::Numeric((*t).into())];

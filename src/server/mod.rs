@@ -6,6 +6,10 @@ mod copy;
 mod describe;
 mod values;
 
+pub use conn::subscribe_rows;
+pub use copy::{encode_row, header};
+pub use describe::subscribe_desc;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, Ordering};

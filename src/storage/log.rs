@@ -5,6 +5,10 @@
 //! are written together and share the next fsync, and only then are their completions run (in
 //! log order), which is when a write becomes visible and is acknowledged.
 //!
+//! Compaction (`compact.rs`) replaces a prefix of closed segments by one *base* segment: the
+//! file of the last segment it folds, rewritten (through a temporary file and a rename) to
+//! start with `BASE_MAGIC`. On open, everything before the latest base is stale and removed.
+//!
 //! On open, every segment is read back. A record cut short or failing its checksum at the very
 //! end of the last segment is a torn write from a crash: it is cut away and reported. A bad
 //! record followed by good ones, or in an earlier segment, is corruption in the middle: opening
@@ -13,11 +17,31 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
-/// A segment is closed and a new one started once it passes this size.
-const SEGMENT_BYTES: u64 = 64 << 20;
+/// A segment is closed and a new one started once it passes this size (by default).
+pub const SEGMENT_BYTES: u64 = 64 << 20;
 const HEADER: usize = 8;
+/// The first bytes of a base segment: what compaction wrote to replace all before it.
+pub(super) const BASE_MAGIC: &[u8; 8] = b"RNLBASE1";
+/// Closed segments are looked at for compaction this often, and whenever a segment closes.
+const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How the log is kept.
+#[derive(Clone, Debug)]
+pub struct LogOptions {
+    /// The size at which a segment is closed and a new one started.
+    pub segment_bytes: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            segment_bytes: SEGMENT_BYTES,
+        }
+    }
+}
 /// The largest record the log takes; larger lengths in a header are a torn or corrupt header.
 pub const MAX_RECORD: usize = 1 << 30;
 
@@ -55,21 +79,31 @@ type Completion = Box<dyn FnOnce() + Send>;
 pub struct Log {
     appends: Option<mpsc::Sender<(Vec<u8>, Completion)>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    compactor: Option<std::thread::JoinHandle<()>>,
+    /// How much history (ms) compaction must leave unfolded.
+    retain: Arc<AtomicU64>,
+    /// The time of the latest durable write (kept by the coordinator, which reads there):
+    /// compaction folds writes up to it, less `retain`.
+    durable_time: Arc<AtomicU64>,
 }
 
 impl Drop for Log {
-    /// Waits for the writer to finish what was appended (and release the directory's lock).
+    /// Waits for the writer to finish what was appended (and release the directory's lock),
+    /// and for a compaction under way to finish.
     fn drop(&mut self) {
         self.appends.take();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
+        }
+        if let Some(c) = self.compactor.take() {
+            let _ = c.join();
         }
     }
 }
 
 impl Log {
     /// Opens (or creates) the log in `dir`, reading back every record.
-    pub fn open(dir: &Path) -> Result<Opened, LogError> {
+    pub fn open(dir: &Path, options: &LogOptions) -> Result<Opened, LogError> {
         fs::create_dir_all(dir).map_err(|e| LogError::Io(dir.to_path_buf(), e))?;
         // Two servers appending to one log would interleave records: hold a lock for life.
         let lock_path = dir.join("LOCK");
@@ -81,15 +115,8 @@ impl Log {
             .map_err(|e| LogError::Io(lock_path.clone(), e))?;
         lock.try_lock()
             .map_err(|_| LogError::Locked(dir.to_path_buf()))?;
-        let mut segments = segment_paths(dir)?;
-        let mut records = Vec::new();
-        let mut torn = None;
-        for (i, path) in segments.iter().enumerate() {
-            let last = i + 1 == segments.len();
-            let (mut recs, cut) = read_segment(path, last)?;
-            records.append(&mut recs);
-            torn = cut;
-        }
+        let mut segments = live_segments(dir, true)?;
+        let (records, torn) = read_segments(&segments, true)?;
         if segments.is_empty() {
             segments.push(dir.join(segment_name(1)));
         }
@@ -101,25 +128,84 @@ impl Log {
             .map_err(|e| LogError::Io(path.clone(), e))?;
         sync_dir(dir)?;
         let (tx, rx) = mpsc::channel();
+        let (closed_tx, closed_rx) = mpsc::channel();
         let writer = Writer {
             _lock: lock,
             dir: dir.to_path_buf(),
             size: file.metadata().map(|m| m.len()).unwrap_or(0),
-            index: segments.len() as u64,
+            index: segment_index(&path).unwrap_or(1),
             file,
+            segment_bytes: options.segment_bytes.max(1),
+            closed: closed_tx,
         };
+        let spawn_error = |e| LogError::Io(dir.to_path_buf(), e);
         let writer = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || writer.run(rx))
-            .map_err(|e| LogError::Io(dir.to_path_buf(), e))?;
+            .map_err(spawn_error)?;
+        let retain = Arc::new(AtomicU64::new(0));
+        let durable_time = Arc::new(AtomicU64::new(0));
+        let compactor = {
+            let dir = dir.to_path_buf();
+            let (retain, time) = (Arc::clone(&retain), Arc::clone(&durable_time));
+            std::thread::Builder::new()
+                .name("log-compactor".into())
+                .spawn(move || {
+                    let frontier = || {
+                        let t = time.load(Ordering::SeqCst);
+                        t.saturating_sub(retain.load(Ordering::SeqCst))
+                    };
+                    super::compact::run(&dir, frontier, closed_rx, COMPACT_EVERY)
+                })
+                .map_err(spawn_error)?
+        };
         Ok(Opened {
             records,
             torn,
             log: Log {
                 appends: Some(tx),
                 writer: Some(writer),
+                compactor: Some(compactor),
+                retain,
+                durable_time,
             },
         })
+    }
+
+    /// The time of the latest durable write, for the coordinator to keep up to date.
+    pub fn durable_time(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.durable_time)
+    }
+
+    /// Keeps at least `ms` of history (by write time) out of compaction: what `AS OF` can reach
+    /// after a restart.
+    pub fn retain_at_least(&self, ms: u64) {
+        self.retain.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// Reads every record without changing anything (no lock, a torn tail is left in place
+    /// and reported): for batch replay, also of a log a running server is appending to.
+    ///
+    /// Also says whether the log begins with a base (history before it was compacted away).
+    pub fn read_only(dir: &Path) -> Result<(Vec<Vec<u8>>, Option<TornTail>, bool), LogError> {
+        let segments = live_segments(dir, false)?;
+        let from_base = match segments.first() {
+            Some(first) => is_base(first)?,
+            None => false,
+        };
+        let (records, torn) = read_segments(&segments, false)?;
+        Ok((records, torn, from_base))
+    }
+
+    /// A log that takes no appends (batch replay reads, never writes).
+    pub fn inert() -> Log {
+        Log {
+            appends: None,
+            writer: None,
+            compactor: None,
+            retain: Arc::new(AtomicU64::new(0)),
+            durable_time: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// Appends a record; `durable` runs on the writer thread once it is on disk, after the
@@ -139,6 +225,9 @@ struct Writer {
     file: File,
     size: u64,
     index: u64,
+    segment_bytes: u64,
+    /// Told when a segment closes (there may be something to compact).
+    closed: mpsc::Sender<()>,
 }
 
 impl Writer {
@@ -166,7 +255,7 @@ impl Writer {
     }
 
     fn write(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if self.size >= SEGMENT_BYTES {
+        if self.size >= self.segment_bytes {
             self.index += 1;
             self.file = OpenOptions::new()
                 .create(true)
@@ -174,6 +263,7 @@ impl Writer {
                 .open(self.dir.join(segment_name(self.index)))?;
             self.size = 0;
             File::open(&self.dir)?.sync_all()?;
+            let _ = self.closed.send(());
         }
         self.file.write_all(buf)?;
         self.file.sync_data()?;
@@ -182,14 +272,70 @@ impl Writer {
     }
 }
 
-fn frame(payload: &[u8], out: &mut Vec<u8>) {
+pub(super) fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
     out.extend_from_slice(payload);
 }
 
-fn segment_name(index: u64) -> String {
+pub(super) fn segment_name(index: u64) -> String {
     format!("{index:08}.seg")
+}
+
+fn segment_index(path: &Path) -> Option<u64> {
+    path.file_stem()?.to_str()?.parse().ok()
+}
+
+/// Whether the segment is a base written by compaction.
+fn is_base(path: &Path) -> Result<bool, LogError> {
+    let mut magic = [0u8; 8];
+    let mut f = File::open(path).map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+    Ok(f.read_exact(&mut magic).is_ok() && &magic == BASE_MAGIC)
+}
+
+/// The segments that hold the log: from the latest base on. Earlier ones were folded into it
+/// (a compaction stopped before removing them); with `clean`, they and stray temporary files
+/// are removed.
+pub(super) fn live_segments(dir: &Path, clean: bool) -> Result<Vec<PathBuf>, LogError> {
+    let mut paths = segment_paths(dir)?;
+    let mut start = 0;
+    for (i, p) in paths.iter().enumerate().rev() {
+        if is_base(p)? {
+            start = i;
+            break;
+        }
+    }
+    let live = paths.split_off(start);
+    if clean {
+        for stale in paths {
+            fs::remove_file(&stale).map_err(|e| LogError::Io(stale.clone(), e))?;
+        }
+        for entry in fs::read_dir(dir).map_err(|e| LogError::Io(dir.to_path_buf(), e))? {
+            let p = entry
+                .map_err(|e| LogError::Io(dir.to_path_buf(), e))?
+                .path();
+            if p.extension().is_some_and(|e| e == "tmp") {
+                fs::remove_file(&p).map_err(|e| LogError::Io(p.clone(), e))?;
+            }
+        }
+    }
+    Ok(live)
+}
+
+/// Every record of `segments`, in order; a torn tail of the last is reported (and cut if
+/// `repair`).
+pub(super) fn read_segments(
+    segments: &[PathBuf],
+    repair: bool,
+) -> Result<(Vec<Vec<u8>>, Option<TornTail>), LogError> {
+    let mut records = Vec::new();
+    let mut torn = None;
+    for (i, path) in segments.iter().enumerate() {
+        let (mut recs, cut) = read_segment(path, i + 1 == segments.len(), repair)?;
+        records.append(&mut recs);
+        torn = cut;
+    }
+    Ok((records, torn))
 }
 
 fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, LogError> {
@@ -202,7 +348,7 @@ fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, LogError> {
     Ok(paths)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| LogError::Io(dir.to_path_buf(), e))
@@ -233,13 +379,23 @@ fn record_at(data: &[u8], at: usize) -> Result<&[u8], String> {
     Ok(payload)
 }
 
-fn read_segment(path: &Path, last: bool) -> Result<(Vec<Vec<u8>>, Option<TornTail>), LogError> {
+/// The records of one segment. A torn tail (only possible in the `last` segment) is cut off the
+/// file if `repair`, and reported either way.
+pub(super) fn read_segment(
+    path: &Path,
+    last: bool,
+    repair: bool,
+) -> Result<(Vec<Vec<u8>>, Option<TornTail>), LogError> {
     let mut data = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
         .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
     let mut records = Vec::new();
-    let mut at = 0;
+    let mut at = if data.starts_with(BASE_MAGIC) {
+        BASE_MAGIC.len()
+    } else {
+        0
+    };
     while at < data.len() {
         match record_at(&data, at) {
             Ok(payload) => {
@@ -257,13 +413,15 @@ fn read_segment(path: &Path, last: bool) -> Result<(Vec<Vec<u8>>, Option<TornTai
                 }
                 // A torn tail: the crash interrupted the last group commit. Cut it off so
                 // appends continue from the last whole record.
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
-                file.set_len(at as u64)
-                    .and_then(|_| file.sync_all())
-                    .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+                if repair {
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+                    file.set_len(at as u64)
+                        .and_then(|_| file.sync_all())
+                        .map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+                }
                 let torn = TornTail {
                     file: path.to_path_buf(),
                     offset: at as u64,
@@ -308,7 +466,7 @@ mod tests {
     fn records_come_back_and_torn_tails_are_cut_at_every_position() {
         let dir = temp_dir("torn");
         {
-            let opened = Log::open(&dir).unwrap();
+            let opened = Log::open(&dir, &LogOptions::default()).unwrap();
             append_all(&opened.log, &[b"one", b"two", b"three"]);
         }
         let seg = dir.join(segment_name(1));
@@ -316,7 +474,7 @@ mod tests {
         let whole = 2 * HEADER + 6; // "one" and "two"
         for cut in whole + 1..full.len() {
             fs::write(&seg, &full[..cut]).unwrap();
-            let opened = Log::open(&dir).unwrap();
+            let opened = Log::open(&dir, &LogOptions::default()).unwrap();
             assert_eq!(opened.records, vec![b"one".to_vec(), b"two".to_vec()]);
             let torn = opened.torn.expect("a torn tail is reported");
             assert_eq!(
@@ -327,10 +485,10 @@ mod tests {
         }
         // Appends continue after the cut.
         fs::write(&seg, &full[..whole + 3]).unwrap();
-        let opened = Log::open(&dir).unwrap();
+        let opened = Log::open(&dir, &LogOptions::default()).unwrap();
         append_all(&opened.log, &[b"four"]);
         drop(opened);
-        let opened = Log::open(&dir).unwrap();
+        let opened = Log::open(&dir, &LogOptions::default()).unwrap();
         assert_eq!(opened.records.len(), 3);
         assert_eq!(opened.records[2], b"four");
         fs::remove_dir_all(&dir).ok();
@@ -340,14 +498,14 @@ mod tests {
     fn corruption_in_the_middle_is_an_error_naming_file_and_offset() {
         let dir = temp_dir("middle");
         {
-            let opened = Log::open(&dir).unwrap();
+            let opened = Log::open(&dir, &LogOptions::default()).unwrap();
             append_all(&opened.log, &[b"alpha", b"beta", b"gamma"]);
         }
         let seg = dir.join(segment_name(1));
         let mut data = fs::read(&seg).unwrap();
         data[HEADER + 1] ^= 0xff; // inside "alpha"
         fs::write(&seg, &data).unwrap();
-        match Log::open(&dir) {
+        match Log::open(&dir, &LogOptions::default()) {
             Err(LogError::Corrupt { file, offset, .. }) => {
                 assert_eq!(file, seg);
                 assert_eq!(offset, 0);

@@ -6,6 +6,7 @@
 //! every view is rehydrated. The table contents here are applied in the coordinator's critical
 //! section, so UPDATE and DELETE read exactly the state they change.
 
+pub mod compact;
 pub mod log;
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 
-pub use log::{Log, LogError, TornTail};
+pub use log::{Log, LogError, LogOptions, TornTail};
 
 /// One entry of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,11 @@ pub enum LogRecord {
         time: Timestamp,
         table: GlobalId,
         updates: Vec<(Row, Diff)>,
+    },
+    /// Ids below `id` were used (written by compaction, which drops the records of dropped
+    /// items): new items get later ones.
+    NextId {
+        id: GlobalId,
     },
 }
 

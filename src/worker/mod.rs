@@ -26,14 +26,17 @@ pub use subscribe::{SubscribeBatch, SubscribeReply};
 
 /// What the coordinator asks of every worker.
 pub enum Command {
-    /// A table: an input arranged by the whole row.
+    /// A table: an input arranged by the whole row, keeping `retain` milliseconds of history.
     CreateTable {
         id: GlobalId,
+        retain: Timestamp,
     },
-    /// A materialized view: `expr` maintained and arranged, readable as `id`.
+    /// A materialized view: `expr` maintained and arranged, readable as `id`, keeping `retain`
+    /// milliseconds of history.
     CreateView {
         id: GlobalId,
         expr: RelExpr,
+        retain: Timestamp,
     },
     /// Drops a table, view or index and its dataflow.
     Drop {
@@ -44,7 +47,8 @@ pub enum Command {
         time: Timestamp,
         updates: Vec<(GlobalId, Row, Diff)>,
     },
-    /// Every input is complete up to (not including) `time`; reads at or after `since` only.
+    /// Every input is complete up to (not including) `time`, and `since` is the latest time
+    /// reads happen at: each arrangement keeps its retained history back from there.
     AdvanceTo {
         time: Timestamp,
         since: Timestamp,
@@ -79,6 +83,8 @@ struct Arrangement {
     rows: RowTrace,
     errs: ErrTrace,
     dataflow: usize,
+    /// How far back from the latest read time `AS OF` may read (milliseconds).
+    retain: Timestamp,
 }
 
 struct State {
@@ -122,7 +128,7 @@ pub fn run(worker: &mut Worker, commands: mpsc::Receiver<Command>) {
 
 fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
     match cmd {
-        Command::CreateTable { id } => {
+        Command::CreateTable { id, retain } => {
             let dataflow = worker.next_dataflow_index();
             let time = state.input_time;
             let (input, rows, errs) =
@@ -148,10 +154,11 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                     rows,
                     errs,
                     dataflow,
+                    retain,
                 },
             );
         }
-        Command::CreateView { id, expr } => {
+        Command::CreateView { id, expr, retain } => {
             let dataflow = worker.next_dataflow_index();
             let leader = worker.index() == 0;
             let (rows, errs) = build(
@@ -171,6 +178,7 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                     rows,
                     errs,
                     dataflow,
+                    retain,
                 },
             );
         }
@@ -239,7 +247,33 @@ fn build<R>(
     })
 }
 
-/// Lets arrangements forget history no read can ask for any more.
+/// Whether every arrangement in `ids` still holds its history at `time`: a read `AS OF` a time
+/// its inputs have compacted past would see wrong (folded) contents, so it is refused.
+///
+/// The answer depends only on the commands received so far, which every worker receives in
+/// the same order, so all workers agree (they must: a refused read builds no dataflow). An
+/// arrangement's actual compaction lags this bound, never passes it.
+fn check_readable(
+    state: &State,
+    ids: impl IntoIterator<Item = GlobalId>,
+    time: Timestamp,
+) -> Result<(), EvalError> {
+    for id in ids {
+        let since = state
+            .arrangements
+            .get(&id)
+            .map_or(0, |a| state.since.saturating_sub(a.retain));
+        if since > time {
+            return Err(EvalError::InvalidParameter(format!(
+                "AS OF {time} is before the history retained for {id}, which begins at {since}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Lets arrangements forget history no read can ask for any more: each keeps its retention
+/// window back from the latest read time, and everything an outstanding peek reads.
 fn compact(state: &mut State) {
     let oldest_peek = state
         .peeks
@@ -247,9 +281,10 @@ fn compact(state: &mut State) {
         .map(|p| p.time)
         .min()
         .unwrap_or(Timestamp::MAX);
-    let since = state.since.min(oldest_peek);
-    let frontier = [since];
     for a in state.arrangements.values_mut() {
+        // (Compaction never moves back: the trace joins this with its current frontier.)
+        let since = state.since.saturating_sub(a.retain).min(oldest_peek);
+        let frontier = [since];
         use differential_dataflow::trace::TraceReader;
         a.rows.set_logical_compaction(AntichainRef::new(&frontier));
         a.rows.set_physical_compaction(AntichainRef::new(&frontier));

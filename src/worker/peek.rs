@@ -30,6 +30,14 @@ pub fn start(
     time: Timestamp,
     reply: PeekReply,
 ) {
+    let reads: Vec<_> = match &target {
+        PeekTarget::Arranged(id) => vec![*id],
+        PeekTarget::Transient(expr) => expr.depends_on().into_iter().collect(),
+    };
+    if let Err(e) = super::check_readable(state, reads, time) {
+        let _ = reply.send(Err(e));
+        return;
+    }
     let pending = match target {
         PeekTarget::Arranged(id) => match state.arrangements.get(&id) {
             Some(Arrangement { rows, errs, .. }) => PendingPeek {

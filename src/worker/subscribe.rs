@@ -32,6 +32,10 @@ pub fn start(
     snapshot: bool,
     reply: SubscribeReply,
 ) {
+    if let Err(e) = super::check_readable(state, expr.depends_on(), as_of) {
+        let _ = reply.send(Err(e));
+        return;
+    }
     let dataflow = worker.next_dataflow_index();
     let leader = worker.index() == 0;
     build(

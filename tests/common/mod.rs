@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use runnel::coord::Coordinator;
+use runnel::coord::{Config, Coordinator};
 
 /// A running server; it stops when the test process exits.
 pub struct TestServer {
@@ -28,7 +28,8 @@ impl TestServer {
         // The server gets its own thread and runtime, like the real binary, so tests can be
         // async themselves.
         let data_dir = temp_data_dir();
-        let coord = Coordinator::start(workers, &data_dir).expect("the server starts");
+        let coord =
+            Coordinator::start(&Config::new(workers, &data_dir)).expect("the server starts");
         let c = Arc::clone(&coord);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -69,5 +70,104 @@ impl TestServer {
             let _ = conn.await;
         });
         client
+    }
+}
+
+/// The real `runnel` binary, started as its own process on a free loopback port.
+pub struct Process {
+    child: std::process::Child,
+    pub port: u16,
+    /// Where the server's log output goes.
+    pub output: std::path::PathBuf,
+}
+
+impl Process {
+    /// Starts the binary on `data_dir` and waits until it listens.
+    pub async fn start(data_dir: &std::path::Path, args: &[&str]) -> Process {
+        match Process::try_start(data_dir, args).await {
+            Ok(p) => p,
+            Err(output) => panic!("the server did not start:\n{output}"),
+        }
+    }
+
+    /// Starts the binary; if it exits instead of listening, returns what it wrote.
+    pub async fn try_start(data_dir: &std::path::Path, args: &[&str]) -> Result<Process, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let output = data_dir.with_extension(format!("{port}.log"));
+        let file = std::fs::File::create(&output).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env("RUNNEL_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("the runnel binary starts");
+        let mut p = Process {
+            child,
+            port,
+            output,
+        };
+        for _ in 0..400 {
+            if let Ok(Some(_)) = p.child.try_wait() {
+                return Err(p.output());
+            }
+            // The port opens before start-up replays the log; it is done when it says so.
+            if p.output().contains("listening on") {
+                return Ok(p);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        p.child.kill().ok();
+        Err(format!(
+            "not listening on {port} after 10 s:\n{}",
+            p.output()
+        ))
+    }
+
+    /// What the server has written to its log output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    pub async fn connect(&self, db: &str) -> tokio_postgres::Client {
+        let conn = format!(
+            "host=127.0.0.1 port={} user=materialize dbname={db}",
+            self.port
+        );
+        for _ in 0..100 {
+            if let Ok((client, conn)) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await
+            {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                return client;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("cannot connect to the server on {}", self.port);
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Process {
+    /// A server never outlives its test, even one that failed.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            std::fs::remove_file(&self.output).ok();
+        }
     }
 }

@@ -1,0 +1,359 @@
+//! Log compaction: a prefix of closed segments whose writes are all older than the retention
+//! window is folded into one base segment holding what it amounts to: the databases, schemas
+//! and items still alive (their CREATE records, in id order) and each table's consolidated
+//! contents as of the last folded write. A table updated in place then costs its size, not its
+//! history. Writes inside the window stay as they are, so `AS OF` can still reach them after a
+//! restart.
+//!
+//! The base is written to a temporary file, fsynced, and renamed over the last folded segment;
+//! only then are the earlier folded segments removed. A crash at any point leaves either the
+//! old segments, or the base and (until the next open removes them) stale segments before it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::log::{self, LogError, BASE_MAGIC};
+use super::{LogRecord, TableStore};
+use crate::repr::{GlobalId, Timestamp};
+
+/// The rows of a table are written in records of at most about this size.
+const ROWS_PER_RECORD_BYTES: usize = 16 << 20;
+
+/// What one compaction did.
+#[derive(Debug, PartialEq)]
+pub struct Compacted {
+    pub segments: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// The compactor thread: whenever a segment closes (and every `every`) folds what is older
+/// than `frontier()`, until the log is closed.
+pub(super) fn run(
+    dir: &Path,
+    frontier: impl Fn() -> Timestamp,
+    closed: mpsc::Receiver<()>,
+    every: Duration,
+) {
+    loop {
+        match closed.recv_timeout(every) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        let frontier = frontier();
+        match compact(dir, frontier) {
+            Ok(Some(c)) => tracing::info!(
+                "compacted the log: {} segments of {} bytes folded into a base of {} bytes (writes up to {frontier})",
+                c.segments,
+                c.bytes_before,
+                c.bytes_after
+            ),
+            Ok(None) => {}
+            // Nothing is lost: the old segments stay until a compaction succeeds.
+            Err(e) => tracing::warn!("log compaction failed, will retry: {e}"),
+        }
+    }
+}
+
+/// Folds the longest prefix of closed segments whose writes are all at or before `frontier`
+/// into a base segment. Returns what was done, if anything.
+pub fn compact(dir: &Path, frontier: Timestamp) -> Result<Option<Compacted>, LogError> {
+    let segments = log::live_segments(dir, false)?;
+    let Some((_active, closed)) = segments.split_last() else {
+        return Ok(None);
+    };
+    let mut fold = Fold::default();
+    let mut folded: Vec<&PathBuf> = Vec::new();
+    for path in closed {
+        let (payloads, _) = log::read_segment(path, false, false)?;
+        let mut records = Vec::with_capacity(payloads.len());
+        for p in &payloads {
+            let record = LogRecord::decode(p).map_err(|what| LogError::Corrupt {
+                file: path.clone(),
+                offset: 0,
+                what: format!("an undecodable record: {what}"),
+            })?;
+            records.push(record);
+        }
+        let latest = records
+            .iter()
+            .filter_map(|r| match r {
+                LogRecord::Write { time, .. } => Some(*time),
+                _ => None,
+            })
+            .max();
+        if latest.is_some_and(|t| t > frontier) {
+            break;
+        }
+        for r in records {
+            fold.apply(r);
+        }
+        folded.push(path);
+    }
+    // One segment that is already a base has nothing to fold.
+    let Some(last) = folded.last() else {
+        return Ok(None);
+    };
+    if folded.len() == 1 && is_base(last)? {
+        return Ok(None);
+    }
+    let bytes_before = folded
+        .iter()
+        .map(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let mut data = BASE_MAGIC.to_vec();
+    for record in fold.into_records() {
+        log::frame(&record.encode(), &mut data);
+    }
+    let tmp = last.with_extension("seg.tmp");
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| LogError::Io(p, e)
+    };
+    File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(&data)?;
+            f.sync_all()
+        })
+        .map_err(io(&tmp))?;
+    fs::rename(&tmp, last).map_err(io(last))?;
+    log::sync_dir(dir)?;
+    for stale in &folded[..folded.len() - 1] {
+        fs::remove_file(stale).map_err(io(stale))?;
+    }
+    log::sync_dir(dir)?;
+    Ok(Some(Compacted {
+        segments: folded.len(),
+        bytes_before,
+        bytes_after: data.len() as u64,
+    }))
+}
+
+fn is_base(path: &Path) -> Result<bool, LogError> {
+    let data = fs::read(path).map_err(|e| LogError::Io(path.to_path_buf(), e))?;
+    Ok(data.starts_with(BASE_MAGIC))
+}
+
+/// The state a prefix of the log amounts to.
+#[derive(Default)]
+struct Fold {
+    databases: BTreeSet<String>,
+    schemas: BTreeSet<(String, String)>,
+    items: BTreeMap<GlobalId, LogRecord>,
+    tables: TableStore,
+    /// The time of the last write folded: the base's contents are as of then.
+    time: Timestamp,
+    next_id: u64,
+}
+
+impl Fold {
+    fn apply(&mut self, record: LogRecord) {
+        match record {
+            LogRecord::CreateItem { id, .. } => {
+                self.next_id = self.next_id.max(id.0 + 1);
+                self.items.insert(id, record);
+            }
+            LogRecord::DropItems { ids } => {
+                for id in ids {
+                    self.items.remove(&id);
+                    self.tables.drop_table(id);
+                }
+            }
+            LogRecord::CreateDatabase { name } => {
+                self.databases.insert(name);
+            }
+            LogRecord::DropDatabase { name } => {
+                self.schemas.retain(|(db, _)| *db != name);
+                self.databases.remove(&name);
+            }
+            LogRecord::CreateSchema { database, name } => {
+                self.schemas.insert((database, name));
+            }
+            LogRecord::Write {
+                time,
+                table,
+                updates,
+            } => {
+                self.tables.apply(table, &updates);
+                self.time = self.time.max(time);
+            }
+            LogRecord::NextId { id } => self.next_id = self.next_id.max(id.0),
+        }
+    }
+
+    /// The records that rebuild this state: the catalog first (items in creation order, so
+    /// each finds what it depends on), then the tables' contents.
+    fn into_records(self) -> Vec<LogRecord> {
+        let mut out: Vec<LogRecord> = Vec::new();
+        out.extend(
+            self.databases
+                .into_iter()
+                .map(|name| LogRecord::CreateDatabase { name }),
+        );
+        out.extend(
+            self.schemas
+                .into_iter()
+                .map(|(database, name)| LogRecord::CreateSchema { database, name }),
+        );
+        let live: Vec<GlobalId> = self.items.keys().copied().collect();
+        out.extend(self.items.into_values());
+        for table in live {
+            let mut updates = Vec::new();
+            let mut bytes = 0;
+            for (row, diff) in self.tables.contents(table) {
+                bytes += postcard::experimental::serialized_size(&row).unwrap_or(64) + 8;
+                updates.push((row, diff));
+                if bytes >= ROWS_PER_RECORD_BYTES {
+                    out.push(LogRecord::Write {
+                        time: self.time,
+                        table,
+                        updates: std::mem::take(&mut updates),
+                    });
+                    bytes = 0;
+                }
+            }
+            if !updates.is_empty() {
+                out.push(LogRecord::Write {
+                    time: self.time,
+                    table,
+                    updates,
+                });
+            }
+        }
+        out.push(LogRecord::NextId {
+            id: GlobalId(self.next_id),
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repr::Datum;
+    use crate::storage::log::{Log, LogOptions};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("runnel-compact-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    /// A table created, then its one row updated in place at times 1..=n, in small segments.
+    fn write_log(dir: &Path, n: i64) {
+        let opened = Log::open(dir, &LogOptions { segment_bytes: 200 }).unwrap();
+        // The test compacts by hand: the background compactor is kept from folding anything.
+        opened.log.retain_at_least(Timestamp::MAX);
+        let mut records = vec![LogRecord::CreateItem {
+            id: GlobalId(1),
+            database: "materialize".into(),
+            search_path: vec!["public".into()],
+            sql: "CREATE TABLE t (v bigint)".into(),
+        }];
+        records.push(LogRecord::Write {
+            time: 1,
+            table: GlobalId(1),
+            updates: vec![(vec![Datum::Int64(1)], 1)],
+        });
+        for v in 2..=n {
+            records.push(LogRecord::Write {
+                time: v as Timestamp,
+                table: GlobalId(1),
+                updates: vec![(vec![Datum::Int64(v - 1)], -1), (vec![Datum::Int64(v)], 1)],
+            });
+        }
+        // One at a time: a segment closes between group commits.
+        let (tx, rx) = mpsc::channel();
+        for r in &records {
+            let tx = tx.clone();
+            opened.log.append(r.encode(), move || tx.send(()).unwrap());
+            rx.recv().unwrap();
+        }
+    }
+
+    /// The table's contents and the latest write time, as start-up would rebuild them.
+    fn replayed(dir: &Path) -> (Vec<(crate::repr::Row, i64)>, Timestamp, usize) {
+        let (payloads, torn, _) = Log::read_only(dir).unwrap();
+        assert!(torn.is_none());
+        let mut fold = Fold::default();
+        let mut latest = 0;
+        for p in &payloads {
+            let r = LogRecord::decode(p).unwrap();
+            if let LogRecord::Write { time, .. } = &r {
+                latest = latest.max(*time);
+            }
+            fold.apply(r);
+        }
+        (fold.tables.contents(GlobalId(1)), latest, payloads.len())
+    }
+
+    #[test]
+    fn a_table_updated_in_place_compacts_to_its_contents() {
+        let dir = temp_dir("in-place");
+        write_log(&dir, 300);
+        let before = log::live_segments(&dir, false).unwrap().len();
+        assert!(before > 10, "small segments: {before}");
+        compact(&dir, Timestamp::MAX).unwrap();
+        let after = log::live_segments(&dir, false).unwrap();
+        assert!(after.len() <= 2, "{} segments left", after.len());
+        let (contents, latest, records) = replayed(&dir);
+        assert_eq!(contents, vec![(vec![Datum::Int64(300)], 1)]);
+        assert_eq!(latest, 300);
+        assert!(records < 10, "{records} records left");
+        // Appends go on after a compaction, and a second one folds the first base in.
+        drop(Log::open(&dir, &LogOptions::default()).unwrap());
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn writes_after_the_frontier_are_kept_as_they_are() {
+        let dir = temp_dir("frontier");
+        write_log(&dir, 300);
+        compact(&dir, 150).unwrap();
+        let (contents, latest, _) = replayed(&dir);
+        assert_eq!(contents, vec![(vec![Datum::Int64(300)], 1)]);
+        assert_eq!(latest, 300);
+        // Every write after 150 is still its own record.
+        let (payloads, _, from_base) = Log::read_only(&dir).unwrap();
+        assert!(from_base);
+        let times: Vec<Timestamp> = payloads
+            .iter()
+            .filter_map(|p| match LogRecord::decode(p).unwrap() {
+                LogRecord::Write { time, .. } => Some(time),
+                _ => None,
+            })
+            .collect();
+        assert!((151..=300).all(|t| times.contains(&t)));
+        // Before it, only the base's snapshot and the rest of the segment holding 151.
+        assert!(
+            times.iter().filter(|t| **t <= 150).count() <= 10,
+            "{times:?}"
+        );
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn segments_left_before_a_base_by_a_crash_are_removed_on_open() {
+        let dir = temp_dir("stale");
+        write_log(&dir, 100);
+        compact(&dir, Timestamp::MAX).unwrap();
+        // A crash between the rename and the removals leaves old segments before the base.
+        fs::write(
+            dir.join(log::segment_name(1)),
+            b"stale, and not even well formed",
+        )
+        .unwrap();
+        fs::write(dir.join("00000002.seg.tmp"), b"half a base").unwrap();
+        let opened = Log::open(&dir, &LogOptions::default()).unwrap();
+        assert!(!dir.join(log::segment_name(1)).exists());
+        assert!(!dir.join("00000002.seg.tmp").exists());
+        drop(opened);
+        let (contents, _, _) = replayed(&dir);
+        assert_eq!(contents, vec![(vec![Datum::Int64(100)], 1)]);
+        fs::remove_dir_all(&dir).ok();
+    }
+}
