@@ -4,6 +4,7 @@
 //! Statements are planned and sequenced one at a time under a lock; waiting for answers (peeks,
 //! subscriptions) happens outside it, in the session, through `ReadFuture` and `Subscription`.
 
+mod hydration;
 mod read;
 mod recover;
 pub mod replay;
@@ -22,7 +23,7 @@ use crate::catalog::{Catalog, CatalogItem, ItemKind};
 use crate::error::SqlError;
 use crate::ir::{eval, RelExpr};
 use crate::parse::Statement;
-use crate::plan::{plan_statement, DropKind, Plan, PlanContext, PlanError, SelectPlan};
+use crate::plan::{plan_statement, DropKind, Plan, PlanContext, PlanError, SelectPlan, ShowKind};
 use crate::repr::{Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 use crate::storage::{Log, LogRecord, TableStore};
 use crate::worker::{Command, PeekTarget};
@@ -52,6 +53,9 @@ struct State {
     replaying: bool,
     /// The durability signal of the latest record the current statement appended.
     pending: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Where reads continued from after the log was replayed: every arrangement rebuilt from
+    /// the log has hydrated once it is complete past this time.
+    started_at: Timestamp,
 }
 
 /// How a coordinator is started.
@@ -130,6 +134,7 @@ impl Coordinator {
             config.retain_history,
         );
         coord.recover(opened.records)?;
+        coord.watch_hydration();
         Ok(coord)
     }
 
@@ -141,6 +146,7 @@ impl Coordinator {
                 write_ts: 0,
                 replaying: false,
                 pending: None,
+                started_at: 0,
             }),
             retain_history,
             workers: Arc::new(workers),
@@ -489,8 +495,9 @@ impl Coordinator {
                 )))
             }
             Plan::Select(plan) => Ok(Response::Rows(self.read(st, plan)?)),
-            Plan::Show(kind) => {
-                let (desc, rows) = show::rows(&st.catalog, session, kind)?;
+            Plan::Show(ShowKind::Hydration) => Ok(Response::Rows(self.show_hydration(st, session))),
+            Plan::Show(ShowKind::Objects(objects)) => {
+                let (desc, rows) = show::rows(&st.catalog, session, objects)?;
                 let arity = desc.arity();
                 let finishing = crate::plan::Finishing {
                     project: (0..arity).collect(),

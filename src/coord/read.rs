@@ -22,6 +22,7 @@ pub(super) enum Pending {
         rx: tokio::sync::mpsc::UnboundedReceiver<PeekResult>,
         expected: usize,
     },
+    Hydration(super::hydration::HydrationRequest),
 }
 
 impl ReadFuture {
@@ -40,6 +41,7 @@ impl ReadFuture {
                 }
                 all
             }
+            Pending::Hydration(request) => super::hydration::rows(request).await?,
         };
         finish(counted, &self.finishing)
     }

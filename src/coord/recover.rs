@@ -230,6 +230,7 @@ impl Coordinator {
         let time = now_ms().max(st.write_ts + 1);
         self.workers.write(time, Vec::new());
         st.write_ts = time;
+        st.started_at = time;
         self.read_ts.store(time, Ordering::SeqCst);
         time
     }

@@ -1,4 +1,5 @@
-//! `SHOW TABLES | VIEWS | MATERIALIZED VIEWS | INDEXES | DATABASES | SCHEMAS | COLUMNS FROM x`.
+//! `SHOW TABLES | VIEWS | MATERIALIZED VIEWS | INDEXES | DATABASES | SCHEMAS | COLUMNS FROM x`,
+//! and the columns of `SHOW HYDRATION` (answered by the workers, in `hydration`).
 
 use super::Session;
 use crate::catalog::{Catalog, ItemKind};
@@ -27,9 +28,8 @@ fn text_row(values: &[&str]) -> Row {
 pub fn rows(
     catalog: &Catalog,
     session: &Session,
-    kind: ShowKind,
+    objects: ShowObjects,
 ) -> Result<(RelationDesc, Vec<Row>), SqlError> {
-    let ShowKind::Objects(objects) = kind;
     let schemas = session.search_path();
     let visible =
         |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
@@ -84,9 +84,22 @@ pub fn rows(
 
 /// The columns a SHOW statement returns, known before it runs (for Describe).
 pub fn desc(kind: &ShowKind) -> RelationDesc {
-    let ShowKind::Objects(objects) = kind;
-    match objects {
-        ShowObjects::Columns(_) => text_desc(&["name", "nullable", "type"]),
-        _ => text_desc(&["name"]),
+    match kind {
+        ShowKind::Objects(ShowObjects::Columns(_)) => text_desc(&["name", "nullable", "type"]),
+        ShowKind::Objects(_) => text_desc(&["name"]),
+        ShowKind::Hydration => hydration_desc(),
     }
+}
+
+/// `SHOW HYDRATION`'s columns: each table's and materialized view's name, its type, and whether
+/// its arrangement has caught up.
+pub fn hydration_desc() -> RelationDesc {
+    RelationDesc::new(
+        vec!["name".into(), "type".into(), "hydrated".into()],
+        vec![
+            ColumnType::new(ScalarType::Text, false),
+            ColumnType::new(ScalarType::Text, false),
+            ColumnType::new(ScalarType::Bool, false),
+        ],
+    )
 }

@@ -42,6 +42,9 @@ pub enum Statement {
         timeout: Option<std::time::Duration>,
     },
     Show(ShowObjects),
+    /// `SHOW HYDRATION`: whether each table's and materialized view's arrangement has caught
+    /// up (after a restart, or since its creation).
+    ShowHydration,
     /// `FLUSH`: waits until earlier writes are visible (they always are, reads are linearized).
     Flush,
     Empty,
@@ -164,6 +167,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         ("show", "indexes") => return Ok(Statement::Show(ShowObjects::Indexes)),
         ("show", "databases") => return Ok(Statement::Show(ShowObjects::Databases)),
         ("show", "schemas") => return Ok(Statement::Show(ShowObjects::Schemas)),
+        ("show", "hydration") if w(2).is_empty() => return Ok(Statement::ShowHydration),
         ("show", "columns") if w(2) == "from" || w(2) == "in" => {
             let name = strip_keyword(sql, 3).trim().trim_end_matches(';').trim();
             return Ok(Statement::Show(ShowObjects::Columns(parse_object_name(

@@ -36,6 +36,7 @@ pub enum DropKind {
 #[derive(Clone, Debug)]
 pub enum ShowKind {
     Objects(ShowObjects),
+    Hydration,
 }
 
 #[derive(Clone, Debug)]
@@ -139,6 +140,7 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
         Statement::Empty => Ok(Plan::Empty),
         Statement::Flush => Ok(Plan::Flush),
         Statement::Show(s) => Ok(Plan::Show(ShowKind::Objects(s.clone()))),
+        Statement::ShowHydration => Ok(Plan::Show(ShowKind::Hydration)),
         Statement::Subscribe(s) => plan_subscribe(pcx, s),
         Statement::CopySubscribe(s) => Ok(Plan::CopySubscribe(Box::new(plan_subscribe(pcx, s)?))),
         Statement::DeclareSubscribe { name, subscribe } => Ok(Plan::DeclareCursor {

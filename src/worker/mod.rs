@@ -24,6 +24,9 @@ use crate::repr::{Diff, GlobalId, Row, Timestamp};
 pub use peek::{PeekReply, PeekResult};
 pub use subscribe::{SubscribeBatch, SubscribeReply};
 
+/// One worker's arrangement frontiers, by object.
+pub type FrontierReply = tokio::sync::mpsc::UnboundedSender<Vec<(GlobalId, Timestamp)>>;
+
 /// What the coordinator asks of every worker.
 pub enum Command {
     /// A table: an input arranged by the whole row, keeping `retain` milliseconds of history.
@@ -70,6 +73,11 @@ pub enum Command {
     DropSubscribe {
         id: u64,
     },
+    /// Reports how far each arrangement is complete: its frontier (the first time not yet
+    /// complete; `Timestamp::MAX` once it can change no more).
+    Frontiers {
+        reply: FrontierReply,
+    },
     Shutdown,
 }
 
@@ -85,6 +93,19 @@ struct Arrangement {
     dataflow: usize,
     /// How far back from the latest read time `AS OF` may read (milliseconds).
     retain: Timestamp,
+}
+
+impl Arrangement {
+    /// The first time at which the rows or the errors are not yet complete.
+    fn frontier(&mut self) -> Timestamp {
+        use differential_dataflow::trace::TraceReader;
+        let mut upper = timely::progress::Antichain::new();
+        let mut frontier = Timestamp::MAX;
+        self.rows.read_upper(&mut upper);
+        frontier = frontier.min(upper.first().copied().unwrap_or(Timestamp::MAX));
+        self.errs.read_upper(&mut upper);
+        frontier.min(upper.first().copied().unwrap_or(Timestamp::MAX))
+    }
 }
 
 struct State {
@@ -219,6 +240,14 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             if let Some(dataflow) = state.subscribes.remove(&id) {
                 worker.drop_dataflow(dataflow);
             }
+        }
+        Command::Frontiers { reply } => {
+            let frontiers = state
+                .arrangements
+                .iter_mut()
+                .map(|(id, a)| (*id, a.frontier()))
+                .collect();
+            let _ = reply.send(frontiers);
         }
         Command::Shutdown => unreachable!("handled by the loop"),
     }
