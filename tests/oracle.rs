@@ -23,6 +23,9 @@ const VIEWS: &[&str] = &[
     // Only accumulable aggregates: maintained in the difference type, nulls and all.
     "SELECT a, count(*) AS n, count(b) AS nb, sum(b) AS s, avg(b) AS m FROM t1 GROUP BY a",
     "SELECT sum(d), avg(d), count(d) FROM t2",
+    // Distinct aggregates, each kept as one copy per (group, value) beside the others.
+    "SELECT a, count(DISTINCT b) AS nb, sum(DISTINCT b) AS sb, avg(DISTINCT b) AS ab, count(DISTINCT c) AS nc, count(*) AS n, max(c) AS hi FROM t1 GROUP BY a",
+    "SELECT count(DISTINCT a) AS na, sum(DISTINCT d) AS sd, count(*) AS n FROM t2",
     "SELECT a, count(*) FROM t1 GROUP BY a HAVING count(*) > 1",
     "SELECT DISTINCT b, c FROM t1",
     "SELECT a FROM t1 UNION SELECT a FROM t2",

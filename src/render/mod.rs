@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::operators::CountTotal;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::container::CapacityContainerBuilder;
@@ -18,12 +17,11 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::vec::ToStream;
 use timely::dataflow::Scope;
 
-use crate::ir::aggregate::{aggregate, top_k};
+use crate::ir::aggregate::top_k;
 use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
-use accumulate::Accumulable;
-
 mod accumulate;
+mod reduce;
 
 pub type RowSpine = KeySpine<Row, Timestamp, Diff>;
 pub type ErrSpine = KeySpine<EvalError, Timestamp, Diff>;
@@ -173,35 +171,14 @@ impl<'s> RenderCx<'_, 's> {
                     let vals: Result<Row, EvalError> = args.iter().map(|a| a.eval(&row)).collect();
                     Some(vals.map(|v| (key_of(&row, &gk), v)))
                 });
+                let reduced = reduce::render(keyed, aggregates, &arg_types);
                 let none = self.no_errors();
-                let finish = |mut key: Row, aggs: Row| {
-                    key.extend(aggs);
-                    key
-                };
-                let kinds: Vec<_> = aggregates
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| (a.func, a.distinct, arg_types[i]))
-                    .collect();
-                let (rows, agg_errs) = if let Some(acc) = Accumulable::new(&kinds) {
-                    let contribution = acc.clone();
-                    let totals = keyed
-                        .explode(move |(key, vals): (Row, Row)| {
-                            Some((key, contribution.accums(&vals)))
-                        })
-                        .count_total_core::<Diff>();
-                    fallible("ReduceOutput", totals, none, move |(key, totals)| {
-                        Some(acc.finish(&totals).map(|aggs| finish(key, aggs)))
-                    })
-                } else {
-                    let reduced: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
-                        keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                            out.push((reduce_group(&kinds, vals), 1));
-                        });
-                    fallible("ReduceOutput", reduced, none, move |(key, result)| {
-                        Some(result.map(|aggs| finish(key, aggs)))
-                    })
-                };
+                let (rows, agg_errs) = fallible("ReduceOutput", reduced, none, |(mut key, aggs)| {
+                    Some(aggs.map(|aggs: Row| {
+                        key.extend(aggs);
+                        key
+                    }))
+                });
                 (rows, errs.concat(agg_errs))
             }
             RelExpr::TopK {
@@ -253,25 +230,6 @@ impl<'s> RenderCx<'_, 's> {
             }
         }
     }
-}
-
-/// Evaluates one group's aggregates over their argument values (column `i` of each value row
-/// is aggregate `i`'s argument); an error in any aggregate is the group's error.
-fn reduce_group(
-    aggs: &[(crate::ir::AggregateFunc, bool, crate::repr::ScalarType)],
-    vals: &[(&Row, Diff)],
-) -> Result<Row, EvalError> {
-    aggs.iter()
-        .enumerate()
-        .map(|(i, (func, distinct, typ))| {
-            aggregate(
-                *func,
-                *distinct,
-                *typ,
-                vals.iter().map(|(r, d)| (&r[i], *d)),
-            )
-        })
-        .collect()
 }
 
 /// Applies `logic` to every record: `None` drops it, `Some(Ok(row))` passes a row on and
