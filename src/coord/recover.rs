@@ -17,20 +17,21 @@ use crate::repr::{Diff, GlobalId, Row, Timestamp};
 use crate::storage::LogRecord;
 use crate::worker::Command;
 
-/// Reports replay progress: a bar on a terminal, a log line every few seconds otherwise.
+/// Reports replay progress in bytes of the log (one record can hold a whole COPY): a bar on a
+/// terminal, a log line every few seconds otherwise.
 struct Progress {
-    total: usize,
+    total: u64,
     bar: Option<indicatif::ProgressBar>,
     last_line: Instant,
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
+    fn new(total: u64) -> Progress {
         let bar = (total > 0 && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
+            let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "replaying the log {bar:40} {pos}/{len} records ({eta} left)",
+                    "replaying the log {bar:40} {bytes}/{total_bytes} ({eta} left)",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
@@ -43,11 +44,15 @@ impl Progress {
         }
     }
 
-    fn tick(&mut self, done: usize) {
+    fn tick(&mut self, done: u64) {
         match &self.bar {
-            Some(bar) => bar.set_position(done as u64),
+            Some(bar) => bar.set_position(done),
             None if self.last_line.elapsed() > Duration::from_secs(2) => {
-                tracing::info!("replaying the log: {done} of {} records", self.total);
+                tracing::info!(
+                    "replaying the log: {} of {}",
+                    indicatif::HumanBytes(done),
+                    indicatif::HumanBytes(self.total)
+                );
                 self.last_line = Instant::now();
             }
             None => {}
@@ -96,8 +101,10 @@ impl Coordinator {
     ) -> Result<(), StartError> {
         let mut st = self.lock();
         st.replaying = true;
-        let mut progress = Progress::new(records.len());
+        let mut progress = Progress::new(records.iter().map(|r| r.len() as u64).sum());
+        let mut done = 0;
         for (index, bytes) in records.into_iter().enumerate() {
+            done += bytes.len() as u64;
             let record = LogRecord::decode(&bytes).map_err(|what| StartError::Replay {
                 index,
                 what: format!("undecodable: {what}"),
@@ -107,7 +114,7 @@ impl Coordinator {
                     index,
                     what: e.to_string(),
                 })?;
-            progress.tick(index + 1);
+            progress.tick(done);
         }
         progress.finish();
         st.replaying = false;
@@ -164,13 +171,14 @@ impl Coordinator {
                 table,
                 updates,
             } => {
-                st.tables.apply(table, &updates);
                 st.write_ts = st.write_ts.max(time);
                 // Times only grow along the log and the window only widens, so the writes
-                // kept are a suffix of the log's writes.
+                // kept are a suffix of the log's writes. Until `install`, the tables hold their
+                // contents as of the window's start: the writes before it, folded.
                 if time > window.now.saturating_sub(window.retain) {
                     window.writes.push((time, table, updates));
                 } else {
+                    st.tables.apply(table, &updates);
                     window.folded_through = time;
                 }
             }
@@ -200,16 +208,11 @@ impl Coordinator {
                 ItemKind::View { .. } | ItemKind::Index { .. } => {}
             }
         }
-        // The contents at the window's start: everything, less the writes inside the window
-        // (the dataflows consolidate the two at the snapshot's time).
-        let writes: Vec<_> = window
-            .writes
-            .into_iter()
-            .filter(|(_, table, _)| st.catalog.get(*table).is_some())
-            .collect();
-        let ids: Vec<_> = st.tables.tables().collect();
-        let mut snapshot: Vec<_> = ids
-            .into_iter()
+        // The contents at the window's start, then each write inside the window at its time
+        // (and into the tables, which then hold their current contents).
+        let snapshot: Vec<_> = st
+            .tables
+            .tables()
             .flat_map(|id| {
                 st.tables
                     .contents(id)
@@ -217,13 +220,14 @@ impl Coordinator {
                     .map(move |(r, d)| (id, r, d))
             })
             .collect();
-        for (_, table, updates) in &writes {
-            snapshot.extend(updates.iter().map(|(r, d)| (*table, r.clone(), -d)));
-        }
         if !snapshot.is_empty() {
             self.workers.write(window.folded_through, snapshot);
         }
-        for (time, table, updates) in writes {
+        for (time, table, updates) in window.writes {
+            if st.catalog.get(table).is_none() {
+                continue; // dropped later in the log
+            }
+            st.tables.apply(table, &updates);
             let tagged = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
             self.workers.write(time, tagged);
         }

@@ -66,7 +66,7 @@ impl LogRecord {
 
 #[derive(Default)]
 pub struct TableStore {
-    tables: HashMap<GlobalId, HashMap<Row, Diff>>,
+    tables: HashMap<GlobalId, foldhash::HashMap<Row, Diff>>,
 }
 
 impl TableStore {
