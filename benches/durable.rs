@@ -22,7 +22,11 @@ use futures::SinkExt;
 const ROWS_PER_TXN: usize = 100;
 
 fn env_or(name: &str, debug: usize, release: usize) -> usize {
-    let default = if cfg!(debug_assertions) { debug } else { release };
+    let default = if cfg!(debug_assertions) {
+        debug
+    } else {
+        release
+    };
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -65,10 +69,7 @@ impl Server {
     }
 
     fn conn(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=bench dbname=bench",
-            self.port
-        )
+        format!("host=127.0.0.1 port={} user=bench dbname=bench", self.port)
     }
 }
 

@@ -136,9 +136,14 @@ fn main() -> std::process::ExitCode {
                 segment_bytes: args.log_segment_bytes,
             },
         };
-        let coord = match runnel::coord::Coordinator::start(&config) {
-            Ok(c) => c,
-            Err(e) => {
+        let starting = tokio::task::spawn_blocking(move || runnel::coord::Coordinator::start(&config));
+        let coord = match runnel::server::refuse_until(&listener, starting).await {
+            Ok(Ok(c)) => c,
+            Err(panicked) => {
+                tracing::error!("start-up failed: {panicked}");
+                return std::process::ExitCode::FAILURE;
+            }
+            Ok(Err(e)) => {
                 tracing::error!("cannot start on the data directory {}: {e}", args.data_dir.display());
                 return std::process::ExitCode::FAILURE;
             }

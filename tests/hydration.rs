@@ -85,7 +85,10 @@ async fn show_hydration_follows_views_rebuilding_after_kill() {
         sink.finish().await.unwrap();
     }
     let before = totals(&client).await;
-    assert_eq!(before.1, (rows as i64 / 150) * 100 + (rows as i64 % 150).min(100));
+    assert_eq!(
+        before.1,
+        (rows as i64 / 150) * 100 + (rows as i64 % 150).min(100)
+    );
     // Objects of another database are not this session's.
     let other = server.connect("elsewhere").await;
     other.batch_execute("CREATE TABLE t (x int)").await.unwrap();
@@ -95,8 +98,33 @@ async fn show_hydration_follows_views_rebuilding_after_kill() {
     );
 
     server.kill();
-    let server = Process::start(&data_dir, &[]).await;
-    let client = server.connect("hydra").await;
+    // While the log is replayed, the port is open and a client is told the server is starting
+    // up (57P03), not left waiting or refused without a word.
+    let server = Process::spawn(&data_dir, &[]);
+    let mut told_starting_up = 0;
+    let client = loop {
+        match tokio_postgres::connect(&server.conn_string("hydra"), tokio_postgres::NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(conn);
+                break client;
+            }
+            Err(e) => match e.as_db_error() {
+                Some(db) => {
+                    assert_eq!(db.code().code(), "57P03", "{e:?}");
+                    assert_eq!(db.message(), "the database system is starting up");
+                    told_starting_up += 1;
+                }
+                None => assert!(
+                    !server.output().contains("listening on"),
+                    "cannot connect to a listening server: {e}"
+                ),
+            },
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    eprintln!("{told_starting_up} connections were told the server is starting up");
+    assert!(told_starting_up > 0, "replaying 200,000 rows outlasted no connection attempt");
+    let server = server.until_listening().await.unwrap();
     // Poll from the moment the server listens until everything has hydrated.
     let started = Instant::now();
     let (status, observed_waiting) = until_hydrated(&client).await;

@@ -91,7 +91,8 @@ impl Coordinator {
             })
             .collect();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        self.workers.broadcast(|| Command::Frontiers { reply: tx.clone() });
+        self.workers
+            .broadcast(|| Command::Frontiers { reply: tx.clone() });
         HydrationRequest {
             objects,
             rx,
@@ -182,7 +183,9 @@ fn follow(coord: Weak<Coordinator>) {
 }
 
 /// `SHOW HYDRATION`'s rows, once the workers have answered.
-pub(super) async fn rows(request: HydrationRequest) -> Result<Vec<(crate::repr::Row, i64)>, SqlError> {
+pub(super) async fn rows(
+    request: HydrationRequest,
+) -> Result<Vec<(crate::repr::Row, i64)>, SqlError> {
     let status = request
         .status()
         .await
@@ -225,7 +228,11 @@ mod tests {
     fn hydrated_once_every_worker_is_complete_past_the_target() {
         let replies = vec![
             vec![(GlobalId(1), 11), (GlobalId(2), 11), (GlobalId(3), 10)],
-            vec![(GlobalId(1), Timestamp::MAX), (GlobalId(2), 10), (GlobalId(3), 11)],
+            vec![
+                (GlobalId(1), Timestamp::MAX),
+                (GlobalId(2), 10),
+                (GlobalId(3), 11),
+            ],
         ];
         let status = combine(
             vec![object(1, 10), object(2, 10), object(3, 10), object(4, 10)],

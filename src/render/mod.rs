@@ -173,12 +173,13 @@ impl<'s> RenderCx<'_, 's> {
                 });
                 let reduced = reduce::render(keyed, aggregates, &arg_types);
                 let none = self.no_errors();
-                let (rows, agg_errs) = fallible("ReduceOutput", reduced, none, |(mut key, aggs)| {
-                    Some(aggs.map(|aggs: Row| {
-                        key.extend(aggs);
-                        key
-                    }))
-                });
+                let (rows, agg_errs) =
+                    fallible("ReduceOutput", reduced, none, |(mut key, aggs)| {
+                        Some(aggs.map(|aggs: Row| {
+                            key.extend(aggs);
+                            key
+                        }))
+                    });
                 (rows, errs.concat(agg_errs))
             }
             RelExpr::TopK {

@@ -31,11 +31,17 @@ type Kind = (AggregateFunc, bool, ScalarType);
 /// A set of aggregates maintained together; `aggs` are their indexes in the query, ascending.
 #[derive(Debug, PartialEq)]
 enum Part {
-    Accumulable { aggs: Vec<usize> },
+    Accumulable {
+        aggs: Vec<usize>,
+    },
     /// Aggregates over the distinct values of the argument in column `aggs[0]` (they all have
     /// the same argument expression).
-    Distinct { aggs: Vec<usize> },
-    General { aggs: Vec<usize> },
+    Distinct {
+        aggs: Vec<usize>,
+    },
+    General {
+        aggs: Vec<usize>,
+    },
 }
 
 impl Part {
@@ -50,7 +56,10 @@ fn accumulable(func: AggregateFunc, typ: ScalarType) -> bool {
     match func {
         AggregateFunc::CountAll | AggregateFunc::Count => true,
         AggregateFunc::Sum | AggregateFunc::Avg => {
-            matches!(typ, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64)
+            matches!(
+                typ,
+                ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64
+            )
         }
         _ => false,
     }
@@ -103,8 +112,7 @@ pub fn render<'s>(
     }
     let n = kinds.len();
     let mut tagged = parts.iter().enumerate().map(|(p, part)| {
-        render_part(keyed.clone(), part, &kinds)
-            .map(move |(key, aggs)| (key, (p, aggs)))
+        render_part(keyed.clone(), part, &kinds).map(move |(key, aggs)| (key, (p, aggs)))
     });
     let mut all = tagged.next().expect("a reduction has aggregates");
     for more in tagged {
@@ -133,7 +141,12 @@ fn assemble(
     }
     let mut row = vec![Datum::Null; n];
     for ((part, aggs), _) in vals {
-        for (value, &place) in aggs.as_ref().map_err(Clone::clone)?.iter().zip(&places[*part]) {
+        for (value, &place) in aggs
+            .as_ref()
+            .map_err(Clone::clone)?
+            .iter()
+            .zip(&places[*part])
+        {
             row[place] = value.clone();
         }
     }
@@ -145,7 +158,8 @@ fn render_part<'s>(keyed: Keyed<'s>, part: &Part, kinds: &[Kind]) -> Reduced<'s>
     let mine: Vec<Kind> = cols.iter().map(|&i| kinds[i]).collect();
     match part {
         Part::Accumulable { .. } => {
-            let acc = Accumulable::new(&mine).expect("the plan puts only accumulable aggregates here");
+            let acc =
+                Accumulable::new(&mine).expect("the plan puts only accumulable aggregates here");
             let contribution = acc.clone();
             let every_column = cols.len() == kinds.len();
             keyed
@@ -164,7 +178,8 @@ fn render_part<'s>(keyed: Keyed<'s>, part: &Part, kinds: &[Kind]) -> Reduced<'s>
             // One copy of each (group, value), NULL included so that a group whose values are
             // all NULL still exists; then the aggregates accumulate as if not distinct.
             let plain: Vec<Kind> = mine.iter().map(|&(f, _, t)| (f, false, t)).collect();
-            let acc = Accumulable::new(&plain).expect("the plan puts only accumulable aggregates here");
+            let acc =
+                Accumulable::new(&plain).expect("the plan puts only accumulable aggregates here");
             let contribution = acc.clone();
             let (col, width) = (cols[0], cols.len());
             keyed

@@ -11,20 +11,17 @@ use bytes::{BufMut, BytesMut};
 use pgwire::messages::data::{DataRow, RowDescription};
 use pgwire::messages::extendedquery::{BindComplete, CloseComplete, ParseComplete};
 use pgwire::messages::response::{
-    CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery, SslResponse,
+    CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse, ReadyForQuery,
     TransactionStatus,
 };
 use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey};
-use pgwire::messages::{
-    DecodeContext, PgWireBackendMessage as B, PgWireFrontendMessage as F, ProtocolVersion,
-    SslNegotiationMetaMessage,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use pgwire::messages::{PgWireBackendMessage as B, PgWireFrontendMessage as F};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::describe::{fields, format_of, subscribe_desc};
 use super::values;
+use super::wire::Wire;
 use super::CancelRegistry;
 
 mod copy;
@@ -80,10 +77,7 @@ enum Outcome {
 }
 
 struct Conn {
-    socket: TcpStream,
-    rbuf: BytesMut,
-    wbuf: BytesMut,
-    ctx: DecodeContext,
+    wire: Wire,
     coord: Arc<Coordinator>,
     session: Session,
     txn: Txn,
@@ -100,10 +94,7 @@ pub async fn run(
     peer: SocketAddr,
 ) -> Result<(), SqlError> {
     let mut conn = Conn {
-        socket,
-        rbuf: BytesMut::with_capacity(8192),
-        wbuf: BytesMut::with_capacity(8192),
-        ctx: DecodeContext::default(),
+        wire: Wire::new(socket),
         coord,
         session: Session::new("materialize", "materialize"),
         txn: Txn::Idle,
@@ -112,46 +103,9 @@ pub async fn run(
         cursors: HashMap::new(),
         cancel: Arc::new(Notify::new()),
     };
-    // Startup: optional SSL negotiation, then a StartupMessage or a CancelRequest.
-    let startup = loop {
-        match conn.read().await? {
-            None => return Ok(()),
-            Some(F::SslNegotiation(
-                SslNegotiationMetaMessage::PostgresSsl(_)
-                | SslNegotiationMetaMessage::PostgresGss(_),
-            )) => {
-                conn.send(B::SslResponse(SslResponse::Refuse))?;
-                conn.flush().await?;
-                conn.ctx.awaiting_frontend_ssl = false;
-            }
-            Some(F::SslNegotiation(SslNegotiationMetaMessage::None)) => {
-                conn.ctx.awaiting_frontend_ssl = false
-            }
-            Some(F::CancelRequest(c)) => {
-                // Protocol 3.2 allows longer keys; ours are the 4 bytes 3.0 clients send.
-                let secret = match &c.secret_key {
-                    SecretKey::I32(s) => Some(*s),
-                    SecretKey::Bytes(b) if b.len() == 4 => {
-                        Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                    }
-                    SecretKey::Bytes(_) => None,
-                };
-                if let Some(secret) = secret {
-                    registry.cancel(c.pid, secret);
-                }
-                return Ok(());
-            }
-            Some(F::Startup(s)) => break s,
-            Some(other) => {
-                return Err(SqlError::new(
-                    "08P01",
-                    format!("unexpected message during startup: {other:?}"),
-                ))
-            }
-        }
+    let Some(startup) = conn.wire.startup(Some(&registry)).await? else {
+        return Ok(());
     };
-    conn.ctx.awaiting_frontend_startup = false;
-    conn.ctx.protocol_version = ProtocolVersion::PROTOCOL3_0;
     let user = startup
         .parameters
         .get("user")
@@ -201,35 +155,15 @@ fn report_name(name: &str) -> String {
 
 impl Conn {
     async fn read(&mut self) -> Result<Option<F>, SqlError> {
-        loop {
-            match F::decode(&mut self.rbuf, &self.ctx) {
-                Ok(Some(m)) => return Ok(Some(m)),
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(SqlError::new(
-                        "08P01",
-                        format!("invalid frontend message: {e}"),
-                    ))
-                }
-            }
-            let n = self.socket.read_buf(&mut self.rbuf).await.map_err(io)?;
-            if n == 0 {
-                return Ok(None);
-            }
-        }
+        self.wire.read().await
     }
 
     fn send(&mut self, m: B) -> Result<(), SqlError> {
-        m.encode(&mut self.wbuf)
-            .map_err(|e| SqlError::internal(format!("encoding a message: {e}")))
+        self.wire.send(m)
     }
 
     async fn flush(&mut self) -> Result<(), SqlError> {
-        if !self.wbuf.is_empty() {
-            self.socket.write_all(&self.wbuf).await.map_err(io)?;
-            self.wbuf.clear();
-        }
-        Ok(())
+        self.wire.flush().await
     }
 
     async fn ready(&mut self) -> Result<(), SqlError> {
@@ -676,10 +610,6 @@ fn same_statement(a: &Statement, b: &Statement) -> bool {
 
 fn canceled() -> SqlError {
     SqlError::new("57014", "canceling statement due to user request")
-}
-
-fn io(e: std::io::Error) -> SqlError {
-    SqlError::new("08006", format!("connection failure: {e}"))
 }
 
 /// The CommandComplete tag for statements that do nothing here (SET TRANSACTION, DISCARD, ...).

@@ -5,6 +5,7 @@ mod conn;
 mod copy;
 mod describe;
 mod values;
+mod wire;
 
 pub use conn::subscribe_rows;
 pub use copy::{encode_row, header};
@@ -87,6 +88,33 @@ pub async fn serve(listener: TcpListener, coord: Arc<Coordinator>) -> std::io::R
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
+    }
+}
+
+/// Accepts connections on `listener` while `starting` runs (the log being replayed), telling
+/// each client the server is starting up (`57P03`, which poolers and drivers know to retry),
+/// and returns what `starting` returns.
+pub async fn refuse_until<T>(
+    listener: &TcpListener,
+    starting: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(starting);
+    loop {
+        tokio::select! {
+            done = &mut starting => return done,
+            accepted = listener.accept() => {
+                let Ok((socket, peer)) = accepted else { continue };
+                tokio::spawn(async move {
+                    let mut wire = wire::Wire::new(socket);
+                    if let Ok(Some(_)) = wire.startup(None).await {
+                        let e = crate::error::SqlError::new("57P03", "the database system is starting up")
+                            .with_hint("the log is being replayed; connect again in a moment (SHOW HYDRATION then shows which views are still catching up)");
+                        let _ = wire.fatal(&e).await;
+                        tracing::debug!(%peer, "refused a connection during start-up");
+                    }
+                });
+            }
+        }
     }
 }
 

@@ -92,6 +92,11 @@ impl Process {
 
     /// Starts the binary; if it exits instead of listening, returns what it wrote.
     pub async fn try_start(data_dir: &std::path::Path, args: &[&str]) -> Result<Process, String> {
+        Process::spawn(data_dir, args).until_listening().await
+    }
+
+    /// Starts the binary without waiting for it.
+    pub fn spawn(data_dir: &std::path::Path, args: &[&str]) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -110,26 +115,39 @@ impl Process {
             .stderr(file)
             .spawn()
             .expect("the runnel binary starts");
-        let mut p = Process {
+        Process {
             child,
             port,
             output,
-        };
+        }
+    }
+
+    /// Waits until the server says it listens (start-up has replayed the log); if it exits
+    /// instead, returns what it wrote.
+    pub async fn until_listening(mut self) -> Result<Process, String> {
         for _ in 0..400 {
-            if let Ok(Some(_)) = p.child.try_wait() {
-                return Err(p.output());
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Err(self.output());
             }
-            // The port opens before start-up replays the log; it is done when it says so.
-            if p.output().contains("listening on") {
-                return Ok(p);
+            if self.output().contains("listening on") {
+                return Ok(self);
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        p.child.kill().ok();
+        self.child.kill().ok();
         Err(format!(
-            "not listening on {port} after 10 s:\n{}",
-            p.output()
+            "not listening on {} after 10 s:\n{}",
+            self.port,
+            self.output()
         ))
+    }
+
+    /// The connection string for database `db`.
+    pub fn conn_string(&self, db: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=materialize dbname={db}",
+            self.port
+        )
     }
 
     /// What the server has written to its log output so far.
@@ -138,10 +156,7 @@ impl Process {
     }
 
     pub async fn connect(&self, db: &str) -> tokio_postgres::Client {
-        let conn = format!(
-            "host=127.0.0.1 port={} user=materialize dbname={db}",
-            self.port
-        );
+        let conn = self.conn_string(db);
         for _ in 0..100 {
             if let Ok((client, conn)) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await
             {

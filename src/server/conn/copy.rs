@@ -148,7 +148,7 @@ impl Conn {
                     if batch.upper == u64::MAX { break; }
                 }
                 _ = self.cancel.notified() => return Err(canceled()),
-                read = self.socket.read_buf(&mut self.rbuf) => {
+                read = self.wire.socket.read_buf(&mut self.wire.rbuf) => {
                     match read {
                         Ok(0) | Err(_) => return Err(SqlError::new("08006", "client went away during SUBSCRIBE")),
                         // Messages sent ahead (the extended protocol's Sync) wait in the buffer
