@@ -123,7 +123,10 @@ async fn show_hydration_follows_views_rebuilding_after_kill() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     eprintln!("{told_starting_up} connections were told the server is starting up");
-    assert!(told_starting_up > 0, "replaying 200,000 rows outlasted no connection attempt");
+    assert!(
+        told_starting_up > 0,
+        "replaying 200,000 rows outlasted no connection attempt"
+    );
     let server = server.until_listening().await.unwrap();
     // Poll from the moment the server listens until everything has hydrated.
     let started = Instant::now();

@@ -108,7 +108,7 @@ pub async fn refuse_until<T>(
                     let mut wire = wire::Wire::new(socket);
                     if let Ok(Some(_)) = wire.startup(None).await {
                         let e = crate::error::SqlError::new("57P03", "the database system is starting up")
-                            .with_hint("the log is being replayed; connect again in a moment (SHOW HYDRATION then shows which views are still catching up)");
+                            .with_hint("The log is being replayed. Connect again in a moment; SHOW HYDRATION then lists the views still catching up.");
                         let _ = wire.fatal(&e).await;
                         tracing::debug!(%peer, "refused a connection during start-up");
                     }
