@@ -15,5 +15,6 @@ pub mod plan;
 pub mod render;
 pub mod repr;
 pub mod server;
+pub mod source;
 pub mod storage;
 pub mod worker;

@@ -25,6 +25,8 @@ impl std::fmt::Display for QualifiedName {
 pub enum ItemKind {
     /// Rows written by INSERT/UPDATE/DELETE; arranged by the whole row in the workers.
     Table,
+    /// Rows read from a Kafka topic; stored and arranged like a table's, but not writable.
+    Source(crate::source::KafkaSpec),
     /// A name for a query, inlined wherever it is used.
     View { expr: RelExpr },
     /// A query maintained as an arrangement in the workers.
@@ -37,6 +39,7 @@ impl ItemKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             ItemKind::Table => "table",
+            ItemKind::Source(_) => "source",
             ItemKind::View { .. } => "view",
             ItemKind::MaterializedView { .. } => "materialized view",
             ItemKind::Index { .. } => "index",
@@ -44,7 +47,10 @@ impl ItemKind {
     }
     /// Whether the object's contents live in a worker arrangement that can be read directly.
     pub fn is_arranged(&self) -> bool {
-        matches!(self, ItemKind::Table | ItemKind::MaterializedView { .. })
+        matches!(
+            self,
+            ItemKind::Table | ItemKind::Source(_) | ItemKind::MaterializedView { .. }
+        )
     }
 }
 

@@ -79,6 +79,7 @@ impl Coordinator {
             .filter_map(|i| {
                 let kind = match i.kind {
                     ItemKind::Table => "table",
+                    ItemKind::Source(_) => "source",
                     ItemKind::MaterializedView { .. } => "materialized view",
                     ItemKind::View { .. } | ItemKind::Index { .. } => return None,
                 };

@@ -5,6 +5,7 @@
 //! subscriptions) happens outside it, in the session, through `ReadFuture` and `Subscription`.
 
 mod hydration;
+mod ingest;
 mod read;
 mod recover;
 pub mod replay;
@@ -12,6 +13,7 @@ pub mod session;
 pub mod show;
 mod workers;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,6 +58,8 @@ struct State {
     /// Where reads continued from after the log was replayed: every arrangement rebuilt from
     /// the log has hydrated once it is complete past this time.
     started_at: Timestamp,
+    /// Each source's offsets as of its latest ingest in the log.
+    source_offsets: HashMap<GlobalId, crate::source::Offsets>,
 }
 
 /// How a coordinator is started.
@@ -135,6 +139,7 @@ impl Coordinator {
         );
         coord.recover(opened.records)?;
         coord.watch_hydration();
+        coord.start_sources();
         Ok(coord)
     }
 
@@ -147,6 +152,7 @@ impl Coordinator {
                 replaying: false,
                 pending: None,
                 started_at: 0,
+                source_offsets: HashMap::new(),
             }),
             retain_history,
             workers: Arc::new(workers),
@@ -425,6 +431,7 @@ impl Coordinator {
                     let matches = matches!(
                         (kind, &item.kind),
                         (DropKind::Table, ItemKind::Table)
+                            | (DropKind::Source, ItemKind::Source(_))
                             | (DropKind::View, ItemKind::View { .. })
                             | (
                                 DropKind::MaterializedView,
@@ -435,6 +442,7 @@ impl Coordinator {
                     if !matches {
                         let what = match kind {
                             DropKind::Table => "table",
+                            DropKind::Source => "source",
                             DropKind::View => "view",
                             DropKind::MaterializedView => "materialized view",
                             DropKind::Index => "index",
@@ -454,6 +462,7 @@ impl Coordinator {
                 self.drop_items(st, ids, cascade)?;
                 let tag = match kind {
                     DropKind::Table => "DROP TABLE",
+                    DropKind::Source => "DROP SOURCE",
                     DropKind::View => "DROP VIEW",
                     DropKind::MaterializedView => "DROP MATERIALIZED VIEW",
                     DropKind::Index => "DROP INDEX",
@@ -555,6 +564,13 @@ impl Coordinator {
                     coord: Arc::clone(self),
                 }))
             }
+            Plan::CreateSource {
+                name,
+                desc,
+                if_not_exists,
+                kafka,
+                create_sql,
+            } => self.create_source(st, session, name, desc, if_not_exists, kafka, create_sql),
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
             other => Err(SqlError::internal(format!(
                 "the session handles {other:?} itself"
@@ -785,6 +801,7 @@ impl Coordinator {
         for id in &order {
             st.catalog.remove(*id);
             st.tables.drop_table(*id);
+            st.source_offsets.remove(id);
             self.broadcast(st, || Command::Drop { id: *id });
         }
         if !order.is_empty() {

@@ -155,6 +155,7 @@ impl Coordinator {
                 for id in ids {
                     st.catalog.remove(id);
                     st.tables.drop_table(id);
+                    st.source_offsets.remove(&id);
                 }
             }
             LogRecord::NextId { id } => st.catalog.reserve_ids_below(id),
@@ -165,6 +166,20 @@ impl Coordinator {
                 if !st.catalog.schema_exists(&database, &name) {
                     st.catalog.create_schema(&database, &name)?;
                 }
+            }
+            LogRecord::Ingest {
+                time,
+                source,
+                updates,
+                offsets,
+            } => {
+                st.source_offsets.insert(source, offsets);
+                let write = LogRecord::Write {
+                    time,
+                    table: source,
+                    updates,
+                };
+                return self.replay(st, window, write);
             }
             LogRecord::Write {
                 time,
@@ -195,7 +210,7 @@ impl Coordinator {
         for item in items {
             let (id, retain) = (item.id, item.retain_history);
             match &item.kind {
-                ItemKind::Table => self
+                ItemKind::Table | ItemKind::Source(_) => self
                     .workers
                     .broadcast(|| Command::CreateTable { id, retain }),
                 ItemKind::MaterializedView { expr } => {

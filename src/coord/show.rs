@@ -35,6 +35,7 @@ pub fn rows(
         |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
     let mut out = match &objects {
         ShowObjects::Tables
+        | ShowObjects::Sources
         | ShowObjects::Views
         | ShowObjects::MaterializedViews
         | ShowObjects::Indexes => {
@@ -43,6 +44,7 @@ pub fn rows(
                 .filter(|i| visible(&i.name.database, &i.name.schema))
                 .filter(|i| match (&objects, &i.kind) {
                     (ShowObjects::Tables, ItemKind::Table) => true,
+                    (ShowObjects::Sources, ItemKind::Source(_)) => true,
                     (ShowObjects::Views, ItemKind::View { .. }) => true,
                     (ShowObjects::MaterializedViews, ItemKind::MaterializedView { .. }) => true,
                     (ShowObjects::Indexes, ItemKind::Index { .. }) => true,

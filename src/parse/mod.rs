@@ -10,6 +10,9 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::SqlError;
 
+mod source;
+pub use source::{parse_create_source, CreateSource, SourceFormat};
+
 /// How deeply expressions may nest. Postgres accepts the deeply parenthesized predicates that
 /// generated SQL contains; the threads that plan statements have stacks sized for this
 /// (`STACK_SIZE`).
@@ -45,6 +48,7 @@ pub enum Statement {
     /// `SHOW HYDRATION`: whether each table's and materialized view's arrangement has caught
     /// up (after a restart, or since its creation).
     ShowHydration,
+    CreateSource(CreateSource),
     /// `FLUSH`: waits until earlier writes are visible (they always are, reads are linearized).
     Flush,
     Empty,
@@ -67,6 +71,7 @@ pub struct Subscribe {
 #[derive(Debug, Clone)]
 pub enum ShowObjects {
     Tables,
+    Sources,
     Views,
     MaterializedViews,
     Indexes,
@@ -160,6 +165,8 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             return Ok(Statement::DeclareSubscribe { name, subscribe });
         }
         ("fetch", _) => return parse_fetch(sql),
+        ("create", "source") => return parse_create_source(sql).map(Statement::CreateSource),
+        ("show", "sources") => return Ok(Statement::Show(ShowObjects::Sources)),
         ("flush", _) => return Ok(Statement::Flush),
         ("show", "tables") => return Ok(Statement::Show(ShowObjects::Tables)),
         ("show", "views") => return Ok(Statement::Show(ShowObjects::Views)),
@@ -182,6 +189,15 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         _ => {}
     }
     let sql = &spell_retain_history(sql);
+    // sqlparser knows DROP STREAM, not DROP SOURCE; the words have the same length, so error
+    // positions stay right.
+    let sql = &match (w(0), w(1)) {
+        ("drop", "source") => {
+            let at = find_word(sql, "source").expect("the second word");
+            format!("{}STREAM{}", &sql[..at], &sql[at + 6..])
+        }
+        _ => sql.to_string(),
+    };
     let dialect = PostgreSqlDialect {};
     let mut stmts = Parser::new(&dialect)
         .with_recursion_limit(RECURSION_LIMIT)

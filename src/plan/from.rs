@@ -110,7 +110,7 @@ pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelE
         .catalog
         .resolve(parts, &pcx.database, &pcx.search_path)?;
     let rel = match &item.kind {
-        ItemKind::Table | ItemKind::MaterializedView { .. } => RelExpr::Get {
+        ItemKind::Table | ItemKind::Source(_) | ItemKind::MaterializedView { .. } => RelExpr::Get {
             id: item.id,
             name: item.name.item.clone(),
             types: item.desc.types.clone(),

@@ -28,6 +28,7 @@ pub struct SelectPlan {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DropKind {
     Table,
+    Source,
     View,
     MaterializedView,
     Index,
@@ -57,6 +58,14 @@ pub enum Plan {
         desc: RelationDesc,
         if_not_exists: bool,
         retain_history: Option<Timestamp>,
+        create_sql: String,
+    },
+    /// A relation fed by a Kafka topic.
+    CreateSource {
+        name: QualifiedName,
+        desc: RelationDesc,
+        if_not_exists: bool,
+        kafka: crate::source::KafkaSpec,
         create_sql: String,
     },
     CreateView {
@@ -141,6 +150,7 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
         Statement::Flush => Ok(Plan::Flush),
         Statement::Show(s) => Ok(Plan::Show(ShowKind::Objects(s.clone()))),
         Statement::ShowHydration => Ok(Plan::Show(ShowKind::Hydration)),
+        Statement::CreateSource(cs) => plan_create_source(pcx, cs),
         Statement::Subscribe(s) => plan_subscribe(pcx, s),
         Statement::CopySubscribe(s) => Ok(Plan::CopySubscribe(Box::new(plan_subscribe(pcx, s)?))),
         Statement::DeclareSubscribe { name, subscribe } => Ok(Plan::DeclareCursor {
@@ -337,6 +347,50 @@ fn new_item_name(pcx: &PlanContext, name: &ast::ObjectName) -> PlanResult<Qualif
     })
 }
 
+/// The names and types of declared columns.
+fn column_defs(columns: &[ast::ColumnDef]) -> PlanResult<(Vec<String>, Vec<ColumnType>)> {
+    let mut names = Vec::new();
+    let mut types = Vec::new();
+    for c in columns {
+        let n = normalize_ident(&c.name);
+        if names.contains(&n) {
+            return Err(PlanError::DuplicateColumn(n));
+        }
+        let not_null = c.options.iter().any(|o| {
+            matches!(
+                o.option,
+                ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)
+            )
+        });
+        names.push(n);
+        types.push(ColumnType::new(scalar_type(&c.data_type)?, !not_null));
+    }
+    Ok((names, types))
+}
+
+fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> PlanResult<Plan> {
+    let name = new_item_name(pcx, &cs.name)?;
+    let (names, types) = if cs.columns.is_empty() {
+        (
+            vec!["data".to_string()],
+            vec![ColumnType::new(ScalarType::Jsonb, false)],
+        )
+    } else {
+        column_defs(&cs.columns)?
+    };
+    Ok(Plan::CreateSource {
+        name,
+        desc: RelationDesc::new(names, types),
+        if_not_exists: cs.if_not_exists,
+        kafka: crate::source::KafkaSpec {
+            broker: cs.broker.clone(),
+            topic: cs.topic.clone(),
+            format: cs.format,
+        },
+        create_sql: cs.sql.clone(),
+    })
+}
+
 fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
     match stmt {
         Ast::Query(q) => Ok(Plan::Select(plan_select_query(pcx, q)?)),
@@ -345,22 +399,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 return unsupported("CREATE TABLE AS");
             }
             let name = new_item_name(pcx, &ct.name)?;
-            let mut names = Vec::new();
-            let mut types = Vec::new();
-            for c in &ct.columns {
-                let n = normalize_ident(&c.name);
-                if names.contains(&n) {
-                    return Err(PlanError::DuplicateColumn(n));
-                }
-                let not_null = c.options.iter().any(|o| {
-                    matches!(
-                        o.option,
-                        ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_)
-                    )
-                });
-                names.push(n);
-                types.push(ColumnType::new(scalar_type(&c.data_type)?, !not_null));
-            }
+            let (names, mut types) = column_defs(&ct.columns)?;
             // PRIMARY KEY (a, b) as a table constraint implies NOT NULL.
             for con in &ct.constraints {
                 if let ast::TableConstraint::PrimaryKey(pk) = con {
@@ -496,6 +535,8 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 ObjectType::View => DropKind::View,
                 ObjectType::MaterializedView => DropKind::MaterializedView,
                 ObjectType::Index => DropKind::Index,
+                // `DROP SOURCE` (spelled STREAM for sqlparser by the parser; ksqlDB's word).
+                ObjectType::Stream => DropKind::Source,
                 ObjectType::Database => {
                     return Ok(Plan::DropDatabase {
                         name: object_name(&names[0]).join("."),

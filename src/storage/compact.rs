@@ -82,7 +82,7 @@ pub fn compact(dir: &Path, frontier: Timestamp) -> Result<Option<Compacted>, Log
         let latest = records
             .iter()
             .filter_map(|r| match r {
-                LogRecord::Write { time, .. } => Some(*time),
+                LogRecord::Write { time, .. } | LogRecord::Ingest { time, .. } => Some(*time),
                 _ => None,
             })
             .max();
@@ -145,6 +145,8 @@ struct Fold {
     schemas: BTreeSet<(String, String)>,
     items: BTreeMap<GlobalId, LogRecord>,
     tables: TableStore,
+    /// Each source's offsets as of its last folded ingest.
+    offsets: BTreeMap<GlobalId, crate::source::Offsets>,
     /// The time of the last write folded: the base's contents are as of then.
     time: Timestamp,
     next_id: u64,
@@ -161,6 +163,7 @@ impl Fold {
                 for id in ids {
                     self.items.remove(&id);
                     self.tables.drop_table(id);
+                    self.offsets.remove(&id);
                 }
             }
             LogRecord::CreateDatabase { name } => {
@@ -179,6 +182,16 @@ impl Fold {
                 updates,
             } => {
                 self.tables.apply(table, &updates);
+                self.time = self.time.max(time);
+            }
+            LogRecord::Ingest {
+                time,
+                source,
+                updates,
+                offsets,
+            } => {
+                self.tables.apply(source, &updates);
+                self.offsets.insert(source, offsets);
                 self.time = self.time.max(time);
             }
             LogRecord::NextId { id } => self.next_id = self.next_id.max(id.0),
@@ -200,6 +213,7 @@ impl Fold {
                 .map(|(database, name)| LogRecord::CreateSchema { database, name }),
         );
         let live: Vec<GlobalId> = self.items.keys().copied().collect();
+        let live_ids: BTreeSet<GlobalId> = live.iter().copied().collect();
         out.extend(self.items.into_values());
         for table in live {
             let mut updates = Vec::new();
@@ -224,6 +238,17 @@ impl Fold {
                 });
             }
         }
+        // Sources' offsets after their contents, as an ingest of nothing.
+        for (source, offsets) in self.offsets {
+            if live_ids.contains(&source) {
+                out.push(LogRecord::Ingest {
+                    time: self.time,
+                    source,
+                    updates: vec![],
+                    offsets,
+                });
+            }
+        }
         out.push(LogRecord::NextId {
             id: GlobalId(self.next_id),
         });
@@ -241,6 +266,52 @@ mod tests {
         let d = std::env::temp_dir().join(format!("runnel-compact-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
+    }
+
+    #[test]
+    fn folding_keeps_each_live_sources_latest_offsets() {
+        let create = |id: u64| LogRecord::CreateItem {
+            id: GlobalId(id),
+            database: "materialize".into(),
+            search_path: vec!["public".into()],
+            sql: format!("CREATE SOURCE s{id} FROM KAFKA (BROKER 'b', TOPIC 't') FORMAT JSON"),
+        };
+        let ingest = |id: u64, time, offsets: &[(i32, i64)]| LogRecord::Ingest {
+            time,
+            source: GlobalId(id),
+            updates: vec![(vec![Datum::Int64(time as i64)], 1)],
+            offsets: offsets.iter().copied().collect(),
+        };
+        let mut fold = Fold::default();
+        for r in [
+            create(1),
+            create(2),
+            ingest(1, 1, &[(0, 5)]),
+            ingest(2, 2, &[(0, 1)]),
+            ingest(1, 3, &[(0, 9), (1, 3)]),
+            LogRecord::DropItems {
+                ids: vec![GlobalId(2)],
+            },
+        ] {
+            fold.apply(r);
+        }
+        let records = fold.into_records();
+        let offsets: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                LogRecord::Ingest {
+                    source, offsets, ..
+                } => Some((*source, offsets.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            offsets,
+            vec![(GlobalId(1), [(0, 9), (1, 3)].into_iter().collect())]
+        );
+        // The source's rows are in the base like a table's.
+        assert!(records.iter().any(|r| matches!(r,
+            LogRecord::Write { table, updates, .. } if *table == GlobalId(1) && updates.len() == 2)));
     }
 
     /// A table created, then its one row updated in place at times 1..=n, in small segments.

@@ -52,6 +52,14 @@ pub enum LogRecord {
     NextId {
         id: GlobalId,
     },
+    /// Records read by a source, with the offsets reading them advanced to: one record, so a
+    /// restart resumes exactly after what the log holds.
+    Ingest {
+        time: Timestamp,
+        source: GlobalId,
+        updates: Vec<(Row, Diff)>,
+        offsets: crate::source::Offsets,
+    },
 }
 
 impl LogRecord {
