@@ -75,6 +75,11 @@ struct ServeArgs {
     /// of the catalog and the tables' consolidated contents.
     #[arg(long, default_value_t = runnel::storage::log::SEGMENT_BYTES, env = "RUNNEL_LOG_SEGMENT_BYTES")]
     log_segment_bytes: u64,
+    /// The Kafka broker (host:port) of sources that name none, as ksqlDB's `CREATE STREAM ...
+    /// WITH (KAFKA_TOPIC = ...)` does not. The log records the broker with the source, so
+    /// changing this flag later does not move existing sources.
+    #[arg(long, env = "RUNNEL_KAFKA_BROKER")]
+    kafka_broker: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -135,6 +140,7 @@ fn main() -> std::process::ExitCode {
             log: runnel::storage::LogOptions {
                 segment_bytes: args.log_segment_bytes,
             },
+            kafka_broker: args.kafka_broker.clone(),
         };
         let starting = tokio::task::spawn_blocking(move || runnel::coord::Coordinator::start(&config));
         let coord = match runnel::server::refuse_until(&listener, starting).await {

@@ -221,3 +221,241 @@ async fn json_source_survives_sigkill_exactly_once() {
         .await
         .is_err());
 }
+
+async fn produce_keyed(p: &FutureProducer, topic: &str, key: Option<&str>, value: Option<&str>) {
+    let mut record = FutureRecord::<str, str>::to(topic).partition(0);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(v) = value {
+        record = record.payload(v);
+    }
+    p.send(record, Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|(e, _)| panic!("producing to {topic}: {e}"));
+}
+
+/// Polls `sql` until it returns `want` (as text rows) or a minute passes; returns what it saw.
+async fn until_rows(client: &Client, sql: &str, want: &[Vec<String>]) -> Vec<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: Vec<Vec<String>> = client
+            .simple_query(sql)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect();
+        if got == want || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A random change feed of customers, as upserts (ksqlDB TABLE) and as Debezium events, with a
+/// SIGKILL in the middle: both tables end equal to the feed's final state, as do views on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upsert_and_debezium_sources_track_a_change_feed_across_sigkill() {
+    use rand::{Rng, SeedableRng};
+    let broker = broker();
+    let run = std::process::id();
+    let (upserts, cdc) = (format!("customers-{run}"), format!("cdc-{run}"));
+    create_topic(&broker, &upserts, 1).await;
+    create_topic(&broker, &cdc, 1).await;
+    let p = producer(&broker);
+
+    let data_dir = common::temp_data_dir();
+    // The ksqlDB form names no broker: the server's --kafka-broker is used, and logged.
+    let server = Server::start(&data_dir, &["--kafka-broker", &broker]).await;
+    let client = server.connect("kafka").await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR, club_status VARCHAR)
+               WITH (KAFKA_TOPIC='{upserts}', VALUE_FORMAT='JSON');
+             CREATE SOURCE mirror (id int, name text, club_status text, PRIMARY KEY (id))
+               FROM KAFKA (BROKER '{broker}', TOPIC '{cdc}') FORMAT JSON ENVELOPE DEBEZIUM;
+             CREATE TABLE by_status AS SELECT club_status, count(*) AS n FROM customers
+               GROUP BY club_status EMIT CHANGES;"
+        ))
+        .await
+        .unwrap();
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut state: std::collections::BTreeMap<i32, (String, String)> = Default::default();
+    let mut feed = |rng: &mut rand::rngs::StdRng| {
+        let id = rng.random_range(0..15);
+        let before = state.get(&id).cloned();
+        let after = if before.is_some() && rng.random_bool(0.3) {
+            state.remove(&id);
+            None
+        } else {
+            let status = ["bronze", "silver", "gold", "platinum"][rng.random_range(0..4)];
+            let v = (
+                format!("name {id} {}", rng.random_range(0..1000)),
+                status.to_string(),
+            );
+            state.insert(id, v.clone());
+            Some(v)
+        };
+        let obj = |v: &Option<(String, String)>| match v {
+            None => "null".to_string(),
+            Some((n, s)) => format!(r#"{{"id": {id}, "name": "{n}", "club_status": "{s}"}}"#),
+        };
+        let op = match (&before, &after) {
+            (None, _) => "c",
+            (_, None) => "d",
+            _ => "u",
+        };
+        let event = format!(
+            r#"{{"payload": {{"before": {}, "after": {}, "op": "{op}"}}}}"#,
+            obj(&before),
+            obj(&after)
+        );
+        let value = after.as_ref().map(|_| obj(&after));
+        (id, value, event, op == "d")
+    };
+    let mut send = async |rng: &mut rand::rngs::StdRng, n: usize| {
+        for _ in 0..n {
+            let (id, value, event, deleted) = feed(rng);
+            let key = id.to_string();
+            produce_keyed(&p, &upserts, Some(&key), value.as_deref()).await;
+            let json_key = format!(r#"{{"id": {id}}}"#);
+            produce_keyed(&p, &cdc, Some(&json_key), Some(&event)).await;
+            if deleted {
+                // Debezium follows a delete with a tombstone, which changes nothing.
+                produce_keyed(&p, &cdc, Some(&json_key), None).await;
+            }
+        }
+    };
+    send(&mut rng, 150).await;
+    // An undecodable record is skipped, counted and shown; the source keeps running.
+    produce_keyed(&p, &upserts, Some("3"), Some(r#"{"name": 5"#)).await;
+    let server = {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.kill();
+        Server::start(&data_dir, &[]).await
+    };
+    let client = server.connect("kafka").await;
+    send(&mut rng, 150).await;
+
+    let expected: Vec<Vec<String>> = state
+        .iter()
+        .map(|(id, (n, s))| vec![id.to_string(), n.clone(), s.clone()])
+        .collect();
+    for relation in ["customers", "mirror"] {
+        let sql = format!("SELECT id, name, club_status FROM {relation} ORDER BY id");
+        assert_eq!(
+            until_rows(&client, &sql, &expected).await,
+            expected,
+            "{relation}"
+        );
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, s) in state.values() {
+        *counts.entry(s).or_default() += 1;
+    }
+    let expected: Vec<Vec<String>> = counts
+        .iter()
+        .map(|(s, n)| vec![s.to_string(), n.to_string()])
+        .collect();
+    let sql = "SELECT club_status, n FROM by_status ORDER BY club_status";
+    assert_eq!(until_rows(&client, sql, &expected).await, expected);
+
+    let shown = client
+        .simple_query("SHOW SOURCE ERRORS FROM customers")
+        .await
+        .unwrap();
+    let rows: Vec<_> = shown
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some((
+                r.get("partition").unwrap().to_string(),
+                r.get("offset").unwrap().to_string(),
+                r.get("reason").unwrap().to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("0", "150"));
+    assert!(rows[0].2.contains("invalid JSON"), "{rows:?}");
+    let sources = client.query("SHOW SOURCES", &[]).await.unwrap();
+    let described: Vec<(String, String, String, i64)> = sources
+        .iter()
+        .map(|r| {
+            (
+                r.get("name"),
+                r.get("envelope"),
+                r.get("state"),
+                r.get("errors"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        vec![
+            ("customers".into(), "upsert".into(), "running".into(), 1),
+            ("mirror".into(), "debezium".into(), "running".into(), 0),
+        ]
+    );
+}
+
+/// CSV records with metadata columns, and a source that halts at a record it cannot read:
+/// it keeps what came before, says why, and stops there again after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_source_with_metadata_halts_on_a_bad_record() {
+    let broker = broker();
+    let topic = format!("lines-{}", std::process::id());
+    create_topic(&broker, &topic, 1).await;
+    let p = producer(&broker);
+    let data_dir = common::temp_data_dir();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    client
+        .batch_execute(&format!(
+            "CREATE SOURCE lines (n int, word text)
+               FROM KAFKA (BROKER '{broker}', TOPIC '{topic}', ON ERROR 'halt')
+               FORMAT CSV WITH 2 COLUMNS INCLUDE OFFSET AS o, KEY"
+        ))
+        .await
+        .unwrap();
+    produce_keyed(&p, &topic, Some("k1"), Some("1,\"one, quoted\"")).await;
+    produce_keyed(&p, &topic, None, Some("2,two")).await;
+    produce_keyed(&p, &topic, None, Some("three,3")).await;
+    produce_keyed(&p, &topic, None, Some("4,four")).await;
+    let want: Vec<Vec<String>> = vec![
+        vec!["1".into(), "one, quoted".into(), "0".into(), "k1".into()],
+        vec!["2".into(), "two".into(), "1".into(), "NULL".into()],
+    ];
+    let sql = "SELECT n, word, o, key FROM lines ORDER BY n";
+    assert_eq!(until_rows(&client, sql, &want).await, want);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let row = client.query_one("SHOW SOURCES", &[]).await.unwrap();
+        let status: (String, Option<String>) = (row.get("state"), row.get("last_error"));
+        if status.0 == "halted" || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.0, "halted");
+    assert!(
+        status.1.as_deref().unwrap_or("").contains("offset 2"),
+        "{status:?}"
+    );
+    server.kill();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(until_rows(&client, sql, &want).await, want);
+    let row = client.query_one("SHOW SOURCES", &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>("state"), "halted");
+}

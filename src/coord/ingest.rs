@@ -1,13 +1,14 @@
 //! Sources in the coordinator: creating one, starting the readers (after start-up replay too,
-//! from the offsets the log holds), and taking in what they read.
+//! from the offsets and contents the log holds), and taking in what they read.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{exists, now_ms, Coordinator, Response, Session, State};
 use crate::catalog::{CatalogItem, ItemKind, QualifiedName};
 use crate::error::SqlError;
-use crate::repr::{Diff, GlobalId, RelationDesc, Row};
+use crate::parse::CreateSource;
+use crate::repr::{GlobalId, RelationDesc};
 use crate::source::{kafka, Batch, Ingest, KafkaSpec};
 use crate::storage::LogRecord;
 use crate::worker::Command;
@@ -21,12 +22,25 @@ impl Coordinator {
         name: QualifiedName,
         desc: RelationDesc,
         if_not_exists: bool,
-        kafka: KafkaSpec,
-        create_sql: String,
+        mut kafka: KafkaSpec,
+        mut statement: CreateSource,
     ) -> Result<Response, SqlError> {
         if st.catalog.lookup(&name).is_some() {
             return exists(&name.item, if_not_exists, "CREATE SOURCE");
         }
+        if kafka.broker.is_empty() {
+            kafka.broker = self.kafka_broker.clone().ok_or_else(|| {
+                SqlError::new(
+                    "22023",
+                    format!(
+                        "no Kafka broker for source \"{}\": name one (BROKER = 'host:port' in the WITH clause) or start the server with --kafka-broker",
+                        name.item
+                    ),
+                )
+            })?;
+            statement.broker = Some(kafka.broker.clone());
+        }
+        let create_sql = statement.to_sql();
         let id = st.catalog.allocate_id();
         self.log_create(st, session, id, &create_sql);
         let retain = self.retain_history;
@@ -50,7 +64,7 @@ impl Coordinator {
 
     /// Starts every source's reader (once the log has been replayed).
     pub(super) fn start_sources(self: &Arc<Self>) {
-        let st = self.lock();
+        let mut st = self.lock();
         let sources: Vec<GlobalId> = st
             .catalog
             .items()
@@ -58,31 +72,48 @@ impl Coordinator {
             .map(|i| i.id)
             .collect();
         for id in sources {
-            self.start_source(&st, id);
+            self.start_source(&mut st, id);
         }
     }
 
-    fn start_source(self: &Arc<Self>, st: &State, id: GlobalId) {
+    fn start_source(self: &Arc<Self>, st: &mut State, id: GlobalId) {
         let Some(item) = st.catalog.get(id) else {
             return;
         };
         let ItemKind::Source(spec) = &item.kind else {
             return;
         };
-        let start = st.source_offsets.get(&id).cloned().unwrap_or_default();
+        let offsets = st.source_offsets.get(&id).cloned().unwrap_or_default();
         tracing::info!(
             "source {} reads topic {} from {} at offsets {:?} (partition: next offset)",
             item.name,
             spec.topic,
             spec.broker,
-            start
+            offsets
         );
+        // An upsert source's reader keeps each key's row, to retract it when the key changes.
+        let rows = if spec.envelope == crate::parse::Envelope::None {
+            vec![]
+        } else {
+            st.tables
+                .contents(id)
+                .into_iter()
+                .flat_map(|(row, n)| std::iter::repeat_n(row, n.max(0) as usize))
+                .collect()
+        };
+        let status = Arc::new(Mutex::new(Default::default()));
+        let (name, spec, desc) = (item.name.to_string(), spec.clone(), item.desc.clone());
+        st.source_status.insert(id, Arc::clone(&status));
         kafka::spawn(
             id,
-            item.name.to_string(),
-            spec.clone(),
-            item.desc.clone(),
-            start,
+            name,
+            spec,
+            desc,
+            kafka::Start {
+                offsets,
+                rows,
+                status,
+            },
             Arc::clone(self) as Arc<dyn Ingest>,
         );
     }
@@ -96,16 +127,19 @@ impl Ingest for Coordinator {
                 return false;
             }
             let time = now_ms().max(st.write_ts + 1);
-            let updates: Vec<(Row, Diff)> = batch.rows.into_iter().map(|r| (r, 1)).collect();
             let record = LogRecord::Ingest {
                 time,
                 source: id,
-                updates,
+                updates: batch.updates,
                 offsets: batch.offsets,
+                errors: batch.errors,
             };
             let payload = record.encode();
             let LogRecord::Ingest {
-                updates, offsets, ..
+                updates,
+                offsets,
+                errors,
+                ..
             } = record
             else {
                 unreachable!("built above")
@@ -113,6 +147,7 @@ impl Ingest for Coordinator {
             st.write_ts = time;
             st.tables.apply(id, &updates);
             st.source_offsets.insert(id, offsets);
+            st.source_errors.entry(id).or_default().add(errors);
             let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
             let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
             let (tx, rx) = std::sync::mpsc::channel();

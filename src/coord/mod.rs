@@ -11,6 +11,7 @@ mod recover;
 pub mod replay;
 pub mod session;
 pub mod show;
+mod sources;
 mod workers;
 
 use std::collections::HashMap;
@@ -60,6 +61,10 @@ struct State {
     started_at: Timestamp,
     /// Each source's offsets as of its latest ingest in the log.
     source_offsets: HashMap<GlobalId, crate::source::Offsets>,
+    /// Each running source's status, shared with its reader.
+    source_status: HashMap<GlobalId, crate::source::SharedStatus>,
+    /// Each source's undecodable records, as the log holds them.
+    source_errors: HashMap<GlobalId, sources::SourceErrors>,
 }
 
 /// How a coordinator is started.
@@ -72,6 +77,8 @@ pub struct Config {
     /// How far back `AS OF` may read objects without their own `RETAIN HISTORY` (ms).
     pub retain_history: Timestamp,
     pub log: crate::storage::LogOptions,
+    /// The broker of Kafka sources created without one (the ksqlDB form names none).
+    pub kafka_broker: Option<String>,
 }
 
 /// The default retention window: a few minutes of history for `AS OF` and resuming
@@ -85,6 +92,7 @@ impl Config {
             data_dir: data_dir.to_path_buf(),
             retain_history: DEFAULT_RETAIN_HISTORY,
             log: Default::default(),
+            kafka_broker: None,
         }
     }
 }
@@ -100,6 +108,7 @@ pub struct Coordinator {
     /// from it.
     read_ts: Arc<AtomicU64>,
     next_subscribe: AtomicU64,
+    kafka_broker: Option<String>,
 }
 
 /// Why the server could not start.
@@ -136,6 +145,7 @@ impl Coordinator {
             Workers::start(config.workers),
             opened.log,
             config.retain_history,
+            config.kafka_broker.clone(),
         );
         coord.recover(opened.records)?;
         coord.watch_hydration();
@@ -143,7 +153,12 @@ impl Coordinator {
         Ok(coord)
     }
 
-    fn new(workers: Workers, log: Log, retain_history: Timestamp) -> Arc<Coordinator> {
+    fn new(
+        workers: Workers,
+        log: Log,
+        retain_history: Timestamp,
+        kafka_broker: Option<String>,
+    ) -> Arc<Coordinator> {
         Arc::new(Coordinator {
             state: Mutex::new(State {
                 catalog: Catalog::default(),
@@ -153,12 +168,15 @@ impl Coordinator {
                 pending: None,
                 started_at: 0,
                 source_offsets: HashMap::new(),
+                source_status: HashMap::new(),
+                source_errors: HashMap::new(),
             }),
             retain_history,
             workers: Arc::new(workers),
             read_ts: log.durable_time(),
             log,
             next_subscribe: AtomicU64::new(1),
+            kafka_broker,
         })
     }
 
@@ -506,7 +524,16 @@ impl Coordinator {
             Plan::Select(plan) => Ok(Response::Rows(self.read(st, plan)?)),
             Plan::Show(ShowKind::Hydration) => Ok(Response::Rows(self.show_hydration(st, session))),
             Plan::Show(ShowKind::Objects(objects)) => {
-                let (desc, rows) = show::rows(&st.catalog, session, objects)?;
+                let (desc, rows) = match objects {
+                    crate::parse::ShowObjects::Sources => {
+                        (sources::desc(), sources::show(st, session))
+                    }
+                    crate::parse::ShowObjects::SourceErrors(from) => (
+                        sources::errors_desc(),
+                        sources::show_errors(st, session, from.as_deref())?,
+                    ),
+                    objects => show::rows(&st.catalog, session, objects)?,
+                };
                 let arity = desc.arity();
                 let finishing = crate::plan::Finishing {
                     project: (0..arity).collect(),
@@ -569,8 +596,8 @@ impl Coordinator {
                 desc,
                 if_not_exists,
                 kafka,
-                create_sql,
-            } => self.create_source(st, session, name, desc, if_not_exists, kafka, create_sql),
+                statement,
+            } => self.create_source(st, session, name, desc, if_not_exists, kafka, *statement),
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
             other => Err(SqlError::internal(format!(
                 "the session handles {other:?} itself"
@@ -802,6 +829,8 @@ impl Coordinator {
             st.catalog.remove(*id);
             st.tables.drop_table(*id);
             st.source_offsets.remove(id);
+            st.source_status.remove(id);
+            st.source_errors.remove(id);
             self.broadcast(st, || Command::Drop { id: *id });
         }
         if !order.is_empty() {

@@ -172,8 +172,10 @@ impl Coordinator {
                 source,
                 updates,
                 offsets,
+                errors,
             } => {
                 st.source_offsets.insert(source, offsets);
+                st.source_errors.entry(source).or_default().add(errors);
                 let write = LogRecord::Write {
                     time,
                     table: source,

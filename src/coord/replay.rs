@@ -62,7 +62,7 @@ impl History {
                 t.file.display()
             );
         }
-        let coord = Coordinator::new(super::Workers::none(), Log::inert(), Timestamp::MAX);
+        let coord = Coordinator::new(super::Workers::none(), Log::inert(), Timestamp::MAX, None);
         let mut window = Window {
             now: Timestamp::MAX,
             retain: Timestamp::MAX,

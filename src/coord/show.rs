@@ -1,7 +1,8 @@
 //! `SHOW TABLES | VIEWS | MATERIALIZED VIEWS | INDEXES | DATABASES | SCHEMAS | COLUMNS FROM x`,
-//! and the columns of `SHOW HYDRATION` (answered by the workers, in `hydration`).
+//! and the columns of `SHOW HYDRATION` (answered by the workers, in `hydration`) and of `SHOW
+//! SOURCES` (answered with the sources' status, in `sources`).
 
-use super::Session;
+use super::{sources, Session};
 use crate::catalog::{Catalog, ItemKind};
 use crate::error::SqlError;
 use crate::parse::ShowObjects;
@@ -34,8 +35,10 @@ pub fn rows(
     let visible =
         |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
     let mut out = match &objects {
+        ShowObjects::Sources | ShowObjects::SourceErrors(_) => {
+            return Err(SqlError::internal("sources are shown with their status"))
+        }
         ShowObjects::Tables
-        | ShowObjects::Sources
         | ShowObjects::Views
         | ShowObjects::MaterializedViews
         | ShowObjects::Indexes => {
@@ -44,7 +47,6 @@ pub fn rows(
                 .filter(|i| visible(&i.name.database, &i.name.schema))
                 .filter(|i| match (&objects, &i.kind) {
                     (ShowObjects::Tables, ItemKind::Table) => true,
-                    (ShowObjects::Sources, ItemKind::Source(_)) => true,
                     (ShowObjects::Views, ItemKind::View { .. }) => true,
                     (ShowObjects::MaterializedViews, ItemKind::MaterializedView { .. }) => true,
                     (ShowObjects::Indexes, ItemKind::Index { .. }) => true,
@@ -88,6 +90,8 @@ pub fn rows(
 pub fn desc(kind: &ShowKind) -> RelationDesc {
     match kind {
         ShowKind::Objects(ShowObjects::Columns(_)) => text_desc(&["name", "nullable", "type"]),
+        ShowKind::Objects(ShowObjects::Sources) => sources::desc(),
+        ShowKind::Objects(ShowObjects::SourceErrors(_)) => sources::errors_desc(),
         ShowKind::Objects(_) => text_desc(&["name"]),
         ShowKind::Hydration => hydration_desc(),
     }

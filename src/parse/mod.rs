@@ -10,8 +10,11 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::SqlError;
 
+mod ksql;
 mod source;
-pub use source::{parse_create_source, CreateSource, SourceFormat};
+pub use source::{
+    parse_create_source, CreateSource, Envelope, Metadata, OnError, SourceColumn, SourceFormat,
+};
 
 /// How deeply expressions may nest. Postgres accepts the deeply parenthesized predicates that
 /// generated SQL contains; the threads that plan statements have stacks sized for this
@@ -78,6 +81,8 @@ pub enum ShowObjects {
     Databases,
     Schemas,
     Columns(Vec<String>),
+    /// `SHOW SOURCE ERRORS [FROM name]`: sources' undecodable records.
+    SourceErrors(Option<Vec<String>>),
 }
 
 /// Splits a query string into statement texts at top-level semicolons, keeping each statement's
@@ -166,7 +171,26 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         }
         ("fetch", _) => return parse_fetch(sql),
         ("create", "source") => return parse_create_source(sql).map(Statement::CreateSource),
+        ("create", "stream" | "table" | "or") => {
+            if source::is_ksql_source(sql) {
+                return source::parse_ksql_source(sql).map(Statement::CreateSource);
+            }
+            if let Some(view) = ksql::create_as_select(sql) {
+                return parse_statement(&view?);
+            }
+        }
         ("show", "sources") => return Ok(Statement::Show(ShowObjects::Sources)),
+        ("show", "source") if w(2) == "errors" => {
+            let rest = strip_keyword(sql, 3).trim().trim_end_matches(';').trim();
+            let from = if rest.is_empty() {
+                None
+            } else if rest.len() > 5 && rest[..5].eq_ignore_ascii_case("from ") {
+                Some(parse_object_name(&rest[5..])?)
+            } else {
+                return Err(syntax("expected SHOW SOURCE ERRORS [FROM name]", None));
+            };
+            return Ok(Statement::Show(ShowObjects::SourceErrors(from)));
+        }
         ("flush", _) => return Ok(Statement::Flush),
         ("show", "tables") => return Ok(Statement::Show(ShowObjects::Tables)),
         ("show", "views") => return Ok(Statement::Show(ShowObjects::Views)),
@@ -182,6 +206,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             )?)));
         }
         ("select" | "with" | "values" | "table", _) => {
+            if let Some(query) = ksql::push_query(sql) {
+                return parse_subscribe(&query).map(Statement::Subscribe);
+            }
             if let Some((query, as_of)) = split_as_of(sql)? {
                 return Ok(Statement::SelectAsOf { query, as_of });
             }

@@ -66,7 +66,8 @@ pub enum Plan {
         desc: RelationDesc,
         if_not_exists: bool,
         kafka: crate::source::KafkaSpec,
-        create_sql: String,
+        /// The statement, whose `to_sql` (once the broker is known) the log records.
+        statement: Box<crate::parse::CreateSource>,
     },
     CreateView {
         name: QualifiedName,
@@ -369,25 +370,86 @@ fn column_defs(columns: &[ast::ColumnDef]) -> PlanResult<(Vec<String>, Vec<Colum
 }
 
 fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> PlanResult<Plan> {
+    use crate::parse::{Envelope, SourceFormat};
     let name = new_item_name(pcx, &cs.name)?;
-    let (names, types) = if cs.columns.is_empty() {
-        (
-            vec!["data".to_string()],
-            vec![ColumnType::new(ScalarType::Jsonb, false)],
-        )
-    } else {
-        column_defs(&cs.columns)?
+    let (mut names, mut types) = (Vec::new(), Vec::new());
+    for c in &cs.columns {
+        let n = normalize_ident(&c.name);
+        if names.contains(&n) {
+            return Err(PlanError::DuplicateColumn(n));
+        }
+        names.push(n);
+        types.push(ColumnType::new(scalar_type(&c.data_type)?, !c.not_null));
+    }
+    if cs.columns.is_empty() {
+        match cs.format {
+            SourceFormat::Json => {
+                names.push("data".into());
+                types.push(ColumnType::new(ScalarType::Jsonb, false));
+            }
+            SourceFormat::Text => {
+                names.push("text".into());
+                types.push(ColumnType::new(ScalarType::Text, false));
+            }
+            SourceFormat::Csv { columns } => {
+                for i in 1..=columns {
+                    names.push(format!("column{i}"));
+                    types.push(ColumnType::new(ScalarType::Text, true));
+                }
+            }
+        }
+    }
+    if cs.envelope == Envelope::Debezium && cs.format != SourceFormat::Json {
+        return unsupported("ENVELOPE DEBEZIUM with a format other than JSON");
+    }
+    let value_columns = names.len();
+    for (m, n) in &cs.include {
+        if names.contains(n) {
+            return Err(PlanError::DuplicateColumn(n.clone()));
+        }
+        let (scalar, nullable) = crate::source::decode::metadata_type(*m);
+        names.push(n.clone());
+        types.push(ColumnType::new(scalar, nullable));
+    }
+    let position = |n: &str| names.iter().position(|x| x == n);
+    let key = cs
+        .key
+        .iter()
+        .map(|k| position(k).expect("the parser checked key columns"))
+        .collect();
+    let timestamp = match &cs.timestamp {
+        None => None,
+        Some(t) => {
+            let i = position(t).ok_or_else(|| PlanError::UnknownColumn(t.clone()))?;
+            if !matches!(
+                types[i].scalar,
+                ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Int64
+            ) {
+                return Err(PlanError::TypeMismatch(format!(
+                    "the event-time column \"{t}\" must be a timestamp or epoch milliseconds (bigint), not {}",
+                    types[i].scalar.name()
+                )));
+            }
+            Some(i)
+        }
     };
     Ok(Plan::CreateSource {
         name,
         desc: RelationDesc::new(names, types),
         if_not_exists: cs.if_not_exists,
         kafka: crate::source::KafkaSpec {
-            broker: cs.broker.clone(),
+            broker: cs.broker.clone().unwrap_or_default(),
             topic: cs.topic.clone(),
             format: cs.format,
+            envelope: cs.envelope,
+            key,
+            value_columns,
+            include: cs.include.iter().map(|(m, _)| *m).collect(),
+            start_offsets: cs.start_offsets.clone(),
+            on_error: cs.on_error,
+            timestamp,
         },
-        create_sql: cs.sql.clone(),
+        statement: Box::new(cs.clone()),
     })
 }
 

@@ -2,14 +2,18 @@
 //! group: the offsets live in Runnel's log, not in the broker) and starts each at the offset the
 //! log recorded, or at the beginning.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use super::{decode::decode, Batch, Ingest, KafkaSpec, Offsets, RecordError};
-use crate::repr::{GlobalId, RelationDesc};
+use super::decode::{Change, Decoder, Record};
+use super::{Batch, Ingest, KafkaSpec, Offsets, RecordError, SharedStatus, SourceState};
+use crate::parse::OnError;
+use crate::repr::{GlobalId, RelationDesc, Row};
 
 /// Records per batch at most, and how long a batch waits for more after its first record.
 const BATCH_RECORDS: usize = 10_000;
@@ -17,23 +21,45 @@ const BATCH_WAIT: Duration = Duration::from_millis(20);
 /// How often the topic's partitions are looked up again (partitions can be added).
 const METADATA_EVERY: Duration = Duration::from_secs(5);
 
+/// What a reader starts from.
+pub struct Start {
+    /// Per partition, the next offset to read (from the log).
+    pub offsets: Offsets,
+    /// The source's current rows (from the log): an upsert source's state.
+    pub rows: Vec<Row>,
+    pub status: SharedStatus,
+}
+
 /// Starts reading `spec` for source `id` (named `name` in log lines) on its own thread.
 pub fn spawn(
     id: GlobalId,
     name: String,
     spec: KafkaSpec,
     desc: RelationDesc,
-    start: Offsets,
+    start: Start,
     target: Arc<dyn Ingest>,
 ) {
     let thread = format!("source-{id}");
     let spawned = std::thread::Builder::new().name(thread).spawn(move || {
+        let upserts = if spec.envelope == crate::parse::Envelope::None {
+            HashMap::new()
+        } else {
+            let key = spec.key.clone();
+            start
+                .rows
+                .into_iter()
+                .map(|row| (key.iter().map(|&k| row[k].clone()).collect(), row))
+                .collect()
+        };
         let mut reader = Reader {
             id,
             name,
+            decoder: Decoder::new(spec.clone(), desc),
             spec,
-            desc,
-            offsets: start,
+            offsets: start.offsets,
+            upserts,
+            status: start.status,
+            halted: false,
             target,
         };
         reader.run();
@@ -47,9 +73,14 @@ struct Reader {
     id: GlobalId,
     name: String,
     spec: KafkaSpec,
-    desc: RelationDesc,
+    decoder: Decoder,
     /// The next offset to read, per partition assigned.
     offsets: Offsets,
+    /// For UPSERT and DEBEZIUM: the current row of each key, so a record can retract it.
+    upserts: HashMap<Row, Row>,
+    status: SharedStatus,
+    /// Stopped at an undecodable record (ON ERROR 'halt').
+    halted: bool,
     target: Arc<dyn Ingest>,
 }
 
@@ -58,7 +89,7 @@ impl Reader {
         let mut consumer: Option<BaseConsumer> = None;
         let mut checked = Instant::now() - METADATA_EVERY;
         let mut complained = false;
-        while self.target.exists(self.id) {
+        while !self.halted && self.target.exists(self.id) {
             if consumer.is_none() || checked.elapsed() >= METADATA_EVERY {
                 checked = Instant::now();
                 match self.connect(consumer.take()) {
@@ -67,9 +98,12 @@ impl Reader {
                             tracing::info!(source = %self.name, "reading topic {} again", self.spec.topic);
                             complained = false;
                         }
+                        self.set_state(SourceState::Running, None);
+                        self.note_watermarks(&c);
                         consumer = Some(c)
                     }
                     Err(e) => {
+                        self.set_state(SourceState::Retrying, Some(e.clone()));
                         if !complained {
                             tracing::warn!(
                                 source = %self.name,
@@ -96,13 +130,61 @@ impl Reader {
                     e.reason
                 );
             }
-            if (!batch.rows.is_empty() || !batch.errors.is_empty())
-                && !self.target.ingest(self.id, batch)
-            {
+            let moved = !batch.updates.is_empty() || !batch.errors.is_empty();
+            if moved && !self.target.ingest(self.id, batch) {
                 break;
             }
         }
         tracing::debug!(source = %self.name, "source stopped");
+    }
+
+    fn set_state(&self, state: SourceState, error: Option<String>) {
+        let mut status = self.status.lock().expect("status lock");
+        status.state = state;
+        if error.is_some() {
+            status.last_error = error;
+        }
+    }
+
+    /// Asks the broker for each partition's high watermark, for the lag `SHOW SOURCES` reports.
+    fn note_watermarks(&self, consumer: &BaseConsumer) {
+        let mut marks = Vec::new();
+        for p in self.offsets.keys() {
+            let asked = consumer.fetch_watermarks(&self.spec.topic, *p, Duration::from_secs(1));
+            if let Ok((_, high)) = asked {
+                if high >= 0 {
+                    marks.push((*p, high));
+                }
+            }
+        }
+        self.status
+            .lock()
+            .expect("status lock")
+            .high_watermarks
+            .extend(marks);
+    }
+
+    /// Applies one record's change to `batch` (and, for upserts, to the key's current row).
+    fn apply(&mut self, change: Change, batch: &mut Batch) {
+        match change {
+            Change::Insert(row) => batch.updates.push((row, 1)),
+            Change::Upsert { key, value } => {
+                let old = match &value {
+                    Some(row) => self.upserts.insert(key, row.clone()),
+                    None => self.upserts.remove(&key),
+                };
+                if old.is_some() && old == value {
+                    return;
+                }
+                if let Some(old) = old {
+                    batch.updates.push((old, -1));
+                }
+                if let Some(row) = value {
+                    batch.updates.push((row, 1));
+                }
+            }
+            Change::Nothing => {}
+        }
     }
 
     /// A consumer assigned to every partition of the topic (new ones start at offset 0),
@@ -143,7 +225,12 @@ impl Reader {
         if assigned != sorted {
             let mut tpl = TopicPartitionList::new();
             for p in &sorted {
-                let next = *self.offsets.entry(*p).or_insert(0);
+                let first = usize::try_from(*p)
+                    .ok()
+                    .and_then(|i| self.spec.start_offsets.get(i))
+                    .copied()
+                    .unwrap_or(0);
+                let next = *self.offsets.entry(*p).or_insert(first);
                 tpl.add_partition_offset(&self.spec.topic, *p, Offset::Offset(next))
                     .map_err(|e| e.to_string())?;
             }
@@ -186,14 +273,53 @@ impl Reader {
             if offset < self.offsets.get(&partition).copied().unwrap_or(0) {
                 continue;
             }
-            self.offsets.insert(partition, offset + 1);
-            match decode(self.spec.format, &self.desc, message.payload()) {
-                Ok(row) => batch.rows.push(row),
-                Err(reason) => batch.errors.push(RecordError {
-                    partition,
-                    offset,
-                    reason,
-                }),
+            let headers = message
+                .headers()
+                .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+                .unwrap_or_default();
+            let record = Record {
+                key: message.key(),
+                value: message.payload(),
+                partition,
+                offset,
+                timestamp: message.timestamp().to_millis(),
+                headers,
+            };
+            let decoded = self.decoder.decode(&record);
+            {
+                let mut status = self.status.lock().expect("status lock");
+                status.records += 1;
+                status.bytes += message.payload_len() as u64;
+                if let Err(reason) = &decoded {
+                    status.last_error =
+                        Some(format!("partition {partition} offset {offset}: {reason}"));
+                }
+            }
+            match decoded {
+                Ok(change) => {
+                    self.offsets.insert(partition, offset + 1);
+                    self.apply(change, &mut batch);
+                }
+                Err(reason) => {
+                    batch.errors.push(RecordError {
+                        partition,
+                        offset,
+                        reason,
+                    });
+                    if self.spec.on_error == OnError::Halt {
+                        // Not past it: a restart stops here again.
+                        self.offsets.insert(partition, offset);
+                        self.halted = true;
+                        self.set_state(SourceState::Halted, None);
+                        tracing::error!(
+                            source = %self.name,
+                            "halted at an undecodable record (topic {} partition {partition} offset {offset}); the source was created with ON ERROR 'halt': drop and recreate it to read on",
+                            self.spec.topic
+                        );
+                        break;
+                    }
+                    self.offsets.insert(partition, offset + 1);
+                }
             }
         }
         batch.offsets = self.offsets.clone();

@@ -8,34 +8,87 @@ pub mod decode;
 pub mod kafka;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::parse::SourceFormat;
-use crate::repr::{GlobalId, Row};
+use crate::parse::{Envelope, Metadata, OnError, SourceFormat};
+use crate::repr::{Diff, GlobalId, Row};
 
-/// Where a Kafka source reads from and how its records are decoded.
+/// Where a Kafka source reads from and how its records become changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KafkaSpec {
     pub broker: String,
     pub topic: String,
     pub format: SourceFormat,
+    pub envelope: Envelope,
+    /// The key columns' positions: what an upsert replaces by.
+    pub key: Vec<usize>,
+    /// How many leading columns the record's value fills; the metadata columns follow.
+    pub value_columns: usize,
+    pub include: Vec<Metadata>,
+    /// Per partition, where to start when the log holds no offsets for it.
+    pub start_offsets: Vec<i64>,
+    pub on_error: OnError,
+    /// The event-time column's position, if one was named.
+    pub timestamp: Option<usize>,
 }
+
+/// What a running source reports about itself (shared between its reader and `SHOW SOURCES`).
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub state: SourceState,
+    /// Records and value bytes read since the server started.
+    pub records: u64,
+    pub bytes: u64,
+    /// Why the source is retrying or halted, or the latest undecodable record.
+    pub last_error: Option<String>,
+    /// Per partition, the broker's high watermark when last asked.
+    pub high_watermarks: BTreeMap<i32, i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SourceState {
+    #[default]
+    Starting,
+    Running,
+    /// The broker or topic cannot be reached; the reader retries.
+    Retrying,
+    /// Stopped at an undecodable record (ON ERROR 'halt').
+    Halted,
+}
+
+impl SourceState {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceState::Starting => "starting",
+            SourceState::Running => "running",
+            SourceState::Retrying => "retrying",
+            SourceState::Halted => "halted",
+        }
+    }
+}
+
+pub type SharedStatus = Arc<Mutex<Status>>;
+
+/// How many of a source's latest undecodable records are kept (in memory and through
+/// compaction) for `SHOW SOURCE ERRORS`.
+pub const ERRORS_KEPT: usize = 100;
 
 /// Per partition, the offset of the next record to read.
 pub type Offsets = BTreeMap<i32, i64>;
 
-/// Decoded records and the offsets reading them advanced to.
+/// The changes records made and the offsets reading them advanced to.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub rows: Vec<Row>,
+    pub updates: Vec<(Row, Diff)>,
     pub offsets: Offsets,
     /// Records that could not be decoded (skipped; the source keeps running).
     pub errors: Vec<RecordError>,
 }
 
 /// A record that could not be decoded, and where it is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordError {
     pub partition: i32,
     pub offset: i64,

@@ -147,6 +147,8 @@ struct Fold {
     tables: TableStore,
     /// Each source's offsets as of its last folded ingest.
     offsets: BTreeMap<GlobalId, crate::source::Offsets>,
+    /// Each source's latest undecodable records (at most `source::ERRORS_KEPT`).
+    errors: BTreeMap<GlobalId, Vec<crate::source::RecordError>>,
     /// The time of the last write folded: the base's contents are as of then.
     time: Timestamp,
     next_id: u64,
@@ -164,6 +166,7 @@ impl Fold {
                     self.items.remove(&id);
                     self.tables.drop_table(id);
                     self.offsets.remove(&id);
+                    self.errors.remove(&id);
                 }
             }
             LogRecord::CreateDatabase { name } => {
@@ -189,9 +192,16 @@ impl Fold {
                 source,
                 updates,
                 offsets,
+                errors,
             } => {
                 self.tables.apply(source, &updates);
                 self.offsets.insert(source, offsets);
+                if !errors.is_empty() {
+                    let kept = self.errors.entry(source).or_default();
+                    kept.extend(errors);
+                    let excess = kept.len().saturating_sub(crate::source::ERRORS_KEPT);
+                    kept.drain(..excess);
+                }
                 self.time = self.time.max(time);
             }
             LogRecord::NextId { id } => self.next_id = self.next_id.max(id.0),
@@ -200,7 +210,7 @@ impl Fold {
 
     /// The records that rebuild this state: the catalog first (items in creation order, so
     /// each finds what it depends on), then the tables' contents.
-    fn into_records(self) -> Vec<LogRecord> {
+    fn into_records(mut self) -> Vec<LogRecord> {
         let mut out: Vec<LogRecord> = Vec::new();
         out.extend(
             self.databases
@@ -238,7 +248,7 @@ impl Fold {
                 });
             }
         }
-        // Sources' offsets after their contents, as an ingest of nothing.
+        // Sources' offsets (and latest errors) after their contents, as an ingest of nothing.
         for (source, offsets) in self.offsets {
             if live_ids.contains(&source) {
                 out.push(LogRecord::Ingest {
@@ -246,6 +256,7 @@ impl Fold {
                     source,
                     updates: vec![],
                     offsets,
+                    errors: self.errors.remove(&source).unwrap_or_default(),
                 });
             }
         }
@@ -281,6 +292,7 @@ mod tests {
             source: GlobalId(id),
             updates: vec![(vec![Datum::Int64(time as i64)], 1)],
             offsets: offsets.iter().copied().collect(),
+            errors: vec![],
         };
         let mut fold = Fold::default();
         for r in [

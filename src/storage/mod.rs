@@ -59,6 +59,8 @@ pub enum LogRecord {
         source: GlobalId,
         updates: Vec<(Row, Diff)>,
         offsets: crate::source::Offsets,
+        /// Records that could not be decoded (skipped, or halted at).
+        errors: Vec<crate::source::RecordError>,
     },
 }
 
