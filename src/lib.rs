@@ -15,6 +15,7 @@ pub mod plan;
 pub mod render;
 pub mod repr;
 pub mod server;
+pub mod sink;
 pub mod source;
 pub mod storage;
 pub mod worker;

@@ -33,6 +33,12 @@ pub enum ItemKind {
     MaterializedView { expr: RelExpr },
     /// An arrangement of another object by key columns.
     Index { on: GlobalId, key: Vec<usize> },
+    /// Every change of a relation (`expr`, reading `from`), written to Kafka.
+    Sink {
+        from: GlobalId,
+        expr: RelExpr,
+        spec: crate::sink::KafkaSinkSpec,
+    },
 }
 
 impl ItemKind {
@@ -43,6 +49,7 @@ impl ItemKind {
             ItemKind::View { .. } => "view",
             ItemKind::MaterializedView { .. } => "materialized view",
             ItemKind::Index { .. } => "index",
+            ItemKind::Sink { .. } => "sink",
         }
     }
     /// Whether the object's contents live in a worker arrangement that can be read directly.

@@ -81,7 +81,9 @@ impl Coordinator {
                     ItemKind::Table => "table",
                     ItemKind::Source(_) => "source",
                     ItemKind::MaterializedView { .. } => "materialized view",
-                    ItemKind::View { .. } | ItemKind::Index { .. } => return None,
+                    ItemKind::View { .. } | ItemKind::Index { .. } | ItemKind::Sink { .. } => {
+                        return None
+                    }
                 };
                 Some(Hydrating {
                     id: i.id,

@@ -11,6 +11,7 @@ mod recover;
 pub mod replay;
 pub mod session;
 pub mod show;
+mod sinks;
 mod sources;
 mod workers;
 
@@ -65,6 +66,8 @@ struct State {
     source_status: HashMap<GlobalId, crate::source::SharedStatus>,
     /// Each source's undecodable records, as the log holds them.
     source_errors: HashMap<GlobalId, sources::SourceErrors>,
+    /// Each running sink's status, shared with its writer.
+    sink_status: HashMap<GlobalId, crate::sink::SharedSinkStatus>,
 }
 
 /// How a coordinator is started.
@@ -150,6 +153,7 @@ impl Coordinator {
         coord.recover(opened.records)?;
         coord.watch_hydration();
         coord.start_sources();
+        coord.start_sinks();
         Ok(coord)
     }
 
@@ -170,6 +174,7 @@ impl Coordinator {
                 source_offsets: HashMap::new(),
                 source_status: HashMap::new(),
                 source_errors: HashMap::new(),
+                sink_status: HashMap::new(),
             }),
             retain_history,
             workers: Arc::new(workers),
@@ -450,6 +455,7 @@ impl Coordinator {
                         (kind, &item.kind),
                         (DropKind::Table, ItemKind::Table)
                             | (DropKind::Source, ItemKind::Source(_))
+                            | (DropKind::Sink, ItemKind::Sink { .. })
                             | (DropKind::View, ItemKind::View { .. })
                             | (
                                 DropKind::MaterializedView,
@@ -461,6 +467,7 @@ impl Coordinator {
                         let what = match kind {
                             DropKind::Table => "table",
                             DropKind::Source => "source",
+                            DropKind::Sink => "sink",
                             DropKind::View => "view",
                             DropKind::MaterializedView => "materialized view",
                             DropKind::Index => "index",
@@ -481,6 +488,7 @@ impl Coordinator {
                 let tag = match kind {
                     DropKind::Table => "DROP TABLE",
                     DropKind::Source => "DROP SOURCE",
+                    DropKind::Sink => "DROP SINK",
                     DropKind::View => "DROP VIEW",
                     DropKind::MaterializedView => "DROP MATERIALIZED VIEW",
                     DropKind::Index => "DROP INDEX",
@@ -528,6 +536,7 @@ impl Coordinator {
                     crate::parse::ShowObjects::Sources => {
                         (sources::desc(), sources::show(st, session))
                     }
+                    crate::parse::ShowObjects::Sinks => (sinks::desc(), sinks::show(st, session)),
                     crate::parse::ShowObjects::SourceErrors(from) => (
                         sources::errors_desc(),
                         sources::show_errors(st, session, from.as_deref())?,
@@ -598,6 +607,27 @@ impl Coordinator {
                 kafka,
                 statement,
             } => self.create_source(st, session, name, desc, if_not_exists, kafka, *statement),
+            Plan::CreateSink {
+                name,
+                desc,
+                if_not_exists,
+                from,
+                expr,
+                spec,
+                create_sql,
+            } => self.create_sink(
+                st,
+                session,
+                sinks::NewSink {
+                    name,
+                    desc,
+                    if_not_exists,
+                    from,
+                    expr,
+                    spec,
+                    create_sql,
+                },
+            ),
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
             other => Err(SqlError::internal(format!(
                 "the session handles {other:?} itself"
@@ -831,6 +861,7 @@ impl Coordinator {
             st.source_offsets.remove(id);
             st.source_status.remove(id);
             st.source_errors.remove(id);
+            st.sink_status.remove(id);
             self.broadcast(st, || Command::Drop { id: *id });
         }
         if !order.is_empty() {

@@ -95,6 +95,11 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Result<SubscribeBatch, SqlError>> {
         self.rx.recv().await.map(|r| r.map_err(SqlError::from))
     }
+
+    /// The next batch if one is there (for threads outside the async runtime).
+    pub fn try_next(&mut self) -> Option<Result<SubscribeBatch, SqlError>> {
+        self.rx.try_recv().ok().map(|r| r.map_err(SqlError::from))
+    }
 }
 
 impl Drop for Subscription {

@@ -222,7 +222,7 @@ impl Coordinator {
                         retain,
                     })
                 }
-                ItemKind::View { .. } | ItemKind::Index { .. } => {}
+                ItemKind::View { .. } | ItemKind::Index { .. } | ItemKind::Sink { .. } => {}
             }
         }
         // The contents at the window's start, then each write inside the window at its time

@@ -2,7 +2,7 @@
 //! and the columns of `SHOW HYDRATION` (answered by the workers, in `hydration`) and of `SHOW
 //! SOURCES` (answered with the sources' status, in `sources`).
 
-use super::{sources, Session};
+use super::{sinks, sources, Session};
 use crate::catalog::{Catalog, ItemKind};
 use crate::error::SqlError;
 use crate::parse::ShowObjects;
@@ -35,7 +35,7 @@ pub fn rows(
     let visible =
         |db: &str, schema: &str| db == session.database && schemas.iter().any(|s| s == schema);
     let mut out = match &objects {
-        ShowObjects::Sources | ShowObjects::SourceErrors(_) => {
+        ShowObjects::Sources | ShowObjects::SourceErrors(_) | ShowObjects::Sinks => {
             return Err(SqlError::internal("sources are shown with their status"))
         }
         ShowObjects::Tables
@@ -91,6 +91,7 @@ pub fn desc(kind: &ShowKind) -> RelationDesc {
     match kind {
         ShowKind::Objects(ShowObjects::Columns(_)) => text_desc(&["name", "nullable", "type"]),
         ShowKind::Objects(ShowObjects::Sources) => sources::desc(),
+        ShowKind::Objects(ShowObjects::Sinks) => sinks::desc(),
         ShowKind::Objects(ShowObjects::SourceErrors(_)) => sources::errors_desc(),
         ShowKind::Objects(_) => text_desc(&["name"]),
         ShowKind::Hydration => hydration_desc(),

@@ -11,7 +11,9 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 use crate::error::SqlError;
 
 mod ksql;
+mod sink;
 mod source;
+pub use sink::{parse_create_sink, CreateSink, SinkEnvelope};
 pub use source::{
     parse_create_source, CreateSource, Envelope, Metadata, OnError, SourceColumn, SourceFormat,
 };
@@ -52,6 +54,9 @@ pub enum Statement {
     /// up (after a restart, or since its creation).
     ShowHydration,
     CreateSource(CreateSource),
+    CreateSink(CreateSink),
+    /// `DROP SINK ...`, parsed as the `DROP VIEW` of the same length.
+    DropSink(Box<ast::Statement>),
     /// `FLUSH`: waits until earlier writes are visible (they always are, reads are linearized).
     Flush,
     Empty,
@@ -75,6 +80,7 @@ pub struct Subscribe {
 pub enum ShowObjects {
     Tables,
     Sources,
+    Sinks,
     Views,
     MaterializedViews,
     Indexes,
@@ -180,6 +186,8 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             }
         }
         ("show", "sources") => return Ok(Statement::Show(ShowObjects::Sources)),
+        ("show", "sinks") => return Ok(Statement::Show(ShowObjects::Sinks)),
+        ("create", "sink") => return parse_create_sink(sql).map(Statement::CreateSink),
         ("show", "source") if w(2) == "errors" => {
             let rest = strip_keyword(sql, 3).trim().trim_end_matches(';').trim();
             let from = if rest.is_empty() {
@@ -223,6 +231,10 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             let at = find_word(sql, "source").expect("the second word");
             format!("{}STREAM{}", &sql[..at], &sql[at + 6..])
         }
+        ("drop", "sink") => {
+            let at = find_word(sql, "sink").expect("the second word");
+            format!("{}VIEW{}", &sql[..at], &sql[at + 4..])
+        }
         _ => sql.to_string(),
     };
     let dialect = PostgreSqlDialect {};
@@ -233,6 +245,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         .map_err(|e| parser_error(sql, e))?;
     match stmts.len() {
         0 => Ok(Statement::Empty),
+        1 if (w(0), w(1)) == ("drop", "sink") => Ok(Statement::DropSink(Box::new(stmts.remove(0)))),
         1 => Ok(Statement::Sql(Box::new(stmts.remove(0)))),
         _ => Err(syntax("expected one statement", None)),
     }

@@ -576,11 +576,11 @@ fn on_error(v: &str) -> Result<OnError, ParserError> {
     }
 }
 
-fn peek_word(p: &Parser, word: &str) -> bool {
+pub(super) fn peek_word(p: &Parser, word: &str) -> bool {
     matches!(&p.peek_token().token, Token::Word(w) if w.value.eq_ignore_ascii_case(word))
 }
 
-fn expect_end(p: &mut Parser) -> Result<(), ParserError> {
+pub(super) fn expect_end(p: &mut Parser) -> Result<(), ParserError> {
     let _ = p.consume_token(&Token::SemiColon);
     if p.peek_token().token != Token::EOF {
         return p.expected("end of statement", p.peek_token());
@@ -589,7 +589,7 @@ fn expect_end(p: &mut Parser) -> Result<(), ParserError> {
 }
 
 /// Consumes `word` (a keyword or not, in any case) or fails saying it was expected.
-fn expect_word(p: &mut Parser, word: &str) -> Result<(), ParserError> {
+pub(super) fn expect_word(p: &mut Parser, word: &str) -> Result<(), ParserError> {
     let t = p.next_token();
     match &t.token {
         Token::Word(w) if w.value.eq_ignore_ascii_case(word) => Ok(()),

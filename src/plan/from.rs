@@ -116,7 +116,7 @@ pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelE
             types: item.desc.types.clone(),
         },
         ItemKind::View { expr } => expr.clone(),
-        ItemKind::Index { .. } => {
+        ItemKind::Index { .. } | ItemKind::Sink { .. } => {
             return Err(PlanError::WrongObjectType(
                 item.name.item.clone(),
                 "relation",

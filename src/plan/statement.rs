@@ -29,6 +29,7 @@ pub struct SelectPlan {
 pub enum DropKind {
     Table,
     Source,
+    Sink,
     View,
     MaterializedView,
     Index,
@@ -68,6 +69,15 @@ pub enum Plan {
         kafka: crate::source::KafkaSpec,
         /// The statement, whose `to_sql` (once the broker is known) the log records.
         statement: Box<crate::parse::CreateSource>,
+    },
+    CreateSink {
+        name: QualifiedName,
+        desc: RelationDesc,
+        if_not_exists: bool,
+        from: crate::repr::GlobalId,
+        expr: RelExpr,
+        spec: crate::sink::KafkaSinkSpec,
+        create_sql: String,
     },
     CreateView {
         name: QualifiedName,
@@ -152,6 +162,23 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
         Statement::Show(s) => Ok(Plan::Show(ShowKind::Objects(s.clone()))),
         Statement::ShowHydration => Ok(Plan::Show(ShowKind::Hydration)),
         Statement::CreateSource(cs) => plan_create_source(pcx, cs),
+        Statement::CreateSink(cs) => plan_create_sink(pcx, cs),
+        Statement::DropSink(ast) => match plan_ast(pcx, ast)? {
+            Plan::Drop {
+                names,
+                if_exists,
+                cascade,
+                ..
+            } => Ok(Plan::Drop {
+                kind: DropKind::Sink,
+                names,
+                if_exists,
+                cascade,
+            }),
+            other => Err(PlanError::Internal(format!(
+                "DROP SINK planned as {other:?}"
+            ))),
+        },
         Statement::Subscribe(s) => plan_subscribe(pcx, s),
         Statement::CopySubscribe(s) => Ok(Plan::CopySubscribe(Box::new(plan_subscribe(pcx, s)?))),
         Statement::DeclareSubscribe { name, subscribe } => Ok(Plan::DeclareCursor {
@@ -450,6 +477,40 @@ fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> Pla
             timestamp,
         },
         statement: Box::new(cs.clone()),
+    })
+}
+
+fn plan_create_sink(pcx: &PlanContext, cs: &crate::parse::CreateSink) -> PlanResult<Plan> {
+    let name = new_item_name(pcx, &cs.name)?;
+    let parts = object_name(&cs.from);
+    let item = pcx
+        .catalog
+        .resolve(&parts, &pcx.database, &pcx.search_path)?;
+    let (expr, names) = resolve_relation(pcx, &parts)?;
+    let key = cs
+        .key
+        .iter()
+        .map(|k| {
+            names
+                .iter()
+                .position(|n| n == k)
+                .ok_or_else(|| PlanError::UnknownColumn(k.clone()))
+        })
+        .collect::<PlanResult<Vec<_>>>()?;
+    let desc = RelationDesc::new(names, expr.typ());
+    Ok(Plan::CreateSink {
+        name,
+        desc,
+        if_not_exists: cs.if_not_exists,
+        from: item.id,
+        expr,
+        spec: crate::sink::KafkaSinkSpec {
+            broker: cs.broker.clone(),
+            topic: cs.topic.clone(),
+            key,
+            envelope: cs.envelope,
+        },
+        create_sql: cs.sql.clone(),
     })
 }
 

@@ -1,0 +1,210 @@
+//! Sinks in the coordinator: creating one, starting the writers (after start-up replay too),
+//! the subscriptions they write from, and `SHOW SINKS`.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use super::{exists, Coordinator, Response, Session, State};
+use crate::catalog::{CatalogItem, ItemKind, QualifiedName};
+use crate::error::SqlError;
+use crate::ir::RelExpr;
+use crate::parse::SinkEnvelope;
+use crate::repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
+use crate::sink::{kafka, KafkaSinkSpec, Resume, SinkHost};
+use crate::worker::Command;
+
+pub struct NewSink {
+    pub name: QualifiedName,
+    pub desc: RelationDesc,
+    pub if_not_exists: bool,
+    pub from: GlobalId,
+    pub expr: RelExpr,
+    pub spec: KafkaSinkSpec,
+    pub create_sql: String,
+}
+
+impl Coordinator {
+    pub(super) fn create_sink(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: &Session,
+        sink: NewSink,
+    ) -> Result<Response, SqlError> {
+        if st.catalog.lookup(&sink.name).is_some() {
+            return exists(&sink.name.item, sink.if_not_exists, "CREATE SINK");
+        }
+        let id = st.catalog.allocate_id();
+        self.log_create(st, session, id, &sink.create_sql);
+        let mut depends_on = sink.expr.depends_on();
+        if !depends_on.contains(&sink.from) {
+            depends_on.push(sink.from);
+        }
+        st.catalog.insert(CatalogItem {
+            id,
+            name: sink.name,
+            desc: sink.desc,
+            kind: ItemKind::Sink {
+                from: sink.from,
+                expr: sink.expr,
+                spec: sink.spec,
+            },
+            depends_on,
+            create_sql: sink.create_sql,
+            retain_history: self.retain_history,
+            created_at: st.write_ts,
+        });
+        if !st.replaying {
+            self.start_sink(st, id);
+        }
+        Ok(Response::Tag("CREATE SINK".into()))
+    }
+
+    /// Starts every sink's writer (once the log has been replayed).
+    pub(super) fn start_sinks(self: &Arc<Self>) {
+        let mut st = self.lock();
+        let sinks: Vec<GlobalId> = st
+            .catalog
+            .items()
+            .filter(|i| matches!(i.kind, ItemKind::Sink { .. }))
+            .map(|i| i.id)
+            .collect();
+        for id in sinks {
+            self.start_sink(&mut st, id);
+        }
+    }
+
+    fn start_sink(self: &Arc<Self>, st: &mut State, id: GlobalId) {
+        let Some(item) = st.catalog.get(id) else {
+            return;
+        };
+        let ItemKind::Sink { spec, .. } = &item.kind else {
+            return;
+        };
+        tracing::info!(
+            "sink {} writes to topic {} at {} (progress in {})",
+            item.name,
+            spec.topic,
+            spec.broker,
+            spec.progress_topic()
+        );
+        let status = Arc::new(Mutex::new(crate::sink::SinkStatus {
+            state: "starting",
+            ..Default::default()
+        }));
+        let (name, spec, desc) = (item.name.to_string(), spec.clone(), item.desc.clone());
+        st.sink_status.insert(id, Arc::clone(&status));
+        kafka::spawn(
+            id,
+            name,
+            spec,
+            desc,
+            status,
+            Arc::clone(self) as Arc<dyn SinkHost>,
+        );
+    }
+}
+
+impl SinkHost for Coordinator {
+    fn subscribe_sink(
+        self: Arc<Self>,
+        id: GlobalId,
+        from: &Resume,
+    ) -> Result<super::Subscription, String> {
+        let st = self.lock();
+        let Some(ItemKind::Sink { expr, .. }) = st.catalog.get(id).map(|i| &i.kind) else {
+            return Err("the sink was dropped".into());
+        };
+        let expr = crate::optimize::optimize(expr.clone());
+        let (as_of, snapshot) = match from {
+            Resume::Snapshot => (self.read_ts.load(Ordering::SeqCst), true),
+            Resume::After(t) => (
+                self.check_as_of(&st, &expr, *t, false)
+                    .map_err(|e| e.message)?,
+                false,
+            ),
+        };
+        let sub = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.workers.broadcast(|| Command::Subscribe {
+            id: sub,
+            expr: expr.clone(),
+            as_of,
+            snapshot,
+            reply: tx.clone(),
+        });
+        let desc = st
+            .catalog
+            .get(id)
+            .map(|i| i.desc.clone())
+            .unwrap_or_default();
+        drop(st);
+        Ok(super::Subscription {
+            desc,
+            id: sub,
+            progress: true,
+            rx,
+            coord: Arc::clone(&self),
+        })
+    }
+
+    fn sink_exists(&self, id: GlobalId) -> bool {
+        self.lock().catalog.get(id).is_some()
+    }
+}
+
+pub fn desc() -> RelationDesc {
+    let col = |n: &str, t, nullable| (n.to_string(), ColumnType::new(t, nullable));
+    let (names, types) = [
+        col("name", ScalarType::Text, false),
+        col("from", ScalarType::Text, false),
+        col("topic", ScalarType::Text, false),
+        col("envelope", ScalarType::Text, false),
+        col("state", ScalarType::Text, false),
+        col("records", ScalarType::Int64, false),
+        col("complete_through", ScalarType::Int64, true),
+        col("last_error", ScalarType::Text, true),
+    ]
+    .into_iter()
+    .unzip();
+    RelationDesc::new(names, types)
+}
+
+/// `SHOW SINKS`: the current database's sinks, with how far their topic is complete.
+pub fn show(st: &State, session: &Session) -> Vec<Row> {
+    let schemas = session.search_path();
+    let text = |s: &str| Datum::String(s.to_string());
+    st.catalog
+        .items()
+        .filter(|i| i.name.database == session.database && schemas.contains(&i.name.schema))
+        .filter_map(|i| match &i.kind {
+            ItemKind::Sink { from, spec, .. } => Some((i, from, spec)),
+            _ => None,
+        })
+        .map(|(item, from, spec)| {
+            let status = st
+                .sink_status
+                .get(&item.id)
+                .map(|s| s.lock().expect("sink status lock").clone())
+                .unwrap_or_default();
+            let from = st
+                .catalog
+                .get(*from)
+                .map_or(String::new(), |f| f.name.item.clone());
+            vec![
+                text(&item.name.item),
+                text(&from),
+                text(&spec.topic),
+                text(match spec.envelope {
+                    SinkEnvelope::Upsert => "upsert",
+                    SinkEnvelope::Debezium => "debezium",
+                }),
+                text(status.state),
+                Datum::Int64(status.records as i64),
+                status
+                    .complete_through
+                    .map_or(Datum::Null, |t| Datum::Int64(t as i64)),
+                status.last_error.as_deref().map_or(Datum::Null, text),
+            ]
+        })
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! `CREATE SINK [IF NOT EXISTS] name FROM relation INTO KAFKA (BROKER 'host:port', TOPIC 't')
+//! [KEY (column, ...)] FORMAT JSON ENVELOPE UPSERT | DEBEZIUM`: every change of a relation,
+//! written to a Kafka topic.
+
+use serde::{Deserialize, Serialize};
+use sqlparser::ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
+
+use super::source::{expect_end, expect_word, peek_word};
+use super::{normalize_ident, parser_error, RECURSION_LIMIT};
+use crate::error::SqlError;
+
+#[derive(Debug, Clone)]
+pub struct CreateSink {
+    pub name: ast::ObjectName,
+    pub if_not_exists: bool,
+    pub from: ast::ObjectName,
+    pub broker: String,
+    pub topic: String,
+    /// The key columns' names; none means the whole row is the key.
+    pub key: Vec<String>,
+    pub envelope: SinkEnvelope,
+    /// The statement as written, which the log records.
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SinkEnvelope {
+    /// A record per key and time: the key's new row, or no value (a tombstone) once it is gone.
+    Upsert,
+    /// A Debezium-style event per change: `{"before": ..., "after": ...}`.
+    Debezium,
+}
+
+pub fn parse_create_sink(sql: &str) -> Result<CreateSink, SqlError> {
+    let dialect = PostgreSqlDialect {};
+    let parse = || -> Result<CreateSink, ParserError> {
+        let mut p = Parser::new(&dialect)
+            .with_recursion_limit(RECURSION_LIMIT)
+            .try_with_sql(sql)?;
+        p.expect_keyword(Keyword::CREATE)?;
+        expect_word(&mut p, "SINK")?;
+        let if_not_exists = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = p.parse_object_name(false)?;
+        p.expect_keyword(Keyword::FROM)?;
+        let from = p.parse_object_name(false)?;
+        p.expect_keyword(Keyword::INTO)?;
+        expect_word(&mut p, "KAFKA")?;
+        p.expect_token(&Token::LParen)?;
+        let (mut broker, mut topic) = (None, None);
+        loop {
+            let option = p.parse_identifier()?.value.to_ascii_uppercase();
+            let _ = p.consume_token(&Token::Eq);
+            let value = p.parse_literal_string()?;
+            match option.as_str() {
+                "BROKER" => broker = Some(value),
+                "TOPIC" => topic = Some(value),
+                other => {
+                    return Err(ParserError::ParserError(format!(
+                        "unknown KAFKA option {other}: expected BROKER or TOPIC"
+                    )))
+                }
+            }
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        p.expect_token(&Token::RParen)?;
+        let mut key = vec![];
+        if p.parse_keyword(Keyword::KEY) {
+            p.expect_token(&Token::LParen)?;
+            loop {
+                key.push(normalize_ident(&p.parse_identifier()?));
+                if !p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            p.expect_token(&Token::RParen)?;
+        }
+        expect_word(&mut p, "FORMAT")?;
+        expect_word(&mut p, "JSON")?;
+        let envelope = if peek_word(&p, "ENVELOPE") {
+            p.next_token();
+            match p.parse_identifier()?.value.to_ascii_uppercase().as_str() {
+                "UPSERT" => SinkEnvelope::Upsert,
+                "DEBEZIUM" => SinkEnvelope::Debezium,
+                other => {
+                    return Err(ParserError::ParserError(format!(
+                        "a sink's ENVELOPE is UPSERT or DEBEZIUM, not {other}"
+                    )))
+                }
+            }
+        } else {
+            return Err(ParserError::ParserError(
+                "a sink needs ENVELOPE UPSERT or ENVELOPE DEBEZIUM".into(),
+            ));
+        };
+        expect_end(&mut p)?;
+        let missing = |w: &str| ParserError::ParserError(format!("KAFKA needs {w} '...'"));
+        Ok(CreateSink {
+            name,
+            if_not_exists,
+            from,
+            broker: broker.ok_or_else(|| missing("BROKER"))?,
+            topic: topic.ok_or_else(|| missing("TOPIC"))?,
+            key,
+            envelope,
+            sql: sql.trim().trim_end_matches(';').to_string(),
+        })
+    };
+    parse().map_err(|e| parser_error(sql, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_sink() {
+        let s = parse_create_sink(
+            "CREATE SINK s FROM v INTO KAFKA (BROKER 'b:1', TOPIC 'out') KEY (id) FORMAT JSON ENVELOPE UPSERT",
+        )
+        .unwrap();
+        assert_eq!((s.from.to_string(), s.topic.as_str()), ("v".into(), "out"));
+        assert_eq!(s.key, vec!["id".to_string()]);
+        assert_eq!(s.envelope, SinkEnvelope::Upsert);
+        let e = parse_create_sink(
+            "CREATE SINK s FROM v INTO KAFKA (BROKER 'b', TOPIC 't') FORMAT JSON",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("ENVELOPE"), "{}", e.message);
+    }
+}

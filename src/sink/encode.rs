@@ -1,0 +1,196 @@
+//! One time's changes of a relation as Kafka records, in the JSON upsert or Debezium envelope.
+
+use std::collections::BTreeMap;
+
+use crate::parse::SinkEnvelope;
+use crate::repr::{strconv, Datum, Diff, RelationDesc, Row};
+
+/// A record to write: its key and value (none: a tombstone).
+#[derive(Debug, PartialEq)]
+pub struct Record {
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+pub struct Encoder {
+    pub desc: RelationDesc,
+    pub key: Vec<usize>,
+    pub envelope: SinkEnvelope,
+}
+
+impl Encoder {
+    /// The records for one time's consolidated changes, in key order.
+    pub fn encode(&self, updates: Vec<(Row, Diff)>) -> Vec<Record> {
+        // Per key: the rows that left and the rows that arrived at this time.
+        let mut by_key: BTreeMap<Row, (Vec<Row>, Vec<Row>)> = BTreeMap::new();
+        for (row, diff) in updates {
+            let key: Row = if self.key.is_empty() {
+                row.clone()
+            } else {
+                self.key.iter().map(|&k| row[k].clone()).collect()
+            };
+            let (left, arrived) = by_key.entry(key).or_default();
+            let side = if diff < 0 { left } else { arrived };
+            side.extend(std::iter::repeat_n(row, diff.unsigned_abs() as usize));
+        }
+        let mut out = Vec::new();
+        for (key, (left, arrived)) in by_key {
+            let key_json = if self.key.is_empty() {
+                self.object(&key, &(0..key.len()).collect::<Vec<_>>())
+            } else {
+                let names: Vec<usize> = self.key.clone();
+                let mut obj = serde_json::Map::new();
+                for (datum, &col) in key.iter().zip(&names) {
+                    obj.insert(self.desc.names[col].clone(), datum_json(datum));
+                }
+                serde_json::Value::Object(obj)
+            };
+            let key_bytes = key_json.to_string().into_bytes();
+            match self.envelope {
+                SinkEnvelope::Upsert => {
+                    if arrived.is_empty() {
+                        out.push(Record {
+                            key: key_bytes.clone(),
+                            value: None,
+                        });
+                    }
+                    for row in arrived {
+                        out.push(Record {
+                            key: key_bytes.clone(),
+                            value: Some(self.row_json(&row).to_string().into_bytes()),
+                        });
+                    }
+                }
+                SinkEnvelope::Debezium => {
+                    let n = left.len().max(arrived.len());
+                    for i in 0..n {
+                        let before = left.get(i).map(|r| self.row_json(r));
+                        let after = arrived.get(i).map(|r| self.row_json(r));
+                        let op = match (&before, &after) {
+                            (None, _) => "c",
+                            (_, None) => "d",
+                            _ => "u",
+                        };
+                        let event = serde_json::json!({
+                            "before": before,
+                            "after": after,
+                            "op": op,
+                        });
+                        out.push(Record {
+                            key: key_bytes.clone(),
+                            value: Some(event.to_string().into_bytes()),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn row_json(&self, row: &Row) -> serde_json::Value {
+        self.object(row, &(0..row.len()).collect::<Vec<_>>())
+    }
+
+    fn object(&self, datums: &Row, columns: &[usize]) -> serde_json::Value {
+        let mut obj = serde_json::Map::new();
+        for (datum, &col) in datums.iter().zip(columns) {
+            obj.insert(self.desc.names[col].clone(), datum_json(datum));
+        }
+        serde_json::Value::Object(obj)
+    }
+}
+
+/// A datum as JSON: numbers as numbers (numeric too, when a double holds it exactly), jsonb as
+/// itself, everything else in its Postgres text form.
+pub fn datum_json(d: &Datum) -> serde_json::Value {
+    use serde_json::Value;
+    match d {
+        Datum::Null => Value::Null,
+        Datum::Bool(b) => Value::Bool(*b),
+        Datum::Int16(i) => (*i).into(),
+        Datum::Int32(i) => (*i).into(),
+        Datum::Int64(i) => (*i).into(),
+        Datum::Float32(f) => serde_json::Number::from_f64(f.0 as f64)
+            .map_or_else(|| Value::String(f.0.to_string()), Value::Number),
+        Datum::Float64(f) => serde_json::Number::from_f64(f.0)
+            .map_or_else(|| Value::String(f.0.to_string()), Value::Number),
+        Datum::Numeric(n) => {
+            let text = n.to_string();
+            match text.parse::<f64>() {
+                Ok(f) if f.to_string() == text => {
+                    serde_json::Number::from_f64(f).map_or(Value::String(text), Value::Number)
+                }
+                _ => Value::String(text),
+            }
+        }
+        Datum::Jsonb(j) => serde_json::from_str(j).unwrap_or(Value::String(j.clone())),
+        other => strconv::format(other).map_or(Value::Null, Value::String),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repr::{ColumnType, ScalarType};
+
+    fn encoder(envelope: SinkEnvelope) -> Encoder {
+        Encoder {
+            desc: RelationDesc::new(
+                vec!["id".into(), "status".into()],
+                vec![
+                    ColumnType::new(ScalarType::Int32, false),
+                    ColumnType::new(ScalarType::Text, true),
+                ],
+            ),
+            key: vec![0],
+            envelope,
+        }
+    }
+
+    fn row(id: i32, s: &str) -> Row {
+        vec![Datum::Int32(id), Datum::String(s.into())]
+    }
+
+    fn text(r: &Record) -> (String, Option<String>) {
+        (
+            String::from_utf8(r.key.clone()).unwrap(),
+            r.value.clone().map(|v| String::from_utf8(v).unwrap()),
+        )
+    }
+
+    #[test]
+    fn upserts_and_debezium_events() {
+        let changes = vec![
+            (row(1, "gold"), -1),
+            (row(1, "platinum"), 1),
+            (row(2, "x"), -1),
+        ];
+        let up: Vec<_> = encoder(SinkEnvelope::Upsert)
+            .encode(changes.clone())
+            .iter()
+            .map(text)
+            .collect();
+        assert_eq!(
+            up,
+            vec![
+                (
+                    r#"{"id":1}"#.into(),
+                    Some(r#"{"id":1,"status":"platinum"}"#.into())
+                ),
+                (r#"{"id":2}"#.into(), None),
+            ]
+        );
+        let dbz: Vec<_> = encoder(SinkEnvelope::Debezium)
+            .encode(changes)
+            .iter()
+            .map(text)
+            .collect();
+        assert_eq!(
+            dbz[0].1.as_deref(),
+            Some(
+                r#"{"before":{"id":1,"status":"gold"},"after":{"id":1,"status":"platinum"},"op":"u"}"#
+            )
+        );
+        assert!(dbz[1].1.as_deref().unwrap().contains(r#""op":"d""#));
+    }
+}
