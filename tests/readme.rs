@@ -1,5 +1,7 @@
 //! The README's examples are documentation that runs: every ```sql block (except those marked
-//! `sql no-run`) is executed, in order, in one session against a real server.
+//! `sql no-run`) is executed, in order, in one session against a real server. Blocks marked
+//! `sql kafka` run too, with their broker address replaced by the test broker's
+//! (`RUNNEL_TEST_KAFKA`, which `bin/test` sets).
 
 mod common;
 
@@ -12,6 +14,8 @@ async fn readme_examples_run() {
     for line in readme.lines() {
         match (&mut current, line.trim_end()) {
             (None, "```sql") => current = Some(String::new()),
+            // Kafka examples run against the test broker (bin/test starts one).
+            (None, "```sql kafka") => current = Some(String::new()),
             (Some(block), "```") => {
                 blocks.push(std::mem::take(block));
                 current = None;
@@ -30,7 +34,11 @@ async fn readme_examples_run() {
     );
     let server = common::TestServer::start(2);
     let client = server.connect("materialize").await;
+    let broker = std::env::var("RUNNEL_TEST_KAFKA").unwrap_or_else(|_| {
+        panic!("RUNNEL_TEST_KAFKA is not set: run the suite with bin/test, which starts a broker")
+    });
     for block in blocks {
+        let block = block.replace("127.0.0.1:9092", &broker);
         client
             .simple_query(&block)
             .await

@@ -28,8 +28,12 @@ impl TestServer {
         // The server gets its own thread and runtime, like the real binary, so tests can be
         // async themselves.
         let data_dir = temp_data_dir();
-        let coord =
-            Coordinator::start(&Config::new(workers, &data_dir)).expect("the server starts");
+        let config = Config {
+            // ksqlDB's statements name no broker (the README's examples use them).
+            kafka_broker: std::env::var("RUNNEL_TEST_KAFKA").ok(),
+            ..Config::new(workers, &data_dir)
+        };
+        let coord = Coordinator::start(&config).expect("the server starts");
         let c = Arc::clone(&coord);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
