@@ -726,3 +726,90 @@ async fn sinks_write_every_change_and_resume_after_sigkill() {
         .await
         .unwrap();
 }
+
+/// Avro values (bare and Confluent-framed) under the upsert envelope, the columns taken from the
+/// writer's schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_upsert_source_takes_its_columns_from_the_schema() {
+    use apache_avro::types::Value;
+    let broker = broker();
+    let topic = format!("people-{}", std::process::id());
+    create_topic(&broker, &topic, 1).await;
+    let p = producer(&broker);
+    let schema_text = r#"{"type": "record", "name": "person", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "name", "type": ["null", "string"]},
+        {"name": "joined", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}"#;
+    let schema = apache_avro::Schema::parse_str(schema_text).unwrap();
+    let person = |id: i64, name: Option<&str>| {
+        let name = match name {
+            Some(n) => Value::Union(1, Box::new(Value::String(n.into()))),
+            None => Value::Union(0, Box::new(Value::Null)),
+        };
+        apache_avro::to_avro_datum(
+            &schema,
+            Value::Record(vec![
+                ("id".into(), Value::Long(id)),
+                ("name".into(), name),
+                ("joined".into(), Value::TimestampMillis(86_400_000 * id)),
+            ]),
+        )
+        .unwrap()
+    };
+    let framed = |datum: Vec<u8>| [&[0u8, 0, 0, 0, 1][..], &datum].concat();
+    let data_dir = common::temp_data_dir();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    client
+        .batch_execute(&format!(
+            "CREATE SOURCE people (PRIMARY KEY (id))
+               FROM KAFKA (BROKER '{broker}', TOPIC '{topic}')
+               FORMAT AVRO USING SCHEMA '{schema_text}' ENVELOPE UPSERT"
+        ))
+        .await
+        .unwrap();
+    let send = async |key: &str, value: Option<Vec<u8>>| {
+        let mut record = FutureRecord::<str, [u8]>::to(&topic).partition(0).key(key);
+        if let Some(v) = &value {
+            record = record.payload(v);
+        }
+        p.send(record, Duration::from_secs(10)).await.unwrap();
+    };
+    send("1", Some(framed(person(1, Some("ada"))))).await;
+    send("2", Some(person(2, None))).await;
+    send("3", Some(person(3, Some("cy")))).await;
+    send("1", Some(person(1, Some("ada l.")))).await;
+    send("3", None).await;
+    send("4", Some(b"\x02".to_vec())).await;
+    let want: Vec<Vec<String>> = vec![
+        vec!["1".into(), "ada l.".into(), "1970-01-02 00:00:00+00".into()],
+        vec!["2".into(), "NULL".into(), "1970-01-03 00:00:00+00".into()],
+    ];
+    let sql = "SELECT id, name, joined FROM people ORDER BY id";
+    assert_eq!(until_rows(&client, sql, &want).await, want);
+    let columns: Vec<Vec<String>> = client
+        .query("SHOW COLUMNS FROM people", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (0..3).map(|i| r.get::<_, String>(i)).collect())
+        .collect();
+    assert_eq!(
+        columns,
+        vec![
+            vec!["id".to_string(), "false".into(), "bigint".into()],
+            vec![
+                "joined".to_string(),
+                "false".into(),
+                "timestamp with time zone".into()
+            ],
+            vec!["name".to_string(), "true".into(), "text".into()],
+        ]
+    );
+    let row = client.query_one("SHOW SOURCES", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i64>("errors"), 1);
+    assert!(row
+        .get::<_, Option<String>>("last_error")
+        .unwrap_or_default()
+        .contains("invalid Avro"));
+}

@@ -105,6 +105,7 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                 text(match spec.format {
                     SourceFormat::Json => "json".to_string(),
                     SourceFormat::Text => "text".to_string(),
+                    SourceFormat::Avro => "avro".to_string(),
                     SourceFormat::Csv { columns } => format!("csv ({columns} columns)"),
                 }),
                 text(match spec.envelope {

@@ -424,10 +424,26 @@ fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> Pla
                     types.push(ColumnType::new(ScalarType::Text, true));
                 }
             }
+            SourceFormat::Avro => {}
         }
     }
-    if cs.envelope == Envelope::Debezium && cs.format != SourceFormat::Json {
-        return unsupported("ENVELOPE DEBEZIUM with a format other than JSON");
+    if let Some(text) = &cs.avro_schema {
+        let schema =
+            crate::source::avro::parse_schema(text).map_err(PlanError::InvalidParameter)?;
+        let fields = crate::source::avro::columns(&schema).map_err(PlanError::InvalidParameter)?;
+        if cs.columns.is_empty() {
+            for (name, typ) in fields {
+                // A key column is NOT NULL whatever the schema says.
+                let key = cs.key.contains(&name);
+                names.push(name);
+                types.push(ColumnType::new(typ.scalar, typ.nullable && !key));
+            }
+        }
+    }
+    if cs.envelope == Envelope::Debezium
+        && !matches!(cs.format, SourceFormat::Json | SourceFormat::Avro)
+    {
+        return unsupported("ENVELOPE DEBEZIUM with a format other than JSON or AVRO");
     }
     let value_columns = names.len();
     for (m, n) in &cs.include {
@@ -442,8 +458,8 @@ fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> Pla
     let key = cs
         .key
         .iter()
-        .map(|k| position(k).expect("the parser checked key columns"))
-        .collect();
+        .map(|k| position(k).ok_or_else(|| PlanError::UnknownColumn(k.clone())))
+        .collect::<PlanResult<Vec<_>>>()?;
     let timestamp = match &cs.timestamp {
         None => None,
         Some(t) => {
@@ -468,6 +484,7 @@ fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> Pla
             broker: cs.broker.clone().unwrap_or_default(),
             topic: cs.topic.clone(),
             format: cs.format,
+            avro_schema: cs.avro_schema.clone(),
             envelope: cs.envelope,
             key,
             value_columns,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::KafkaSpec;
+use super::{avro, KafkaSpec};
 use crate::parse::{Envelope, Metadata, SourceFormat};
 use crate::repr::{strconv, Datum, RelationDesc, Row, ScalarType};
 
@@ -35,11 +35,26 @@ pub enum Change {
 pub struct Decoder {
     spec: KafkaSpec,
     desc: RelationDesc,
+    avro: Option<apache_avro::Schema>,
 }
 
 impl Decoder {
     pub fn new(spec: KafkaSpec, desc: RelationDesc) -> Decoder {
-        Decoder { spec, desc }
+        // The planner checked the schema.
+        let avro = spec
+            .avro_schema
+            .as_deref()
+            .and_then(|s| avro::parse_schema(s).ok());
+        Decoder { spec, desc, avro }
+    }
+
+    /// A JSON or Avro value as JSON.
+    fn json_value(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
+        match (&self.spec.format, &self.avro) {
+            (SourceFormat::Avro, Some(schema)) => avro::decode(schema, bytes),
+            (SourceFormat::Avro, None) => Err("the source has no valid Avro schema".into()),
+            _ => parse_json(bytes),
+        }
     }
 
     /// What `record` means, or why it cannot be read.
@@ -72,7 +87,7 @@ impl Decoder {
         let Some(value) = record.value else {
             return Ok(Change::Nothing);
         };
-        let mut event = parse_json(value)?;
+        let mut event = self.json_value(value)?;
         if let Some(payload) = event.get_mut("payload").map(serde_json::Value::take) {
             event = payload;
         }
@@ -103,8 +118,8 @@ impl Decoder {
     fn value(&self, bytes: &[u8]) -> Result<Row, String> {
         let n = self.spec.value_columns;
         match self.spec.format {
-            SourceFormat::Json => {
-                let v = parse_json(bytes)?;
+            SourceFormat::Json | SourceFormat::Avro => {
+                let v = self.json_value(bytes)?;
                 if n == 1 && self.desc.types[0].scalar == ScalarType::Jsonb {
                     return Ok(vec![Datum::Jsonb(v.to_string())]);
                 }
@@ -359,6 +374,7 @@ mod tests {
             broker: String::new(),
             topic: "t".into(),
             format,
+            avro_schema: None,
             envelope,
             key,
             value_columns: 3,

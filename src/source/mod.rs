@@ -4,6 +4,7 @@
 //! with the offsets they advance to. The coordinator logs both in one record, so after a crash a
 //! source resumes exactly after the last batch the log holds: nothing lost, nothing twice.
 
+pub mod avro;
 pub mod decode;
 pub mod kafka;
 
@@ -21,6 +22,8 @@ pub struct KafkaSpec {
     pub broker: String,
     pub topic: String,
     pub format: SourceFormat,
+    /// The writer's schema, for `FORMAT AVRO`.
+    pub avro_schema: Option<String>,
     pub envelope: Envelope,
     /// The key columns' positions: what an upsert replaces by.
     pub key: Vec<usize>,
