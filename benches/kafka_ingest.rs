@@ -121,6 +121,10 @@ fn consume_rate(broker: &str, topic: &str, records: usize, decode: impl Fn(&[u8]
     let start = Instant::now();
     let mut read = 0;
     while read < records {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "the consumer read {read} of {records} records in 10 minutes"
+        );
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
             decode(m.unwrap().payload().unwrap());
             read += 1;
@@ -150,6 +154,10 @@ async fn ingest_rate(conn: &str, broker: &str, topic: &str, format: &str, record
     );
     loop {
         let n: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "Runnel ingested {n} of {records} records in 10 minutes"
+        );
         if n as usize >= records {
             return records as f64 / start.elapsed().as_secs_f64();
         }
@@ -222,7 +230,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let broker = std::env::var("RUNNEL_TEST_KAFKA")
         .expect("RUNNEL_TEST_KAFKA names no broker: run under bin/with-kafka");
-    let records = env_or("RECORDS", 2_000, 200_000);
+    // Tansu's memory engine serves a fetch in time that grows with the topic: past ~100k
+    // single-record batches a consumer barely moves, so the default stays below that.
+    let records = env_or("RECORDS", 2_000, 50_000);
     let rate = env_or("RATE", 200, 200);
     let latency_records = env_or("LATENCY_RECORDS", 100, 2_000);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -198,10 +198,6 @@ impl Reader {
                 .set("enable.auto.commit", "false")
                 .set("enable.auto.offset.store", "false")
                 .set("enable.partition.eof", "false")
-                // A fetch the broker holds while the topic is quiet returns after this long at
-                // most: the bound on how late a record that arrives then is seen (brokers that
-                // answer as soon as data arrives are unaffected).
-                .set("fetch.wait.max.ms", "50")
                 .create::<BaseConsumer>()
                 .map_err(|e| e.to_string())?,
         };
