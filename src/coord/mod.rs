@@ -4,6 +4,7 @@
 //! Statements are planned and sequenced one at a time under a lock; waiting for answers (peeks,
 //! subscriptions) happens outside it, in the session, through `ReadFuture` and `Subscription`.
 
+mod drop;
 mod hydration;
 mod ingest;
 mod read;
@@ -27,7 +28,7 @@ use crate::catalog::{Catalog, CatalogItem, ItemKind};
 use crate::error::SqlError;
 use crate::ir::{eval, RelExpr};
 use crate::parse::Statement;
-use crate::plan::{plan_statement, DropKind, Plan, PlanContext, PlanError, SelectPlan, ShowKind};
+use crate::plan::{plan_statement, Plan, PlanContext, PlanError, SelectPlan, ShowKind};
 use crate::repr::{Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 use crate::storage::{Log, LogRecord, TableStore};
 use crate::worker::{Command, PeekTarget};
@@ -439,62 +440,7 @@ impl Coordinator {
                 names,
                 if_exists,
                 cascade,
-            } => {
-                let mut ids = Vec::new();
-                for parts in &names {
-                    let item =
-                        match st
-                            .catalog
-                            .resolve(parts, &session.database, &session.search_path())
-                        {
-                            Ok(item) => item,
-                            Err(_) if if_exists => continue,
-                            Err(e) => return Err(e.into()),
-                        };
-                    let matches = matches!(
-                        (kind, &item.kind),
-                        (DropKind::Table, ItemKind::Table)
-                            | (DropKind::Source, ItemKind::Source(_))
-                            | (DropKind::Sink, ItemKind::Sink { .. })
-                            | (DropKind::View, ItemKind::View { .. })
-                            | (
-                                DropKind::MaterializedView,
-                                ItemKind::MaterializedView { .. }
-                            )
-                            | (DropKind::Index, ItemKind::Index { .. })
-                    );
-                    if !matches {
-                        let what = match kind {
-                            DropKind::Table => "table",
-                            DropKind::Source => "source",
-                            DropKind::Sink => "sink",
-                            DropKind::View => "view",
-                            DropKind::MaterializedView => "materialized view",
-                            DropKind::Index => "index",
-                        };
-                        return Err(SqlError::new(
-                            "42809",
-                            format!("\"{}\" is not a {what}", item.name.item),
-                        )
-                        .with_hint(format!(
-                            "Use DROP {} to remove a {}.",
-                            item.kind.type_name().to_uppercase(),
-                            item.kind.type_name()
-                        )));
-                    }
-                    ids.push(item.id);
-                }
-                self.drop_items(st, ids, cascade)?;
-                let tag = match kind {
-                    DropKind::Table => "DROP TABLE",
-                    DropKind::Source => "DROP SOURCE",
-                    DropKind::Sink => "DROP SINK",
-                    DropKind::View => "DROP VIEW",
-                    DropKind::MaterializedView => "DROP MATERIALIZED VIEW",
-                    DropKind::Index => "DROP INDEX",
-                };
-                Ok(Response::Tag(tag.into()))
-            }
+            } => self.drop_named(st, session, kind, &names, if_exists, cascade),
             Plan::Insert { id, source } => {
                 let rows = evaluate(st, &source)?;
                 check_not_null(&st.catalog, id, &rows)?;
@@ -607,27 +553,7 @@ impl Coordinator {
                 kafka,
                 statement,
             } => self.create_source(st, session, name, desc, if_not_exists, kafka, *statement),
-            Plan::CreateSink {
-                name,
-                desc,
-                if_not_exists,
-                from,
-                expr,
-                spec,
-                create_sql,
-            } => self.create_sink(
-                st,
-                session,
-                sinks::NewSink {
-                    name,
-                    desc,
-                    if_not_exists,
-                    from,
-                    expr,
-                    spec,
-                    create_sql,
-                },
-            ),
+            Plan::CreateSink(sink) => self.create_sink(st, session, sink),
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
             other => Err(SqlError::internal(format!(
                 "the session handles {other:?} itself"
@@ -805,69 +731,6 @@ impl Coordinator {
             sql: sql.to_string(),
         };
         self.log(st, &record, || {});
-    }
-
-    /// Drops objects (and, with `cascade`, what depends on them).
-    fn drop_items(
-        &self,
-        st: &mut State,
-        ids: Vec<GlobalId>,
-        cascade: bool,
-    ) -> Result<(), SqlError> {
-        let mut order = Vec::new();
-        for id in &ids {
-            // An object's indexes go with it, as in Postgres; other dependents need CASCADE.
-            let (indexes, dependents): (Vec<GlobalId>, Vec<GlobalId>) = st
-                .catalog
-                .dependents(*id)
-                .into_iter()
-                .filter(|d| !ids.contains(d))
-                .partition(|d| {
-                    st.catalog
-                        .get(*d)
-                        .is_some_and(|i| matches!(i.kind, ItemKind::Index { .. }))
-                });
-            order.extend(indexes);
-            if !dependents.is_empty() && !cascade {
-                let item = st.catalog.get(*id).expect("resolved above");
-                let names: Vec<String> = dependents
-                    .iter()
-                    .filter_map(|d| st.catalog.get(*d))
-                    .map(|d| d.name.item.clone())
-                    .collect();
-                let mut e = SqlError::from(PlanError::DependentObjects(format!(
-                    "{} {}",
-                    item.kind.type_name(),
-                    item.name.item
-                )));
-                e.detail = Some(format!(
-                    "{} depends on {} {}",
-                    names.join(", "),
-                    item.kind.type_name(),
-                    item.name.item
-                ));
-                e.hint = Some("Use DROP ... CASCADE to drop the dependent objects too.".into());
-                return Err(e);
-            }
-            order.extend(dependents);
-        }
-        order.extend(ids);
-        order.sort_by(|a, b| b.cmp(a));
-        order.dedup();
-        order.retain(|id| st.catalog.get(*id).is_some());
-        for id in &order {
-            st.catalog.remove(*id);
-            st.tables.drop_table(*id);
-            st.source_offsets.remove(id);
-            st.source_status.remove(id);
-            st.source_errors.remove(id);
-            st.sink_status.remove(id);
-            self.broadcast(st, || Command::Drop { id: *id });
-        }
-        if !order.is_empty() {
-            self.log(st, &LogRecord::DropItems { ids: order }, || {});
-        }
-        Ok(())
     }
 
     pub(crate) fn drop_subscribe(&self, id: u64) {

@@ -5,30 +5,20 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::{exists, Coordinator, Response, Session, State};
-use crate::catalog::{CatalogItem, ItemKind, QualifiedName};
+use crate::catalog::{CatalogItem, ItemKind};
 use crate::error::SqlError;
-use crate::ir::RelExpr;
 use crate::parse::SinkEnvelope;
+use crate::plan::CreateSinkPlan;
 use crate::repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
-use crate::sink::{kafka, KafkaSinkSpec, Resume, SinkHost};
+use crate::sink::{kafka, Resume, SinkHost};
 use crate::worker::Command;
-
-pub struct NewSink {
-    pub name: QualifiedName,
-    pub desc: RelationDesc,
-    pub if_not_exists: bool,
-    pub from: GlobalId,
-    pub expr: RelExpr,
-    pub spec: KafkaSinkSpec,
-    pub create_sql: String,
-}
 
 impl Coordinator {
     pub(super) fn create_sink(
         self: &Arc<Self>,
         st: &mut State,
         session: &Session,
-        sink: NewSink,
+        sink: CreateSinkPlan,
     ) -> Result<Response, SqlError> {
         if st.catalog.lookup(&sink.name).is_some() {
             return exists(&sink.name.item, sink.if_not_exists, "CREATE SINK");

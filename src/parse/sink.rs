@@ -9,7 +9,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
-use super::source::{expect_end, expect_word, peek_word};
+use super::source::{expect_end, expect_word, parse_options, peek_word, OptionValue};
 use super::{normalize_ident, parser_error, RECURSION_LIMIT};
 use crate::error::SqlError;
 
@@ -49,26 +49,18 @@ pub fn parse_create_sink(sql: &str) -> Result<CreateSink, SqlError> {
         let from = p.parse_object_name(false)?;
         p.expect_keyword(Keyword::INTO)?;
         expect_word(&mut p, "KAFKA")?;
-        p.expect_token(&Token::LParen)?;
         let (mut broker, mut topic) = (None, None);
-        loop {
-            let option = p.parse_identifier()?.value.to_ascii_uppercase();
-            let _ = p.consume_token(&Token::Eq);
-            let value = p.parse_literal_string()?;
-            match option.as_str() {
-                "BROKER" => broker = Some(value),
-                "TOPIC" => topic = Some(value),
-                other => {
+        for (option, value) in parse_options(&mut p)? {
+            match (option.as_str(), value) {
+                ("BROKER", OptionValue::String(v)) => broker = Some(v),
+                ("TOPIC", OptionValue::String(v)) => topic = Some(v),
+                (other, _) => {
                     return Err(ParserError::ParserError(format!(
-                        "unknown KAFKA option {other}: expected BROKER or TOPIC"
+                        "unknown KAFKA option {other}: expected BROKER '...' or TOPIC '...'"
                     )))
                 }
             }
-            if !p.consume_token(&Token::Comma) {
-                break;
-            }
         }
-        p.expect_token(&Token::RParen)?;
         let mut key = vec![];
         if p.parse_keyword(Keyword::KEY) {
             p.expect_token(&Token::LParen)?;

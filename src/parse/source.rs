@@ -545,7 +545,7 @@ fn parse_columns(p: &mut Parser) -> Result<(Vec<SourceColumn>, Vec<String>), Par
     Ok((columns, key))
 }
 
-enum OptionValue {
+pub(super) enum OptionValue {
     String(String),
     Number,
     List(Vec<i64>),
@@ -553,7 +553,7 @@ enum OptionValue {
 
 /// `(NAME [=] value, ...)` where a name may be several words (`START OFFSET`) and a value is a
 /// string, a number or a parenthesized list of numbers. Names come back upper-cased.
-fn parse_options(p: &mut Parser) -> Result<Vec<(String, OptionValue)>, ParserError> {
+pub(super) fn parse_options(p: &mut Parser) -> Result<Vec<(String, OptionValue)>, ParserError> {
     p.expect_token(&Token::LParen)?;
     let mut out = vec![];
     loop {

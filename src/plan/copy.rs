@@ -7,7 +7,8 @@ use sqlparser::ast::{self, CopyLegacyCsvOption, CopyLegacyOption, CopyOption, Co
 use super::error::{unsupported, PlanError, PlanResult};
 use super::from::resolve_relation;
 use super::query::Finishing;
-use super::statement::{object_name, plan_select_query, target_columns, target_table, SelectPlan};
+use super::statement::{object_name, plan_select_query, SelectPlan};
+use super::write::{target_columns, target_table};
 use super::PlanContext;
 use crate::parse::normalize_ident;
 use crate::repr::{GlobalId, RelationDesc};

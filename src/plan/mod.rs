@@ -8,10 +8,12 @@ mod expr;
 mod from;
 mod function;
 mod grouping;
+mod kafka;
 mod query;
 mod scope;
 mod statement;
 mod subquery;
+mod write;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,7 @@ pub use coerce::scalar_type;
 pub use copy::{CopyFormat, CopyPlan};
 pub use error::{PlanError, PlanResult};
 pub use from::equi_keys;
+pub use kafka::CreateSinkPlan;
 pub use query::Finishing;
 pub use statement::{parse_retention, plan_statement, DropKind, Plan, SelectPlan, ShowKind};
 

@@ -2,15 +2,16 @@
 
 use sqlparser::ast::{self, ObjectType, Statement as Ast};
 
-use super::coerce::{can_implicitly_cast, cast, scalar_type};
+use super::coerce::{cast, scalar_type};
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use super::from::resolve_relation;
 use super::query::{lower_subquery, plan_query, Finishing, QueryCx};
 use super::scope::Scope;
+use super::write::{plan_delete, plan_insert, plan_update};
 use super::PlanContext;
 use crate::catalog::{ItemKind, QualifiedName};
-use crate::ir::{RelExpr, ScalarExpr};
+use crate::ir::RelExpr;
 use crate::parse::{normalize_ident, ShowObjects, Statement, Subscribe, SubscribeFrom};
 use crate::repr::{ColumnType, Datum, RelationDesc, ScalarType, Timestamp};
 use rust_decimal::prelude::ToPrimitive;
@@ -70,15 +71,7 @@ pub enum Plan {
         /// The statement, whose `to_sql` (once the broker is known) the log records.
         statement: Box<crate::parse::CreateSource>,
     },
-    CreateSink {
-        name: QualifiedName,
-        desc: RelationDesc,
-        if_not_exists: bool,
-        from: crate::repr::GlobalId,
-        expr: RelExpr,
-        spec: crate::sink::KafkaSinkSpec,
-        create_sql: String,
-    },
+    CreateSink(super::kafka::CreateSinkPlan),
     CreateView {
         name: QualifiedName,
         desc: RelationDesc,
@@ -161,8 +154,8 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
         Statement::Flush => Ok(Plan::Flush),
         Statement::Show(s) => Ok(Plan::Show(ShowKind::Objects(s.clone()))),
         Statement::ShowHydration => Ok(Plan::Show(ShowKind::Hydration)),
-        Statement::CreateSource(cs) => plan_create_source(pcx, cs),
-        Statement::CreateSink(cs) => plan_create_sink(pcx, cs),
+        Statement::CreateSource(cs) => super::kafka::plan_create_source(pcx, cs),
+        Statement::CreateSink(cs) => super::kafka::plan_create_sink(pcx, cs),
         Statement::DropSink(ast) => match plan_ast(pcx, ast)? {
             Plan::Drop {
                 names,
@@ -349,7 +342,10 @@ pub(super) fn object_name(name: &ast::ObjectName) -> Vec<String> {
 }
 
 /// The qualified name a new object gets.
-fn new_item_name(pcx: &PlanContext, name: &ast::ObjectName) -> PlanResult<QualifiedName> {
+pub(super) fn new_item_name(
+    pcx: &PlanContext,
+    name: &ast::ObjectName,
+) -> PlanResult<QualifiedName> {
     let parts = object_name(name);
     let (database, schema, item) = match parts.as_slice() {
         [item] => (
@@ -394,141 +390,6 @@ fn column_defs(columns: &[ast::ColumnDef]) -> PlanResult<(Vec<String>, Vec<Colum
         types.push(ColumnType::new(scalar_type(&c.data_type)?, !not_null));
     }
     Ok((names, types))
-}
-
-fn plan_create_source(pcx: &PlanContext, cs: &crate::parse::CreateSource) -> PlanResult<Plan> {
-    use crate::parse::{Envelope, SourceFormat};
-    let name = new_item_name(pcx, &cs.name)?;
-    let (mut names, mut types) = (Vec::new(), Vec::new());
-    for c in &cs.columns {
-        let n = normalize_ident(&c.name);
-        if names.contains(&n) {
-            return Err(PlanError::DuplicateColumn(n));
-        }
-        names.push(n);
-        types.push(ColumnType::new(scalar_type(&c.data_type)?, !c.not_null));
-    }
-    if cs.columns.is_empty() {
-        match cs.format {
-            SourceFormat::Json => {
-                names.push("data".into());
-                types.push(ColumnType::new(ScalarType::Jsonb, false));
-            }
-            SourceFormat::Text => {
-                names.push("text".into());
-                types.push(ColumnType::new(ScalarType::Text, false));
-            }
-            SourceFormat::Csv { columns } => {
-                for i in 1..=columns {
-                    names.push(format!("column{i}"));
-                    types.push(ColumnType::new(ScalarType::Text, true));
-                }
-            }
-            SourceFormat::Avro => {}
-        }
-    }
-    if let Some(text) = &cs.avro_schema {
-        let schema =
-            crate::source::avro::parse_schema(text).map_err(PlanError::InvalidParameter)?;
-        let fields = crate::source::avro::columns(&schema).map_err(PlanError::InvalidParameter)?;
-        if cs.columns.is_empty() {
-            for (name, typ) in fields {
-                // A key column is NOT NULL whatever the schema says.
-                let key = cs.key.contains(&name);
-                names.push(name);
-                types.push(ColumnType::new(typ.scalar, typ.nullable && !key));
-            }
-        }
-    }
-    if cs.envelope == Envelope::Debezium
-        && !matches!(cs.format, SourceFormat::Json | SourceFormat::Avro)
-    {
-        return unsupported("ENVELOPE DEBEZIUM with a format other than JSON or AVRO");
-    }
-    let value_columns = names.len();
-    for (m, n) in &cs.include {
-        if names.contains(n) {
-            return Err(PlanError::DuplicateColumn(n.clone()));
-        }
-        let (scalar, nullable) = crate::source::decode::metadata_type(*m);
-        names.push(n.clone());
-        types.push(ColumnType::new(scalar, nullable));
-    }
-    let position = |n: &str| names.iter().position(|x| x == n);
-    let key = cs
-        .key
-        .iter()
-        .map(|k| position(k).ok_or_else(|| PlanError::UnknownColumn(k.clone())))
-        .collect::<PlanResult<Vec<_>>>()?;
-    let timestamp = match &cs.timestamp {
-        None => None,
-        Some(t) => {
-            let i = position(t).ok_or_else(|| PlanError::UnknownColumn(t.clone()))?;
-            if !matches!(
-                types[i].scalar,
-                ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Int64
-            ) {
-                return Err(PlanError::TypeMismatch(format!(
-                    "the event-time column \"{t}\" must be a timestamp or epoch milliseconds (bigint), not {}",
-                    types[i].scalar.name()
-                )));
-            }
-            Some(i)
-        }
-    };
-    Ok(Plan::CreateSource {
-        name,
-        desc: RelationDesc::new(names, types),
-        if_not_exists: cs.if_not_exists,
-        kafka: crate::source::KafkaSpec {
-            broker: cs.broker.clone().unwrap_or_default(),
-            topic: cs.topic.clone(),
-            format: cs.format,
-            avro_schema: cs.avro_schema.clone(),
-            envelope: cs.envelope,
-            key,
-            value_columns,
-            include: cs.include.iter().map(|(m, _)| *m).collect(),
-            start_offsets: cs.start_offsets.clone(),
-            on_error: cs.on_error,
-            timestamp,
-        },
-        statement: Box::new(cs.clone()),
-    })
-}
-
-fn plan_create_sink(pcx: &PlanContext, cs: &crate::parse::CreateSink) -> PlanResult<Plan> {
-    let name = new_item_name(pcx, &cs.name)?;
-    let parts = object_name(&cs.from);
-    let item = pcx
-        .catalog
-        .resolve(&parts, &pcx.database, &pcx.search_path)?;
-    let (expr, names) = resolve_relation(pcx, &parts)?;
-    let key = cs
-        .key
-        .iter()
-        .map(|k| {
-            names
-                .iter()
-                .position(|n| n == k)
-                .ok_or_else(|| PlanError::UnknownColumn(k.clone()))
-        })
-        .collect::<PlanResult<Vec<_>>>()?;
-    let desc = RelationDesc::new(names, expr.typ());
-    Ok(Plan::CreateSink {
-        name,
-        desc,
-        if_not_exists: cs.if_not_exists,
-        from: item.id,
-        expr,
-        spec: crate::sink::KafkaSinkSpec {
-            broker: cs.broker.clone(),
-            topic: cs.topic.clone(),
-            key,
-            envelope: cs.envelope,
-        },
-        create_sql: cs.sql.clone(),
-    })
 }
 
 fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
@@ -794,224 +655,4 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
 
 fn first_words(s: &str) -> String {
     s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-}
-
-/// The table a write targets (only tables accept writes).
-/// The positions of the named target columns of a write (all columns when none are named).
-pub(super) fn target_columns(
-    table: &crate::catalog::CatalogItem,
-    names: &[String],
-) -> PlanResult<Vec<usize>> {
-    let desc = &table.desc;
-    if names.is_empty() {
-        return Ok((0..desc.arity()).collect());
-    }
-    let scope = Scope::from_names(None, &desc.names);
-    let mut cols = Vec::new();
-    for n in names {
-        let i = scope.resolve(None, n).map_err(|_| {
-            PlanError::UnknownColumn(format!("{n}\" of relation \"{}", table.name.item))
-        })?;
-        if cols.contains(&i) {
-            return Err(PlanError::DuplicateColumn(n.clone()));
-        }
-        cols.push(i);
-    }
-    Ok(cols)
-}
-
-pub(super) fn target_table<'a>(
-    pcx: &'a PlanContext,
-    name: &ast::ObjectName,
-) -> PlanResult<&'a crate::catalog::CatalogItem> {
-    let item = pcx
-        .catalog
-        .resolve(&object_name(name), &pcx.database, &pcx.search_path)?;
-    if !matches!(item.kind, ItemKind::Table) {
-        return Err(PlanError::WrongObjectType(item.name.item.clone(), "table")).map_err(|_| {
-            PlanError::Unsupported(format!(
-                "writing to {} \"{}\"",
-                item.kind.type_name(),
-                item.name.item
-            ))
-        });
-    }
-    Ok(item)
-}
-
-/// Converts `e` (typed `from`) for storage in a column of type `to`, as an assignment cast.
-fn assign(e: ScalarExpr, from: ScalarType, to: ScalarType, column: &str) -> PlanResult<ScalarExpr> {
-    let assignable = from == ScalarType::Unknown
-        || can_implicitly_cast(from, to)
-        || (from.is_numeric() && to.is_numeric());
-    if !assignable {
-        return Err(PlanError::TypeMismatch(format!(
-            "column \"{column}\" is of type {} but expression is of type {}",
-            to.name(),
-            from.name()
-        )));
-    }
-    Ok(cast(e, from, to))
-}
-
-fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Plan> {
-    if ins.returning.is_some() {
-        return unsupported("INSERT ... RETURNING");
-    }
-    if ins.on.is_some() {
-        return unsupported("INSERT ... ON CONFLICT");
-    }
-    let ast::TableObject::TableName(name) = &ins.table else {
-        return unsupported("INSERT into a table function");
-    };
-    let table = target_table(pcx, name)?;
-    let desc = &table.desc;
-    let names: Vec<String> = ins
-        .columns
-        .iter()
-        .map(|c| object_name(c).last().cloned().unwrap_or_default())
-        .collect();
-    let columns = target_columns(table, &names)?;
-    let source = ins
-        .source
-        .as_ref()
-        .ok_or_else(|| PlanError::Unsupported("INSERT without a source".into()))?;
-    if matches!(&*source.body, ast::SetExpr::Values(_)) {
-        *pcx.values_hint.borrow_mut() =
-            Some(columns.iter().map(|c| desc.types[*c].scalar).collect());
-    }
-    let root = QueryCx::root(pcx);
-    let pq = plan_query(&root, source);
-    pcx.values_hint.borrow_mut().take();
-    let src = lower_subquery(pq?, 0);
-    let src_types = src.typ();
-    if src_types.len() > columns.len() {
-        return Err(PlanError::Syntax(
-            "INSERT has more expressions than target columns".into(),
-        ));
-    }
-    if src_types.len() < columns.len() && !ins.columns.is_empty() {
-        return Err(PlanError::Syntax(
-            "INSERT has more target columns than expressions".into(),
-        ));
-    }
-    // Build each table column: the matching source column, assignment-cast, or NULL.
-    let mut scalars = Vec::new();
-    for (i, t) in desc.types.iter().enumerate() {
-        let e = match columns.iter().position(|c| *c == i) {
-            Some(j) if j < src_types.len() => assign(
-                ScalarExpr::Column(j),
-                src_types[j].scalar,
-                t.scalar,
-                &desc.names[i],
-            )?,
-            _ => ScalarExpr::null(t.scalar),
-        };
-        scalars.push(e);
-    }
-    let n = src_types.len();
-    let width = scalars.len();
-    let source = src.map(scalars).project((n..n + width).collect());
-    Ok(Plan::Insert {
-        id: table.id,
-        source,
-    })
-}
-
-/// The rows of an UPDATE's or DELETE's target table that its WHERE clause selects, as an
-/// expression context whose columns are the table's (plus any its subqueries add).
-fn target_rows<'a, 'c>(
-    root: &'a QueryCx<'c>,
-    name: &ast::ObjectName,
-    alias: Option<&ast::TableAlias>,
-    selection: Option<&ast::Expr>,
-    clause: &'static str,
-) -> PlanResult<(&'c crate::catalog::CatalogItem, ExprCx<'a, 'c>)> {
-    let table = target_table(root.pcx, name)?;
-    let qualifier = alias
-        .map(|a| normalize_ident(&a.name))
-        .unwrap_or(table.name.item.clone());
-    let get = RelExpr::Get {
-        id: table.id,
-        name: table.name.item.clone(),
-        types: table.desc.types.clone(),
-    };
-    let mut cx = ExprCx::new(
-        root,
-        get,
-        Scope::from_names(Some(&qualifier), &table.desc.names),
-        clause,
-    );
-    if let Some(w) = selection {
-        let p = cx.plan_as(w, ScalarType::Bool, "WHERE")?;
-        let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
-        cx.rel = r.filter(vec![p]);
-    }
-    Ok((table, cx))
-}
-
-fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Plan> {
-    if up.from.is_some() || up.returning.is_some() || !up.table.joins.is_empty() {
-        return unsupported("UPDATE with FROM, joins or RETURNING");
-    }
-    let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
-        return unsupported("UPDATE of this target");
-    };
-    let root = QueryCx::root(pcx);
-    let (table, mut cx) =
-        target_rows(&root, name, alias.as_ref(), up.selection.as_ref(), "UPDATE")?;
-    let arity = table.desc.arity();
-    let mut new: Vec<ScalarExpr> = (0..arity).map(ScalarExpr::Column).collect();
-    let scope = Scope::from_names(None, &table.desc.names);
-    for a in &up.assignments {
-        let ast::AssignmentTarget::ColumnName(col) = &a.target else {
-            return unsupported("UPDATE of a tuple of columns");
-        };
-        let n = object_name(col).last().cloned().unwrap_or_default();
-        let i = scope.resolve(None, &n)?;
-        let (e, t) = cx.plan_typed(&a.value)?;
-        new[i] = assign(e, t.scalar, table.desc.types[i].scalar, &n)?;
-    }
-    let width = cx.types.len();
-    let r = std::mem::replace(&mut cx.rel, RelExpr::unit());
-    cx.rel = r.map(new);
-    let (rel, _) = cx.finish();
-    let changes = rel.project((0..arity).chain(width..width + arity).collect());
-    Ok(Plan::Update {
-        id: table.id,
-        changes,
-        arity,
-        is_delete: false,
-    })
-}
-
-fn plan_delete(pcx: &PlanContext, del: &ast::Delete) -> PlanResult<Plan> {
-    if del.using.is_some() || del.returning.is_some() {
-        return unsupported("DELETE with USING or RETURNING");
-    }
-    let from = match &del.from {
-        ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
-    };
-    let Some(twj) = from.first() else {
-        return Err(PlanError::Syntax("DELETE needs a table".into()));
-    };
-    let ast::TableFactor::Table { name, alias, .. } = &twj.relation else {
-        return unsupported("DELETE of this target");
-    };
-    let root = QueryCx::root(pcx);
-    let (table, cx) = target_rows(
-        &root,
-        name,
-        alias.as_ref(),
-        del.selection.as_ref(),
-        "DELETE",
-    )?;
-    let arity = table.desc.arity();
-    let (rel, _) = cx.finish();
-    Ok(Plan::Update {
-        id: table.id,
-        changes: rel.project((0..arity).collect()),
-        arity,
-        is_delete: true,
-    })
 }

@@ -1,0 +1,279 @@
+//! Kafka sinks against a real broker (`RUNNEL_TEST_KAFKA`; `bin/test` starts Tansu): a table and
+//! a grouped view written out as upserts and Debezium events, a SIGKILL while writing, and the
+//! topics read back and folded.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::kafka::broker;
+use common::Process as Server;
+use rdkafka::ClientConfig;
+use tokio_postgres::Client;
+
+/// Every record of `topic` (partition 0) as (time, key, value), read until `done` says the
+/// fold is complete or a minute passes.
+fn read_topic<T>(
+    broker: &str,
+    topic: &str,
+    mut done: impl FnMut(&[(i64, String, Option<String>)]) -> Option<T>,
+) -> Result<T, Vec<(i64, String, Option<String>)>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", "runnel-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut records = vec![];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(t) = done(&records) {
+            return Ok(t);
+        }
+        if Instant::now() > deadline {
+            return Err(records);
+        }
+        while let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8(b.to_vec()).unwrap());
+            records.push((
+                m.timestamp().to_millis().unwrap(),
+                text(m.key()).unwrap(),
+                text(m.payload()),
+            ));
+        }
+    }
+}
+
+/// Every record in `topic` now: read until none has come for two seconds.
+fn read_all_now(broker: &str, topic: &str) -> Vec<(i64, String, Option<String>)> {
+    let (mut seen, mut since) = (0, Instant::now());
+    read_topic(broker, topic, |records| {
+        if records.len() != seen {
+            (seen, since) = (records.len(), Instant::now());
+        }
+        (since.elapsed() > Duration::from_secs(2)).then(|| records.to_vec())
+    })
+    .unwrap_or_else(|r| r)
+}
+
+/// Where the server logged its sink `name` started: after a time, or (`Some(None)`) from a
+/// snapshot; None until it has said.
+fn resumed_after(log: &str, name: &str) -> Option<Option<i64>> {
+    let sink = format!("sink kafka.public.{name} ");
+    let line = log
+        .lines()
+        .find(|l| l.contains(&sink) && !l.contains("writes to topic"))?;
+    let Some(at) = line.find(" resumes after time ") else {
+        return Some(None);
+    };
+    let rest = &line[at + " resumes after time ".len()..];
+    Some(rest.split(',').next().and_then(|t| t.parse().ok()))
+}
+
+/// The records a consumer keeps after a sink resumed after time `t`: of those the crashed run
+/// wrote (the first `boundary`), the ones of completed times (up to `t`); then all the new
+/// run's, which must all be of later times (no completed time is written twice).
+fn after_resume(
+    records: &[(i64, String, Option<String>)],
+    boundary: usize,
+    t: Option<i64>,
+) -> Vec<(i64, String, Option<String>)> {
+    let t = t.unwrap_or(i64::MIN);
+    let (old, new) = records.split_at(boundary.min(records.len()));
+    for r in new {
+        assert!(
+            r.0 > t,
+            "a completed time ({} <= {t}) was written again",
+            r.0
+        );
+    }
+    old.iter()
+        .filter(|r| r.0 <= t)
+        .chain(new)
+        .cloned()
+        .collect()
+}
+
+/// A table changed at random by SQL, written out by an upsert sink (of the table) and a
+/// Debezium sink (of a grouped view), with a SIGKILL while changes flow: folding each topic
+/// gives back exactly what Runnel holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sinks_write_every_change_and_resume_after_sigkill() {
+    use rand::{Rng, SeedableRng};
+    let broker = broker();
+    let run = std::process::id();
+    let (rows_topic, counts_topic) = (format!("rows-{run}"), format!("counts-{run}"));
+    let data_dir = common::temp_data_dir();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE customers (id int NOT NULL, status text);
+             CREATE MATERIALIZED VIEW by_status AS
+               SELECT status, count(*) AS n FROM customers GROUP BY status;
+             CREATE SINK rows_out FROM customers
+               INTO KAFKA (BROKER '{broker}', TOPIC '{rows_topic}') KEY (id)
+               FORMAT JSON ENVELOPE UPSERT;
+             CREATE SINK counts_out FROM by_status
+               INTO KAFKA (BROKER '{broker}', TOPIC '{counts_topic}') KEY (status)
+               FORMAT JSON ENVELOPE DEBEZIUM;"
+        ))
+        .await
+        .unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let change = async |client: &Client, rng: &mut rand::rngs::StdRng| {
+        let id = rng.random_range(0..20);
+        let status = ["bronze", "silver", "gold"][rng.random_range(0..3)];
+        client
+            .batch_execute(&format!(
+                "DELETE FROM customers WHERE id = {id}; {}",
+                if rng.random_bool(0.7) {
+                    format!("INSERT INTO customers VALUES ({id}, '{status}')")
+                } else {
+                    String::new()
+                }
+            ))
+            .await
+    };
+    for _ in 0..100 {
+        change(&client, &mut rng).await.unwrap();
+    }
+    // Both sinks have written and recorded progress...
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .query("SHOW SINKS", &[])
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.get::<_, Option<i64>>("complete_through").is_none())
+    {
+        assert!(Instant::now() < deadline, "the sinks record no progress");
+        change(&client, &mut rng).await.unwrap();
+    }
+    // ... and are killed while changes are still being written out.
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        server.kill();
+    });
+    // Until the server is gone (a change it did not acknowledge may or may not be there).
+    while change(&client, &mut rng).await.is_ok() {}
+    killer.await.unwrap();
+    // What the crashed server wrote, up to where the restarted one appends.
+    let old_rows = read_all_now(&broker, &rows_topic).len();
+    let old_counts = read_all_now(&broker, &counts_topic).len();
+    eprintln!(
+        "DEBUG old rows {old_rows} counts {old_counts} progress {}",
+        read_all_now(&broker, &format!("{counts_topic}-progress")).len()
+    );
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    for _ in 0..100 {
+        change(&client, &mut rng).await.unwrap();
+    }
+
+    let text_rows = |rows: Vec<tokio_postgres::Row>| -> std::collections::BTreeMap<String, String> {
+        rows.iter()
+            .map(|r| (r.get::<_, i32>(0).to_string(), r.get::<_, String>(1)))
+            .collect()
+    };
+    let table = text_rows(
+        client
+            .query("SELECT id, status FROM customers", &[])
+            .await
+            .unwrap(),
+    );
+    // The sinks say where they resumed once they have read their progress topics.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (rows_after, counts_after) = loop {
+        let log = server.output();
+        let found = (
+            resumed_after(&log, "rows_out"),
+            resumed_after(&log, "counts_out"),
+        );
+        if let (Some(rows), Some(counts)) = found {
+            break (rows, counts);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sinks did not resume:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let folded = read_topic(&broker, &rows_topic, |records| {
+        let mut state = std::collections::BTreeMap::new();
+        for (_, key, value) in &after_resume(records, old_rows, rows_after) {
+            let key: serde_json::Value = serde_json::from_str(key).unwrap();
+            let id = key["id"].to_string();
+            match value {
+                Some(v) => {
+                    let v: serde_json::Value = serde_json::from_str(v).unwrap();
+                    state.insert(id, v["status"].as_str().unwrap().to_string())
+                }
+                None => state.remove(&id),
+            };
+        }
+        (state == table).then_some(())
+    });
+    assert!(
+        folded.is_ok(),
+        "the upsert topic does not fold to the table {table:?}"
+    );
+
+    let counts: std::collections::BTreeMap<String, i64> = client
+        .query("SELECT status, n FROM by_status", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let folded = read_topic(&broker, &counts_topic, |records| {
+        let mut state: std::collections::BTreeMap<String, i64> = Default::default();
+        for (_, _, value) in &after_resume(records, old_counts, counts_after) {
+            let event: serde_json::Value = serde_json::from_str(value.as_deref()?).unwrap();
+            if event["before"].is_object() {
+                state.remove(event["before"]["status"].as_str().unwrap());
+            }
+            if event["after"].is_object() {
+                let after = &event["after"];
+                state.insert(
+                    after["status"].as_str().unwrap().into(),
+                    after["n"].as_i64().unwrap(),
+                );
+            }
+        }
+        (state == counts).then_some(())
+    });
+    if let Err(records) = folded {
+        panic!("the Debezium topic does not fold to {counts:?}: {records:?}");
+    }
+    let shown = client.query("SHOW SINKS", &[]).await.unwrap();
+    let states: Vec<(String, String)> = shown
+        .iter()
+        .map(|r| (r.get("name"), r.get("state")))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("counts_out".into(), "running".into()),
+            ("rows_out".into(), "running".into())
+        ]
+    );
+    // The view a sink reads cannot go while the sink is there.
+    let e = client
+        .batch_execute("DROP MATERIALIZED VIEW by_status")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "2BP01");
+    client.batch_execute("DROP SINK counts_out").await.unwrap();
+    client
+        .batch_execute("DROP MATERIALIZED VIEW by_status")
+        .await
+        .unwrap();
+}
