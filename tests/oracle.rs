@@ -96,8 +96,15 @@ fn random_statement(rng: &mut StdRng) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn materialized_views_match_postgres_after_every_batch() {
+/// Runs the oracle loop: `schema` in both, each view created in Runnel from its Runnel text,
+/// then random batches from `statement`, after each of which every view must equal PostgreSQL's
+/// evaluation of its PostgreSQL text.
+async fn check_views(
+    db: &str,
+    schema: &str,
+    views: &[(String, String)],
+    statement: fn(&mut StdRng) -> String,
+) {
     let Ok(pg_conn) = std::env::var("RUNNEL_TEST_PG") else {
         panic!("RUNNEL_TEST_PG is not set: run the suite with bin/test, which starts PostgreSQL as the oracle");
     };
@@ -106,15 +113,15 @@ async fn materialized_views_match_postgres_after_every_batch() {
         .expect("connect to PostgreSQL");
     tokio::spawn(conn);
     let server = common::TestServer::start(2);
-    let rn = server.connect("oracle").await;
+    let rn = server.connect(db).await;
 
-    let schema = "DROP TABLE IF EXISTS t1; DROP TABLE IF EXISTS t2; \
-                  CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);";
-    pg.batch_execute(schema).await.unwrap();
-    rn.batch_execute("CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);")
-        .await
-        .unwrap();
-    for (i, v) in VIEWS.iter().enumerate() {
+    pg.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {db} CASCADE; CREATE SCHEMA {db}; SET search_path = {db}; {schema}"
+    ))
+    .await
+    .unwrap();
+    rn.batch_execute(schema).await.unwrap();
+    for (i, (v, _)) in views.iter().enumerate() {
         rn.batch_execute(&format!("CREATE MATERIALIZED VIEW v{i} AS {v}"))
             .await
             .unwrap_or_else(|e| panic!("v{i}: {v}: {e:?}"));
@@ -128,7 +135,7 @@ async fn materialized_views_match_postgres_after_every_batch() {
     for batch in 0..25 {
         let mut applied = Vec::new();
         for _ in 0..rng.random_range(1..8) {
-            let stmt = random_statement(&mut rng);
+            let stmt = statement(&mut rng);
             pg.batch_execute(&stmt)
                 .await
                 .unwrap_or_else(|e| panic!("PostgreSQL rejected {stmt}: {e}"));
@@ -137,8 +144,8 @@ async fn materialized_views_match_postgres_after_every_batch() {
                 .unwrap_or_else(|e| panic!("Runnel rejected {stmt}: {e}"));
             applied.push(stmt);
         }
-        for (i, v) in VIEWS.iter().enumerate() {
-            let expected = rows(&pg, v).await;
+        for (i, (v, pg_v)) in views.iter().enumerate() {
+            let expected = rows(&pg, pg_v).await;
             let actual = rows(&rn, &format!("SELECT * FROM v{i}")).await;
             assert_eq!(
                 actual,
@@ -148,4 +155,100 @@ async fn materialized_views_match_postgres_after_every_batch() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn materialized_views_match_postgres_after_every_batch() {
+    let views: Vec<(String, String)> = VIEWS
+        .iter()
+        .map(|v| (v.to_string(), v.to_string()))
+        .collect();
+    check_views(
+        "oracle",
+        "CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);",
+        &views,
+        random_statement,
+    )
+    .await;
+}
+
+/// Windowed views, each beside the same computation in plain PostgreSQL (`date_bin` for the
+/// window a time falls in, `generate_series` for the windows of a hop).
+const WINDOW_VIEWS: &[(&str, &str)] = &[
+    (
+        "SELECT k, window_start, window_end, count(*) AS n, sum(v) AS s \
+         FROM TUMBLE(ev, DESCRIPTOR(ts), INTERVAL '1 minute') GROUP BY k, window_start, window_end",
+        "SELECT k, date_bin('1 minute', ts, 'epoch') AS ws, date_bin('1 minute', ts, 'epoch') + \
+         interval '1 minute', count(*), sum(v) FROM ev WHERE ts IS NOT NULL GROUP BY k, ws",
+    ),
+    (
+        "SELECT k, window_start, sum(v) AS s FROM hop(ev, ts, INTERVAL '1 minute', INTERVAL '5 minutes') \
+         GROUP BY k, window_start",
+        "SELECT k, ws, sum(v) FROM ev, LATERAL generate_series(date_bin('1 minute', ts, 'epoch') \
+         - interval '4 minutes', date_bin('1 minute', ts, 'epoch'), interval '1 minute') AS ws \
+         GROUP BY k, ws",
+    ),
+    // The fraud alert: more than 3 events per key in a 5-second window.
+    (
+        "SELECT k, window_start, count(*) AS n FROM TUMBLE(ev, DESCRIPTOR(ts), INTERVAL '5 seconds') \
+         GROUP BY k, window_start HAVING count(*) > 3",
+        "SELECT k, date_bin('5 seconds', ts, 'epoch') AS ws, count(*) FROM ev WHERE ts IS NOT NULL \
+         GROUP BY k, ws HAVING count(*) > 3",
+    ),
+    (
+        "SELECT date_bin(INTERVAL '90 seconds', ts, TIMESTAMP '2001-01-01 00:00:07') AS b, max(v) FROM ev GROUP BY b",
+        "SELECT date_bin(INTERVAL '90 seconds', ts, TIMESTAMP '2001-01-01 00:00:07') AS b, max(v) FROM ev GROUP BY b",
+    ),
+];
+
+/// An event time within ten minutes, on whole seconds, so events share windows.
+fn event_time(rng: &mut StdRng) -> String {
+    if rng.random_bool(0.05) {
+        return "NULL".into();
+    }
+    let s = rng.random_range(0..600);
+    format!("TIMESTAMP '2026-11-22 10:00:00' + INTERVAL '{s} seconds'")
+}
+
+fn random_event(rng: &mut StdRng) -> String {
+    match rng.random_range(0..10) {
+        0..=5 => {
+            let rows: Vec<String> = (0..rng.random_range(1..6))
+                .map(|_| {
+                    format!(
+                        "({}, {}, {})",
+                        rng.random_range(0..3),
+                        event_time(rng),
+                        value(rng)
+                    )
+                })
+                .collect();
+            format!("INSERT INTO ev VALUES {}", rows.join(", "))
+        }
+        6 => format!(
+            "UPDATE ev SET ts = {} WHERE v = {}",
+            event_time(rng),
+            value(rng)
+        ),
+        7 => format!(
+            "UPDATE ev SET v = v + 1 WHERE k = {}",
+            rng.random_range(0..3)
+        ),
+        _ => format!("DELETE FROM ev WHERE v = {}", value(rng)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windowed_views_match_postgres_after_every_batch() {
+    let views: Vec<(String, String)> = WINDOW_VIEWS
+        .iter()
+        .map(|(r, p)| (r.to_string(), p.to_string()))
+        .collect();
+    check_views(
+        "oracle_windows",
+        "CREATE TABLE ev (k int, ts timestamp, v int);",
+        &views,
+        random_event,
+    )
+    .await;
 }

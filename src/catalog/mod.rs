@@ -74,6 +74,9 @@ pub struct CatalogItem {
     pub retain_history: Timestamp,
     /// The latest time before the object existed: `AS OF` cannot read before it.
     pub created_at: Timestamp,
+    /// The column that holds each row's event time, where the object declares one (a table's
+    /// or a stream's `TIMESTAMP`): what ksqlDB's `WINDOW` clause windows by.
+    pub event_time: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -178,6 +181,16 @@ impl Catalog {
         let item = self.items.remove(&id)?;
         self.by_name.remove(&item.name);
         Some(item)
+    }
+
+    /// The position in `names` of the column that carries, by name, the event time of an object
+    /// in `reads`: how a view inherits its stream's event time (ksqlDB's `ROWTIME`).
+    pub fn carried_event_time(&self, reads: &[GlobalId], names: &[String]) -> Option<usize> {
+        reads.iter().find_map(|id| {
+            let item = self.get(*id)?;
+            let column = &item.desc.names[item.event_time?];
+            names.iter().position(|n| n == column)
+        })
     }
 
     pub fn get(&self, id: GlobalId) -> Option<&CatalogItem> {

@@ -48,6 +48,7 @@ impl Coordinator {
             id,
             name,
             desc,
+            event_time: kafka.timestamp,
             kind: ItemKind::Source(kafka),
             depends_on: vec![],
             create_sql,

@@ -282,6 +282,7 @@ impl Coordinator {
                 desc,
                 if_not_exists,
                 retain_history,
+                event_time,
                 create_sql,
             } => {
                 if st.catalog.lookup(&name).is_some() {
@@ -300,6 +301,7 @@ impl Coordinator {
                     create_sql,
                     retain_history: retain,
                     created_at: st.write_ts,
+                    event_time,
                 });
                 st.tables.create(id);
                 self.broadcast(st, || Command::CreateTable { id, retain });
@@ -346,6 +348,7 @@ impl Coordinator {
                 } else {
                     ItemKind::View { expr }
                 };
+                let event_time = st.catalog.carried_event_time(&depends_on, &desc.names);
                 st.catalog.insert(CatalogItem {
                     id,
                     name,
@@ -355,6 +358,7 @@ impl Coordinator {
                     create_sql,
                     retain_history: retain,
                     created_at: st.write_ts,
+                    event_time,
                 });
                 Ok(Response::Tag(tag.into()))
             }
@@ -384,6 +388,7 @@ impl Coordinator {
                     create_sql,
                     retain_history: 0,
                     created_at: st.write_ts,
+                    event_time: None,
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }

@@ -42,6 +42,7 @@ impl Coordinator {
             create_sql: sink.create_sql,
             retain_history: self.retain_history,
             created_at: st.write_ts,
+            event_time: None,
         });
         if !st.replaying {
             self.start_sink(st, id);

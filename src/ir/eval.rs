@@ -65,6 +65,21 @@ impl Evaluator<'_> {
                 }
                 out
             }
+            RelExpr::FlatMap { input, func, args } => {
+                let mut out = Vec::new();
+                for (row, d) in consolidate(self.eval(input)?) {
+                    let vals: Vec<_> = args
+                        .iter()
+                        .map(|a| a.eval(&row))
+                        .collect::<Result<_, _>>()?;
+                    for extra in func.eval(&vals)? {
+                        let mut r = row.clone();
+                        r.extend(extra);
+                        out.push((r, d));
+                    }
+                }
+                out
+            }
             RelExpr::Filter { input, predicates } => {
                 let mut out = Vec::new();
                 'rows: for (row, d) in consolidate(self.eval(input)?) {

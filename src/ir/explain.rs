@@ -40,6 +40,9 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
             return Ok(());
         }
         RelExpr::Map { scalars, .. } => writeln!(out, "{pad}Map ({})", join(scalars))?,
+        RelExpr::FlatMap { func, args, .. } => {
+            writeln!(out, "{pad}FlatMap {func} ({})", join(args))?
+        }
         RelExpr::Filter { predicates, .. } => writeln!(out, "{pad}Filter {}", join(predicates))?,
         RelExpr::Project { outputs, .. } => {
             let cols: Vec<String> = outputs.iter().map(|o| format!("#{o}")).collect();

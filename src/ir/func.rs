@@ -44,7 +44,9 @@ pub enum Func {
     Greatest,
     Least,
     // text
-    Like { case_insensitive: bool },
+    Like {
+        case_insensitive: bool,
+    },
     Concat,
     ConcatWs,
     ConcatOp,
@@ -82,6 +84,8 @@ pub enum Func {
     Extract(String),
     DatePart(String),
     DateTrunc,
+    /// `date_bin(stride, source [, origin])`.
+    DateBin,
     Now,
     // json
     JsonGet,
@@ -225,6 +229,10 @@ impl Func {
             Func::Extract(_) => ScalarType::Numeric,
             Func::DatePart(_) => ScalarType::Float64,
             Func::DateTrunc => args
+                .get(1)
+                .map(|a| a.scalar)
+                .unwrap_or(ScalarType::Timestamp),
+            Func::DateBin => args
                 .get(1)
                 .map(|a| a.scalar)
                 .unwrap_or(ScalarType::Timestamp),
@@ -448,6 +456,7 @@ impl Func {
                 extract(field, &args[0])?.to_f64().unwrap_or(f64::NAN),
             )),
             Func::DateTrunc => date_trunc(text(&args[0]), &args[1]),
+            Func::DateBin => super::window::date_bin(&args[0], &args[1], args.get(2)),
             Func::JsonGet | Func::JsonGetText => {
                 let v: serde_json::Value = serde_json::from_str(text(&args[0])).map_err(|e| {
                     EvalError::Internal(format!("stored jsonb does not parse: {e}"))

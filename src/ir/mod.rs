@@ -11,8 +11,10 @@ pub mod func;
 pub mod relation;
 pub mod scalar;
 mod time;
+pub mod window;
 
 pub use error::EvalError;
 pub use func::Func;
 pub use relation::{AggregateExpr, AggregateFunc, ColumnOrder, LocalId, RelExpr};
 pub use scalar::ScalarExpr;
+pub use window::TableFunc;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::scalar::ScalarExpr;
+use super::window::TableFunc;
 use crate::repr::{ColumnType, Datum, Diff, GlobalId, Row, ScalarType};
 
 /// An aggregate function applied to an expression over each group's rows.
@@ -113,6 +114,14 @@ pub enum RelExpr {
         input: Box<RelExpr>,
         scalars: Vec<ScalarExpr>,
     },
+    /// Applies a table function to each row: one output row per row the function returns, the
+    /// input row's columns followed by the function's (window bounds, for `TUMBLE` and `HOP`).
+    /// State: none.
+    FlatMap {
+        input: Box<RelExpr>,
+        func: TableFunc,
+        args: Vec<ScalarExpr>,
+    },
     /// Keeps the rows for which every predicate is true. State: none.
     Filter {
         input: Box<RelExpr>,
@@ -171,6 +180,12 @@ impl RelExpr {
                     let t = s.typ(&types);
                     types.push(t);
                 }
+                types
+            }
+            RelExpr::FlatMap { input, func, args } => {
+                let mut types = input.typ();
+                let arg_types: Vec<ColumnType> = args.iter().map(|a| a.typ(&types)).collect();
+                types.extend(func.output_types(&arg_types));
                 types
             }
             RelExpr::Filter { input, .. }
@@ -313,6 +328,7 @@ impl RelExpr {
             RelExpr::Constant { .. } | RelExpr::Get { .. } | RelExpr::LocalGet { .. } => vec![],
             RelExpr::Let { value, body, .. } => vec![value, body],
             RelExpr::Map { input, .. }
+            | RelExpr::FlatMap { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
@@ -330,6 +346,7 @@ impl RelExpr {
             RelExpr::Constant { .. } | RelExpr::Get { .. } | RelExpr::LocalGet { .. } => vec![],
             RelExpr::Let { value, body, .. } => vec![value, body],
             RelExpr::Map { input, .. }
+            | RelExpr::FlatMap { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
@@ -363,9 +380,9 @@ impl RelExpr {
     /// Applies `f` to every scalar expression in the plan.
     pub fn visit_scalars_mut(&mut self, f: &mut impl FnMut(&mut ScalarExpr)) {
         match self {
-            RelExpr::Map { scalars: es, .. } | RelExpr::Filter { predicates: es, .. } => {
-                es.iter_mut().for_each(&mut *f)
-            }
+            RelExpr::Map { scalars: es, .. }
+            | RelExpr::Filter { predicates: es, .. }
+            | RelExpr::FlatMap { args: es, .. } => es.iter_mut().for_each(&mut *f),
             RelExpr::Reduce { aggregates, .. } => {
                 aggregates.iter_mut().for_each(|a| f(&mut a.expr))
             }

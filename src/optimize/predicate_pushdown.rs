@@ -50,6 +50,18 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
             }
             .filter(above)
         }
+        RelExpr::FlatMap { input, func, args } => {
+            let arity = input.arity();
+            let (below, above): (Vec<_>, Vec<_>) = preds
+                .into_iter()
+                .partition(|p| p.support().iter().all(|c| *c < arity));
+            RelExpr::FlatMap {
+                input: Box::new(push(*input, below)),
+                func,
+                args,
+            }
+            .filter(above)
+        }
         RelExpr::Join {
             left,
             right,

@@ -14,7 +14,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 use crate::error::SqlError;
 
 /// The significant tokens (no whitespace or comments), each with where it starts and ends.
-fn tokens(sql: &str) -> Option<Vec<Tok>> {
+pub(super) fn tokens(sql: &str) -> Option<Vec<Tok>> {
     let dialect = PostgreSqlDialect {};
     let all = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
@@ -45,25 +45,25 @@ fn tokens(sql: &str) -> Option<Vec<Tok>> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct Tok {
-    token: Token,
-    start: usize,
-    end: usize,
+pub(super) struct Tok {
+    pub token: Token,
+    pub start: usize,
+    pub end: usize,
 }
 
 /// The source text the tokens span.
-fn text(sql: &str, tokens: &[Tok]) -> String {
+pub(super) fn text(sql: &str, tokens: &[Tok]) -> String {
     match (tokens.first(), tokens.last()) {
         (Some(a), Some(b)) => sql[a.start..b.end].to_string(),
         _ => String::new(),
     }
 }
 
-fn is_word(t: Option<&Tok>, word: &str) -> bool {
+pub(super) fn is_word(t: Option<&Tok>, word: &str) -> bool {
     matches!(t, Some(Tok { token: Token::Word(w), .. }) if w.value.eq_ignore_ascii_case(word))
 }
 
-fn is(t: Option<&Tok>, token: &Token) -> bool {
+pub(super) fn is(t: Option<&Tok>, token: &Token) -> bool {
     t.is_some_and(|t| t.token == *token)
 }
 

@@ -11,6 +11,7 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 use crate::error::SqlError;
 
 mod ksql;
+mod ksql_window;
 mod sink;
 mod source;
 pub use sink::{parse_create_sink, CreateSink, SinkEnvelope};
@@ -140,6 +141,9 @@ fn is_blank(s: &str) -> bool {
 pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
     if is_blank(sql) {
         return Ok(Statement::Empty);
+    }
+    if let Some(windowed) = ksql_window::rewrite(sql) {
+        return parse_statement(&windowed?);
     }
     let words: Vec<String> = sql
         .split(|c: char| c.is_whitespace() || c == '(' || c == ';')

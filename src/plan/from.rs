@@ -47,8 +47,14 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
         TableFactor::Table {
             name, alias, args, ..
         } => {
-            if args.is_some() {
-                return unsupported("table functions");
+            if let Some(args) = args {
+                let func = name.to_string().to_lowercase();
+                if !super::window::is_window_function(&func) {
+                    return unsupported(format!("table function {func}"));
+                }
+                let (rel, names, table) =
+                    super::window::plan_window_function(qcx, &func, &args.args)?;
+                return Ok(aliased(rel, names, Some(table), alias.as_ref()));
             }
             let parts: Vec<String> = name
                 .0

@@ -166,6 +166,12 @@ impl ExprCx<'_, '_> {
             "concat_ws" => (Func::ConcatWs, vec![None; n]),
             "now" | "current_timestamp" | "mz_now" => (simple(Func::Now, &[0])?, vec![]),
             "date_trunc" => (simple(Func::DateTrunc, &[2])?, vec![Some(text), None]),
+            "date_bin" => {
+                let func = simple(Func::DateBin, &[2, 3])?;
+                // The origin, when given, is read as the source's type.
+                let source = self.plan_typed(&args[1])?.1.scalar;
+                (func, vec![Some(ScalarType::Interval), None, Some(source)])
+            }
             "date_part" => {
                 let field = match &args[0] {
                     Expr::Value(v) => match &v.value {

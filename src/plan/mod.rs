@@ -13,6 +13,7 @@ mod query;
 mod scope;
 mod statement;
 mod subquery;
+mod window;
 mod write;
 
 use std::cell::RefCell;

@@ -60,6 +60,7 @@ pub enum Plan {
         desc: RelationDesc,
         if_not_exists: bool,
         retain_history: Option<Timestamp>,
+        event_time: Option<usize>,
         create_sql: String,
     },
     /// A relation fed by a Kafka topic.
@@ -226,31 +227,49 @@ fn plan_subscribe(pcx: &PlanContext, s: &Subscribe) -> PlanResult<Plan> {
 
 /// `WITH (RETAIN HISTORY [=] [FOR] '1 hour')` on a table or materialized view (the parser
 /// spells the option `retain_history`), in milliseconds.
-fn retain_history(options: &ast::CreateTableOptions) -> PlanResult<Option<Timestamp>> {
+/// What a CREATE TABLE's or CREATE MATERIALIZED VIEW's `WITH (...)` says.
+#[derive(Default)]
+struct TableOptions {
+    retain_history: Option<Timestamp>,
+    /// `TIMESTAMP = 'column'`: the event-time column, as in ksqlDB.
+    event_time: Option<String>,
+}
+
+fn option_text(value: &ast::Expr) -> String {
+    match value {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn table_options(options: &ast::CreateTableOptions) -> PlanResult<TableOptions> {
     let options = match options {
-        ast::CreateTableOptions::None => return Ok(None),
+        ast::CreateTableOptions::None => return Ok(TableOptions::default()),
         ast::CreateTableOptions::With(o) => o,
         other => return unsupported(format!("options {other}")),
     };
-    let mut retain = None;
+    let mut out = TableOptions::default();
     for o in options {
         match o {
             ast::SqlOption::KeyValue { key, value }
                 if key.value.eq_ignore_ascii_case("retain_history") =>
             {
-                let text = match value {
-                    ast::Expr::Value(v) => match &v.value {
-                        ast::Value::SingleQuotedString(s) => s.clone(),
-                        other => other.to_string(),
-                    },
-                    other => other.to_string(),
-                };
-                retain = Some(parse_retention(&text).map_err(PlanError::InvalidParameter)?);
+                out.retain_history = Some(
+                    parse_retention(&option_text(value)).map_err(PlanError::InvalidParameter)?,
+                );
+            }
+            ast::SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case("timestamp") =>
+            {
+                out.event_time = Some(option_text(value).to_lowercase());
             }
             other => return unsupported(format!("option {other}")),
         }
     }
-    Ok(retain)
+    Ok(out)
 }
 
 /// A retention period such as `'1 hour'`, `'5min'` or `'0'`, in milliseconds.
@@ -412,11 +431,21 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                     }
                 }
             }
+            let options = table_options(&ct.table_options)?;
+            let event_time = match options.event_time {
+                Some(c) => Some(names.iter().position(|n| *n == c).ok_or_else(|| {
+                    PlanError::InvalidParameter(format!(
+                        "WITH (TIMESTAMP = '{c}'): the table has no column {c}"
+                    ))
+                })?),
+                None => None,
+            };
             Ok(Plan::CreateTable {
                 name,
                 desc: RelationDesc::new(names, types),
                 if_not_exists: ct.if_not_exists,
-                retain_history: retain_history(&ct.table_options)?,
+                retain_history: options.retain_history,
+                event_time,
                 create_sql: stmt.to_string(),
             })
         }
@@ -445,7 +474,14 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 0,
             );
             let desc = RelationDesc::new(names, plan.desc.types);
-            let retain_history = retain_history(&cv.options)?;
+            let options = table_options(&cv.options)?;
+            if options.event_time.is_some() {
+                return unsupported(
+                    "TIMESTAMP on a view: a view's event time is the column that carries its \
+                     input's through by name",
+                );
+            }
+            let retain_history = options.retain_history;
             if retain_history.is_some() && !cv.materialized {
                 return unsupported("RETAIN HISTORY on a view that is not materialized");
             }

@@ -115,6 +115,24 @@ impl<'s> RenderCx<'_, 's> {
                     Some(Ok(row))
                 })
             }
+            RelExpr::FlatMap { input, func, args } => {
+                let (rows, errs) = self.render(input);
+                let (func, args) = (func.clone(), args.clone());
+                fallible("FlatMap", rows, errs, move |row: Row| {
+                    let vals: Result<Vec<_>, _> = args.iter().map(|a| a.eval(&row)).collect();
+                    match vals.and_then(|v| func.eval(&v)) {
+                        Ok(extras) => extras
+                            .into_iter()
+                            .map(|extra| {
+                                let mut r = row.clone();
+                                r.extend(extra);
+                                Ok(r)
+                            })
+                            .collect(),
+                        Err(e) => vec![Err(e)],
+                    }
+                })
+            }
             RelExpr::Filter { input, predicates } => {
                 let (rows, errs) = self.render(input);
                 let predicates = predicates.clone();
@@ -233,10 +251,11 @@ impl<'s> RenderCx<'_, 's> {
     }
 }
 
-/// Applies `logic` to every record: `None` drops it, `Some(Ok(row))` passes a row on and
-/// `Some(Err(e))` turns it into an error (added to those already flowing). One operator with two
-/// outputs, so no record is copied to reach the side it does not belong to.
-fn fallible<'s, D, O, L>(
+/// Applies `logic` to every record, which gives any number of results (an `Option` gives at
+/// most one): each `Ok(row)` passes a row on, each `Err(e)` becomes an error (added to those
+/// already flowing). One operator with two outputs, so no record is copied to reach the side it
+/// does not belong to.
+fn fallible<'s, D, O, L, I>(
     name: &str,
     input: VecCollection<'s, Timestamp, D, Diff>,
     errs: Errs<'s>,
@@ -245,7 +264,8 @@ fn fallible<'s, D, O, L>(
 where
     D: differential_dataflow::Data,
     O: differential_dataflow::Data,
-    L: FnMut(D) -> Option<Result<O, EvalError>> + 'static,
+    L: FnMut(D) -> I + 'static,
+    I: IntoIterator<Item = Result<O, EvalError>>,
 {
     let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
     let mut input = builder.new_input(input.inner, Pipeline);
@@ -265,10 +285,11 @@ where
                 let mut oks = oks.session(&cap);
                 let mut errs = errs.session(&cap);
                 for (d, t, r) in data.flat_map(|d| d.drain(..)) {
-                    match logic(d) {
-                        Some(Ok(row)) => oks.give((row, t, r)),
-                        Some(Err(e)) => errs.give((e, t, r)),
-                        None => {}
+                    for out in logic(d) {
+                        match out {
+                            Ok(row) => oks.give((row, t, r)),
+                            Err(e) => errs.give((e, t, r)),
+                        }
                     }
                 }
             });

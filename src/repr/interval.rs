@@ -54,3 +54,10 @@ impl Hash for Interval {
         self.normalized().hash(state)
     }
 }
+
+/// Postgres' text form, e.g. `00:01:00` or `1 day 02:00:00`.
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&super::strconv::format_interval(self))
+    }
+}

@@ -97,7 +97,7 @@ fn format_float(v: f64, max_exp: i32, f32v: Option<f32>) -> String {
     }
 }
 
-fn format_interval(iv: &Interval) -> String {
+pub(crate) fn format_interval(iv: &Interval) -> String {
     let mut parts = Vec::new();
     let years = iv.months / 12;
     let months = iv.months % 12;

@@ -1,0 +1,208 @@
+//! Event-time windows: the windows a time falls in (`TUMBLE`, `HOP`), and `date_bin`.
+//!
+//! Windows are aligned to the Unix epoch, as in Flink, RisingWave and ksqlDB: a 1-minute window
+//! starts on a whole minute. An event-time value is a `timestamp`, a `timestamptz` or a
+//! `bigint` of epoch milliseconds (ksqlDB's `TIMESTAMP=` columns); window bounds have its type.
+
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+
+use super::error::EvalError;
+use crate::repr::{ColumnType, Datum, Interval, Row, ScalarType};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// A function from one row's arguments to any number of rows of new columns.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TableFunc {
+    /// The one window of `size` microseconds holding the time: `(window_start, window_end)`.
+    Tumble { size: i64 },
+    /// Every window of `size` microseconds starting at a multiple of `slide` that holds the time.
+    Hop { slide: i64, size: i64 },
+}
+
+impl TableFunc {
+    /// The types of the columns each output row has, given the argument types.
+    pub fn output_types(&self, args: &[ColumnType]) -> Vec<ColumnType> {
+        let time = args.first().map_or(ScalarType::Timestamp, |a| a.scalar);
+        vec![ColumnType::new(time, false), ColumnType::new(time, false)]
+    }
+
+    /// The rows of new columns for one input row's argument values. A NULL time is in no window.
+    pub fn eval(&self, args: &[Datum]) -> Result<Vec<Row>, EvalError> {
+        let Some(time) = args.first() else {
+            return Ok(vec![]);
+        };
+        let Some(t) = to_micros(time)? else {
+            return Ok(vec![]);
+        };
+        let window = |start: i64, size: i64| -> Result<Row, EvalError> {
+            let end = start.checked_add(size).ok_or_else(out_of_range)?;
+            Ok(vec![from_micros(start, time)?, from_micros(end, time)?])
+        };
+        match *self {
+            TableFunc::Tumble { size } => Ok(vec![window(bin(t, size, 0), size)?]),
+            TableFunc::Hop { slide, size } => {
+                let mut out = Vec::new();
+                let mut start = bin(t, slide, 0);
+                // Oldest window first, so the output reads in time order.
+                while start > t - size {
+                    out.push(window(start, size)?);
+                    start -= slide;
+                }
+                out.reverse();
+                Ok(out)
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TableFunc::Tumble { .. } => "tumble",
+            TableFunc::Hop { .. } => "hop",
+        }
+    }
+}
+
+impl std::fmt::Display for TableFunc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableFunc::Tumble { size } => write!(f, "tumble(size={})", Interval::new(0, 0, *size)),
+            TableFunc::Hop { slide, size } => write!(
+                f,
+                "hop(slide={}, size={})",
+                Interval::new(0, 0, *slide),
+                Interval::new(0, 0, *size)
+            ),
+        }
+    }
+}
+
+/// An interval as a fixed number of microseconds (a day is 24 hours), for sizing windows and
+/// bins: months have no fixed length, so they are refused, as are sizes that are not positive.
+pub fn fixed_micros(iv: &Interval, what: &str) -> Result<i64, String> {
+    if iv.months != 0 {
+        return Err(format!(
+            "{what} cannot be given in months or years: they have no fixed length"
+        ));
+    }
+    let micros = (iv.days as i64)
+        .checked_mul(MICROS_PER_DAY)
+        .and_then(|d| d.checked_add(iv.micros))
+        .ok_or_else(|| format!("{what} is out of range"))?;
+    if micros <= 0 {
+        return Err(format!("{what} must be positive, not '{iv}'"));
+    }
+    Ok(micros)
+}
+
+/// The start of the bin of `stride` that holds `t`, bins counted from `origin`.
+pub fn bin(t: i64, stride: i64, origin: i64) -> i64 {
+    let offset = (t as i128 - origin as i128).div_euclid(stride as i128) * stride as i128;
+    (origin as i128 + offset).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// `date_bin(stride, source [, origin])`: `source` rounded down to a multiple of `stride`
+/// counted from `origin` (the epoch when not given), as in Postgres.
+pub fn date_bin(
+    stride: &Datum,
+    source: &Datum,
+    origin: Option<&Datum>,
+) -> Result<Datum, EvalError> {
+    let (Datum::Interval(iv), Some(t)) = (stride, to_micros(source)?) else {
+        return Ok(Datum::Null);
+    };
+    let stride = fixed_micros(iv, "the stride of date_bin").map_err(EvalError::InvalidParameter)?;
+    let origin = match origin {
+        Some(o) => match to_micros(o)? {
+            Some(o) => o,
+            None => return Ok(Datum::Null),
+        },
+        None => 0,
+    };
+    from_micros(bin(t, stride, origin), source)
+}
+
+/// An event time in microseconds since the epoch; None for NULL.
+pub fn to_micros(d: &Datum) -> Result<Option<i64>, EvalError> {
+    Ok(Some(match d {
+        Datum::Null => return Ok(None),
+        Datum::Timestamp(t) => t.and_utc().timestamp_micros(),
+        Datum::TimestampTz(t) => t.timestamp_micros(),
+        Datum::Int64(ms) => ms.checked_mul(1000).ok_or_else(out_of_range)?,
+        Datum::Int32(ms) => *ms as i64 * 1000,
+        other => {
+            return Err(EvalError::InvalidParameter(format!(
+                "an event time must be a timestamp or epoch milliseconds, not {other:?}"
+            )))
+        }
+    }))
+}
+
+/// Microseconds since the epoch as a datum of the same type as `like`.
+fn from_micros(micros: i64, like: &Datum) -> Result<Datum, EvalError> {
+    let t = DateTime::from_timestamp_micros(micros).ok_or_else(out_of_range);
+    Ok(match like {
+        Datum::TimestampTz(_) => Datum::TimestampTz(t?),
+        Datum::Int64(_) | Datum::Int32(_) => Datum::Int64(micros.div_euclid(1000)),
+        _ => Datum::Timestamp(t?.naive_utc()),
+    })
+}
+
+fn out_of_range() -> EvalError {
+    EvalError::OutOfRange("timestamp".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Datum {
+        Datum::Timestamp(chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap())
+    }
+
+    #[test]
+    fn windows_hold_their_time() {
+        let min = 60_000_000;
+        let rows = TableFunc::Hop {
+            slide: 15 * min,
+            size: 30 * min,
+        }
+        .eval(&[ts("2022-01-01 10:00:00")])
+        .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec![ts("2022-01-01 09:45:00"), ts("2022-01-01 10:15:00")],
+                vec![ts("2022-01-01 10:00:00"), ts("2022-01-01 10:30:00")],
+            ]
+        );
+        let rows = TableFunc::Tumble { size: 30 * min }
+            .eval(&[ts("2022-01-01 10:29:59")])
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![ts("2022-01-01 10:00:00"), ts("2022-01-01 10:30:00")]]
+        );
+        // Epoch milliseconds, before the epoch too.
+        let rows = TableFunc::Tumble { size: 1_000_000 }
+            .eval(&[Datum::Int64(-1)])
+            .unwrap();
+        assert_eq!(rows, vec![vec![Datum::Int64(-1000), Datum::Int64(0)]]);
+        assert!(TableFunc::Tumble { size: min }
+            .eval(&[Datum::Null])
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn sizes_are_fixed_and_positive() {
+        assert!(fixed_micros(&Interval::new(1, 0, 0), "size").is_err());
+        assert!(fixed_micros(&Interval::new(0, 0, 0), "size").is_err());
+        assert!(fixed_micros(&Interval::new(0, 0, -1), "size").is_err());
+        assert_eq!(
+            fixed_micros(&Interval::new(0, 1, 1), "size"),
+            Ok(MICROS_PER_DAY + 1)
+        );
+    }
+}

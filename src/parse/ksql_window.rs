@@ -1,0 +1,295 @@
+//! ksqlDB's `WINDOW` clause, rewritten into the window table functions:
+//!
+//! ```text
+//! SELECT card, COUNT(*) FROM auths a WINDOW TUMBLING (SIZE 5 SECONDS) GROUP BY card
+//! SELECT card, COUNT(*), window_start AS windowstart, window_end AS windowend
+//!   FROM tumble(auths, DESCRIPTOR(rowtime), INTERVAL '5000 milliseconds') AS a
+//!   GROUP BY card, window_start, window_end
+//! ```
+//!
+//! The window applies to the first relation of FROM (the stream; in a stream-table join the
+//! table is not windowed), timed by its event-time column (`rowtime`: the stream's
+//! `TIMESTAMP=`). The window bounds join the grouping key, as in ksqlDB, and are added to the
+//! output as `windowstart` and `windowend` unless the query names them itself.
+
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::Token;
+
+use super::ksql::{is, is_word, tokens, Tok};
+use crate::error::SqlError;
+
+/// The statement with its ksqlDB `WINDOW` clause rewritten, or None when it has none.
+pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {
+    if !sql.to_ascii_lowercase().contains("window") {
+        return None;
+    }
+    let t = tokens(sql)?;
+    let depth = depths(&t);
+    let w = (0..t.len()).find(|&i| {
+        is_word(t.get(i), "WINDOW")
+            && ["TUMBLING", "HOPPING", "SESSION"]
+                .iter()
+                .any(|k| is_word(t.get(i + 1), k))
+            && is(t.get(i + 2), &Token::LParen)
+    })?;
+    Some(rewrite_at(sql, &t, &depth, w))
+}
+
+/// The parenthesis depth each token is at.
+fn depths(t: &[Tok]) -> Vec<usize> {
+    let mut d = 0usize;
+    t.iter()
+        .map(|tok| match tok.token {
+            Token::LParen => {
+                d += 1;
+                d - 1
+            }
+            Token::RParen => {
+                d = d.saturating_sub(1);
+                d
+            }
+            _ => d,
+        })
+        .collect()
+}
+
+fn syntax(msg: impl Into<String>) -> SqlError {
+    SqlError::new("42601", msg.into())
+}
+
+fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String, SqlError> {
+    let d = depth[w];
+    let kind = match &t[w + 1].token {
+        Token::Word(word) => word.value.to_ascii_uppercase(),
+        _ => unreachable!("checked by the caller"),
+    };
+    let close = (w + 3..t.len())
+        .find(|&i| depth[i] == d && is(t.get(i), &Token::RParen))
+        .ok_or_else(|| syntax("WINDOW: expected ')'"))?;
+    let spec = WindowSpec::parse(&kind, &t[w + 3..close])?;
+    let at_depth = |i: usize, word: &str| depth[i] == d && is_word(t.get(i), word);
+    let from = (0..w)
+        .rev()
+        .find(|&i| at_depth(i, "FROM"))
+        .ok_or_else(|| syntax("WINDOW: the query has no FROM"))?;
+    let select = (0..from)
+        .rev()
+        .find(|&i| at_depth(i, "SELECT"))
+        .ok_or_else(|| syntax("WINDOW: the query has no SELECT"))?;
+    let group = (close..t.len())
+        .find(|&i| at_depth(i, "GROUP") && is_word(t.get(i + 1), "BY"))
+        .ok_or_else(|| {
+            syntax("WINDOW groups rows into windows for an aggregate: the query needs GROUP BY")
+        })?;
+    let group_end = (group + 2..t.len())
+        .find(|&i| {
+            depth[i] < d
+                || (depth[i] == d
+                    && (["HAVING", "ORDER", "LIMIT", "EMIT", "WINDOW"]
+                        .iter()
+                        .any(|k| is_word(t.get(i), k))
+                        || matches!(t[i].token, Token::SemiColon | Token::EOF | Token::RParen)))
+        })
+        .unwrap_or(t.len());
+
+    // Edits as (start, end, replacement) over the text; applied from the back.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut named_bounds = false;
+    for i in select + 1..t.len() {
+        let bound = match &t[i].token {
+            Token::Word(word) if word.quote_style.is_none() => {
+                match word.value.to_ascii_lowercase().as_str() {
+                    "windowstart" => "window_start",
+                    "windowend" => "window_end",
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        let mut new = bound.to_string();
+        if i < from {
+            named_bounds = true;
+            let alone = matches!(t[i - 1].token, Token::Comma) || i - 1 == select;
+            let ends = matches!(t[i + 1].token, Token::Comma) || i + 1 == from;
+            if alone && ends {
+                new.push_str(&format!(" AS {}", bound.replace('_', "")));
+            }
+        }
+        edits.push((t[i].start, t[i].end, new));
+    }
+    if !named_bounds {
+        edits.push((
+            t[from - 1].end,
+            t[from - 1].end,
+            ", window_start AS windowstart, window_end AS windowend".into(),
+        ));
+    }
+    // The first relation of FROM, with its alias (or its own name as one).
+    let mut i = from + 1;
+    while matches!(t.get(i + 1).map(|x| &x.token), Some(Token::Period)) {
+        i += 2;
+    }
+    let name = &t[from + 1..=i];
+    if !name
+        .iter()
+        .all(|x| matches!(x.token, Token::Word(_) | Token::Period))
+    {
+        return Err(SqlError::unsupported(
+            "WINDOW over a subquery: window a named stream (or use TUMBLE/HOP in FROM)",
+        ));
+    }
+    let has_alias = is_word(t.get(i + 1), "AS")
+        || matches!(t.get(i + 1).map(|x| &x.token), Some(Token::Word(word)) if word.keyword == Keyword::NoKeyword || word.quote_style.is_some());
+    let name_text = &sql[name[0].start..name[name.len() - 1].end];
+    let mut windowed = spec.table_function(name_text);
+    if !has_alias {
+        windowed.push_str(&format!(" AS {}", &sql[t[i].start..t[i].end]));
+    }
+    edits.push((name[0].start, name[name.len() - 1].end, windowed));
+    edits.push((t[w].start, t[close].end, String::new()));
+    edits.push((
+        t[group_end - 1].end,
+        t[group_end - 1].end,
+        ", window_start, window_end".into(),
+    ));
+    edits.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
+    let mut out = sql.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, &new);
+    }
+    Ok(out)
+}
+
+/// What a ksqlDB window clause says, in milliseconds.
+#[derive(Debug, PartialEq)]
+struct WindowSpec {
+    size: u64,
+    advance: Option<u64>,
+}
+
+impl WindowSpec {
+    fn parse(kind: &str, t: &[Tok]) -> Result<WindowSpec, SqlError> {
+        if kind == "SESSION" {
+            return Err(SqlError::unsupported("WINDOW SESSION"));
+        }
+        let (mut size, mut advance) = (None, None);
+        let mut i = 0;
+        while i < t.len() {
+            let word = |k: usize| match t.get(k).map(|x| &x.token) {
+                Some(Token::Word(w)) => w.value.to_ascii_uppercase(),
+                _ => String::new(),
+            };
+            let (what, at) = match (word(i).as_str(), word(i + 1).as_str()) {
+                ("SIZE", _) => ("SIZE", i + 1),
+                ("ADVANCE", "BY") => ("ADVANCE BY", i + 2),
+                ("GRACE", "PERIOD") => ("GRACE PERIOD", i + 2),
+                ("RETENTION", _) => ("RETENTION", i + 1),
+                _ => {
+                    return Err(syntax(format!(
+                        "WINDOW {kind}: expected SIZE, ADVANCE BY, GRACE PERIOD or RETENTION, \
+                         found {}",
+                        t.get(i).map_or("the end".into(), |x| x.token.to_string())
+                    )))
+                }
+            };
+            let ms = duration(t.get(at), t.get(at + 1), what)?;
+            match what {
+                "SIZE" => size = Some(ms),
+                "ADVANCE BY" => advance = Some(ms),
+                // Grace and retention bound what EMIT FINAL waits for and keeps; with EMIT
+                // CHANGES every row updates its window, so they change nothing here.
+                _ => {}
+            }
+            i = at + 2;
+            if is(t.get(i), &Token::Comma) {
+                i += 1;
+            }
+        }
+        let size = size.ok_or_else(|| syntax(format!("WINDOW {kind} needs a SIZE")))?;
+        match (kind, advance) {
+            ("HOPPING", None) => Err(syntax("WINDOW HOPPING needs ADVANCE BY")),
+            ("TUMBLING", Some(_)) => Err(syntax(
+                "WINDOW TUMBLING takes no ADVANCE BY: use WINDOW HOPPING",
+            )),
+            _ => Ok(WindowSpec { size, advance }),
+        }
+    }
+
+    fn table_function(&self, relation: &str) -> String {
+        let iv = |ms: u64| format!("INTERVAL '{ms} milliseconds'");
+        match self.advance {
+            None => format!("tumble({relation}, DESCRIPTOR(rowtime), {})", iv(self.size)),
+            Some(a) => format!(
+                "hop({relation}, DESCRIPTOR(rowtime), {}, {})",
+                iv(a),
+                iv(self.size)
+            ),
+        }
+    }
+}
+
+/// `n UNIT` in milliseconds, with ksqlDB's units.
+fn duration(n: Option<&Tok>, unit: Option<&Tok>, what: &str) -> Result<u64, SqlError> {
+    let n: u64 = match n.map(|x| &x.token) {
+        Some(Token::Number(n, _)) => n
+            .parse()
+            .map_err(|_| syntax(format!("{what}: {n} is not a whole number")))?,
+        _ => return Err(syntax(format!("{what}: expected a number"))),
+    };
+    let unit = match unit.map(|x| &x.token) {
+        Some(Token::Word(w)) => w.value.to_ascii_uppercase(),
+        _ => String::new(),
+    };
+    let scale = match unit.trim_end_matches('S') {
+        "MILLISECOND" => 1,
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => {
+            return Err(syntax(format!(
+                "{what}: expected a unit (MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS), found \
+                 {unit:?}"
+            )))
+        }
+    };
+    n.checked_mul(scale)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| syntax(format!("{what} must be positive and in range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(sql: &str) -> String {
+        rewrite(sql).unwrap().unwrap()
+    }
+
+    #[test]
+    fn tumbling_and_hopping_become_table_functions() {
+        assert_eq!(
+            rw("SELECT card, COUNT(*) FROM auths WINDOW TUMBLING (SIZE 5 SECONDS) GROUP BY card HAVING COUNT(*) > 3 EMIT CHANGES"),
+            "SELECT card, COUNT(*), window_start AS windowstart, window_end AS windowend FROM \
+             tumble(auths, DESCRIPTOR(rowtime), INTERVAL '5000 milliseconds') AS auths  GROUP BY \
+             card, window_start, window_end HAVING COUNT(*) > 3 EMIT CHANGES"
+        );
+        assert_eq!(
+            rw("select windowstart, r.k, sum(v) as s from s.r r window hopping (size 5 minutes, advance by 1 minute, grace period 10 seconds) where v > 0 group by r.k;"),
+            "select window_start AS windowstart, r.k, sum(v) as s from hop(s.r, DESCRIPTOR(rowtime), \
+             INTERVAL '60000 milliseconds', INTERVAL '300000 milliseconds') r  where v > 0 group by \
+             r.k, window_start, window_end;"
+        );
+        assert!(rewrite("SELECT 'WINDOW TUMBLING (SIZE 1 SECOND)'").is_none());
+        assert!(
+            rewrite("SELECT count(*) FROM t WINDOW TUMBLING (SIZE 1 SECOND)")
+                .unwrap()
+                .is_err()
+        );
+        assert!(
+            rewrite("SELECT count(*) FROM t WINDOW TUMBLING (SIZE 1 FORTNIGHT) GROUP BY a")
+                .unwrap()
+                .is_err()
+        );
+    }
+}

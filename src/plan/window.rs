@@ -1,0 +1,170 @@
+//! Window table functions in FROM: `TUMBLE(rel, DESCRIPTOR(ts), size)` and
+//! `HOP(rel, DESCRIPTOR(ts), slide, size)` (also RisingWave's spelling with a bare column),
+//! which append `window_start` and `window_end` to each row of `rel`, one row per window.
+//!
+//! The time column `rowtime` (ksqlDB's name, used by its `WINDOW` clause) means the relation's
+//! declared event-time column: the `TIMESTAMP=` of a ksqlDB stream, or the column of a view that
+//! carries that name through from a stream the view reads.
+
+use sqlparser::ast::{self, Expr, FunctionArg, FunctionArgExpr};
+
+use super::error::{unsupported, PlanError, PlanResult};
+use super::expr::ExprCx;
+use super::from::resolve_relation;
+use super::query::QueryCx;
+use super::scope::Scope;
+use super::PlanContext;
+use crate::catalog::ItemKind;
+use crate::ir::window::fixed_micros;
+use crate::ir::{RelExpr, ScalarExpr, TableFunc};
+use crate::parse::normalize_ident;
+use crate::repr::{Datum, ScalarType};
+
+/// Whether `name` is a window table function.
+pub(super) fn is_window_function(name: &str) -> bool {
+    matches!(name, "tumble" | "hop")
+}
+
+/// Plans `name(args)` as the relation it reads with the window columns appended. Returns the
+/// relation, its column names and the name it is known by unless aliased (the input's).
+pub(super) fn plan_window_function(
+    qcx: &QueryCx,
+    name: &str,
+    args: &[FunctionArg],
+) -> PlanResult<(RelExpr, Vec<String>, String)> {
+    let args: Vec<&Expr> = args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e),
+            other => unsupported(format!("argument {other} of {name}")),
+        })
+        .collect::<PlanResult<_>>()?;
+    let usage = match name {
+        "tumble" => "TUMBLE(relation, DESCRIPTOR(time_column), size)",
+        _ => "HOP(relation, DESCRIPTOR(time_column), slide, size)",
+    };
+    let arity = if name == "tumble" { 3 } else { 4 };
+    if args.len() != arity {
+        return Err(PlanError::Syntax(format!(
+            "{name} takes {arity} arguments, not {}: {usage}",
+            args.len()
+        )));
+    }
+    let parts = object_name(args[0])
+        .ok_or_else(|| PlanError::Syntax(format!("{usage}: the relation must be a name")))?;
+    let (input, mut names) = resolve_relation(qcx.pcx, &parts)?;
+    let column = time_column(args[1])
+        .ok_or_else(|| PlanError::Syntax(format!("{usage}: the time column must be a name")))?;
+    let ts = match names.iter().position(|n| *n == column) {
+        Some(i) => i,
+        None if column == "rowtime" => event_time_column(qcx.pcx, &parts, &names)?,
+        None => return Err(PlanError::UnknownColumn(column)),
+    };
+    let typ = input.typ()[ts].scalar;
+    if !matches!(
+        typ,
+        ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Int64 | ScalarType::Int32
+    ) {
+        return Err(PlanError::TypeMismatch(format!(
+            "the time column of {name} must be a timestamp, a timestamptz or epoch milliseconds \
+             (bigint), not {} (column {})",
+            typ.name(),
+            names[ts]
+        )));
+    }
+    let interval = |i: usize, what: &str| -> PlanResult<i64> {
+        let micros = constant_interval(qcx, args[i], what)?;
+        if matches!(typ, ScalarType::Int64 | ScalarType::Int32) && micros % 1000 != 0 {
+            return Err(PlanError::InvalidParameter(format!(
+                "the {what} of a window over epoch milliseconds must be whole milliseconds"
+            )));
+        }
+        Ok(micros)
+    };
+    let func = match name {
+        "tumble" => TableFunc::Tumble {
+            size: interval(2, "window size")?,
+        },
+        _ => {
+            let slide = interval(2, "window slide")?;
+            let size = interval(3, "window size")?;
+            if size / slide > 10_000 {
+                return Err(PlanError::InvalidParameter(format!(
+                    "a hopping window of {} slides puts each row in more than 10000 windows",
+                    size / slide
+                )));
+            }
+            TableFunc::Hop { slide, size }
+        }
+    };
+    names.push("window_start".into());
+    names.push("window_end".into());
+    let rel = RelExpr::FlatMap {
+        input: Box::new(input),
+        func,
+        args: vec![ScalarExpr::Column(ts)],
+    };
+    Ok((rel, names, parts.last().cloned().unwrap_or_default()))
+}
+
+fn object_name(e: &Expr) -> Option<Vec<String>> {
+    match e {
+        Expr::Identifier(i) => Some(vec![normalize_ident(i)]),
+        Expr::CompoundIdentifier(parts) => Some(parts.iter().map(normalize_ident).collect()),
+        _ => None,
+    }
+}
+
+/// `DESCRIPTOR(col)` or a bare column name.
+fn time_column(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Identifier(i) => Some(normalize_ident(i)),
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("descriptor") => {
+            match &f.args {
+                ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(i))) => {
+                        Some(normalize_ident(i))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A constant interval argument, in microseconds.
+fn constant_interval(qcx: &QueryCx, e: &Expr, what: &str) -> PlanResult<i64> {
+    let mut cx = ExprCx::new(qcx, RelExpr::unit(), Scope::default(), "window arguments");
+    let mut s = cx.plan_as(e, ScalarType::Interval, "window arguments")?;
+    s.fold_constants(&[]);
+    match s {
+        ScalarExpr::Literal(Datum::Interval(iv), _) => {
+            fixed_micros(&iv, what).map_err(PlanError::InvalidParameter)
+        }
+        ScalarExpr::Error(e, _) => Err(PlanError::Eval(e)),
+        _ => Err(PlanError::InvalidParameter(format!(
+            "the {what} must be a constant interval"
+        ))),
+    }
+}
+
+/// The position of a relation's event-time column, for the `rowtime` pseudo-column.
+fn event_time_column(pcx: &PlanContext, parts: &[String], names: &[String]) -> PlanResult<usize> {
+    let item = pcx
+        .catalog
+        .resolve(parts, &pcx.database, &pcx.search_path)?;
+    // A view that is not materialized is inlined; its event time comes from what it reads.
+    let event_time = match &item.kind {
+        ItemKind::View { expr } => pcx.catalog.carried_event_time(&expr.depends_on(), names),
+        _ => item.event_time,
+    };
+    event_time.ok_or_else(|| {
+        PlanError::InvalidParameter(format!(
+            "{} has no event-time column: declare one with WITH (TIMESTAMP = 'column') where it \
+             is created, or name it: TUMBLE({}, DESCRIPTOR(column), ...)",
+            item.name.item, item.name.item
+        ))
+    })
+}
