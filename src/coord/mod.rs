@@ -124,6 +124,10 @@ pub enum StartError {
     Replay { index: usize, what: String },
 }
 
+/// How often the clock advances the inputs when nothing is written: the resolution of
+/// temporal filters, and how stale a read can be on an idle server.
+const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
 fn now_ms() -> Timestamp {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -155,7 +159,43 @@ impl Coordinator {
         coord.watch_hydration();
         coord.start_sources();
         coord.start_sinks();
+        coord.start_clock();
         Ok(coord)
+    }
+
+    /// Advances every input's frontier with the wall clock, every `TICK`, when nothing is
+    /// written: reads then happen at the current time, and rows whose temporal filter (now())
+    /// lets them expire leave the views on time, with no writes to carry the time forward.
+    fn start_clock(self: &Arc<Self>) {
+        let coord = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("runnel-clock".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                match coord.upgrade() {
+                    Some(c) => c.tick(),
+                    None => return,
+                }
+            })
+            .expect("spawning a thread");
+    }
+
+    fn tick(&self) {
+        let mut st = self.lock();
+        let now = now_ms();
+        if st.replaying || now <= st.write_ts {
+            return;
+        }
+        // Later writes are timed after `now`; the workers learn of it behind earlier writes.
+        st.write_ts = now;
+        let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
+        self.log.after_pending(move || {
+            workers.broadcast(|| Command::AdvanceTo {
+                time: now + 1,
+                since: now,
+            });
+            read_ts.store(now, Ordering::SeqCst);
+        });
     }
 
     fn new(
@@ -328,6 +368,9 @@ impl Coordinator {
                     }
                     let old_id = old.id;
                     self.drop_items(st, vec![old_id], false)?;
+                }
+                if materialized {
+                    check_maintained(&expr)?;
                 }
                 let id = st.catalog.allocate_id();
                 self.log_create(st, session, id, &create_sql);
@@ -530,6 +573,7 @@ impl Coordinator {
             } => {
                 let expr =
                     crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
+                check_maintained(&expr)?;
                 let as_of = match as_of {
                     Some(t) => self.check_as_of(st, &expr, t, false)?,
                     None => self.read_ts.load(Ordering::SeqCst),
@@ -641,8 +685,9 @@ impl Coordinator {
             finishing,
             as_of,
         } = plan;
-        let expr = crate::optimize::optimize(expr);
+        let mut expr = crate::optimize::optimize(expr);
         if expr.depends_on().is_empty() {
+            expr.bind_now(now_ms());
             let result = eval::evaluate(&expr, &|_| vec![]).map_err(SqlError::from);
             return Ok(ReadFuture {
                 desc,
@@ -654,6 +699,8 @@ impl Coordinator {
             Some(t) => self.check_as_of(st, &expr, t, true)?,
             None => self.read_ts.load(Ordering::SeqCst),
         };
+        // A one-off read happens at one time, and now() is that time.
+        expr.bind_now(time);
         let target = match &expr {
             RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
             _ => PeekTarget::Transient(expr.clone()),
@@ -757,23 +804,35 @@ fn exists(name: &str, if_not_exists: bool, tag: &str) -> Result<Response, SqlErr
     }
 }
 
+/// Refuses a plan to be maintained that uses now() other than in a temporal filter.
+fn check_maintained(expr: &RelExpr) -> Result<(), SqlError> {
+    crate::ir::temporal::check_maintained(expr).map_err(|m| SqlError::new("0A000", m))
+}
+
 /// Evaluates a plan over the current table contents (for writes, which must read exactly the
 /// state they change).
 fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
-    Ok(evaluate_over(&st.catalog, &st.tables, expr)?)
+    Ok(evaluate_over(
+        &st.catalog,
+        &st.tables,
+        expr,
+        now_ms().max(st.write_ts),
+    )?)
 }
 
 /// Evaluates `expr` with the reference evaluator over `tables`; the materialized views it reads
-/// are evaluated from their definitions (and their errors are its errors).
+/// are evaluated from their definitions (and their errors are its errors), all at time `now`.
 pub(crate) fn evaluate_over(
     catalog: &Catalog,
     tables: &TableStore,
     expr: &RelExpr,
+    now: Timestamp,
 ) -> Result<Vec<(Row, Diff)>, crate::ir::EvalError> {
     fn inputs(
         catalog: &Catalog,
         tables: &TableStore,
         expr: &RelExpr,
+        now: Timestamp,
         out: &mut std::collections::HashMap<GlobalId, Vec<(Row, Diff)>>,
     ) -> Result<(), crate::ir::EvalError> {
         for id in expr.depends_on() {
@@ -782,8 +841,10 @@ pub(crate) fn evaluate_over(
             }
             let rows = match catalog.get(id).map(|i| &i.kind) {
                 Some(ItemKind::MaterializedView { expr }) => {
-                    inputs(catalog, tables, expr, out)?;
-                    eval::evaluate(expr, &|i| out.get(&i).cloned().unwrap_or_default())?
+                    let mut expr = expr.clone();
+                    expr.bind_now(now);
+                    inputs(catalog, tables, &expr, now, out)?;
+                    eval::evaluate(&expr, &|i| out.get(&i).cloned().unwrap_or_default())?
                 }
                 _ => tables.contents(id),
             };
@@ -791,9 +852,11 @@ pub(crate) fn evaluate_over(
         }
         Ok(())
     }
+    let mut expr = expr.clone();
+    expr.bind_now(now);
     let mut read = std::collections::HashMap::new();
-    inputs(catalog, tables, expr, &mut read)?;
-    eval::evaluate(expr, &|id| read.get(&id).cloned().unwrap_or_default())
+    inputs(catalog, tables, &expr, now, &mut read)?;
+    eval::evaluate(&expr, &|id| read.get(&id).cloned().unwrap_or_default())
 }
 
 fn check_not_null(catalog: &Catalog, id: GlobalId, rows: &[(Row, Diff)]) -> Result<(), SqlError> {

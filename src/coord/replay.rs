@@ -121,7 +121,7 @@ impl History {
         if !changes {
             let time = as_of.unwrap_or_else(|| self.latest());
             self.check_since(time)?;
-            let counted = self.evaluate(&plan, &self.tables_at(time))?;
+            let counted = self.evaluate(&plan, &self.tables_at(time), time)?;
             let rows = super::finish(counted, &plan.finishing).map_err(ReplayError::Query)?;
             return Ok(Replayed::Rows {
                 desc: plan.desc,
@@ -134,10 +134,16 @@ impl History {
                 "ORDER BY or LIMIT in a replay of changes",
             )));
         }
+        if self.reads_now(&plan.expr) {
+            return Err(ReplayError::Query(SqlError::unsupported(
+                "a replay of changes of a query with a temporal filter (now()): its rows also \
+                 change between writes; replay it at a time instead",
+            )));
+        }
         let start = as_of.unwrap_or(self.since);
         self.check_since(start)?;
         let mut tables = self.tables_at(start);
-        let mut previous = self.evaluate_projected(&plan, &tables)?;
+        let mut previous = self.evaluate_projected(&plan, &tables, start)?;
         let mut updates: Vec<_> = previous
             .iter()
             .map(|(r, d)| (start, r.clone(), *d))
@@ -149,7 +155,7 @@ impl History {
             if later.peek().is_some_and(|(t, _, _)| t == time) {
                 continue;
             }
-            let now = self.evaluate_projected(&plan, &tables)?;
+            let now = self.evaluate_projected(&plan, &tables, *time)?;
             let diff = previous
                 .iter()
                 .map(|(r, d)| (r.clone(), -d))
@@ -190,14 +196,25 @@ impl History {
         tables
     }
 
+    /// Whether the query, or a materialized view it reads, mentions now().
+    fn reads_now(&self, expr: &crate::ir::RelExpr) -> bool {
+        let st = self.coord.lock();
+        expr.mentions_now()
+            || expr.depends_on().into_iter().any(|id| {
+                matches!(st.catalog.get(id).map(|i| &i.kind),
+                    Some(crate::catalog::ItemKind::MaterializedView { expr }) if expr.mentions_now())
+            })
+    }
+
     /// The query's result over `tables`, before its finishing (ORDER BY, LIMIT, projection).
     fn evaluate(
         &self,
         plan: &SelectPlan,
         tables: &TableStore,
+        time: Timestamp,
     ) -> Result<Vec<(Row, Diff)>, ReplayError> {
         let st = self.coord.lock();
-        let rows = evaluate_over(&st.catalog, tables, &plan.expr)
+        let rows = evaluate_over(&st.catalog, tables, &plan.expr, time)
             .map_err(|e| ReplayError::Query(e.into()))?;
         Ok(crate::ir::eval::consolidate(rows))
     }
@@ -207,9 +224,10 @@ impl History {
         &self,
         plan: &SelectPlan,
         tables: &TableStore,
+        time: Timestamp,
     ) -> Result<Vec<(Row, Diff)>, ReplayError> {
         let project = &plan.finishing.project;
-        let rows = self.evaluate(plan, tables)?;
+        let rows = self.evaluate(plan, tables, time)?;
         Ok(crate::ir::eval::consolidate(
             rows.into_iter()
                 .map(|(r, d)| (project.iter().map(|i| r[*i].clone()).collect(), d))

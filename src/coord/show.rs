@@ -56,6 +56,25 @@ pub fn rows(
                 .collect();
             (text_desc(&["name"]), rows)
         }
+        ShowObjects::LateRows => {
+            let counts: std::collections::HashMap<String, u64> =
+                crate::worker::late_rows().into_iter().collect();
+            let rows = catalog
+                .items()
+                .filter(|i| visible(&i.name.database, &i.name.schema))
+                .filter_map(|i| match &i.kind {
+                    ItemKind::MaterializedView { expr } if closes_windows(expr) => {
+                        let n = counts.get(&format!("view {}", i.id)).copied().unwrap_or(0);
+                        Some(vec![
+                            Datum::String(i.name.item.clone()),
+                            Datum::Int64(n as i64),
+                        ])
+                    }
+                    _ => None,
+                })
+                .collect();
+            (late_rows_desc(), rows)
+        }
         ShowObjects::Databases => (
             text_desc(&["name"]),
             catalog.databases().map(|d| text_row(&[d])).collect(),
@@ -93,9 +112,25 @@ pub fn desc(kind: &ShowKind) -> RelationDesc {
         ShowKind::Objects(ShowObjects::Sources) => sources::desc(),
         ShowKind::Objects(ShowObjects::Sinks) => sinks::desc(),
         ShowKind::Objects(ShowObjects::SourceErrors(_)) => sources::errors_desc(),
+        ShowKind::Objects(ShowObjects::LateRows) => late_rows_desc(),
         ShowKind::Objects(_) => text_desc(&["name"]),
         ShowKind::Hydration => hydration_desc(),
     }
+}
+
+fn late_rows_desc() -> RelationDesc {
+    RelationDesc::new(
+        vec!["name".into(), "late_rows".into()],
+        vec![
+            ColumnType::new(ScalarType::Text, false),
+            ColumnType::new(ScalarType::Int64, false),
+        ],
+    )
+}
+
+fn closes_windows(expr: &crate::ir::RelExpr) -> bool {
+    matches!(expr, crate::ir::RelExpr::CloseWindows { .. })
+        || expr.children().into_iter().any(closes_windows)
 }
 
 /// `SHOW HYDRATION`'s columns: each table's and materialized view's name, its type, and whether

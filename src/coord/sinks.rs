@@ -23,6 +23,7 @@ impl Coordinator {
         if st.catalog.lookup(&sink.name).is_some() {
             return exists(&sink.name.item, sink.if_not_exists, "CREATE SINK");
         }
+        super::check_maintained(&sink.expr)?;
         let id = st.catalog.allocate_id();
         self.log_create(st, session, id, &sink.create_sql);
         let mut depends_on = sink.expr.depends_on();

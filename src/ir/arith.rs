@@ -30,6 +30,8 @@ pub(super) fn arithmetic_type(op: &Func, a: ScalarType, b: ScalarType) -> Scalar
         (Date, Date) if matches!(op, Func::Sub) => Int32,
         (Date, Interval) | (Timestamp, Interval) => Timestamp,
         (TimestampTz, Interval) => TimestampTz,
+        (Interval, Date | Timestamp) if matches!(op, Func::Add) => Timestamp,
+        (Interval, TimestampTz) if matches!(op, Func::Add) => TimestampTz,
         (Timestamp, Timestamp) | (TimestampTz, TimestampTz) => Interval,
         (Interval, Float64) => Interval,
         _ => a,
@@ -89,6 +91,12 @@ pub(super) fn arithmetic(op: &Func, a: &Datum, b: &Datum) -> Result<Datum, EvalE
         }
         (Datum::TimestampTz(t), Datum::Interval(iv)) => {
             add_interval(t.naive_utc(), iv, op).map(|n| Datum::TimestampTz(n.and_utc()))
+        }
+        // interval + timestamp is timestamp + interval.
+        (Datum::Interval(_), Datum::Date(_) | Datum::Timestamp(_) | Datum::TimestampTz(_))
+            if matches!(op, Func::Add) =>
+        {
+            arithmetic(op, b, a)
         }
         (Datum::Timestamp(x), Datum::Timestamp(y)) => Ok(Datum::Interval(micros_interval(*x - *y))),
         (Datum::TimestampTz(x), Datum::TimestampTz(y)) => {

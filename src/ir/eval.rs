@@ -65,6 +65,13 @@ impl Evaluator<'_> {
                 }
                 out
             }
+            RelExpr::CloseWindows { .. } => {
+                return Err(EvalError::InvalidParameter(
+                    "a query with EMIT FINAL depends on the order rows arrived in, which a \
+                     from-scratch evaluation does not see: read its materialized view instead"
+                        .into(),
+                ))
+            }
             RelExpr::FlatMap { input, func, args } => {
                 let mut out = Vec::new();
                 for (row, d) in consolidate(self.eval(input)?) {

@@ -40,6 +40,15 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
             return Ok(());
         }
         RelExpr::Map { scalars, .. } => writeln!(out, "{pad}Map ({})", join(scalars))?,
+        RelExpr::CloseWindows {
+            event_time,
+            window_end,
+            spec,
+            ..
+        } => writeln!(
+            out,
+            "{pad}CloseWindows event_time=#{event_time} window_end=#{window_end} {spec}"
+        )?,
         RelExpr::FlatMap { func, args, .. } => {
             writeln!(out, "{pad}FlatMap {func} ({})", join(args))?
         }

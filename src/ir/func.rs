@@ -86,6 +86,8 @@ pub enum Func {
     DateTrunc,
     /// `date_bin(stride, source [, origin])`.
     DateBin,
+    /// `to_timestamp(seconds since the epoch)`.
+    ToTimestamp,
     Now,
     // json
     JsonGet,
@@ -236,7 +238,7 @@ impl Func {
                 .get(1)
                 .map(|a| a.scalar)
                 .unwrap_or(ScalarType::Timestamp),
-            Func::Now => ScalarType::TimestampTz,
+            Func::Now | Func::ToTimestamp => ScalarType::TimestampTz,
             Func::JsonGet => ScalarType::Jsonb,
         };
         ColumnType::new(
@@ -457,6 +459,15 @@ impl Func {
             )),
             Func::DateTrunc => date_trunc(text(&args[0]), &args[1]),
             Func::DateBin => super::window::date_bin(&args[0], &args[1], args.get(2)),
+            Func::ToTimestamp => {
+                let micros = (float(&args[0])? * 1e6).round();
+                if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
+                    return Err(EvalError::OutOfRange("timestamp".into()));
+                }
+                chrono::DateTime::from_timestamp_micros(micros as i64)
+                    .map(Datum::TimestampTz)
+                    .ok_or_else(|| EvalError::OutOfRange("timestamp".into()))
+            }
             Func::JsonGet | Func::JsonGetText => {
                 let v: serde_json::Value = serde_json::from_str(text(&args[0])).map_err(|e| {
                     EvalError::Internal(format!("stored jsonb does not parse: {e}"))

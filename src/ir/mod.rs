@@ -10,6 +10,7 @@ mod explain;
 pub mod func;
 pub mod relation;
 pub mod scalar;
+pub mod temporal;
 mod time;
 pub mod window;
 

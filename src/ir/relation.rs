@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::scalar::ScalarExpr;
-use super::window::TableFunc;
+use super::window::{CloseSpec, TableFunc};
 use crate::repr::{ColumnType, Datum, Diff, GlobalId, Row, ScalarType};
 
 /// An aggregate function applied to an expression over each group's rows.
@@ -122,6 +122,17 @@ pub enum RelExpr {
         func: TableFunc,
         args: Vec<ScalarExpr>,
     },
+    /// `EMIT FINAL` over windowed rows: each row is held back until its window (column
+    /// `window_end`) closes, then passed on at the time it closed, with the rest of its window,
+    /// so an aggregate over the output changes once per window. The watermark follows column
+    /// `event_time` (see `CloseSpec`); rows for closed windows are late. The order rows arrive
+    /// in decides, so one worker sees them all. State: the rows of windows still open.
+    CloseWindows {
+        input: Box<RelExpr>,
+        event_time: usize,
+        window_end: usize,
+        spec: CloseSpec,
+    },
     /// Keeps the rows for which every predicate is true. State: none.
     Filter {
         input: Box<RelExpr>,
@@ -189,6 +200,7 @@ impl RelExpr {
                 types
             }
             RelExpr::Filter { input, .. }
+            | RelExpr::CloseWindows { input, .. }
             | RelExpr::TopK { input, .. }
             | RelExpr::Distinct { input }
             | RelExpr::Negate { input }
@@ -329,6 +341,7 @@ impl RelExpr {
             RelExpr::Let { value, body, .. } => vec![value, body],
             RelExpr::Map { input, .. }
             | RelExpr::FlatMap { input, .. }
+            | RelExpr::CloseWindows { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
@@ -347,6 +360,7 @@ impl RelExpr {
             RelExpr::Let { value, body, .. } => vec![value, body],
             RelExpr::Map { input, .. }
             | RelExpr::FlatMap { input, .. }
+            | RelExpr::CloseWindows { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
@@ -391,6 +405,19 @@ impl RelExpr {
         for c in self.children_mut() {
             c.visit_scalars_mut(f);
         }
+    }
+
+    /// The plan with `now()` fixed at time `t` (milliseconds): as read once at `t`.
+    pub fn bind_now(&mut self, t: crate::repr::Timestamp) {
+        self.visit_scalars_mut(&mut |s| super::temporal::bind_now(s, t));
+    }
+
+    /// Whether the plan reads `now()` anywhere.
+    pub fn mentions_now(&self) -> bool {
+        let mut found = false;
+        self.clone()
+            .visit_scalars_mut(&mut |s| found |= super::temporal::mentions_now(s));
+        found
     }
 
     /// The constant rows of a `Constant` plan.

@@ -78,6 +78,40 @@ impl std::fmt::Display for TableFunc {
     }
 }
 
+/// When windows close (`EMIT FINAL`): the watermark is the largest event time seen minus
+/// `grace`; with `idle`, when no row has arrived for that long, it also advances with the
+/// clock. A window closes when the watermark reaches its end.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CloseSpec {
+    /// Microseconds.
+    pub grace: i64,
+    /// Microseconds without a row after which the watermark follows the clock.
+    pub idle: Option<i64>,
+    /// What a row for a window that has already closed does.
+    pub late: LatePolicy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum LatePolicy {
+    /// Dropped, and counted (`SHOW LATE ROWS`).
+    Drop,
+    /// Passed on at once: the closed window's result changes.
+    Update,
+}
+
+impl std::fmt::Display for CloseSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "grace={}", Interval::new(0, 0, self.grace))?;
+        if let Some(idle) = self.idle {
+            write!(f, " idle={}", Interval::new(0, 0, idle))?;
+        }
+        match self.late {
+            LatePolicy::Drop => write!(f, " late=drop"),
+            LatePolicy::Update => write!(f, " late=update"),
+        }
+    }
+}
+
 /// An interval as a fixed number of microseconds (a day is 24 hours), for sizing windows and
 /// bins: months have no fixed length, so they are refused, as are sizes that are not positive.
 pub fn fixed_micros(iv: &Interval, what: &str) -> Result<i64, String> {

@@ -160,11 +160,103 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
     Ok(out)
 }
 
+/// A statement ending in `EMIT FINAL [WITH (IDLE = 'interval', LATE = 'drop' | 'update')]`
+/// with its window functions asked to close their windows (`emit => 'final'` and the options
+/// as named arguments), and the clause replaced by what the rest of the statement needs: nothing
+/// after `CREATE [MATERIALIZED] VIEW`, `EMIT CHANGES` elsewhere (a ksqlDB persistent query, or
+/// a push query, which becomes a SUBSCRIBE). None when the statement has no such clause.
+pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
+    if !sql.to_ascii_lowercase().contains("final") {
+        return None;
+    }
+    let mut t = tokens(sql)?;
+    while matches!(
+        t.last().map(|x| &x.token),
+        Some(Token::SemiColon | Token::EOF)
+    ) {
+        t.pop();
+    }
+    let emit = (0..t.len()).rev().find(|&i| {
+        is_word(t.get(i), "EMIT") && is_word(t.get(i + 1), "FINAL") && depths(&t)[i] == 0
+    })?;
+    let mut named = vec!["emit => 'final'".to_string()];
+    if is_word(t.get(emit + 2), "WITH") && is(t.get(emit + 3), &Token::LParen) {
+        let mut i = emit + 4;
+        while i < t.len() && !is(t.get(i), &Token::RParen) {
+            let key = match &t[i].token {
+                Token::Word(w) => w.value.to_ascii_lowercase(),
+                _ => return Some(Err(syntax("EMIT FINAL WITH: expected an option name"))),
+            };
+            let value = match (
+                t.get(i + 1).map(|x| &x.token),
+                t.get(i + 2).map(|x| &x.token),
+            ) {
+                (Some(Token::Eq), Some(Token::SingleQuotedString(v))) => v.replace('\'', "''"),
+                _ => {
+                    return Some(Err(syntax(format!(
+                        "EMIT FINAL WITH: expected {key} = '...'"
+                    ))))
+                }
+            };
+            named.push(match key.as_str() {
+                "idle" | "grace" => format!("{key} => INTERVAL '{value}'"),
+                "late" => format!("late => '{value}'"),
+                other => {
+                    return Some(Err(syntax(format!(
+                        "EMIT FINAL WITH: unknown option {other} (expected IDLE, GRACE or LATE)"
+                    ))))
+                }
+            });
+            i += 3;
+            if is(t.get(i), &Token::Comma) {
+                i += 1;
+            }
+        }
+        if i + 1 != t.len() {
+            return Some(Err(syntax("EMIT FINAL WITH (...) must end the statement")));
+        }
+    } else if emit + 2 != t.len() {
+        return Some(Err(syntax("EMIT FINAL must end the statement")));
+    }
+    let depth = depths(&t);
+    let mut edits: Vec<(usize, String)> = Vec::new();
+    for i in 0..emit {
+        let windowing = ["tumble", "hop"].iter().any(|f| is_word(t.get(i), f));
+        if windowing && is(t.get(i + 1), &Token::LParen) {
+            let close =
+                (i + 2..emit).find(|&j| depth[j] == depth[i + 1] && is(t.get(j), &Token::RParen));
+            if let Some(close) = close {
+                edits.push((t[close].start, format!(", {}", named.join(", "))));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return Some(Err(syntax(
+            "EMIT FINAL closes windows: the query needs TUMBLE, HOP or a WINDOW clause",
+        )));
+    }
+    let view = is_word(t.first(), "CREATE")
+        && (is_word(t.get(1), "VIEW")
+            || is_word(t.get(1), "MATERIALIZED")
+            || (is_word(t.get(1), "OR")
+                && !is_word(t.get(3), "STREAM")
+                && !is_word(t.get(3), "TABLE")));
+    let mut out = sql[..t[emit].start].to_string();
+    for (at, text) in edits.into_iter().rev() {
+        out.insert_str(at, &text);
+    }
+    if !view {
+        out.push_str("EMIT CHANGES");
+    }
+    Some(Ok(out))
+}
+
 /// What a ksqlDB window clause says, in milliseconds.
 #[derive(Debug, PartialEq)]
 struct WindowSpec {
     size: u64,
     advance: Option<u64>,
+    grace: Option<u64>,
 }
 
 impl WindowSpec {
@@ -172,7 +264,7 @@ impl WindowSpec {
         if kind == "SESSION" {
             return Err(SqlError::unsupported("WINDOW SESSION"));
         }
-        let (mut size, mut advance) = (None, None);
+        let (mut size, mut advance, mut grace) = (None, None, None);
         let mut i = 0;
         while i < t.len() {
             let word = |k: usize| match t.get(k).map(|x| &x.token) {
@@ -196,8 +288,10 @@ impl WindowSpec {
             match what {
                 "SIZE" => size = Some(ms),
                 "ADVANCE BY" => advance = Some(ms),
-                // Grace and retention bound what EMIT FINAL waits for and keeps; with EMIT
-                // CHANGES every row updates its window, so they change nothing here.
+                // How long EMIT FINAL waits for late rows; with EMIT CHANGES every row updates
+                // its window, so it changes nothing there.
+                "GRACE PERIOD" => grace = Some(ms),
+                // How long closed windows are kept: all of them are, for now.
                 _ => {}
             }
             i = at + 2;
@@ -211,16 +305,27 @@ impl WindowSpec {
             ("TUMBLING", Some(_)) => Err(syntax(
                 "WINDOW TUMBLING takes no ADVANCE BY: use WINDOW HOPPING",
             )),
-            _ => Ok(WindowSpec { size, advance }),
+            _ => Ok(WindowSpec {
+                size,
+                advance,
+                grace,
+            }),
         }
     }
 
     fn table_function(&self, relation: &str) -> String {
         let iv = |ms: u64| format!("INTERVAL '{ms} milliseconds'");
+        let grace = self
+            .grace
+            .map(|g| format!(", grace => {}", iv(g)))
+            .unwrap_or_default();
         match self.advance {
-            None => format!("tumble({relation}, DESCRIPTOR(rowtime), {})", iv(self.size)),
+            None => format!(
+                "tumble({relation}, DESCRIPTOR(rowtime), {}{grace})",
+                iv(self.size)
+            ),
             Some(a) => format!(
-                "hop({relation}, DESCRIPTOR(rowtime), {}, {})",
+                "hop({relation}, DESCRIPTOR(rowtime), {}, {}{grace})",
                 iv(a),
                 iv(self.size)
             ),
@@ -277,10 +382,22 @@ mod tests {
         assert_eq!(
             rw("select windowstart, r.k, sum(v) as s from s.r r window hopping (size 5 minutes, advance by 1 minute, grace period 10 seconds) where v > 0 group by r.k;"),
             "select window_start AS windowstart, r.k, sum(v) as s from hop(s.r, DESCRIPTOR(rowtime), \
-             INTERVAL '60000 milliseconds', INTERVAL '300000 milliseconds') r  where v > 0 group by \
-             r.k, window_start, window_end;"
+             INTERVAL '60000 milliseconds', INTERVAL '300000 milliseconds', grace => INTERVAL \
+             '10000 milliseconds') r  where v > 0 group by r.k, window_start, window_end;"
         );
         assert!(rewrite("SELECT 'WINDOW TUMBLING (SIZE 1 SECOND)'").is_none());
+        assert_eq!(
+            emit_final("CREATE MATERIALIZED VIEW v AS SELECT k, count(*) FROM TUMBLE(t, DESCRIPTOR(ts), INTERVAL '1 minute') GROUP BY k, window_start EMIT FINAL WITH (IDLE = '10 seconds');")
+                .unwrap()
+                .unwrap(),
+            "CREATE MATERIALIZED VIEW v AS SELECT k, count(*) FROM TUMBLE(t, DESCRIPTOR(ts), \
+             INTERVAL '1 minute', emit => 'final', idle => INTERVAL '10 seconds') GROUP BY k, \
+             window_start "
+        );
+        assert!(emit_final("SELECT count(*) FROM t EMIT FINAL")
+            .unwrap()
+            .is_err());
+        assert!(emit_final("SELECT 'EMIT FINAL'").is_none());
         assert!(
             rewrite("SELECT count(*) FROM t WINDOW TUMBLING (SIZE 1 SECOND)")
                 .unwrap()

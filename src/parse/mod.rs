@@ -90,6 +90,8 @@ pub enum ShowObjects {
     Columns(Vec<String>),
     /// `SHOW SOURCE ERRORS [FROM name]`: sources' undecodable records.
     SourceErrors(Option<Vec<String>>),
+    /// `SHOW LATE ROWS`: rows each EMIT FINAL view dropped because their window had closed.
+    LateRows,
 }
 
 /// Splits a query string into statement texts at top-level semicolons, keeping each statement's
@@ -145,6 +147,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
     if let Some(windowed) = ksql_window::rewrite(sql) {
         return parse_statement(&windowed?);
     }
+    if let Some(closing) = ksql_window::emit_final(sql) {
+        return parse_statement(&closing?);
+    }
     let words: Vec<String> = sql
         .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
         .filter(|w| !w.is_empty())
@@ -190,6 +195,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             }
         }
         ("show", "sources") => return Ok(Statement::Show(ShowObjects::Sources)),
+        ("show", "late") if w(2) == "rows" => return Ok(Statement::Show(ShowObjects::LateRows)),
         ("show", "sinks") => return Ok(Statement::Show(ShowObjects::Sinks)),
         ("create", "sink") => return parse_create_sink(sql).map(Statement::CreateSink),
         ("show", "source") if w(2) == "errors" => {

@@ -166,6 +166,10 @@ impl ExprCx<'_, '_> {
             "concat_ws" => (Func::ConcatWs, vec![None; n]),
             "now" | "current_timestamp" | "mz_now" => (simple(Func::Now, &[0])?, vec![]),
             "date_trunc" => (simple(Func::DateTrunc, &[2])?, vec![Some(text), None]),
+            "to_timestamp" => (
+                simple(Func::ToTimestamp, &[1])?,
+                vec![Some(ScalarType::Float64)],
+            ),
             "date_bin" => {
                 let func = simple(Func::DateBin, &[2, 3])?;
                 // The origin, when given, is read as the source's type.

@@ -15,10 +15,10 @@ use super::query::QueryCx;
 use super::scope::Scope;
 use super::PlanContext;
 use crate::catalog::ItemKind;
-use crate::ir::window::fixed_micros;
+use crate::ir::window::{fixed_micros, CloseSpec, LatePolicy};
 use crate::ir::{RelExpr, ScalarExpr, TableFunc};
 use crate::parse::normalize_ident;
-use crate::repr::{Datum, ScalarType};
+use crate::repr::{Datum, Interval, ScalarType};
 
 /// Whether `name` is a window table function.
 pub(super) fn is_window_function(name: &str) -> bool {
@@ -32,13 +32,25 @@ pub(super) fn plan_window_function(
     name: &str,
     args: &[FunctionArg],
 ) -> PlanResult<(RelExpr, Vec<String>, String)> {
-    let args: Vec<&Expr> = args
-        .iter()
-        .map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e),
-            other => unsupported(format!("argument {other} of {name}")),
-        })
-        .collect::<PlanResult<_>>()?;
+    let mut positional: Vec<&Expr> = Vec::new();
+    let mut named: Vec<(String, &Expr)> = Vec::new();
+    for a in args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => positional.push(e),
+            FunctionArg::Named {
+                name: n,
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            } => named.push((normalize_ident(n), e)),
+            FunctionArg::ExprNamed {
+                name: Expr::Identifier(n),
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            } => named.push((normalize_ident(n), e)),
+            other => return unsupported(format!("argument {other} of {name}")),
+        }
+    }
+    let args = positional;
     let usage = match name {
         "tumble" => "TUMBLE(relation, DESCRIPTOR(time_column), size)",
         _ => "HOP(relation, DESCRIPTOR(time_column), slide, size)",
@@ -97,14 +109,91 @@ pub(super) fn plan_window_function(
             TableFunc::Hop { slide, size }
         }
     };
+    let close = close_spec(qcx, &named)?;
+    let window_end = names.len() + 1;
     names.push("window_start".into());
     names.push("window_end".into());
-    let rel = RelExpr::FlatMap {
+    let mut rel = RelExpr::FlatMap {
         input: Box::new(input),
         func,
         args: vec![ScalarExpr::Column(ts)],
     };
+    if let Some(spec) = close {
+        rel = RelExpr::CloseWindows {
+            input: Box::new(rel),
+            event_time: ts,
+            window_end,
+            spec,
+        };
+    }
     Ok((rel, names, parts.last().cloned().unwrap_or_default()))
+}
+
+/// The named arguments that ask for `EMIT FINAL`: `emit => 'final'`, with `grace => interval`,
+/// `idle => interval` (the watermark follows the clock after that long without a row) and
+/// `late => 'drop' | 'update'`. None for `emit => 'changes'` (the default).
+fn close_spec(qcx: &QueryCx, named: &[(String, &Expr)]) -> PlanResult<Option<CloseSpec>> {
+    let mut spec = CloseSpec {
+        grace: 0,
+        idle: None,
+        late: LatePolicy::Drop,
+    };
+    let mut last = false;
+    for (name, e) in named {
+        match name.as_str() {
+            "emit" => {
+                last = match constant_text(qcx, e)?.as_str() {
+                    "final" => true,
+                    "changes" => false,
+                    other => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "emit => '{other}': expected 'final' or 'changes'"
+                        )))
+                    }
+                }
+            }
+            "grace" => spec.grace = constant_interval_or_zero(qcx, e, "grace period")?,
+            "idle" => spec.idle = Some(constant_interval(qcx, e, "idle timeout")?),
+            "late" => {
+                spec.late = match constant_text(qcx, e)?.as_str() {
+                    "drop" => LatePolicy::Drop,
+                    "update" => LatePolicy::Update,
+                    other => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "late => '{other}': expected 'drop' or 'update'"
+                        )))
+                    }
+                }
+            }
+            other => {
+                return Err(PlanError::InvalidParameter(format!(
+                    "unknown window argument {other}: expected emit, grace, idle or late"
+                )))
+            }
+        }
+    }
+    Ok(last.then_some(spec))
+}
+
+fn constant_text(qcx: &QueryCx, e: &Expr) -> PlanResult<String> {
+    let mut cx = ExprCx::new(qcx, RelExpr::unit(), Scope::default(), "window arguments");
+    let mut s = cx.plan_as(e, ScalarType::Text, "window arguments")?;
+    s.fold_constants(&[]);
+    match s {
+        ScalarExpr::Literal(Datum::String(t), _) => Ok(t.to_lowercase()),
+        _ => Err(PlanError::InvalidParameter(
+            "a window argument must be a constant".into(),
+        )),
+    }
+}
+
+/// A grace period may be zero.
+fn constant_interval_or_zero(qcx: &QueryCx, e: &Expr, what: &str) -> PlanResult<i64> {
+    let iv = interval_value(qcx, e, what)?;
+    if iv == Interval::new(0, 0, 0) {
+        return Ok(0);
+    }
+    fixed_micros(&iv, what).map_err(PlanError::InvalidParameter)
 }
 
 fn object_name(e: &Expr) -> Option<Vec<String>> {
@@ -136,13 +225,16 @@ fn time_column(e: &Expr) -> Option<String> {
 
 /// A constant interval argument, in microseconds.
 fn constant_interval(qcx: &QueryCx, e: &Expr, what: &str) -> PlanResult<i64> {
+    let iv = interval_value(qcx, e, what)?;
+    fixed_micros(&iv, what).map_err(PlanError::InvalidParameter)
+}
+
+fn interval_value(qcx: &QueryCx, e: &Expr, what: &str) -> PlanResult<Interval> {
     let mut cx = ExprCx::new(qcx, RelExpr::unit(), Scope::default(), "window arguments");
     let mut s = cx.plan_as(e, ScalarType::Interval, "window arguments")?;
     s.fold_constants(&[]);
     match s {
-        ScalarExpr::Literal(Datum::Interval(iv), _) => {
-            fixed_micros(&iv, what).map_err(PlanError::InvalidParameter)
-        }
+        ScalarExpr::Literal(Datum::Interval(iv), _) => Ok(iv),
         ScalarExpr::Error(e, _) => Err(PlanError::Eval(e)),
         _ => Err(PlanError::InvalidParameter(format!(
             "the {what} must be a constant interval"

@@ -21,7 +21,11 @@ use crate::ir::aggregate::top_k;
 use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 mod accumulate;
+mod close;
 mod reduce;
+mod temporal;
+
+pub use close::late_rows;
 
 pub type RowSpine = KeySpine<Row, Timestamp, Diff>;
 pub type ErrSpine = KeySpine<EvalError, Timestamp, Diff>;
@@ -39,12 +43,14 @@ pub type Imports<'s> = HashMap<GlobalId, (Arranged<'s, RowTrace>, Arranged<'s, E
 /// constant rows (every worker renders the same plan).
 pub fn render<'s>(
     scope: Scope<'s, Timestamp>,
+    dataflow: &str,
     expr: &RelExpr,
     imports: &Imports<'s>,
     constants_here: bool,
 ) -> (Rows<'s>, Errs<'s>) {
     let mut cx = RenderCx {
         scope,
+        dataflow,
         imports,
         lets: HashMap::new(),
         constants_here,
@@ -54,6 +60,8 @@ pub fn render<'s>(
 
 struct RenderCx<'a, 's> {
     scope: Scope<'s, Timestamp>,
+    /// The dataflow's name, under which its operators report (late rows).
+    dataflow: &'a str,
     imports: &'a Imports<'s>,
     lets: HashMap<LocalId, (Rows<'s>, Errs<'s>)>,
     constants_here: bool,
@@ -115,6 +123,17 @@ impl<'s> RenderCx<'_, 's> {
                     Some(Ok(row))
                 })
             }
+            RelExpr::CloseWindows {
+                input,
+                event_time,
+                window_end,
+                spec,
+            } => {
+                let (rows, errs) = self.render(input);
+                let rows =
+                    close::render(rows, self.dataflow, *event_time, *window_end, spec.clone());
+                (rows, errs)
+            }
             RelExpr::FlatMap { input, func, args } => {
                 let (rows, errs) = self.render(input);
                 let (func, args) = (func.clone(), args.clone());
@@ -135,7 +154,12 @@ impl<'s> RenderCx<'_, 's> {
             }
             RelExpr::Filter { input, predicates } => {
                 let (rows, errs) = self.render(input);
-                let predicates = predicates.clone();
+                // The planner admits now() only where `split` understands it.
+                let (predicates, bounds) = crate::ir::temporal::split(predicates)
+                    .unwrap_or_else(|_| (predicates.clone(), vec![]));
+                if !bounds.is_empty() {
+                    return temporal::render(rows, errs, predicates, bounds);
+                }
                 fallible("Filter", rows, errs, move |row: Row| {
                     for p in &predicates {
                         match p.eval(&row) {
@@ -253,8 +277,7 @@ impl<'s> RenderCx<'_, 's> {
 
 /// Applies `logic` to every record, which gives any number of results (an `Option` gives at
 /// most one): each `Ok(row)` passes a row on, each `Err(e)` becomes an error (added to those
-/// already flowing). One operator with two outputs, so no record is copied to reach the side it
-/// does not belong to.
+/// already flowing).
 fn fallible<'s, D, O, L, I>(
     name: &str,
     input: VecCollection<'s, Timestamp, D, Diff>,
@@ -266,6 +289,27 @@ where
     O: differential_dataflow::Data,
     L: FnMut(D) -> I + 'static,
     I: IntoIterator<Item = Result<O, EvalError>>,
+{
+    fallible_updates(name, input, errs, move |d, t, r, out| {
+        for result in logic(d) {
+            out(result.map(|row| (row, t, r)).map_err(|e| (e, t, r)));
+        }
+    })
+}
+
+/// Applies `logic` to every update `(data, time, diff)`; it passes on any number of updates
+/// or errors, at any times not before the update's (a temporal filter's are later). One operator
+/// with two outputs, so no record is copied to reach the side it does not belong to.
+fn fallible_updates<'s, D, O, L>(
+    name: &str,
+    input: VecCollection<'s, Timestamp, D, Diff>,
+    errs: Errs<'s>,
+    mut logic: L,
+) -> (VecCollection<'s, Timestamp, O, Diff>, Errs<'s>)
+where
+    D: differential_dataflow::Data,
+    O: differential_dataflow::Data,
+    L: FnMut(D, Timestamp, Diff, &mut dyn FnMut(Update<O>)) + 'static,
 {
     let mut builder = OperatorBuilder::new(name.to_owned(), input.inner.scope());
     let mut input = builder.new_input(input.inner, Pipeline);
@@ -285,12 +329,10 @@ where
                 let mut oks = oks.session(&cap);
                 let mut errs = errs.session(&cap);
                 for (d, t, r) in data.flat_map(|d| d.drain(..)) {
-                    for out in logic(d) {
-                        match out {
-                            Ok(row) => oks.give((row, t, r)),
-                            Err(e) => errs.give((e, t, r)),
-                        }
-                    }
+                    logic(d, t, r, &mut |out| match out {
+                        Ok(update) => oks.give(update),
+                        Err(error) => errs.give(error),
+                    });
                 }
             });
         }
@@ -300,6 +342,9 @@ where
         errs.concat(err_stream.as_collection()),
     )
 }
+
+/// An update a record turns into, or an error (with its time and diff).
+type Update<O> = Result<(O, Timestamp, Diff), (EvalError, Timestamp, Diff)>;
 
 /// Arranges a rendered relation (rows by the whole row, errors by error) so it can be read and
 /// imported by other dataflows.

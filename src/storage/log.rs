@@ -211,9 +211,18 @@ impl Log {
     /// Appends a record; `durable` runs on the writer thread once it is on disk, after the
     /// completions of every earlier record.
     pub fn append(&self, payload: Vec<u8>, durable: impl FnOnce() + Send + 'static) {
+        debug_assert!(!payload.is_empty(), "an empty payload is a barrier");
         if let Some(a) = &self.appends {
             // The writer only stops when the log is dropped.
             let _ = a.send((payload, Box::new(durable)));
+        }
+    }
+
+    /// Runs `done` on the writer thread once every record appended before is durable, writing
+    /// nothing: how the passing of time is ordered after the writes it follows.
+    pub fn after_pending(&self, done: impl FnOnce() + Send + 'static) {
+        if let Some(a) = &self.appends {
+            let _ = a.send((Vec::new(), Box::new(done)));
         }
     }
 }
@@ -237,11 +246,13 @@ impl Writer {
             let mut batch = vec![first];
             batch.extend(appends.try_iter());
             buf.clear();
-            for (payload, _) in &batch {
+            for (payload, _) in batch.iter().filter(|(p, _)| !p.is_empty()) {
                 frame(payload, &mut buf);
             }
             // A write that cannot be made durable must not be acknowledged: stop here, loudly.
-            if let Err(e) = self.write(&buf) {
+            if buf.is_empty() {
+                // Only barriers: nothing to write.
+            } else if let Err(e) = self.write(&buf) {
                 tracing::error!(
                     "cannot write the log in {}: {e}; no further writes will be acknowledged",
                     self.dir.display()

@@ -21,6 +21,7 @@ use crate::ir::{EvalError, RelExpr};
 use crate::render::{self, ErrTrace, Imports, RowTrace};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 
+pub use crate::render::late_rows;
 pub use peek::{PeekReply, PeekResult};
 pub use subscribe::{SubscribeBatch, SubscribeReply};
 
@@ -155,8 +156,14 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             let (input, rows, errs) =
                 worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
                     let (input, rows) = scope.new_collection::<Row, Diff>();
-                    let errs =
-                        render::render(scope, &RelExpr::empty(vec![]), &Imports::new(), false).1;
+                    let errs = render::render(
+                        scope,
+                        "table",
+                        &RelExpr::empty(vec![]),
+                        &Imports::new(),
+                        false,
+                    )
+                    .1;
                     (
                         input,
                         rows.arrange_by_self().trace,
@@ -271,7 +278,7 @@ fn build<R>(
             });
             imports.insert(id, (a.rows.import(scope), a.errs.import(scope)));
         }
-        let (rows, errs) = render::render(scope, expr, &imports, leader);
+        let (rows, errs) = render::render(scope, name, expr, &imports, leader);
         finish(rows, errs)
     })
 }

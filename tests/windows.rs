@@ -1,0 +1,253 @@
+//! EMIT FINAL: windows close when the watermark passes their end, each is emitted once, late
+//! rows are dropped and counted (or update their window, on request), and an idle input's
+//! windows close with the clock.
+//!
+//! The oracle is a model of the rule, applied statement by statement (each statement is one
+//! time): the view must equal the model's closed windows after every statement, and a
+//! subscription to it must never retract a window it has emitted.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::StreamExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const SIZE_MS: i64 = 5_000;
+const GRACE_MS: i64 = 2_000;
+
+/// The rule, over one table of (k, event time in ms): what the view must hold.
+#[derive(Default)]
+struct Model {
+    watermark: Option<i64>,
+    /// Rows of open windows: (k, event time) with multiplicity.
+    pending: BTreeMap<(i64, i64), i64>,
+    /// Closed windows: (k, window start) -> count.
+    closed: BTreeMap<(i64, i64), i64>,
+    late: u64,
+}
+
+impl Model {
+    fn window(ev: i64) -> i64 {
+        ev.div_euclid(SIZE_MS) * SIZE_MS
+    }
+
+    /// One statement's updates, at one time.
+    fn apply(&mut self, updates: &[(i64, i64, i64)]) {
+        let mut max_inserted = None;
+        for &(k, ev, d) in updates {
+            if self
+                .watermark
+                .is_some_and(|w| Self::window(ev) + SIZE_MS <= w)
+            {
+                self.late += d.unsigned_abs();
+                continue;
+            }
+            *self.pending.entry((k, ev)).or_insert(0) += d;
+            if d > 0 {
+                max_inserted = max_inserted.max(Some(ev));
+            }
+        }
+        if let Some(ev) = max_inserted {
+            let w = ev - GRACE_MS;
+            self.watermark = Some(self.watermark.map_or(w, |o| o.max(w)));
+        }
+        let w = self.watermark.unwrap_or(i64::MIN);
+        let closing: Vec<_> = self
+            .pending
+            .keys()
+            .filter(|(_, ev)| Self::window(*ev) + SIZE_MS <= w)
+            .copied()
+            .collect();
+        for key in closing {
+            let n = self.pending.remove(&key).unwrap_or(0);
+            *self.closed.entry((key.0, Self::window(key.1))).or_insert(0) += n;
+        }
+        self.closed.retain(|_, n| *n != 0);
+    }
+}
+
+fn ts(ms: i64) -> String {
+    format!("to_timestamp({ms}::double precision / 1000)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_final_matches_the_rule_after_every_statement() {
+    let server = common::TestServer::start(2);
+    let client = server.connect("final").await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE ev (k bigint, at timestamptz) WITH (TIMESTAMP = 'at');
+             CREATE TABLE counts AS SELECT k, COUNT(*) AS n FROM ev
+               WINDOW TUMBLING (SIZE {} SECONDS, GRACE PERIOD {} SECONDS)
+               GROUP BY k EMIT FINAL;",
+            SIZE_MS / 1000,
+            GRACE_MS / 1000
+        ))
+        .await
+        .unwrap();
+    let sub_client = server.connect("final").await;
+    let stream = sub_client
+        .copy_out("COPY (SUBSCRIBE counts) TO STDOUT")
+        .await
+        .unwrap();
+
+    let seed: u64 = std::env::var("RUNNEL_ORACLE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261122);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut model = Model::default();
+    let mut live: Vec<(i64, i64)> = Vec::new();
+    let base = 1_767_261_600_000; // 2026-01-01 10:00:00 UTC
+    let mut clock = base;
+    for step in 0..60 {
+        // Event time mostly moves forward; some rows are a few seconds behind (late once the
+        // watermark has passed their window), and some rows are deleted.
+        // Half-second steps, so rows often fall exactly on window bounds and the watermark.
+        clock += rng.random_range(0..3) * 500;
+        let updates: Vec<(i64, i64, i64)> = if rng.random_bool(0.15) && !live.is_empty() {
+            let (k, ev) = live.swap_remove(rng.random_range(0..live.len()));
+            client
+                .batch_execute(&format!("DELETE FROM ev WHERE k = {k} AND at = {}", ts(ev)))
+                .await
+                .unwrap();
+            // A DELETE removes every copy of equal rows.
+            let copies = live.iter().filter(|r| **r == (k, ev)).count() as i64 + 1;
+            live.retain(|r| *r != (k, ev));
+            vec![(k, ev, -copies)]
+        } else {
+            let rows: Vec<(i64, i64)> = (0..rng.random_range(1..4))
+                .map(|_| (rng.random_range(0..3), clock - rng.random_range(0..12) * 500))
+                .collect();
+            let values: Vec<String> = rows
+                .iter()
+                .map(|(k, ev)| format!("({k}, {})", ts(*ev)))
+                .collect();
+            client
+                .batch_execute(&format!("INSERT INTO ev VALUES {}", values.join(", ")))
+                .await
+                .unwrap();
+            live.extend(&rows);
+            rows.iter().map(|(k, ev)| (*k, *ev, 1)).collect()
+        };
+        model.apply(&updates);
+        let actual: BTreeMap<(i64, i64), i64> = client
+            .query(
+                "SELECT k, (extract(epoch FROM windowstart) * 1000)::bigint, n FROM counts",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+            .collect();
+        assert_eq!(
+            actual, model.closed,
+            "after statement {step} (seed {seed}): {updates:?}"
+        );
+        let late: i64 = client
+            .query_one("SHOW LATE ROWS", &[])
+            .await
+            .unwrap()
+            .get(1);
+        assert_eq!(late as u64, model.late, "late rows after statement {step}");
+    }
+    assert!(model.late > 0, "the history should include late rows");
+
+    // Each window was emitted once: the subscription never retracts.
+    let mut stream = Box::pin(stream);
+    let mut text = String::new();
+    while let Ok(Some(chunk)) =
+        tokio::time::timeout(Duration::from_millis(500), stream.next()).await
+    {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let mut emitted = BTreeSet::new();
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols[1], "1", "a final window was retracted:\n{text}");
+        assert!(
+            emitted.insert((cols[2].to_string(), cols[4].to_string())),
+            "a window was emitted twice:\n{text}"
+        );
+    }
+    assert_eq!(emitted.len(), model.closed.len(), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_rows_can_update_and_idle_inputs_close() {
+    let server = common::TestServer::start(2);
+    let client = server.connect("final_policies").await;
+    client
+        .batch_execute(
+            "CREATE TABLE ev (k int, at timestamp);
+             CREATE MATERIALIZED VIEW updating AS
+               SELECT k, window_start, count(*) AS n
+               FROM TUMBLE(ev, DESCRIPTOR(at), INTERVAL '10 seconds', emit => 'final', late => 'update')
+               GROUP BY k, window_start;
+             CREATE MATERIALIZED VIEW idle AS
+               SELECT k, window_start, count(*) AS n
+               FROM TUMBLE(ev, DESCRIPTOR(at), INTERVAL '10 seconds', emit => 'final', idle => INTERVAL '1 second')
+               GROUP BY k, window_start;
+             INSERT INTO ev VALUES (1, '2026-01-01 10:00:01'), (1, '2026-01-01 10:00:02');",
+        )
+        .await
+        .unwrap();
+    let count = |view: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(&format!("SELECT n FROM {view} WHERE k = 1"), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, i64>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        count("updating").await,
+        Vec::<i64>::new(),
+        "the window is open"
+    );
+    // A later row closes the first window for both views.
+    client
+        .batch_execute("INSERT INTO ev VALUES (2, '2026-01-01 10:00:15')")
+        .await
+        .unwrap();
+    assert_eq!(count("updating").await, vec![2]);
+    assert_eq!(count("idle").await, vec![2]);
+    // A late row: updates one view's window, is dropped by the other.
+    client
+        .batch_execute("INSERT INTO ev VALUES (1, '2026-01-01 10:00:03')")
+        .await
+        .unwrap();
+    assert_eq!(count("updating").await, vec![3]);
+    assert_eq!(count("idle").await, vec![2]);
+    // No more rows: after a second of quiet the idle view's watermark follows the clock and
+    // closes the window of k = 2 (10:00:10 - 10:00:20); the other view's stays open.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = client
+            .query("SELECT n FROM idle WHERE k = 2", &[])
+            .await
+            .unwrap()
+            .len();
+        if n == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle input's window did not close"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open = client
+        .query("SELECT n FROM updating WHERE k = 2", &[])
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "without idle, the window stays open");
+}
