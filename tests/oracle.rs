@@ -195,6 +195,18 @@ const WINDOW_VIEWS: &[(&str, &str)] = &[
         "SELECT k, date_bin('5 seconds', ts, 'epoch') AS ws, count(*) FROM ev WHERE ts IS NOT NULL \
          GROUP BY k, ws HAVING count(*) > 3",
     ),
+    // Session windows per key, 30 s gap: in PostgreSQL, a row starts a session when the gap
+    // to the previous row of its key is 30 s or more.
+    (
+        "SELECT k, window_start, window_end, count(*) AS n, sum(v) AS s \
+         FROM SESSION(ev, DESCRIPTOR(ts), INTERVAL '30 seconds', DESCRIPTOR(k)) \
+         GROUP BY k, window_start, window_end",
+        "WITH o AS (SELECT k, ts, v, CASE WHEN ts - lag(ts) OVER (PARTITION BY k ORDER BY ts) \
+         < interval '30 seconds' THEN 0 ELSE 1 END AS new FROM ev WHERE ts IS NOT NULL), \
+         s AS (SELECT k, ts, v, sum(new) OVER (PARTITION BY k ORDER BY ts ROWS UNBOUNDED \
+         PRECEDING) AS sid FROM o) \
+         SELECT k, min(ts), max(ts) + interval '30 seconds', count(*), sum(v) FROM s GROUP BY k, sid",
+    ),
     (
         "SELECT date_bin(INTERVAL '90 seconds', ts, TIMESTAMP '2001-01-01 00:00:07') AS b, max(v) FROM ev GROUP BY b",
         "SELECT date_bin(INTERVAL '90 seconds', ts, TIMESTAMP '2001-01-01 00:00:07') AS b, max(v) FROM ev GROUP BY b",

@@ -120,7 +120,12 @@ async fn emit_final_matches_the_rule_after_every_statement() {
             vec![(k, ev, -copies)]
         } else {
             let rows: Vec<(i64, i64)> = (0..rng.random_range(1..4))
-                .map(|_| (rng.random_range(0..3), clock - rng.random_range(0..12) * 500))
+                .map(|_| {
+                    (
+                        rng.random_range(0..3),
+                        clock - rng.random_range(0..12) * 500,
+                    )
+                })
                 .collect();
             let values: Vec<String> = rows
                 .iter()

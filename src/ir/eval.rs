@@ -157,6 +157,25 @@ impl Evaluator<'_> {
                 }
                 out
             }
+            RelExpr::SessionWindows {
+                input,
+                partition,
+                event_time,
+                gap,
+            } => {
+                let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+                for (row, d) in consolidate(self.eval(input)?) {
+                    groups
+                        .entry(partition.iter().map(|k| row[*k].clone()).collect())
+                        .or_default()
+                        .push((row, d));
+                }
+                let mut out = Vec::new();
+                for rows in groups.into_values() {
+                    out.extend(super::window::sessions(rows, *event_time, *gap)?);
+                }
+                out
+            }
             RelExpr::TopK {
                 input,
                 group_key,

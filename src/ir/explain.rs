@@ -40,6 +40,20 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
             return Ok(());
         }
         RelExpr::Map { scalars, .. } => writeln!(out, "{pad}Map ({})", join(scalars))?,
+        RelExpr::SessionWindows {
+            partition,
+            event_time,
+            gap,
+            ..
+        } => {
+            let ks: Vec<String> = partition.iter().map(|k| format!("#{k}")).collect();
+            writeln!(
+                out,
+                "{pad}SessionWindows partition_by=[{}] event_time=#{event_time} gap={}",
+                ks.join(", "),
+                crate::repr::Interval::new(0, 0, *gap)
+            )?
+        }
         RelExpr::CloseWindows {
             event_time,
             window_end,

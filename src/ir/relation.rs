@@ -122,6 +122,16 @@ pub enum RelExpr {
         func: TableFunc,
         args: Vec<ScalarExpr>,
     },
+    /// Session windows: per partition (the `partition` columns), rows whose `event_time` values
+    /// are less than `gap` microseconds apart share a session; each row gets its session's
+    /// `(window_start, window_end)` appended. State: the input arranged by partition (a row can
+    /// join, split or merge sessions, so a partition's are recomputed), and the output.
+    SessionWindows {
+        input: Box<RelExpr>,
+        partition: Vec<usize>,
+        event_time: usize,
+        gap: i64,
+    },
     /// `EMIT FINAL` over windowed rows: each row is held back until its window (column
     /// `window_end`) closes, then passed on at the time it closed, with the rest of its window,
     /// so an aggregate over the output changes once per window. The watermark follows column
@@ -197,6 +207,15 @@ impl RelExpr {
                 let mut types = input.typ();
                 let arg_types: Vec<ColumnType> = args.iter().map(|a| a.typ(&types)).collect();
                 types.extend(func.output_types(&arg_types));
+                types
+            }
+            RelExpr::SessionWindows {
+                input, event_time, ..
+            } => {
+                let mut types = input.typ();
+                let time = types[*event_time].scalar;
+                types.push(ColumnType::new(time, false));
+                types.push(ColumnType::new(time, false));
                 types
             }
             RelExpr::Filter { input, .. }
@@ -342,6 +361,7 @@ impl RelExpr {
             RelExpr::Map { input, .. }
             | RelExpr::FlatMap { input, .. }
             | RelExpr::CloseWindows { input, .. }
+            | RelExpr::SessionWindows { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
@@ -361,6 +381,7 @@ impl RelExpr {
             RelExpr::Map { input, .. }
             | RelExpr::FlatMap { input, .. }
             | RelExpr::CloseWindows { input, .. }
+            | RelExpr::SessionWindows { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }

@@ -8,7 +8,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 
 use super::error::EvalError;
-use crate::repr::{ColumnType, Datum, Interval, Row, ScalarType};
+use crate::repr::{ColumnType, Datum, Diff, Interval, Row, ScalarType};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -76,6 +76,45 @@ impl std::fmt::Display for TableFunc {
             ),
         }
     }
+}
+
+/// Session windows over one partition's rows: rows whose times are less than `gap` apart are in
+/// one session, from its first time to its last time plus `gap`. Each row comes back with
+/// `(window_start, window_end)` appended; rows whose time is NULL are in no session.
+pub fn sessions(
+    rows: impl IntoIterator<Item = (Row, Diff)>,
+    event_time: usize,
+    gap: i64,
+) -> Result<Vec<(Row, Diff)>, EvalError> {
+    let mut timed = Vec::new();
+    for (row, d) in rows {
+        if let Some(t) = row.get(event_time).map(to_micros).transpose()?.flatten() {
+            timed.push((t, row, d));
+        }
+    }
+    timed.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let mut out = Vec::with_capacity(timed.len());
+    let mut start = 0;
+    while start < timed.len() {
+        let mut stop = start + 1;
+        while stop < timed.len() && timed[stop].0 - timed[stop - 1].0 < gap {
+            stop += 1;
+        }
+        let first = timed[start].0;
+        let end = timed[stop - 1]
+            .0
+            .checked_add(gap)
+            .ok_or_else(out_of_range)?;
+        for (_, row, d) in &timed[start..stop] {
+            let like = &row[event_time];
+            let mut row = row.clone();
+            row.push(from_micros(first, like)?);
+            row.push(from_micros(end, like)?);
+            out.push((row, *d));
+        }
+        start = stop;
+    }
+    Ok(out)
 }
 
 /// When windows close (`EMIT FINAL`): the watermark is the largest event time seen minus

@@ -141,7 +141,29 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
     let has_alias = is_word(t.get(i + 1), "AS")
         || matches!(t.get(i + 1).map(|x| &x.token), Some(Token::Word(word)) if word.keyword == Keyword::NoKeyword || word.quote_style.is_some());
     let name_text = &sql[name[0].start..name[name.len() - 1].end];
-    let mut windowed = spec.table_function(name_text);
+    // The grouping columns by name (a session window is per group).
+    let mut group_by = Vec::new();
+    let mut item_start = group + 2;
+    for i in group + 2..=group_end {
+        if i < group_end && !(depth[i] == d && is(t.get(i), &Token::Comma)) {
+            continue;
+        }
+        let item = &t[item_start..i];
+        item_start = i + 1;
+        let plain = item
+            .iter()
+            .all(|x| matches!(x.token, Token::Word(_) | Token::Period));
+        match item.last().map(|x| &x.token) {
+            Some(Token::Word(w)) if plain => group_by.push(w.value.clone()),
+            _ if spec.session => {
+                return Err(SqlError::unsupported(
+                    "WINDOW SESSION grouped by an expression: group by columns",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let mut windowed = spec.table_function(name_text, &group_by);
     if !has_alias {
         windowed.push_str(&format!(" AS {}", &sql[t[i].start..t[i].end]));
     }
@@ -254,15 +276,27 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
 /// What a ksqlDB window clause says, in milliseconds.
 #[derive(Debug, PartialEq)]
 struct WindowSpec {
+    /// The size, or a session's gap.
     size: u64,
     advance: Option<u64>,
     grace: Option<u64>,
+    session: bool,
 }
 
 impl WindowSpec {
     fn parse(kind: &str, t: &[Tok]) -> Result<WindowSpec, SqlError> {
         if kind == "SESSION" {
-            return Err(SqlError::unsupported("WINDOW SESSION"));
+            if t.len() != 2 {
+                return Err(syntax(
+                    "WINDOW SESSION (n UNIT): expected a gap such as 30 SECONDS",
+                ));
+            }
+            return Ok(WindowSpec {
+                size: duration(t.first(), t.get(1), "the session gap")?,
+                advance: None,
+                grace: None,
+                session: true,
+            });
         }
         let (mut size, mut advance, mut grace) = (None, None, None);
         let mut i = 0;
@@ -309,12 +343,21 @@ impl WindowSpec {
                 size,
                 advance,
                 grace,
+                session: false,
             }),
         }
     }
 
-    fn table_function(&self, relation: &str) -> String {
+    /// The table function call; a session's partition is the grouping key.
+    fn table_function(&self, relation: &str, group_by: &[String]) -> String {
         let iv = |ms: u64| format!("INTERVAL '{ms} milliseconds'");
+        if self.session {
+            return format!(
+                "session({relation}, DESCRIPTOR(rowtime), {}, DESCRIPTOR({}))",
+                iv(self.size),
+                group_by.join(", ")
+            );
+        }
         let grace = self
             .grace
             .map(|g| format!(", grace => {}", iv(g)))

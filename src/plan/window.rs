@@ -22,7 +22,7 @@ use crate::repr::{Datum, Interval, ScalarType};
 
 /// Whether `name` is a window table function.
 pub(super) fn is_window_function(name: &str) -> bool {
-    matches!(name, "tumble" | "hop")
+    matches!(name, "tumble" | "hop" | "session")
 }
 
 /// Plans `name(args)` as the relation it reads with the window columns appended. Returns the
@@ -53,10 +53,14 @@ pub(super) fn plan_window_function(
     let args = positional;
     let usage = match name {
         "tumble" => "TUMBLE(relation, DESCRIPTOR(time_column), size)",
+        "session" => {
+            "SESSION(relation, DESCRIPTOR(time_column), gap [, DESCRIPTOR(partition_columns)])"
+        }
         _ => "HOP(relation, DESCRIPTOR(time_column), slide, size)",
     };
-    let arity = if name == "tumble" { 3 } else { 4 };
-    if args.len() != arity {
+    let arity = if name == "hop" { 4 } else { 3 };
+    let optional = usize::from(name == "session");
+    if args.len() < arity || args.len() > arity + optional {
         return Err(PlanError::Syntax(format!(
             "{name} takes {arity} arguments, not {}: {usage}",
             args.len()
@@ -65,8 +69,14 @@ pub(super) fn plan_window_function(
     let parts = object_name(args[0])
         .ok_or_else(|| PlanError::Syntax(format!("{usage}: the relation must be a name")))?;
     let (input, mut names) = resolve_relation(qcx.pcx, &parts)?;
-    let column = time_column(args[1])
-        .ok_or_else(|| PlanError::Syntax(format!("{usage}: the time column must be a name")))?;
+    let column = match descriptor(args[1]).as_deref() {
+        Some([c]) => c.clone(),
+        _ => {
+            return Err(PlanError::Syntax(format!(
+                "{usage}: the time column must be a name"
+            )))
+        }
+    };
     let ts = match names.iter().position(|n| *n == column) {
         Some(i) => i,
         None if column == "rowtime" => event_time_column(qcx.pcx, &parts, &names)?,
@@ -93,6 +103,38 @@ pub(super) fn plan_window_function(
         }
         Ok(micros)
     };
+    if name == "session" {
+        let gap = interval(2, "session gap")?;
+        let partition = match args.get(3) {
+            None => vec![],
+            Some(e) => descriptor(e)
+                .ok_or_else(|| {
+                    PlanError::Syntax(format!(
+                        "{usage}: the partition must be DESCRIPTOR(columns)"
+                    ))
+                })?
+                .iter()
+                .map(|c| {
+                    names
+                        .iter()
+                        .position(|n| n == c)
+                        .ok_or_else(|| PlanError::UnknownColumn(c.clone()))
+                })
+                .collect::<PlanResult<_>>()?,
+        };
+        if close_spec(qcx, &named)?.is_some() {
+            return unsupported("EMIT FINAL over session windows");
+        }
+        names.push("window_start".into());
+        names.push("window_end".into());
+        let rel = RelExpr::SessionWindows {
+            input: Box::new(input),
+            partition,
+            event_time: ts,
+            gap,
+        };
+        return Ok((rel, names, parts.last().cloned().unwrap_or_default()));
+    }
     let func = match name {
         "tumble" => TableFunc::Tumble {
             size: interval(2, "window size")?,
@@ -204,18 +246,22 @@ fn object_name(e: &Expr) -> Option<Vec<String>> {
     }
 }
 
-/// `DESCRIPTOR(col)` or a bare column name.
-fn time_column(e: &Expr) -> Option<String> {
+/// The columns of `DESCRIPTOR(a, b, ...)`, or a bare column name.
+fn descriptor(e: &Expr) -> Option<Vec<String>> {
     match e {
-        Expr::Identifier(i) => Some(normalize_ident(i)),
+        Expr::Identifier(i) => Some(vec![normalize_ident(i)]),
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("descriptor") => {
             match &f.args {
-                ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(i))) => {
-                        Some(normalize_ident(i))
-                    }
-                    _ => None,
-                },
+                ast::FunctionArguments::List(l) => l
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(i))) => {
+                            Some(normalize_ident(i))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
                 _ => None,
             }
         }

@@ -224,6 +224,27 @@ impl<'s> RenderCx<'_, 's> {
                     });
                 (rows, errs.concat(agg_errs))
             }
+            RelExpr::SessionWindows {
+                input,
+                partition,
+                event_time,
+                gap,
+            } => {
+                let (rows, errs) = self.render(input);
+                let (partition, event_time, gap) = (partition.clone(), *event_time, *gap);
+                let keyed = rows.map(move |row: Row| (key_of(&row, &partition), row));
+                // Every group's sessions are recomputed when one of its rows changes: a row can
+                // join, split or merge sessions.
+                let sessions: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
+                    keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out| {
+                        let rows = vals.iter().map(|(r, d)| ((*r).clone(), *d));
+                        match crate::ir::window::sessions(rows, event_time, gap) {
+                            Ok(rows) => out.extend(rows.into_iter().map(|(r, d)| (Ok(r), d))),
+                            Err(e) => out.push((Err(e), 1)),
+                        }
+                    });
+                fallible("Sessions", sessions, errs, |(_, row)| Some(row))
+            }
             RelExpr::TopK {
                 input,
                 group_key,

@@ -1,0 +1,198 @@
+//! Windowed aggregation throughput: events (key, event time, value) with event time advancing
+//! 10 ms per event over 1,000 keys, into
+//!   (a) a 1-minute tumbling count per key,
+//!   (b) a 5-minute window sliding by 1 minute, summing per key,
+//!   (c) (a) with EMIT FINAL and a 10-second grace,
+//! through Runnel's SQL path (the real server binary, `COPY` batches of 10,000 rows, durable log
+//! included) and, for (a) and (b), the same computation hand-written in differential dataflow in
+//! this process (the ceiling). Also reported: the server's resident memory after each quarter
+//! of the events for (c), to show how state grows.
+//!
+//! Run: `cargo bench --bench windows` (`EVENTS=N`, default 1,000,000; `WORKERS=N`, default 2).
+
+mod common;
+
+use std::time::Instant;
+
+use common::{connect, env_or, Server};
+use futures::SinkExt;
+
+const BATCH: usize = 10_000;
+const KEYS: u64 = 1_000;
+/// 2026-01-01 00:00:00 UTC, in milliseconds.
+const EPOCH_MS: u64 = 1_767_225_600_000;
+
+/// The i-th event: (key, event time in ms, value).
+fn event(i: usize) -> (u64, u64, u64) {
+    let k = (i as u64).wrapping_mul(2_654_435_761) % KEYS;
+    (k, EPOCH_MS + i as u64 * 10, (i % 97) as u64)
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+const VIEWS: [(&str, &str); 3] = [
+    (
+        "(a) tumbling 1 min, count per key",
+        "SELECT k, window_start, count(*) AS n FROM TUMBLE(events, DESCRIPTOR(at), INTERVAL '1 minute') GROUP BY k, window_start",
+    ),
+    (
+        "(b) hopping 5 min / 1 min, sum per key",
+        "SELECT k, window_start, sum(v) AS s FROM HOP(events, DESCRIPTOR(at), INTERVAL '1 minute', INTERVAL '5 minutes') GROUP BY k, window_start",
+    ),
+    (
+        "(c) (a) with EMIT FINAL, 10 s grace",
+        "SELECT k, window_start, count(*) AS n FROM TUMBLE(events, DESCRIPTOR(at), INTERVAL '1 minute', emit => 'final', grace => INTERVAL '10 seconds') GROUP BY k, window_start",
+    ),
+];
+
+fn main() {
+    let events = env_or("EVENTS", 20_000, 1_000_000);
+    let workers = env_or("WORKERS", 2, 2);
+    println!("windows: {events} events, {KEYS} keys, {workers} workers");
+    println!(
+        "{:<56} {:>12} {:>11} {:>14}",
+        "computation", "events/s", "vs ceiling", "server MiB"
+    );
+    let ceilings = [
+        dd::run(events, workers, false),
+        dd::run(events, workers, true),
+    ];
+    for (i, (name, query)) in VIEWS.iter().enumerate() {
+        let (rate, quarters) = sql(events, query);
+        // (c) does (a)'s work, so (a)'s ceiling is its baseline.
+        let ceiling = ceilings[[0, 1, 0][i]];
+        if i < 2 {
+            println!(
+                "{:<56} {:>12.0} {:>11} {:>14}",
+                format!("{name} (differential)"),
+                ceiling,
+                "1.00x",
+                "-"
+            );
+        }
+        let mem: Vec<String> = quarters
+            .iter()
+            .map(|kb| format!("{:.0}", *kb as f64 / 1024.0))
+            .collect();
+        println!(
+            "{:<56} {:>12.0} {:>10.2}x {:>14}",
+            format!("{name} (SQL)"),
+            rate,
+            rate / ceiling,
+            mem.join("/")
+        );
+    }
+    println!("server MiB: resident memory after each quarter of the events");
+}
+
+/// The SQL path: returns events/s and the server's resident memory after each quarter.
+fn sql(events: usize, query: &str) -> (f64, Vec<u64>) {
+    let data_dir =
+        std::env::temp_dir().join(format!("runnel-bench-windows-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let (server, _) = Server::start(&data_dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = rt.block_on(async {
+        let client = connect(&server.conn()).await;
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE events (k bigint, at timestamp, v bigint);
+                 CREATE MATERIALIZED VIEW v AS {query}"
+            ))
+            .await
+            .unwrap();
+        let payloads: Vec<String> = (0..events.div_ceil(BATCH))
+            .map(|b| {
+                (b * BATCH..((b + 1) * BATCH).min(events))
+                    .map(|i| {
+                        let (k, ms, v) = event(i);
+                        let at = chrono::DateTime::from_timestamp_millis(ms as i64).unwrap();
+                        format!("{k}\t{}\t{v}\n", at.naive_utc())
+                    })
+                    .collect()
+            })
+            .collect();
+        let quarter = payloads.len().div_ceil(4).max(1);
+        let mut quarters = Vec::new();
+        let start = Instant::now();
+        for (b, payload) in payloads.into_iter().enumerate() {
+            let sink = client.copy_in("COPY events FROM STDIN").await.unwrap();
+            futures::pin_mut!(sink);
+            sink.send(bytes::Bytes::from(payload)).await.unwrap();
+            sink.finish().await.unwrap();
+            if (b + 1) % quarter == 0 {
+                // The read waits until the view has caught up with every write.
+                client
+                    .query_one("SELECT count(*) FROM v", &[])
+                    .await
+                    .unwrap();
+                quarters.push(rss_kb(server.child.id(), "VmRSS:"));
+            }
+        }
+        client
+            .query_one("SELECT count(*) FROM v", &[])
+            .await
+            .unwrap();
+        (events as f64 / start.elapsed().as_secs_f64(), quarters)
+    });
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    result
+}
+
+mod dd {
+    use super::*;
+    use differential_dataflow::input::Input;
+    use differential_dataflow::operators::CountTotal;
+    use timely::dataflow::operators::probe::Handle;
+    use timely::dataflow::operators::Probe;
+
+    /// The hand-written computation: each event becomes one (tumbling) or five (hopping)
+    /// (key, window start) records, counted or summed in the difference type. Events/s.
+    pub fn run(events: usize, workers: usize, hop: bool) -> f64 {
+        let results = timely::execute(timely::Config::process(workers), move |worker| {
+            let (index, peers) = (worker.index(), worker.peers());
+            let probe = Handle::new();
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, events) = scope.new_collection::<(u64, u64, u64), isize>();
+                const MIN: u64 = 60_000;
+                events
+                    .explode(move |(k, at, v)| {
+                        let last = at - at % MIN;
+                        let windows = if hop { 5 } else { 1 };
+                        let weight = if hop { v as isize } else { 1 };
+                        (0..windows).map(move |w| ((k, last - w * MIN), weight))
+                    })
+                    .count_total_core::<isize>()
+                    .arrange_by_self()
+                    .stream
+                    .probe_with(&probe);
+                input
+            });
+            let start = Instant::now();
+            for b in 0..events.div_ceil(BATCH) {
+                for i in (b * BATCH..((b + 1) * BATCH).min(events)).filter(|i| i % peers == index) {
+                    input.insert(event(i));
+                }
+                let t = b as u64 + 1;
+                input.advance_to(t);
+                input.flush();
+                worker.step_while(|| probe.less_than(&t));
+            }
+            start.elapsed().as_secs_f64()
+        })
+        .unwrap()
+        .join();
+        let secs = results.into_iter().map(|r| r.unwrap()).fold(0.0, f64::max);
+        events as f64 / secs
+    }
+}
