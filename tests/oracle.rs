@@ -41,6 +41,9 @@ const VIEWS: &[&str] = &[
     "SELECT a, b, c FROM t1 ORDER BY b DESC NULLS LAST, a, c LIMIT 3",
     "SELECT x.a, x.n FROM (SELECT a, count(*) AS n FROM t2 GROUP BY a) x WHERE x.n >= 1",
     "WITH s AS (SELECT a, sum(d) AS total FROM t2 GROUP BY a) SELECT t1.c, s.total FROM t1 JOIN s ON t1.a = s.a",
+    // Ranking window functions: a top-2 per group, and ranks with ties.
+    "SELECT a, b, c, rn FROM (SELECT a, b, c, row_number() OVER (PARTITION BY a ORDER BY b DESC NULLS LAST, c) AS rn FROM t1) x WHERE rn <= 2",
+    "SELECT a, b, rank() OVER (PARTITION BY a ORDER BY b) AS r, dense_rank() OVER (ORDER BY b NULLS FIRST) AS d FROM t1",
 ];
 
 async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::error::EvalError;
 use super::func::compare_for_order;
-use super::relation::{AggregateFunc, ColumnOrder};
+use super::relation::{AggregateFunc, ColumnOrder, RankFunc};
 use crate::repr::{Datum, Diff, Row, ScalarType};
 
 /// Computes one aggregate over a group given as (argument value, multiplicity) pairs.
@@ -123,6 +123,44 @@ pub fn exact_sum(
     })
 }
 
+/// How two rows compare under `order`: `Equal` for peers.
+fn compare_rows(a: &Row, b: &Row, order: &[ColumnOrder]) -> std::cmp::Ordering {
+    order
+        .iter()
+        .map(|o| compare_for_order(&a[o.column], &b[o.column], o.desc, o.nulls_last))
+        .find(|c| c.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// One partition's rows, each copy with its `row_number()`, `rank()` or `dense_rank()` under
+/// `order` appended (peers in `order` are ordered by the whole row, so row numbers are
+/// deterministic).
+pub fn rank(mut rows: Vec<(Row, Diff)>, order: &[ColumnOrder], func: RankFunc) -> Vec<(Row, Diff)> {
+    rows.sort_by(|(a, _), (b, _)| compare_rows(a, b, order).then_with(|| a.cmp(b)));
+    let mut out = Vec::new();
+    let (mut number, mut rank, mut dense) = (0i64, 0i64, 0i64);
+    let mut previous: Option<&Row> = None;
+    for (row, d) in &rows {
+        for _ in 0..(*d).max(0) {
+            number += 1;
+            if previous.is_none_or(|p| compare_rows(p, row, order).is_ne()) {
+                rank = number;
+                dense += 1;
+            }
+            previous = Some(row);
+            let value = match func {
+                RankFunc::RowNumber => number,
+                RankFunc::Rank => rank,
+                RankFunc::DenseRank => dense,
+            };
+            let mut r = row.clone();
+            r.push(Datum::Int64(value));
+            out.push((r, 1));
+        }
+    }
+    out
+}
+
 /// The rows of one group that a top-k keeps: sorted by `order` (ties broken by the whole row, so
 /// the choice is deterministic), then `offset .. offset + limit`, with multiplicities.
 pub fn top_k(
@@ -131,13 +169,7 @@ pub fn top_k(
     limit: Option<usize>,
     offset: usize,
 ) -> Vec<(Row, Diff)> {
-    rows.sort_by(|(a, _), (b, _)| {
-        order
-            .iter()
-            .map(|o| compare_for_order(&a[o.column], &b[o.column], o.desc, o.nulls_last))
-            .find(|c| c.is_ne())
-            .unwrap_or_else(|| a.cmp(b))
-    });
+    rows.sort_by(|(a, _), (b, _)| compare_rows(a, b, order).then_with(|| a.cmp(b)));
     let mut out = Vec::new();
     let mut skip = offset as Diff;
     let mut take = limit.map(|l| l as Diff).unwrap_or(Diff::MAX);

@@ -157,6 +157,24 @@ impl Evaluator<'_> {
                 }
                 out
             }
+            RelExpr::Rank {
+                input,
+                partition,
+                order,
+                func,
+            } => {
+                let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+                for (row, d) in consolidate(self.eval(input)?) {
+                    groups
+                        .entry(partition.iter().map(|k| row[*k].clone()).collect())
+                        .or_default()
+                        .push((row, d));
+                }
+                groups
+                    .into_values()
+                    .flat_map(|rows| super::aggregate::rank(rows, order, *func))
+                    .collect()
+            }
             RelExpr::SessionWindows {
                 input,
                 partition,

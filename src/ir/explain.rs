@@ -40,6 +40,25 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
             return Ok(());
         }
         RelExpr::Map { scalars, .. } => writeln!(out, "{pad}Map ({})", join(scalars))?,
+        RelExpr::Rank {
+            partition,
+            order,
+            func,
+            ..
+        } => {
+            let ks: Vec<String> = partition.iter().map(|k| format!("#{k}")).collect();
+            let os: Vec<String> = order
+                .iter()
+                .map(|o| format!("#{}{}", o.column, if o.desc { " desc" } else { " asc" }))
+                .collect();
+            writeln!(
+                out,
+                "{pad}Rank {} partition_by=[{}] order_by=[{}]",
+                func.name(),
+                ks.join(", "),
+                os.join(", ")
+            )?
+        }
         RelExpr::SessionWindows {
             partition,
             event_time,

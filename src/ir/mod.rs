@@ -16,6 +16,6 @@ pub mod window;
 
 pub use error::EvalError;
 pub use func::Func;
-pub use relation::{AggregateExpr, AggregateFunc, ColumnOrder, LocalId, RelExpr};
+pub use relation::{AggregateExpr, AggregateFunc, ColumnOrder, LocalId, RankFunc, RelExpr};
 pub use scalar::ScalarExpr;
 pub use window::TableFunc;

@@ -83,6 +83,24 @@ pub struct ColumnOrder {
     pub nulls_last: bool,
 }
 
+/// A ranking window function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RankFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+}
+
+impl RankFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            RankFunc::RowNumber => "row_number",
+            RankFunc::Rank => "rank",
+            RankFunc::DenseRank => "dense_rank",
+        }
+    }
+}
+
 /// A name for a `Let`-bound relation, local to one plan.
 pub type LocalId = u64;
 
@@ -178,6 +196,15 @@ pub enum RelExpr {
         limit: Option<usize>,
         offset: usize,
     },
+    /// `row_number()`, `rank()` or `dense_rank()` `OVER (PARTITION BY partition ORDER BY
+    /// order)`, appended to each row (each copy of a row numbered on its own). State: the input
+    /// arranged by partition (a change renumbers its partition), and the output.
+    Rank {
+        input: Box<RelExpr>,
+        partition: Vec<usize>,
+        order: Vec<ColumnOrder>,
+        func: RankFunc,
+    },
     /// One copy of each row present. State: the input arranged, and the output.
     Distinct { input: Box<RelExpr> },
     /// Multiplicities negated (for EXCEPT and outer joins). State: none.
@@ -207,6 +234,11 @@ impl RelExpr {
                 let mut types = input.typ();
                 let arg_types: Vec<ColumnType> = args.iter().map(|a| a.typ(&types)).collect();
                 types.extend(func.output_types(&arg_types));
+                types
+            }
+            RelExpr::Rank { input, .. } => {
+                let mut types = input.typ();
+                types.push(ColumnType::new(ScalarType::Int64, false));
                 types
             }
             RelExpr::SessionWindows {
@@ -362,6 +394,7 @@ impl RelExpr {
             | RelExpr::FlatMap { input, .. }
             | RelExpr::CloseWindows { input, .. }
             | RelExpr::SessionWindows { input, .. }
+            | RelExpr::Rank { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
@@ -382,6 +415,7 @@ impl RelExpr {
             | RelExpr::FlatMap { input, .. }
             | RelExpr::CloseWindows { input, .. }
             | RelExpr::SessionWindows { input, .. }
+            | RelExpr::Rank { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }

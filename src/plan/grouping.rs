@@ -17,6 +17,8 @@ use crate::repr::{Datum, ScalarType};
 /// Aggregate calls in an expression (not descending into subqueries).
 pub(super) fn collect_aggregates(e: &Expr, out: &mut Vec<Expr>) {
     match e {
+        // A window function is computed beside the rows, not by grouping them.
+        Expr::Function(f) if f.over.is_some() => {}
         Expr::Function(f) => {
             let name = f.name.to_string().to_lowercase();
             if aggregate_func(&name).is_some() {

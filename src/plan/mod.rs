@@ -10,6 +10,7 @@ mod function;
 mod grouping;
 mod kafka;
 mod query;
+mod ranking;
 mod scope;
 mod statement;
 mod subquery;

@@ -236,7 +236,7 @@ pub(super) fn ordinal(v: &ast::Value, arity: usize) -> PlanResult<usize> {
     }
 }
 
-fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
+pub(super) fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
     let desc = options
         .sort
         .as_ref()
@@ -586,6 +586,8 @@ pub fn plan_select(
         cx.rel = r.filter(vec![p]);
         cx.clause = "SELECT";
     }
+
+    super::ranking::plan_ranking(&mut cx, &s.projection)?;
 
     // The select list.
     let mut outputs = Vec::new();

@@ -224,6 +224,23 @@ impl<'s> RenderCx<'_, 's> {
                     });
                 (rows, errs.concat(agg_errs))
             }
+            RelExpr::Rank {
+                input,
+                partition,
+                order,
+                func,
+            } => {
+                let (rows, errs) = self.render(input);
+                let (partition, order, func) = (partition.clone(), order.clone(), *func);
+                let keyed = rows.map(move |row: Row| (key_of(&row, &partition), row));
+                let ranked: VecCollection<'s, Timestamp, (Row, Row), Diff> = keyed.reduce(
+                    move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
+                        let rows = vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
+                        out.extend(crate::ir::aggregate::rank(rows, &order, func));
+                    },
+                );
+                (ranked.map(|(_, row)| row), errs)
+            }
             RelExpr::SessionWindows {
                 input,
                 partition,
