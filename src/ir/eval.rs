@@ -19,6 +19,18 @@ pub fn consolidate(rows: Vec<(Row, Diff)>) -> Vec<(Row, Diff)> {
     acc.into_iter().filter(|(_, d)| *d != 0).collect()
 }
 
+/// Rows grouped by the values of the `key` columns.
+fn partitioned(rows: Vec<(Row, Diff)>, key: &[usize]) -> BTreeMap<Row, Vec<(Row, Diff)>> {
+    let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
+    for (row, d) in rows {
+        groups
+            .entry(key.iter().map(|k| row[*k].clone()).collect())
+            .or_default()
+            .push((row, d));
+    }
+    groups
+}
+
 /// Evaluates `expr`, reading global objects through `get`.
 pub fn evaluate(
     expr: &RelExpr,
@@ -131,13 +143,7 @@ impl Evaluator<'_> {
                 aggregates,
             } => {
                 let types = input.typ();
-                let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-                for (row, d) in consolidate(self.eval(input)?) {
-                    groups
-                        .entry(group_key.iter().map(|k| row[*k].clone()).collect())
-                        .or_default()
-                        .push((row, d));
-                }
+                let groups = partitioned(consolidate(self.eval(input)?), group_key);
                 let mut out = Vec::new();
                 for (mut key, rows) in groups {
                     for a in aggregates {
@@ -163,13 +169,7 @@ impl Evaluator<'_> {
                 order,
                 func,
             } => {
-                let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-                for (row, d) in consolidate(self.eval(input)?) {
-                    groups
-                        .entry(partition.iter().map(|k| row[*k].clone()).collect())
-                        .or_default()
-                        .push((row, d));
-                }
+                let groups = partitioned(consolidate(self.eval(input)?), partition);
                 groups
                     .into_values()
                     .flat_map(|rows| super::aggregate::rank(rows, order, *func))
@@ -181,13 +181,7 @@ impl Evaluator<'_> {
                 event_time,
                 gap,
             } => {
-                let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-                for (row, d) in consolidate(self.eval(input)?) {
-                    groups
-                        .entry(partition.iter().map(|k| row[*k].clone()).collect())
-                        .or_default()
-                        .push((row, d));
-                }
+                let groups = partitioned(consolidate(self.eval(input)?), partition);
                 let mut out = Vec::new();
                 for rows in groups.into_values() {
                     out.extend(super::window::sessions(rows, *event_time, *gap)?);
@@ -201,13 +195,7 @@ impl Evaluator<'_> {
                 limit,
                 offset,
             } => {
-                let mut groups: BTreeMap<Row, Vec<(Row, Diff)>> = BTreeMap::new();
-                for (row, d) in consolidate(self.eval(input)?) {
-                    groups
-                        .entry(group_key.iter().map(|k| row[*k].clone()).collect())
-                        .or_default()
-                        .push((row, d));
-                }
+                let groups = partitioned(consolidate(self.eval(input)?), group_key);
                 groups
                     .into_values()
                     .flat_map(|rows| top_k(rows, order, *limit, *offset))

@@ -230,16 +230,10 @@ impl<'s> RenderCx<'_, 's> {
                 order,
                 func,
             } => {
-                let (rows, errs) = self.render(input);
-                let (partition, order, func) = (partition.clone(), order.clone(), *func);
-                let keyed = rows.map(move |row: Row| (key_of(&row, &partition), row));
-                let ranked: VecCollection<'s, Timestamp, (Row, Row), Diff> = keyed.reduce(
-                    move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
-                        let rows = vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
-                        out.extend(crate::ir::aggregate::rank(rows, &order, func));
-                    },
-                );
-                (ranked.map(|(_, row)| row), errs)
+                let (order, func) = (order.clone(), *func);
+                self.per_partition("Rank", input, partition, move |rows| {
+                    Ok(crate::ir::aggregate::rank(rows, &order, func))
+                })
             }
             RelExpr::SessionWindows {
                 input,
@@ -247,20 +241,10 @@ impl<'s> RenderCx<'_, 's> {
                 event_time,
                 gap,
             } => {
-                let (rows, errs) = self.render(input);
-                let (partition, event_time, gap) = (partition.clone(), *event_time, *gap);
-                let keyed = rows.map(move |row: Row| (key_of(&row, &partition), row));
-                // Every group's sessions are recomputed when one of its rows changes: a row can
-                // join, split or merge sessions.
-                let sessions: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
-                    keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out| {
-                        let rows = vals.iter().map(|(r, d)| ((*r).clone(), *d));
-                        match crate::ir::window::sessions(rows, event_time, gap) {
-                            Ok(rows) => out.extend(rows.into_iter().map(|(r, d)| (Ok(r), d))),
-                            Err(e) => out.push((Err(e), 1)),
-                        }
-                    });
-                fallible("Sessions", sessions, errs, |(_, row)| Some(row))
+                let (event_time, gap) = (*event_time, *gap);
+                self.per_partition("Sessions", input, partition, move |rows| {
+                    crate::ir::window::sessions(rows, event_time, gap)
+                })
             }
             RelExpr::TopK {
                 input,
@@ -269,18 +253,10 @@ impl<'s> RenderCx<'_, 's> {
                 limit,
                 offset,
             } => {
-                let (rows, errs) = self.render(input);
-                let gk = group_key.clone();
                 let (order, limit, offset) = (order.clone(), *limit, *offset);
-                let keyed = rows.map(move |row: Row| (key_of(&row, &gk), row));
-                let kept: VecCollection<'s, Timestamp, (Row, Row), Diff> = keyed.reduce(
-                    move |_key: &Row, vals: &[(&Row, Diff)], out: &mut Vec<(Row, Diff)>| {
-                        let group: Vec<(Row, Diff)> =
-                            vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
-                        out.extend(top_k(group, &order, limit, offset));
-                    },
-                );
-                (kept.map(|(_, row)| row), errs)
+                self.per_partition("TopK", input, group_key, move |rows| {
+                    Ok(top_k(rows, &order, limit, offset))
+                })
             }
             RelExpr::Distinct { input } => {
                 let (rows, errs) = self.render(input);
@@ -310,6 +286,35 @@ impl<'s> RenderCx<'_, 's> {
                 (rows, errs)
             }
         }
+    }
+}
+
+impl<'s> RenderCx<'_, 's> {
+    /// Renders `input` grouped by the `key` columns, each group's output recomputed by
+    /// `logic` from all its rows whenever one of them changes (a row can move others: ranks,
+    /// sessions, a top-k's cut-off). An error replaces the group's output.
+    fn per_partition<L>(
+        &mut self,
+        name: &str,
+        input: &RelExpr,
+        key: &[usize],
+        logic: L,
+    ) -> (Rows<'s>, Errs<'s>)
+    where
+        L: Fn(Vec<(Row, Diff)>) -> Result<Vec<(Row, Diff)>, EvalError> + 'static,
+    {
+        let (rows, errs) = self.render(input);
+        let key = key.to_vec();
+        let keyed = rows.map(move |row: Row| (key_of(&row, &key), row));
+        let out: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
+            keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out| {
+                let rows = vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
+                match logic(rows) {
+                    Ok(rows) => out.extend(rows.into_iter().map(|(r, d)| (Ok(r), d))),
+                    Err(e) => out.push((Err(e), 1)),
+                }
+            });
+        fallible(name, out, errs, |(_, row)| Some(row))
     }
 }
 
