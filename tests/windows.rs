@@ -256,3 +256,62 @@ async fn late_rows_can_update_and_idle_inputs_close() {
         .unwrap();
     assert!(open.is_empty(), "without idle, the window stays open");
 }
+
+/// A restart replays the log at its own times, so an EMIT FINAL view decides lateness and
+/// closes windows exactly as before (within the retained history).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_final_is_the_same_after_a_restart() {
+    let data_dir = common::temp_data_dir();
+    let server = common::Process::start(&data_dir, &[]).await;
+    let client = server.connect("final_restart").await;
+    client
+        .batch_execute(
+            "CREATE TABLE ev (k int, at timestamp);
+             CREATE MATERIALIZED VIEW counts AS
+               SELECT k, window_start, count(*) AS n
+               FROM TUMBLE(ev, DESCRIPTOR(at), INTERVAL '10 seconds', emit => 'final', grace => INTERVAL '2 seconds')
+               GROUP BY k, window_start;",
+        )
+        .await
+        .unwrap();
+    // One statement per time: in order, then a late row, then one that closes its window.
+    for at in [
+        "10:00:01", "10:00:05", "10:00:13", "10:00:02", "10:00:30", "10:00:12", "10:00:31",
+    ] {
+        client
+            .batch_execute(&format!("INSERT INTO ev VALUES (1, '2026-01-01 {at}')"))
+            .await
+            .unwrap();
+    }
+    let read = |client: tokio_postgres::Client| async move {
+        let rows: Vec<(String, i64)> = client
+            .query("SELECT window_start::text, n FROM counts ORDER BY 1", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let late: i64 = client
+            .query_one("SHOW LATE ROWS", &[])
+            .await
+            .unwrap()
+            .get(1);
+        (rows, late)
+    };
+    let before = read(client).await;
+    assert_eq!(
+        before,
+        (
+            vec![
+                ("2026-01-01 10:00:00".to_string(), 2),
+                ("2026-01-01 10:00:10".to_string(), 1)
+            ],
+            2
+        ),
+        "10:00:02 arrives after 10:00:13 closed its window, 10:00:12 after 10:00:30"
+    );
+    server.kill();
+    let server = common::Process::start(&data_dir, &[]).await;
+    let after = read(server.connect("final_restart").await).await;
+    assert_eq!(after, before);
+}
