@@ -46,9 +46,9 @@ impl TableFunc {
                 let mut out = Vec::new();
                 let mut start = bin(t, slide, 0);
                 // Oldest window first, so the output reads in time order.
-                while start > t - size {
+                while start > t.saturating_sub(size) {
                     out.push(window(start, size)?);
-                    start -= slide;
+                    start = start.saturating_sub(slide);
                 }
                 out.reverse();
                 Ok(out)
@@ -97,7 +97,7 @@ pub fn sessions(
     let mut start = 0;
     while start < timed.len() {
         let mut stop = start + 1;
-        while stop < timed.len() && timed[stop].0 - timed[stop - 1].0 < gap {
+        while stop < timed.len() && timed[stop].0.saturating_sub(timed[stop - 1].0) < gap {
             stop += 1;
         }
         let first = timed[start].0;
@@ -266,6 +266,16 @@ mod tests {
             .eval(&[Datum::Null])
             .unwrap()
             .is_empty());
+        // At the ends of the timestamp range: an error, never a panic.
+        let last = Datum::Timestamp(chrono::NaiveDateTime::MAX);
+        assert!(TableFunc::Tumble {
+            size: 86_400_000_000
+        }
+        .eval(&[last.clone()])
+        .is_err());
+        let first = Datum::Timestamp(chrono::NaiveDateTime::MIN);
+        assert!(TableFunc::Hop { slide: 1, size: 3 }.eval(&[first]).is_err());
+        assert!(sessions(vec![(vec![last], 1)], 0, i64::MAX).is_err());
     }
 
     #[test]

@@ -201,7 +201,7 @@ impl Gate {
         let (since, w) = self.last_data?;
         let (&end, _) = self.pending.first_key_value()?;
         // w + (t - since) * 1000 - idle >= end, in whole milliseconds after `since`.
-        let wait = (end - w).saturating_add(idle).max(1);
+        let wait = end.saturating_sub(w).saturating_add(idle).max(1);
         Some(since.saturating_add((wait as u64).div_ceil(1000)))
     }
 
