@@ -273,6 +273,101 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
     Some(Ok(out))
 }
 
+/// ksqlDB's stream-stream join bound, `a JOIN b WITHIN n UNIT [GRACE PERIOD ..] ON cond` (or
+/// `WITHIN (before, after)`), as the SQL interval join it means: `ON (cond) AND b.rowtime
+/// BETWEEN a.rowtime - before AND a.rowtime + after`, `rowtime` being each side's event time.
+/// None when the statement has no such clause.
+pub fn within(sql: &str) -> Option<Result<String, SqlError>> {
+    if !sql.to_ascii_lowercase().contains("within") {
+        return None;
+    }
+    let t = tokens(sql)?;
+    let depth = depths(&t);
+    let w =
+        (1..t.len()).find(|&i| is_word(t.get(i), "WITHIN") && !is(t.get(i - 1), &Token::Period))?;
+    let d = depth[w];
+    let at_depth = |i: usize, word: &str| depth[i] == d && is_word(t.get(i), word);
+    let (before, after, mut i) = if is(t.get(w + 1), &Token::LParen) {
+        let before = bound(t.get(w + 2), t.get(w + 3));
+        let after = bound(t.get(w + 5), t.get(w + 6));
+        if !is(t.get(w + 4), &Token::Comma) || !is(t.get(w + 7), &Token::RParen) {
+            return Some(Err(syntax(
+                "WITHIN (before, after): expected two durations",
+            )));
+        }
+        (before, after, w + 8)
+    } else {
+        let both = bound(t.get(w + 1), t.get(w + 2));
+        (both.clone(), both, w + 3)
+    };
+    let (before, after) = match (before, after) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(e), _) | (_, Err(e)) => return Some(Err(e)),
+    };
+    // The grace period bounds how long a side's rows wait; all are kept for now.
+    if is_word(t.get(i), "GRACE") && is_word(t.get(i + 1), "PERIOD") {
+        i += 4;
+    }
+    if !at_depth(i, "ON") {
+        return Some(Err(syntax(
+            "JOIN ... WITHIN: expected ON after the time bound",
+        )));
+    }
+    let on = i;
+    let end = (on + 1..t.len())
+        .find(|&j| {
+            depth[j] < d
+                || (depth[j] == d
+                    && ([
+                        "WHERE", "GROUP", "WINDOW", "EMIT", "JOIN", "LEFT", "RIGHT", "INNER",
+                        "FULL", "CROSS", "ORDER", "LIMIT", "HAVING",
+                    ]
+                    .iter()
+                    .any(|k| is_word(t.get(j), k))
+                        || matches!(t[j].token, Token::SemiColon | Token::EOF | Token::RParen)))
+        })
+        .unwrap_or(t.len());
+    let word_text = |j: usize| match &t[j].token {
+        Token::Word(w) => {
+            Some(sql[t[j].start..t[j].end].to_string()).filter(|_| w.keyword != Keyword::ON)
+        }
+        _ => None,
+    };
+    // The right side's name: the last word before WITHIN (its alias, if it has one).
+    let Some(right) = word_text(w - 1) else {
+        return Some(Err(syntax(
+            "JOIN ... WITHIN: expected the joined relation before WITHIN",
+        )));
+    };
+    // The left side: the first relation of FROM, by its alias if it has one.
+    let Some(from) = (0..w).rev().find(|&j| at_depth(j, "FROM")) else {
+        return Some(Err(syntax("JOIN ... WITHIN: the query has no FROM")));
+    };
+    let mut j = from + 1;
+    while is(t.get(j + 1), &Token::Period) {
+        j += 2;
+    }
+    let alias = match t.get(j + 1).map(|x| &x.token) {
+        Some(Token::Word(a)) if a.keyword == Keyword::AS => j + 2,
+        Some(Token::Word(a)) if a.keyword == Keyword::NoKeyword || a.quote_style.is_some() => j + 1,
+        _ => j,
+    };
+    let Some(left) = word_text(alias) else {
+        return Some(Err(syntax(
+            "JOIN ... WITHIN: expected a named stream in FROM",
+        )));
+    };
+    let cond = &sql[t[on + 1].start..t[end - 1].end];
+    let bound = format!(
+        "({cond}) AND {right}.rowtime BETWEEN {left}.rowtime - INTERVAL '{before} milliseconds' \
+         AND {left}.rowtime + INTERVAL '{after} milliseconds'"
+    );
+    let mut out = sql.to_string();
+    out.replace_range(t[on + 1].start..t[end - 1].end, &bound);
+    out.replace_range(t[w].start..t[on].start, "");
+    Some(Ok(out))
+}
+
 /// What a ksqlDB window clause says, in milliseconds.
 #[derive(Debug, PartialEq)]
 struct WindowSpec {
@@ -373,6 +468,14 @@ impl WindowSpec {
                 iv(self.size)
             ),
         }
+    }
+}
+
+/// A WITHIN bound: a duration, which may be zero.
+fn bound(n: Option<&Tok>, unit: Option<&Tok>) -> Result<u64, SqlError> {
+    match n.map(|x| &x.token) {
+        Some(Token::Number(z, _)) if z.parse::<u64>() == Ok(0) => Ok(0),
+        _ => duration(n, unit, "WITHIN"),
     }
 }
 

@@ -144,6 +144,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
     if is_blank(sql) {
         return Ok(Statement::Empty);
     }
+    if let Some(bounded) = ksql_window::within(sql) {
+        return parse_statement(&bounded?);
+    }
     if let Some(windowed) = ksql_window::rewrite(sql) {
         return parse_statement(&windowed?);
     }

@@ -62,8 +62,13 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
                 .map(|p| p.as_ident().map(normalize_ident).unwrap_or_default())
                 .collect();
             let (rel, names) = resolve_relation(qcx.pcx, &parts)?;
+            let event_time = super::window::event_time_of(qcx.pcx, &parts, &names);
             let table = parts.last().cloned().unwrap_or_default();
-            Ok(aliased(rel, names, Some(table), alias.as_ref()))
+            let (rel, mut scope) = aliased(rel, names, Some(table), alias.as_ref());
+            if let Some(i) = event_time {
+                scope.items[i].event_time = true;
+            }
+            Ok((rel, scope))
         }
         TableFactor::Derived {
             subquery,

@@ -255,6 +255,7 @@ pub(super) fn plan_grouping<'a, 'c>(
                 level: 0,
                 hidden: true,
                 qualified_only: false,
+                event_time: false,
             }),
         }
     }
@@ -265,6 +266,7 @@ pub(super) fn plan_grouping<'a, 'c>(
             level: 0,
             hidden: true,
             qualified_only: false,
+            event_time: false,
         });
     }
     let mut post = ExprCx::new(qcx, reduced, Scope { items }, "SELECT");

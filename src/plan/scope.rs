@@ -17,6 +17,8 @@ pub struct ScopeItem {
     pub hidden: bool,
     /// Matched only by a qualified name (the right side's copy of a `USING` column).
     pub qualified_only: bool,
+    /// The relation's event-time column, which also answers to `rowtime` (ksqlDB's name).
+    pub event_time: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -35,6 +37,7 @@ impl Scope {
                     level: 0,
                     hidden: false,
                     qualified_only: false,
+                    event_time: false,
                 })
                 .collect(),
         }
@@ -70,18 +73,30 @@ impl Scope {
             level: 0,
             hidden: true,
             qualified_only: false,
+            event_time: false,
         });
     }
 
     /// Resolves `[table.]name` to a column index.
     pub fn resolve(&self, table: Option<&str>, name: &str) -> PlanResult<usize> {
-        let matches: Vec<(usize, &ScopeItem)> = self
+        let named = |i: &ScopeItem| i.name == name || (name == "rowtime" && i.event_time);
+        let mut matches: Vec<(usize, &ScopeItem)> = self
             .items
             .iter()
             .enumerate()
             .filter(|(_, i)| !i.hidden && i.name == name && (table.is_some() || !i.qualified_only))
             .filter(|(_, i)| table.is_none() || i.table.as_deref() == table)
             .collect();
+        if matches.is_empty() && name == "rowtime" {
+            // No column of that name: the event-time column answers to it.
+            matches = self
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| !i.hidden && named(i))
+                .filter(|(_, i)| table.is_none() || i.table.as_deref() == table)
+                .collect();
+        }
         let Some(level) = matches.iter().map(|(_, i)| i.level).min() else {
             let full = match table {
                 Some(t) => {

@@ -288,17 +288,35 @@ fn interval_value(qcx: &QueryCx, e: &Expr, what: &str) -> PlanResult<Interval> {
     }
 }
 
+/// The position of a named relation's event-time column, if it declares one (or, for a view,
+/// carries one through by name). None for CTEs and unknown names.
+pub(super) fn event_time_of(
+    pcx: &PlanContext,
+    parts: &[String],
+    names: &[String],
+) -> Option<usize> {
+    if let [name] = parts {
+        if pcx.ctes.borrow().iter().any(|c| &c.name == name) {
+            return None;
+        }
+    }
+    let item = pcx
+        .catalog
+        .resolve(parts, &pcx.database, &pcx.search_path)
+        .ok()?;
+    // A view that is not materialized is inlined; its event time comes from what it reads.
+    match &item.kind {
+        ItemKind::View { expr } => pcx.catalog.carried_event_time(&expr.depends_on(), names),
+        _ => item.event_time,
+    }
+}
+
 /// The position of a relation's event-time column, for the `rowtime` pseudo-column.
 fn event_time_column(pcx: &PlanContext, parts: &[String], names: &[String]) -> PlanResult<usize> {
     let item = pcx
         .catalog
         .resolve(parts, &pcx.database, &pcx.search_path)?;
-    // A view that is not materialized is inlined; its event time comes from what it reads.
-    let event_time = match &item.kind {
-        ItemKind::View { expr } => pcx.catalog.carried_event_time(&expr.depends_on(), names),
-        _ => item.event_time,
-    };
-    event_time.ok_or_else(|| {
+    event_time_of(pcx, parts, names).ok_or_else(|| {
         PlanError::InvalidParameter(format!(
             "{} has no event-time column: declare one with WITH (TIMESTAMP = 'column') where it \
              is created, or name it: TUMBLE({}, DESCRIPTOR(column), ...)",
