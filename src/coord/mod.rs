@@ -4,6 +4,7 @@
 //! Statements are planned and sequenced one at a time under a lock; waiting for answers (peeks,
 //! subscriptions) happens outside it, in the session, through `ReadFuture` and `Subscription`.
 
+mod clock;
 mod drop;
 mod hydration;
 mod ingest;
@@ -124,10 +125,6 @@ pub enum StartError {
     Replay { index: usize, what: String },
 }
 
-/// How often the clock advances the inputs when nothing is written: the resolution of
-/// temporal filters, and how stale a read can be on an idle server.
-const TICK: std::time::Duration = std::time::Duration::from_millis(100);
-
 fn now_ms() -> Timestamp {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -161,41 +158,6 @@ impl Coordinator {
         coord.start_sinks();
         coord.start_clock();
         Ok(coord)
-    }
-
-    /// Advances every input's frontier with the wall clock, every `TICK`, when nothing is
-    /// written: reads then happen at the current time, and rows whose temporal filter (now())
-    /// lets them expire leave the views on time, with no writes to carry the time forward.
-    fn start_clock(self: &Arc<Self>) {
-        let coord = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("runnel-clock".into())
-            .spawn(move || loop {
-                std::thread::sleep(TICK);
-                match coord.upgrade() {
-                    Some(c) => c.tick(),
-                    None => return,
-                }
-            })
-            .expect("spawning a thread");
-    }
-
-    fn tick(&self) {
-        let mut st = self.lock();
-        let now = now_ms();
-        if st.replaying || now <= st.write_ts {
-            return;
-        }
-        // Later writes are timed after `now`; the workers learn of it behind earlier writes.
-        st.write_ts = now;
-        let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
-        self.log.after_pending(move || {
-            workers.broadcast(|| Command::AdvanceTo {
-                time: now + 1,
-                since: now,
-            });
-            read_ts.store(now, Ordering::SeqCst);
-        });
     }
 
     fn new(
