@@ -6,6 +6,7 @@
 
 mod clock;
 mod drop;
+mod evaluate;
 mod hydration;
 mod ingest;
 mod read;
@@ -33,6 +34,8 @@ use crate::plan::{plan_statement, Plan, PlanContext, PlanError, SelectPlan, Show
 use crate::repr::{Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 use crate::storage::{Log, LogRecord, TableStore};
 use crate::worker::{Command, PeekTarget};
+pub(crate) use evaluate::evaluate_over;
+use evaluate::{check_maintained, check_not_null, evaluate};
 use read::Pending;
 use workers::Workers;
 
@@ -764,76 +767,4 @@ fn exists(name: &str, if_not_exists: bool, tag: &str) -> Result<Response, SqlErr
     } else {
         Err(PlanError::AlreadyExists(name.into()).into())
     }
-}
-
-/// Refuses a plan to be maintained that uses now() other than in a temporal filter.
-fn check_maintained(expr: &RelExpr) -> Result<(), SqlError> {
-    crate::ir::temporal::check_maintained(expr).map_err(|m| SqlError::new("0A000", m))
-}
-
-/// Evaluates a plan over the current table contents (for writes, which must read exactly the
-/// state they change).
-fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
-    Ok(evaluate_over(
-        &st.catalog,
-        &st.tables,
-        expr,
-        now_ms().max(st.write_ts),
-    )?)
-}
-
-/// Evaluates `expr` with the reference evaluator over `tables`; the materialized views it reads
-/// are evaluated from their definitions (and their errors are its errors), all at time `now`.
-pub(crate) fn evaluate_over(
-    catalog: &Catalog,
-    tables: &TableStore,
-    expr: &RelExpr,
-    now: Timestamp,
-) -> Result<Vec<(Row, Diff)>, crate::ir::EvalError> {
-    fn inputs(
-        catalog: &Catalog,
-        tables: &TableStore,
-        expr: &RelExpr,
-        now: Timestamp,
-        out: &mut std::collections::HashMap<GlobalId, Vec<(Row, Diff)>>,
-    ) -> Result<(), crate::ir::EvalError> {
-        for id in expr.depends_on() {
-            if out.contains_key(&id) {
-                continue;
-            }
-            let rows = match catalog.get(id).map(|i| &i.kind) {
-                Some(ItemKind::MaterializedView { expr }) => {
-                    let mut expr = expr.clone();
-                    expr.bind_now(now);
-                    inputs(catalog, tables, &expr, now, out)?;
-                    eval::evaluate(&expr, &|i| out.get(&i).cloned().unwrap_or_default())?
-                }
-                _ => tables.contents(id),
-            };
-            out.insert(id, rows);
-        }
-        Ok(())
-    }
-    let mut expr = expr.clone();
-    expr.bind_now(now);
-    let mut read = std::collections::HashMap::new();
-    inputs(catalog, tables, &expr, now, &mut read)?;
-    eval::evaluate(&expr, &|id| read.get(&id).cloned().unwrap_or_default())
-}
-
-fn check_not_null(catalog: &Catalog, id: GlobalId, rows: &[(Row, Diff)]) -> Result<(), SqlError> {
-    let Some(item) = catalog.get(id) else {
-        return Ok(());
-    };
-    for (row, d) in rows {
-        if *d <= 0 {
-            continue;
-        }
-        for (i, t) in item.desc.types.iter().enumerate() {
-            if !t.nullable && row[i].is_null() {
-                return Err(PlanError::NotNull(item.desc.names[i].clone()).into());
-            }
-        }
-    }
-    Ok(())
 }
