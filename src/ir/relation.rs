@@ -469,10 +469,15 @@ impl RelExpr {
 
     /// Whether the plan reads `now()` anywhere.
     pub fn mentions_now(&self) -> bool {
-        let mut found = false;
-        self.clone()
-            .visit_scalars_mut(&mut |s| found |= super::temporal::mentions_now(s));
-        found
+        let own: Vec<&ScalarExpr> = match self {
+            RelExpr::Map { scalars: es, .. }
+            | RelExpr::Filter { predicates: es, .. }
+            | RelExpr::FlatMap { args: es, .. } => es.iter().collect(),
+            RelExpr::Reduce { aggregates, .. } => aggregates.iter().map(|a| &a.expr).collect(),
+            _ => vec![],
+        };
+        own.into_iter().any(super::temporal::mentions_now)
+            || self.children().into_iter().any(RelExpr::mentions_now)
     }
 
     /// The constant rows of a `Constant` plan.
