@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo bench --bench throughput` (`BATCHES=N` to change the 30 batches, `WORKERS=N`).
 
+mod common;
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -39,21 +41,6 @@ fn fact(i: usize, key_space: i32) -> (i32, i32) {
     (k, (i % 97) as i32)
 }
 
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .unwrap_or("0")
-                    .parse()
-                    .unwrap_or(0)
-            })
-        })
-        .unwrap_or(0)
-}
-
 fn main() {
     if let Ok(mode) = std::env::var("RUNNEL_BENCH_MODE") {
         let (rows, secs) = match mode.as_str() {
@@ -65,7 +52,10 @@ fn main() {
             "dd-join" => dd::run(true),
             other => panic!("unknown mode {other}"),
         };
-        println!("RESULT {rows} {secs} {}", peak_rss_kb());
+        println!(
+            "RESULT {rows} {secs} {}",
+            common::proc_status_kb("self", "VmHWM:")
+        );
         return;
     }
     let exe = std::env::current_exe().expect("bench executable");

@@ -28,17 +28,6 @@ fn event(i: usize) -> (u64, u64, u64) {
     (k, EPOCH_MS + i as u64 * 10, (i % 97) as u64)
 }
 
-fn rss_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 const VIEWS: [(&str, &str); 3] = [
     (
         "(a) tumbling 1 min, count per key",
@@ -135,7 +124,10 @@ fn sql(events: usize, query: &str) -> (f64, Vec<u64>) {
                     .query_one("SELECT count(*) FROM v", &[])
                     .await
                     .unwrap();
-                quarters.push(rss_kb(server.child.id(), "VmRSS:"));
+                quarters.push(common::proc_status_kb(
+                    &server.child.id().to_string(),
+                    "VmRSS:",
+                ));
             }
         }
         client

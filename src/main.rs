@@ -24,6 +24,46 @@ enum Command {
     ///
     /// Example: runnel replay --data-dir ./runnel-data --as-of 1795348310578 --query 'SELECT * FROM poor_ratings'
     Replay(ReplayArgs),
+    /// Write a load generator's events to Kafka topics named after its outputs (`ratings` and
+    /// `customers`, `authorizations`, `syslog`): JSON rows, and customers as Debezium change
+    /// events. With the same --seed, --start-time and --up-to, the data equals that of
+    /// `CREATE SOURCE ... FROM LOAD GENERATOR` with those options.
+    ///
+    /// Example: runnel produce ratings --broker 127.0.0.1:9092 --rate 20 --seed 42
+    Produce(ProduceArgs),
+}
+
+#[derive(clap::Args)]
+struct ProduceArgs {
+    /// The generator: ratings, authorizations or syslog.
+    #[arg(value_parser = ["ratings", "authorizations", "syslog"])]
+    generator: String,
+    /// The Kafka broker (host:port) to write to.
+    #[arg(long, env = "RUNNEL_KAFKA_BROKER")]
+    broker: String,
+    /// Events per second (ratings, authorizations or lines; customer changes follow ratings).
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// The seed: the same seed makes the same events. Default: drawn at random (and logged).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// When event 0 happens (a timestamp such as '2026-01-01 00:00:00+00'); events before now
+    /// are written at once. Default: now.
+    #[arg(long)]
+    start_time: Option<String>,
+    /// Stop after this many events (default: run until interrupted).
+    #[arg(long)]
+    up_to: Option<u64>,
+    /// How many customers (ratings) or cards (authorizations) there are.
+    #[arg(long)]
+    population: Option<u64>,
+    /// How customer changes are written: `debezium` (before/after/op events) or `upsert` (the
+    /// row, and a tombstone when a customer is deleted), as ksqlDB's CREATE TABLE reads them.
+    #[arg(long, default_value = "debezium", value_parser = ["debezium", "upsert"])]
+    customers_envelope: String,
+    /// Put before each topic's name (e.g. `demo-` for demo-ratings).
+    #[arg(long, default_value = "")]
+    topic_prefix: String,
 }
 
 #[derive(clap::Args)]
@@ -100,6 +140,7 @@ fn main() -> std::process::ExitCode {
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
         Some(Command::Replay(a)) => return replay(a),
+        Some(Command::Produce(a)) => return produce(a),
         None => cli.serve,
     };
     let workers = args.workers.unwrap_or_else(|| {
@@ -236,4 +277,65 @@ fn replay(args: ReplayArgs) -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// `runnel produce`: writes generated events to Kafka until done or interrupted.
+fn produce(args: ProduceArgs) -> std::process::ExitCode {
+    use runnel::parse::{Generator, SinkEnvelope};
+    use runnel::source::generator::{now_ms, GeneratorSpec};
+    let generator = match args.generator.as_str() {
+        "ratings" => Generator::Ratings,
+        "authorizations" => Generator::Authorizations,
+        _ => Generator::Syslog,
+    };
+    if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
+        eprintln!("ERROR: --rate {} is out of range: give events per second, more than 0 and at most 1000000", args.rate);
+        return std::process::ExitCode::FAILURE;
+    }
+    let start_ms = match &args.start_time {
+        None => now_ms(),
+        Some(text) => match GeneratorSpec::parse_start_time(text) {
+            Some(ms) => ms,
+            None => {
+                eprintln!("ERROR: --start-time '{text}' is not a timestamp");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+    let seed = args.seed.unwrap_or_else(GeneratorSpec::random_seed);
+    let produce = runnel::sink::produce::Produce {
+        broker: args.broker.clone(),
+        spec: GeneratorSpec {
+            generator,
+            rate: args.rate,
+            seed,
+            start_ms,
+            up_to: args.up_to,
+            population: args
+                .population
+                .unwrap_or_else(|| GeneratorSpec::default_population(generator)),
+        },
+        customers_envelope: if args.customers_envelope == "upsert" {
+            SinkEnvelope::Upsert
+        } else {
+            SinkEnvelope::Debezium
+        },
+        topic_prefix: args.topic_prefix.clone(),
+    };
+    tracing::info!(
+        "producing {} (seed {seed}, {} events/s) to {}",
+        generator.name(),
+        args.rate,
+        args.broker
+    );
+    match produce.run() {
+        Ok(n) => {
+            tracing::info!("done: {n} records written");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("cannot produce to {}: {e}", args.broker);
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -73,3 +73,16 @@ pub async fn connect(conn: &str) -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// A memory figure (kB) of process `pid` ("self" for this one) from /proc: `VmRSS:` (resident
+/// now) or `VmHWM:` (the peak); 0 where /proc cannot say.
+pub fn proc_status_kb(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -25,8 +25,9 @@ impl std::fmt::Display for QualifiedName {
 pub enum ItemKind {
     /// Rows written by INSERT/UPDATE/DELETE; arranged by the whole row in the workers.
     Table,
-    /// Rows read from a Kafka topic; stored and arranged like a table's, but not writable.
-    Source(crate::source::KafkaSpec),
+    /// Rows read from a Kafka topic or made by a load generator; stored and arranged like a
+    /// table's, but not writable.
+    Source(crate::source::SourceSpec),
     /// A name for a query, inlined wherever it is used.
     View { expr: RelExpr },
     /// A query maintained as an arrangement in the workers.

@@ -9,7 +9,7 @@ use crate::catalog::{CatalogItem, ItemKind, QualifiedName};
 use crate::error::SqlError;
 use crate::parse::CreateSource;
 use crate::repr::{GlobalId, RelationDesc};
-use crate::source::{kafka, Batch, Ingest, KafkaSpec};
+use crate::source::{kafka, Batch, Ingest, KafkaSpec, SourceSpec};
 use crate::storage::LogRecord;
 use crate::worker::Command;
 
@@ -49,7 +49,7 @@ impl Coordinator {
             name,
             desc,
             event_time: kafka.timestamp,
-            kind: ItemKind::Source(kafka),
+            kind: ItemKind::Source(SourceSpec::Kafka(kafka)),
             depends_on: vec![],
             create_sql,
             retain_history: retain,
@@ -69,7 +69,8 @@ impl Coordinator {
         let sources: Vec<GlobalId> = st
             .catalog
             .items()
-            .filter(|i| matches!(i.kind, ItemKind::Source(_)))
+            // A load generator's outputs other than its owner depend on the owner.
+            .filter(|i| matches!(i.kind, ItemKind::Source(_)) && i.depends_on.is_empty())
             .map(|i| i.id)
             .collect();
         for id in sources {
@@ -77,12 +78,14 @@ impl Coordinator {
         }
     }
 
-    fn start_source(self: &Arc<Self>, st: &mut State, id: GlobalId) {
+    pub(super) fn start_source(self: &Arc<Self>, st: &mut State, id: GlobalId) {
         let Some(item) = st.catalog.get(id) else {
             return;
         };
-        let ItemKind::Source(spec) = &item.kind else {
-            return;
+        let spec = match &item.kind {
+            ItemKind::Source(SourceSpec::Kafka(spec)) => spec,
+            ItemKind::Source(SourceSpec::Generator { .. }) => return self.start_generator(st, id),
+            _ => return,
         };
         let offsets = st.source_offsets.get(&id).cloned().unwrap_or_default();
         tracing::info!(
@@ -96,11 +99,7 @@ impl Coordinator {
         let rows = if spec.envelope == crate::parse::Envelope::None {
             vec![]
         } else {
-            st.tables
-                .contents(id)
-                .into_iter()
-                .flat_map(|(row, n)| std::iter::repeat_n(row, n.max(0) as usize))
-                .collect()
+            st.tables.rows(id)
         };
         let status = Arc::new(Mutex::new(Default::default()));
         let (name, spec, desc) = (item.name.to_string(), spec.clone(), item.desc.clone());

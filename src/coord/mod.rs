@@ -7,6 +7,7 @@
 mod clock;
 mod drop;
 mod evaluate;
+mod generators;
 mod hydration;
 mod ingest;
 mod read;
@@ -567,6 +568,7 @@ impl Coordinator {
                 kafka,
                 statement,
             } => self.create_source(st, session, name, desc, if_not_exists, kafka, *statement),
+            Plan::CreateGenerator(g) => self.create_generator(st, session, *g),
             Plan::CreateSink(sink) => self.create_sink(st, session, sink),
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
             other => Err(SqlError::internal(format!(

@@ -8,7 +8,8 @@ use crate::catalog::ItemKind;
 use crate::error::SqlError;
 use crate::parse::{Envelope, SourceFormat};
 use crate::repr::{ColumnType, Datum, RelationDesc, Row, ScalarType};
-use crate::source::{RecordError, ERRORS_KEPT};
+use crate::source::generator::Output;
+use crate::source::{RecordError, SourceSpec, ERRORS_KEPT};
 
 /// A source's undecodable records: how many the log records, and the latest of them.
 #[derive(Debug, Default)]
@@ -69,8 +70,9 @@ fn text(s: impl Into<String>) -> Datum {
 }
 
 /// `SHOW SOURCES`: the current database's sources. `records` and `bytes` count what was read
-/// since the server started; `errors` counts the undecodable records the log holds; `lag` is
-/// how far the log's offsets are behind the broker's high watermarks, when the broker said.
+/// since the server started (a load generator: the events the log holds); `errors` counts the
+/// undecodable records the log holds; `lag` is how far the log's offsets are behind the
+/// broker's high watermarks, when the broker said. A generator's `topic` is its kind.
 pub fn show(st: &State, session: &Session) -> Vec<Row> {
     let schemas = session.search_path();
     st.catalog
@@ -87,6 +89,35 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                 .map(|s| s.lock().expect("status lock").clone())
                 .unwrap_or_default();
             let offsets = st.source_offsets.get(&item.id);
+            let errors = st.source_errors.get(&item.id).map_or(0, |e| e.count);
+            let (kind, topic, format, envelope, records) = match spec {
+                SourceSpec::Kafka(k) => (
+                    "kafka",
+                    k.topic.clone(),
+                    match k.format {
+                        SourceFormat::Json => "json".to_string(),
+                        SourceFormat::Text => "text".to_string(),
+                        SourceFormat::Avro => "avro".to_string(),
+                        SourceFormat::Csv { columns } => format!("csv ({columns} columns)"),
+                    },
+                    match k.envelope {
+                        Envelope::None => "none",
+                        Envelope::Upsert => "upsert",
+                        Envelope::Debezium => "debezium",
+                    },
+                    status.records,
+                ),
+                SourceSpec::Generator { spec, output } => (
+                    "load generator",
+                    format!("{} ({})", spec.generator.name(), output.name()),
+                    "generated".to_string(),
+                    match output {
+                        Output::Customers | Output::Progress => "upsert",
+                        _ => "none",
+                    },
+                    offsets.and_then(|o| o.get(&0)).copied().unwrap_or(0) as u64,
+                ),
+            };
             let lag = (!status.high_watermarks.is_empty()).then(|| {
                 status
                     .high_watermarks
@@ -97,24 +128,14 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                     })
                     .sum::<i64>()
             });
-            let errors = st.source_errors.get(&item.id).map_or(0, |e| e.count);
             vec![
                 text(&item.name.item),
-                text("kafka"),
-                text(&spec.topic),
-                text(match spec.format {
-                    SourceFormat::Json => "json".to_string(),
-                    SourceFormat::Text => "text".to_string(),
-                    SourceFormat::Avro => "avro".to_string(),
-                    SourceFormat::Csv { columns } => format!("csv ({columns} columns)"),
-                }),
-                text(match spec.envelope {
-                    Envelope::None => "none",
-                    Envelope::Upsert => "upsert",
-                    Envelope::Debezium => "debezium",
-                }),
+                text(kind),
+                text(topic),
+                text(format),
+                text(envelope),
                 text(status.state.name()),
-                Datum::Int64(status.records as i64),
+                Datum::Int64(records as i64),
                 Datum::Int64(status.bytes as i64),
                 Datum::Int64(errors as i64),
                 lag.map_or(Datum::Null, Datum::Int64),
@@ -147,7 +168,7 @@ pub fn show_errors(
     };
     let mut rows = vec![];
     for item in st.catalog.items() {
-        let ItemKind::Source(spec) = &item.kind else {
+        let ItemKind::Source(SourceSpec::Kafka(spec)) = &item.kind else {
             continue;
         };
         let visible = item.name.database == session.database && schemas.contains(&item.name.schema);

@@ -10,10 +10,12 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::SqlError;
 
+mod generator;
 mod ksql;
 mod ksql_window;
 mod sink;
 mod source;
+pub use generator::{CreateGenerator, Generator};
 pub use sink::{parse_create_sink, CreateSink, SinkEnvelope};
 pub use source::{
     parse_create_source, CreateSource, Envelope, Metadata, OnError, SourceColumn, SourceFormat,
@@ -55,6 +57,7 @@ pub enum Statement {
     /// up (after a restart, or since its creation).
     ShowHydration,
     CreateSource(CreateSource),
+    CreateGenerator(CreateGenerator),
     CreateSink(CreateSink),
     /// `DROP SINK ...`, parsed as the `DROP VIEW` of the same length.
     DropSink(Box<ast::Statement>),
@@ -129,7 +132,27 @@ pub fn split_statements(sql: &str) -> Vec<(usize, &str)> {
         out.push((start, &sql[start..]));
     }
     out.retain(|(_, s)| !is_blank(s));
-    out
+    // A statement starts at its first word: leading comments would hide which statement it is.
+    out.into_iter()
+        .map(|(at, s)| {
+            let skip = leading_comments(s);
+            (at + skip, &s[skip..])
+        })
+        .collect()
+}
+
+/// The length of `s`'s leading whitespace and `--` comments.
+fn leading_comments(s: &str) -> usize {
+    let mut i = 0;
+    loop {
+        let rest = &s[i..];
+        let trimmed = rest.trim_start();
+        i += rest.len() - trimmed.len();
+        if !trimmed.starts_with("--") {
+            return i;
+        }
+        i += trimmed.find('\n').map_or(trimmed.len(), |n| n + 1);
+    }
 }
 
 fn is_blank(s: &str) -> bool {
@@ -188,6 +211,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             return Ok(Statement::DeclareSubscribe { name, subscribe });
         }
         ("fetch", _) => return parse_fetch(sql),
+        ("create", "source") if generator::is_load_generator(sql) => {
+            return generator::parse_create_generator(sql).map(Statement::CreateGenerator)
+        }
         ("create", "source") => return parse_create_source(sql).map(Statement::CreateSource),
         ("create", "stream" | "table" | "or") => {
             if source::is_ksql_source(sql) {
@@ -611,8 +637,9 @@ mod tests {
 
     #[test]
     fn splits_on_top_level_semicolons() {
-        let parts = split_statements("select 1; select ';'; ");
+        let parts = split_statements("-- a comment\n  -- another\nselect 1; select ';'; ");
         assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], (26, "select 1"));
         assert_eq!(parts[1].1.trim(), "select ';'");
     }
 

@@ -72,6 +72,8 @@ pub enum Plan {
         /// The statement, whose `to_sql` (once the broker is known) the log records.
         statement: Box<crate::parse::CreateSource>,
     },
+    /// Relations filled by a load generator.
+    CreateGenerator(Box<super::generator::CreateGeneratorPlan>),
     CreateSink(super::kafka::CreateSinkPlan),
     CreateView {
         name: QualifiedName,
@@ -156,6 +158,7 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
         Statement::Show(s) => Ok(Plan::Show(ShowKind::Objects(s.clone()))),
         Statement::ShowHydration => Ok(Plan::Show(ShowKind::Hydration)),
         Statement::CreateSource(cs) => super::kafka::plan_create_source(pcx, cs),
+        Statement::CreateGenerator(g) => super::generator::plan_create_generator(pcx, g),
         Statement::CreateSink(cs) => super::kafka::plan_create_sink(pcx, cs),
         Statement::DropSink(ast) => match plan_ast(pcx, ast)? {
             Plan::Drop {

@@ -17,7 +17,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use super::encode::Encoder;
+use super::encode::{Encoder, Record};
 use super::{KafkaSinkSpec, Resume, SharedSinkStatus, SinkHost};
 use crate::repr::{GlobalId, RelationDesc, Timestamp};
 
@@ -177,23 +177,7 @@ impl Sink {
                 let updates = pending.remove(&t).unwrap_or_default();
                 let records = self.encoder.encode(updates);
                 let n = records.len() as u64;
-                let deliveries: Vec<_> = records
-                    .iter()
-                    .map(|r| {
-                        let mut record = FutureRecord::<[u8], [u8]>::to(&self.spec.topic)
-                            .key(&r.key)
-                            .timestamp(t as i64);
-                        if let Some(v) = &r.value {
-                            record = record.payload(v);
-                        }
-                        producer.send_result(record).map_err(|(e, _)| e.to_string())
-                    })
-                    .collect::<Result<_, _>>()?;
-                for d in deliveries {
-                    futures::executor::block_on(d)
-                        .map_err(|_| "the producer went away".to_string())?
-                        .map_err(|(e, _)| e.to_string())?;
-                }
+                write_records(&producer, &self.spec.topic, &records, Some(t as i64))?;
                 self.set(|s| s.records += n);
                 unrecorded = true;
             }
@@ -219,23 +203,7 @@ impl Sink {
 
     /// The data topic and the progress topic, created if missing.
     fn create_topics(&self, config: &ClientConfig) -> Result<(), String> {
-        let admin: AdminClient<DefaultClientContext> =
-            config.create().map_err(|e| e.to_string())?;
-        let progress = self.spec.progress_topic();
-        let topics = [
-            NewTopic::new(&self.spec.topic, 1, TopicReplication::Fixed(1)),
-            NewTopic::new(&progress, 1, TopicReplication::Fixed(1)),
-        ];
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let results = futures::executor::block_on(admin.create_topics(&topics, &options))
-            .map_err(|e| e.to_string())?;
-        for r in results {
-            match r {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((topic, e)) => return Err(format!("cannot create topic {topic}: {e}")),
-            }
-        }
-        Ok(())
+        create_topics(config, &[&self.spec.topic, &self.spec.progress_topic()])
     }
 
     /// The time this sink's last progress record says the topic is complete through.
@@ -281,4 +249,52 @@ impl Sink {
             }
         }
     }
+}
+
+/// Creates the topics that do not exist yet (one partition each).
+pub(super) fn create_topics(config: &ClientConfig, names: &[&str]) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = config.create().map_err(|e| e.to_string())?;
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = futures::executor::block_on(admin.create_topics(&topics, &options))
+        .map_err(|e| e.to_string())?;
+    for r in results {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, e)) => return Err(format!("cannot create topic {topic}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `records` to `topic` (with the record timestamp given, if any) and waits until the
+/// broker has acknowledged every one.
+pub(super) fn write_records(
+    producer: &FutureProducer,
+    topic: &str,
+    records: &[Record],
+    timestamp: Option<i64>,
+) -> Result<(), String> {
+    let deliveries: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic).key(&r.key);
+            if let Some(t) = timestamp {
+                record = record.timestamp(t);
+            }
+            if let Some(v) = &r.value {
+                record = record.payload(v);
+            }
+            producer.send_result(record).map_err(|(e, _)| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    for d in deliveries {
+        futures::executor::block_on(d)
+            .map_err(|_| "the producer went away".to_string())?
+            .map_err(|(e, _)| e.to_string())?;
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod encode;
 pub mod kafka;
+pub mod produce;
 
 use std::sync::{Arc, Mutex};
 

@@ -6,6 +6,7 @@
 
 pub mod avro;
 pub mod decode;
+pub mod generator;
 pub mod kafka;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,18 @@ pub struct KafkaSpec {
     pub timestamp: Option<usize>,
 }
 
+/// What feeds a source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    Kafka(KafkaSpec),
+    /// One relation of a load generator. The generator runs for the item that depends on no
+    /// other: the progress relation of one with several outputs, or its only output.
+    Generator {
+        spec: generator::GeneratorSpec,
+        output: generator::Output,
+    },
+}
+
 /// What a running source reports about itself (shared between its reader and `SHOW SOURCES`).
 #[derive(Debug, Clone, Default)]
 pub struct Status {
@@ -59,6 +72,8 @@ pub enum SourceState {
     Retrying,
     /// Stopped at an undecodable record (ON ERROR 'halt').
     Halted,
+    /// A load generator that has emitted all its events (`UP TO`).
+    Finished,
 }
 
 impl SourceState {
@@ -68,6 +83,7 @@ impl SourceState {
             SourceState::Running => "running",
             SourceState::Retrying => "retrying",
             SourceState::Halted => "halted",
+            SourceState::Finished => "finished",
         }
     }
 }

@@ -100,6 +100,14 @@ impl TableStore {
             .unwrap_or_default()
     }
 
+    /// The table's rows, each as many times as it occurs.
+    pub fn rows(&self, id: GlobalId) -> Vec<Row> {
+        self.contents(id)
+            .into_iter()
+            .flat_map(|(row, n)| std::iter::repeat_n(row, n.max(0) as usize))
+            .collect()
+    }
+
     pub fn apply(&mut self, id: GlobalId, updates: &[(Row, Diff)]) {
         let table = self.tables.entry(id).or_default();
         for (row, diff) in updates {
