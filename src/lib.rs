@@ -6,6 +6,7 @@
 //! `render` -> `worker` (timely) -> arrangements -> peeks and subscriptions back to `server`.
 
 pub mod catalog;
+pub mod console;
 pub mod coord;
 pub mod error;
 pub mod ir;

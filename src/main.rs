@@ -120,6 +120,11 @@ struct ServeArgs {
     /// changing this flag later does not move existing sources.
     #[arg(long, env = "RUNNEL_KAFKA_BROKER")]
     kafka_broker: Option<String>,
+    /// Also serve the web console on this address (e.g. 127.0.0.1:6876): the sources and views
+    /// with row counts and lag, a live table of any view, and a chart of windowed counts.
+    /// Off by default; anyone who can reach the address can read every view.
+    #[arg(long, env = "RUNNEL_HTTP")]
+    http: Option<SocketAddr>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -174,6 +179,16 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
+        let console = match args.http {
+            None => None,
+            Some(addr) => match runnel::console::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::error!("cannot serve the console on {addr}: {e}; is another server using the port? Pass --http to choose another");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+        };
         let config = runnel::coord::Config {
             workers,
             data_dir: args.data_dir.clone(),
@@ -202,6 +217,16 @@ fn main() -> std::process::ExitCode {
             args.listen.ip(),
             args.listen.port()
         );
+        if let Some(listener) = console {
+            let addr = listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
+            tracing::info!("web console on http://{addr}/");
+            let coord = std::sync::Arc::clone(&coord);
+            tokio::spawn(async move {
+                if let Err(e) = runnel::console::serve(listener, coord).await {
+                    tracing::error!("the web console stopped: {e}");
+                }
+            });
+        }
         tokio::select! {
             r = runnel::server::serve(listener, std::sync::Arc::clone(&coord)) => {
                 if let Err(e) = r {

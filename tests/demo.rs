@@ -380,15 +380,18 @@ async fn demo_pipeline_through_kafka_matches_the_generators() {
 #[test]
 fn demo_script_runs_embedded_and_through_kafka() {
     for args in [&["--check"][..], &["--kafka", "--check"]] {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free_port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
         let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/run"))
             .args(args)
             .env("RUNNEL_BIN", env!("CARGO_BIN_EXE_runnel"))
-            .env("RUNNEL_DEMO_PORT", port.to_string())
+            .env("RUNNEL_DEMO_PORT", free_port().to_string())
+            .env("RUNNEL_DEMO_HTTP_PORT", free_port().to_string())
             .output()
             .expect("demo/run starts");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -414,6 +417,14 @@ fn demo_script_runs_embedded_and_through_kafka() {
                 assert!(!line.contains(" 0 rows"), "{args:?}: {line}");
             }
         }
+        // The web console answers: the sources (ratings and customers, authorizations, syslog)
+        // and the six views at least.
+        let listed = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("console: "))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok());
+        assert!(listed.is_some_and(|n| n >= 10), "{args:?}: {stdout}");
     }
 }
 
