@@ -7,29 +7,10 @@
 mod common;
 
 use common::chromium::Browser;
-use common::Process;
+use common::{text_rows, Process};
 use serde_json::Value;
-use tokio_postgres::{Client, SimpleQueryMessage};
 
 const PIPELINE: &str = include_str!("../sql/demo/pipeline.sql");
-
-/// The rows of `sql` as text (null as None), sorted.
-async fn text_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    let mut out: Vec<Vec<Option<String>>> = client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// The live table's body as the page draws it (a cell drawn as null is None), sorted.
 async fn drawn_rows(browser: &mut Browser) -> Vec<Vec<Option<String>>> {

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
 const PIPELINE: &str = include_str!("../sql/demo/pipeline.sql");
 const PIPELINE_KSQL: &str = include_str!("../sql/demo/pipeline-ksql.sql");
@@ -85,19 +85,15 @@ impl Data {
     }
 }
 
+/// The rows of `sql` as text, null as `NULL`, sorted.
 async fn rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
-    let mut out: Vec<Vec<String>> = client
-        .simple_query(sql)
+    let mut out: Vec<Vec<String>> = common::text_rows(client, sql)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
         .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
         })
         .collect();
     out.sort();

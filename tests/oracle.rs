@@ -8,7 +8,7 @@ mod common;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
 /// Views covering every stateful operator: joins of each kind, aggregates with and without
 /// GROUP BY, HAVING, DISTINCT, set operations, subqueries, top-k.
@@ -47,20 +47,7 @@ const VIEWS: &[&str] = &[
 ];
 
 async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    let mut out: Vec<Vec<Option<String>>> = client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
+    common::text_rows(client, sql).await
 }
 
 fn value(rng: &mut StdRng) -> String {

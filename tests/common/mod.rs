@@ -9,6 +9,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use runnel::coord::{Config, Coordinator};
+use tokio_postgres::SimpleQueryMessage;
+
+/// The rows of `sql` (simple query protocol) as text, null as None, sorted: an answer to
+/// compare as a multiset.
+pub async fn text_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let mut out: Vec<Vec<Option<String>>> = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
 
 /// A running server; it stops when the test process exits.
 pub struct TestServer {
