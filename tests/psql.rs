@@ -116,3 +116,111 @@ fn psql_copies_in_and_out() {
     assert!(out.contains("not yet supported"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// psql against `conn` (a libpq connection string), each command's unaligned output (errors
+/// with their SQLSTATE).
+fn psql_at(conn: &str, commands: &[&str]) -> Vec<String> {
+    commands
+        .iter()
+        .map(|c| {
+            let out = Command::new("psql")
+                .args([
+                    "-X",
+                    "-q",
+                    "-A",
+                    "-t",
+                    "-v",
+                    "VERBOSITY=verbose",
+                    conn,
+                    "-c",
+                    c,
+                ])
+                .output()
+                .expect("psql must be installed (bin/test installs it)");
+            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+        })
+        .collect()
+}
+
+/// Drops the owner column (Runnel's owner is `materialize`, PostgreSQL's the test's user).
+fn without_owner(listing: &str, owner_column: usize) -> String {
+    listing
+        .lines()
+        .map(|l| {
+            let mut fields: Vec<&str> = l.split('|').collect();
+            if fields.len() > owner_column {
+                fields.remove(owner_column);
+            }
+            fields.join("|") + "\n"
+        })
+        .collect()
+}
+
+/// psql's describe commands and the catalog queries clients send give what PostgreSQL gives for
+/// the same objects.
+#[test]
+fn psql_describes_objects_as_postgres_does() {
+    let Ok(pg) = std::env::var("RUNNEL_TEST_PG") else {
+        panic!("RUNNEL_TEST_PG is not set: run the suite with bin/test, which starts PostgreSQL");
+    };
+    let setup = "CREATE TABLE orders (id int, item text); \
+                 CREATE VIEW big_orders AS SELECT * FROM orders WHERE id > 10; \
+                 CREATE MATERIALIZED VIEW per_item AS SELECT item, count(*) AS n FROM orders GROUP BY item; \
+                 CREATE INDEX per_item_idx ON per_item (item);";
+    // A database of its own on PostgreSQL, which other tests share (the last dbname wins).
+    psql_at(
+        &pg,
+        &[
+            "DROP DATABASE IF EXISTS describe_test",
+            "CREATE DATABASE describe_test",
+        ],
+    );
+    let pg = format!("{pg} dbname=describe_test");
+    psql_at(&pg, &[setup]);
+    let server = common::TestServer::start(1);
+    let runnel = format!("{} dbname=describe_test", server.conn_string("materialize"));
+    psql_at(&runnel, &[setup]);
+
+    let listings = [r"\d", r"\dt", r"\dv", r"\dm", r"\di", r"\ds", r"\dn"];
+    let got = psql_at(&runnel, &listings);
+    let want = psql_at(&pg, &listings);
+    for ((command, got), want) in listings.iter().zip(&got).zip(&want) {
+        let owner = if *command == r"\dn" { 1 } else { 3 };
+        assert_eq!(
+            without_owner(got, owner),
+            without_owner(want, owner),
+            "{command}: Runnel gave\n{got}\nPostgreSQL gave\n{want}"
+        );
+    }
+    assert!(
+        got[0].contains("public|per_item|materialized view|materialize"),
+        "{}",
+        got[0]
+    );
+
+    let queries = [
+        "SELECT table_schema, table_name, table_type FROM information_schema.tables \
+         WHERE table_schema = 'public' ORDER BY table_name",
+        "SELECT column_name, ordinal_position, is_nullable, data_type \
+         FROM information_schema.columns WHERE table_name = 'orders' ORDER BY 2",
+        "SELECT schemaname, tablename FROM pg_catalog.pg_tables WHERE schemaname = 'public'",
+        "SELECT viewname FROM pg_views WHERE schemaname = 'public'",
+        "SELECT matviewname, ispopulated FROM pg_matviews",
+        "SELECT c.relname, a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
+        "SELECT i.indnatts, t.relname FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid \
+         JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname = 'per_item_idx'",
+        "SELECT datname FROM pg_database WHERE datname = current_database()",
+        "SELECT 'abc' ~ 'b', 'abc' ~* 'B', 'abc' !~ '^b', 'ABC' !~* 'c$', NULL ~ 'a'",
+    ];
+    assert_eq!(psql_at(&runnel, &queries), psql_at(&pg, &queries));
+
+    // The catalogs are read as of the query: a view over them is refused rather than frozen.
+    let refused = psql_at(
+        &runnel,
+        &["CREATE VIEW classes AS SELECT relname FROM pg_class"],
+    );
+    assert!(refused[0].contains("0A000"), "{}", refused[0]);
+    let bad = psql_at(&runnel, &["SELECT 'a' ~ '('"]);
+    assert!(bad[0].contains("2201B"), "{}", bad[0]);
+}

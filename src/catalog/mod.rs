@@ -156,6 +156,11 @@ impl Catalog {
         self.databases.remove(name);
     }
 
+    /// The database's schemas (none if it does not exist).
+    pub fn schemas(&self, database: &str) -> impl Iterator<Item = &String> {
+        self.databases.get(database).into_iter().flatten()
+    }
+
     pub fn schema_exists(&self, database: &str, schema: &str) -> bool {
         self.databases
             .get(database)

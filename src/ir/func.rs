@@ -47,6 +47,10 @@ pub enum Func {
     Like {
         case_insensitive: bool,
     },
+    /// POSIX regular expression match (`~`, `~*`; `!~` is its negation).
+    RegexMatch {
+        case_insensitive: bool,
+    },
     Concat,
     ConcatWs,
     ConcatOp,
@@ -92,6 +96,9 @@ pub enum Func {
     // json
     JsonGet,
     JsonGetText,
+    // system catalog
+    /// `pg_get_userbyid(oid)`: the role's name. Runnel has one role, the owner of everything.
+    PgGetUserById,
 }
 
 impl Func {
@@ -120,6 +127,12 @@ impl Func {
             Func::Like {
                 case_insensitive: true,
             } => "ILIKE",
+            Func::RegexMatch {
+                case_insensitive: false,
+            } => "~",
+            Func::RegexMatch {
+                case_insensitive: true,
+            } => "~*",
             _ => return None,
         })
     }
@@ -184,6 +197,7 @@ impl Func {
             | Func::Or
             | Func::Not
             | Func::Like { .. }
+            | Func::RegexMatch { .. }
             | Func::StartsWith => ScalarType::Bool,
             Func::IsNull | Func::IsTrue | Func::IsFalse | Func::IsDistinctFrom => {
                 return ColumnType::new(ScalarType::Bool, false)
@@ -219,6 +233,7 @@ impl Func {
             | Func::Lpad
             | Func::Rpad
             | Func::Initcap
+            | Func::PgGetUserById
             | Func::JsonGetText => ScalarType::Text,
             Func::Length | Func::Position => ScalarType::Int32,
             Func::Sqrt | Func::Power | Func::Exp | Func::Ln | Func::Log10 => {
@@ -303,6 +318,16 @@ impl Func {
                     like(s, p)
                 }))
             }
+            Func::RegexMatch { case_insensitive } => {
+                regex_match(text(&args[0]), text(&args[1]), *case_insensitive).map(Datum::Bool)
+            }
+            Func::PgGetUserById => Ok(Datum::String(match &args[0] {
+                Datum::Int32(OWNER_OID) => OWNER.to_string(),
+                other => format!(
+                    "unknown (OID={})",
+                    strconv::format(other).unwrap_or_default()
+                ),
+            })),
             Func::ConcatOp => Ok(Datum::String(
                 strconv::format(&args[0]).unwrap_or_default()
                     + &strconv::format(&args[1]).unwrap_or_default(),
@@ -525,6 +550,38 @@ pub(super) fn float(d: &Datum) -> Result<f64, EvalError> {
 }
 
 /// A SQL `LIKE` match: `%` any run, `_` one character, `\` escapes the next character.
+/// The role that owns every object (`pg_get_userbyid`, the catalogs' owner columns): Runnel
+/// has no roles, and names its owner as Postgres names its bootstrap superuser's oid.
+pub const OWNER: &str = "materialize";
+pub const OWNER_OID: i32 = 10;
+
+/// `s ~ pattern`: Postgres's advanced regular expressions, as far as the `regex` crate's syntax
+/// agrees with them (it has no backreferences or lookaround; those patterns are errors, 2201B).
+/// Patterns are compiled once per thread and kept, as queries repeat the same few.
+fn regex_match(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalError> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const KEPT: usize = 64;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<(String, bool), regex::Regex>> = RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let key = (pattern.to_string(), case_insensitive);
+        if !compiled.contains_key(&key) {
+            let re = regex::RegexBuilder::new(pattern)
+                .case_insensitive(case_insensitive)
+                .build()
+                .map_err(|e| EvalError::InvalidRegex(e.to_string()))?;
+            if compiled.len() >= KEPT {
+                compiled.clear();
+            }
+            compiled.insert(key.clone(), re);
+        }
+        Ok(compiled[&key].is_match(s))
+    })
+}
+
 pub fn like(s: &str, pattern: &str) -> bool {
     let s: Vec<char> = s.chars().collect();
     let p: Vec<char> = pattern.chars().collect();

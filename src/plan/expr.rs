@@ -446,6 +446,17 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 }
                 return Ok(ScalarExpr::call(func, args));
             }
+            B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
+                let l = self.plan_as(left, ScalarType::Text, "~")?;
+                let r = self.plan_as(right, ScalarType::Text, "~")?;
+                let case_insensitive = matches!(op, B::PGRegexIMatch | B::PGRegexNotIMatch);
+                let e = ScalarExpr::call(Func::RegexMatch { case_insensitive }, vec![l, r]);
+                return Ok(if matches!(op, B::PGRegexNotMatch | B::PGRegexNotIMatch) {
+                    ScalarExpr::call(Func::Not, vec![e])
+                } else {
+                    e
+                });
+            }
             B::Eq => Func::Eq,
             B::NotEq => Func::NotEq,
             B::Lt => Func::Lt,

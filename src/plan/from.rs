@@ -117,6 +117,10 @@ pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelE
             ));
         }
     }
+    if let Some(system) = super::system::resolve(pcx.catalog, &pcx.database, parts) {
+        pcx.reads_system.set(true);
+        return Ok(system);
+    }
     let item = pcx
         .catalog
         .resolve(parts, &pcx.database, &pcx.search_path)?;

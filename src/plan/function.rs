@@ -7,7 +7,7 @@ use super::coerce::cast;
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use crate::ir::{AggregateFunc, Func, ScalarExpr};
-use crate::repr::ScalarType;
+use crate::repr::{Datum, ScalarType};
 
 impl ExprCx<'_, '_> {
     pub(super) fn numeric_fn(&mut self, func: Func, e: &Expr) -> PlanResult<ScalarExpr> {
@@ -113,6 +113,54 @@ impl ExprCx<'_, '_> {
                     planned.push(cast(s, t.scalar, to));
                 }
                 return Ok(ScalarExpr::call(func, planned));
+            }
+            "pg_get_userbyid" => (
+                simple(Func::PgGetUserById, &[1])?,
+                vec![Some(ScalarType::Int32)],
+            ),
+            "current_database" | "current_schema" if n == 0 => {
+                let pcx = self.qcx.pcx;
+                let value = if name == "current_database" {
+                    Some(pcx.database.clone())
+                } else {
+                    // The first schema of the search path that exists, as in Postgres.
+                    pcx.search_path
+                        .iter()
+                        .find(|s| pcx.catalog.schema_exists(&pcx.database, s))
+                        .cloned()
+                };
+                return Ok(value.map_or(ScalarExpr::null(ScalarType::Text), |v| {
+                    ScalarExpr::Literal(Datum::String(v), ScalarType::Text)
+                }));
+            }
+            // Whether the relation is found by its unqualified name: decided when the query is
+            // planned, as an IN list of the visible relations' oids.
+            "pg_table_is_visible" => {
+                if n != 1 {
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name} with {n} arguments"
+                    )));
+                }
+                let oid = self.plan_as(&args[0], ScalarType::Int32, &name)?;
+                let pcx = self.qcx.pcx;
+                pcx.reads_system.set(true);
+                let visible = super::system::visible_relation_oids(
+                    pcx.catalog,
+                    &pcx.database,
+                    &pcx.search_path,
+                );
+                let eqs: Vec<ScalarExpr> = visible
+                    .into_iter()
+                    .map(|v| {
+                        let v = ScalarExpr::Literal(Datum::Int32(v), ScalarType::Int32);
+                        ScalarExpr::call(Func::Eq, vec![oid.clone(), v])
+                    })
+                    .collect();
+                return Ok(if eqs.is_empty() {
+                    ScalarExpr::bool(false)
+                } else {
+                    ScalarExpr::call(Func::Or, eqs)
+                });
             }
             "lower" => (simple(Func::Lower, &[1])?, vec![Some(text)]),
             "upper" => (simple(Func::Upper, &[1])?, vec![Some(text)]),

@@ -15,6 +15,7 @@ mod ranking;
 mod scope;
 mod statement;
 mod subquery;
+mod system;
 mod window;
 mod write;
 
@@ -60,6 +61,8 @@ pub struct PlanContext<'a> {
     /// The column types an INSERT's VALUES list is headed for: untyped literals and parameters
     /// take these types, as in Postgres.
     pub values_hint: RefCell<Option<Vec<ScalarType>>>,
+    /// Whether the statement reads a system catalog relation (a constant as of planning).
+    pub reads_system: std::cell::Cell<bool>,
 }
 
 impl<'a> PlanContext<'a> {
@@ -76,6 +79,7 @@ impl<'a> PlanContext<'a> {
             param_types,
             ctes: RefCell::new(Vec::new()),
             values_hint: RefCell::new(None),
+            reads_system: std::cell::Cell::new(false),
         }
     }
 

@@ -152,6 +152,22 @@ pub enum Plan {
 }
 
 pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
+    let plan = plan_statement_inner(pcx, stmt)?;
+    // The catalog relations are constants as of planning: what is maintained would freeze.
+    if pcx.reads_system.get()
+        && matches!(
+            plan,
+            Plan::CreateView { .. } | Plan::Subscribe { .. } | Plan::CreateSink(_)
+        )
+    {
+        return unsupported(
+            "views, subscriptions and sinks over pg_catalog or information_schema are",
+        );
+    }
+    Ok(plan)
+}
+
+fn plan_statement_inner(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
     match stmt {
         Statement::Empty => Ok(Plan::Empty),
         Statement::Flush => Ok(Plan::Flush),
