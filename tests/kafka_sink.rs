@@ -277,3 +277,165 @@ async fn sinks_write_every_change_and_resume_after_sigkill() {
         .await
         .unwrap();
 }
+
+/// ksqlDB's persistent queries into topics, written verbatim: `CREATE STREAM ... WITH
+/// (KAFKA_TOPIC = ...) AS SELECT` writes each row of the stream, `CREATE TABLE ... AS SELECT`
+/// a changelog keyed by its GROUP BY columns; each topic, folded, is the view, also after a
+/// restart and further changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ksql_persistent_queries_write_their_topics() {
+    let broker = broker();
+    let run = std::process::id();
+    let (poor_topic, counts_topic) = (format!("poor-{run}"), format!("per-channel-{run}"));
+    let minutes_topic = format!("per-minute-{run}");
+    let data_dir = common::temp_data_dir();
+    let args = ["--kafka-broker", broker.as_str()];
+    let server = Server::start(&data_dir, &args).await;
+    let client = server.connect("ksql").await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE ratings (rating_id int, channel text, stars int, ts timestamp)
+               WITH (TIMESTAMP = 'ts');
+             CREATE STREAM poor_ratings WITH (KAFKA_TOPIC='{poor_topic}', VALUE_FORMAT='JSON', PARTITIONS=1) AS
+               SELECT rating_id, channel, stars FROM ratings WHERE stars < 3 EMIT CHANGES;
+             CREATE TABLE per_channel WITH (KAFKA_TOPIC='{counts_topic}', KEY_FORMAT='JSON') AS
+               SELECT channel, COUNT(*) AS n FROM ratings GROUP BY channel EMIT CHANGES;
+             CREATE TABLE per_minute WITH (KAFKA_TOPIC='{minutes_topic}') AS
+               SELECT channel, COUNT(*) AS n FROM ratings
+               WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY channel EMIT CHANGES;"
+        ))
+        .await
+        .unwrap();
+    let rate = async |client: &Client, from: i32, to: i32| {
+        for id in from..to {
+            let channel = ["web", "ios", "android"][id as usize % 3];
+            client
+                .batch_execute(&format!(
+                    "INSERT INTO ratings VALUES ({id}, '{channel}', {}, \
+                     TIMESTAMP '2026-01-01 00:00:00' + INTERVAL '{}' SECOND)",
+                    id % 5,
+                    id * 13
+                ))
+                .await
+                .unwrap();
+        }
+    };
+    rate(&client, 0, 30).await;
+    drop(client);
+    drop(server);
+    let server = Server::start(&data_dir, &args).await;
+    let client = server.connect("ksql").await;
+    rate(&client, 30, 45).await;
+    client
+        .batch_execute("DELETE FROM ratings WHERE channel = 'web'")
+        .await
+        .unwrap();
+
+    // The stream's topic holds each poor rating (the deleted ones as tombstones of theirs).
+    let poor: std::collections::BTreeSet<String> = client
+        .query("SELECT rating_id, channel, stars FROM poor_ratings", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            serde_json::json!({"rating_id": r.get::<_, i32>(0), "channel": r.get::<_, String>(1), "stars": r.get::<_, i32>(2)})
+                .to_string()
+        })
+        .collect();
+    assert!(poor.len() > 10, "{poor:?}");
+    let folded = read_topic(&broker, &poor_topic, |records| {
+        let mut state = std::collections::BTreeMap::new();
+        for (_, key, value) in records {
+            match value {
+                Some(v) => state.insert(key.clone(), v.clone()),
+                None => state.remove(key),
+            };
+        }
+        let rows: std::collections::BTreeSet<String> = state
+            .values()
+            .map(|v| {
+                serde_json::from_str::<serde_json::Value>(v)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        (rows == poor).then_some(())
+    });
+    if let Err(records) = folded {
+        panic!("the stream's topic does not fold to {poor:?}: {records:?}");
+    }
+
+    // The table's topic is keyed by channel: the latest value per key is the view.
+    let counts: std::collections::BTreeMap<String, i64> = client
+        .query("SELECT channel, n FROM per_channel", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    let folded = read_topic(&broker, &counts_topic, |records| {
+        let mut state = std::collections::BTreeMap::new();
+        for (_, key, value) in records {
+            let key: serde_json::Value = serde_json::from_str(key).unwrap();
+            let channel = key["channel"].as_str().unwrap().to_string();
+            match value {
+                Some(v) => {
+                    let v: serde_json::Value = serde_json::from_str(v).unwrap();
+                    state.insert(channel, v["n"].as_i64().unwrap())
+                }
+                None => state.remove(&channel),
+            };
+        }
+        (state == counts).then_some(())
+    });
+    if let Err(records) = folded {
+        panic!("the table's topic does not fold to {counts:?}: {records:?}");
+    }
+    // A windowed table's key is its grouping and its window.
+    let minutes: std::collections::BTreeMap<String, i64> = client
+        .query(
+            "SELECT channel || ' ' || windowstart::text, n FROM per_minute",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(minutes.len() > 10, "{minutes:?}");
+    let folded = read_topic(&broker, &minutes_topic, |records| {
+        let mut state = std::collections::BTreeMap::new();
+        for (_, key, value) in records {
+            let key: serde_json::Value = serde_json::from_str(key).unwrap();
+            let window = format!(
+                "{} {}",
+                key["channel"].as_str().unwrap(),
+                key["windowstart"].as_str().unwrap().replace('T', " ")
+            );
+            match value {
+                Some(v) => {
+                    let v: serde_json::Value = serde_json::from_str(v).unwrap();
+                    state.insert(window, v["n"].as_i64().unwrap())
+                }
+                None => state.remove(&window),
+            };
+        }
+        (state == minutes).then_some(())
+    });
+    if let Err(records) = folded {
+        panic!("the windowed table's topic does not fold to {minutes:?}: {records:?}");
+    }
+    let mut sinks: Vec<String> = client
+        .query("SHOW SINKS", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("name"))
+        .collect();
+    sinks.sort();
+    assert_eq!(
+        sinks,
+        ["per_channel_sink", "per_minute_sink", "poor_ratings_sink"]
+    );
+}

@@ -5,25 +5,7 @@ mod common;
 use std::process::Command;
 
 fn psql(server: &common::TestServer, db: &str, script: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-h",
-            &server.addr.ip().to_string(),
-            "-p",
-            &server.addr.port().to_string(),
-            "-U",
-            "materialize",
-            "-d",
-            db,
-        ])
-        .args(["-c", script])
-        .output()
-        .expect("psql must be installed (bin/test installs it)");
-    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    psql_at(&server.conn_string(db), &[script]).remove(0)
 }
 
 #[test]
@@ -117,24 +99,20 @@ fn psql_copies_in_and_out() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// psql against `conn` (a libpq connection string), each command's unaligned output (errors
-/// with their SQLSTATE).
+/// psql against `conn` (a libpq connection string), each command's unaligned output.
 fn psql_at(conn: &str, commands: &[&str]) -> Vec<String> {
+    psql_with(conn, &[], commands)
+}
+
+/// The same with extra psql options.
+fn psql_with(conn: &str, options: &[&str], commands: &[&str]) -> Vec<String> {
     commands
         .iter()
         .map(|c| {
             let out = Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-A",
-                    "-t",
-                    "-v",
-                    "VERBOSITY=verbose",
-                    conn,
-                    "-c",
-                    c,
-                ])
+                .args(["-X", "-q", "-A", "-t"])
+                .args(options)
+                .args([conn, "-c", c])
                 .output()
                 .expect("psql must be installed (bin/test installs it)");
             String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
@@ -216,11 +194,13 @@ fn psql_describes_objects_as_postgres_does() {
     assert_eq!(psql_at(&runnel, &queries), psql_at(&pg, &queries));
 
     // The catalogs are read as of the query: a view over them is refused rather than frozen.
-    let refused = psql_at(
+    let verbose = ["-v", "VERBOSITY=verbose"];
+    let refused = psql_with(
         &runnel,
+        &verbose,
         &["CREATE VIEW classes AS SELECT relname FROM pg_class"],
     );
     assert!(refused[0].contains("0A000"), "{}", refused[0]);
-    let bad = psql_at(&runnel, &["SELECT 'a' ~ '('"]);
+    let bad = psql_with(&runnel, &verbose, &["SELECT 'a' ~ '('"]);
     assert!(bad[0].contains("2201B"), "{}", bad[0]);
 }

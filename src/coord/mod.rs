@@ -570,6 +570,9 @@ impl Coordinator {
             } => self.create_source(st, session, name, desc, if_not_exists, kafka, *statement),
             Plan::CreateGenerator(g) => self.create_generator(st, session, *g),
             Plan::CreateSink(sink) => self.create_sink(st, session, sink),
+            Plan::CreateViewIntoTopic { view, output, key } => {
+                self.create_view_into_topic(st, session, *view, output, key)
+            }
             Plan::Flush | Plan::Empty => Ok(Response::Tag(String::new())),
             other => Err(SqlError::internal(format!(
                 "the session handles {other:?} itself"

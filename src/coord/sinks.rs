@@ -13,7 +13,88 @@ use crate::repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 use crate::sink::{kafka, Resume, SinkHost};
 use crate::worker::Command;
 
+/// `"name"`, quoted so that any name survives being written into a statement.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 impl Coordinator {
+    /// ksqlDB's `CREATE STREAM|TABLE x WITH (KAFKA_TOPIC = 't') AS SELECT`: the materialized
+    /// view `x`, then the sink `x_sink` of it into `t` (upserts keyed by `key`, JSON). Both are
+    /// logged as the ordinary statements they are, so a restart or replay needs nothing new.
+    pub(super) fn create_view_into_topic(
+        self: &Arc<Self>,
+        st: &mut State,
+        session: &Session,
+        view: crate::plan::Plan,
+        output: crate::parse::TopicOutput,
+        key: Vec<String>,
+    ) -> Result<Response, SqlError> {
+        let crate::plan::Plan::CreateView { name, .. } = &view else {
+            return Err(SqlError::internal(
+                "a ksqlDB query into a topic is not a view",
+            ));
+        };
+        let name = name.clone();
+        // Everything that could refuse the sink is checked before the view is made.
+        let broker = self.kafka_broker.clone().ok_or_else(|| {
+            SqlError::new(
+                "22023",
+                format!(
+                    "no Kafka broker for the topic of \"{}\": start the server with --kafka-broker",
+                    name.item
+                ),
+            )
+        })?;
+        let sink_name = crate::catalog::QualifiedName {
+            item: format!("{}_sink", name.item),
+            ..name.clone()
+        };
+        if st.catalog.lookup(&sink_name).is_some() {
+            return Err(SqlError::new(
+                "42710",
+                format!(
+                    "the sink \"{}\" that would write \"{}\" to its topic already exists",
+                    sink_name.item, name.item
+                ),
+            ));
+        }
+        let response = self.sequence_in(st, session, view)?;
+        let key = if key.is_empty() {
+            String::new()
+        } else {
+            let cols: Vec<String> = key.iter().map(|k| quoted(k)).collect();
+            format!(" KEY ({})", cols.join(", "))
+        };
+        let sql = format!(
+            "CREATE SINK {sink} FROM {db}.{schema}.{view} INTO KAFKA (BROKER '{broker}', TOPIC '{topic}'){key} FORMAT JSON ENVELOPE UPSERT",
+            sink = [&sink_name.database, &sink_name.schema, &sink_name.item]
+                .map(|p| quoted(p))
+                .join("."),
+            db = quoted(&name.database),
+            schema = quoted(&name.schema),
+            view = quoted(&name.item),
+            broker = broker.replace('\'', "''"),
+            topic = output.topic.replace('\'', "''"),
+        );
+        let stmt = crate::parse::parse_statement(&sql)?;
+        let pcx = crate::plan::PlanContext::new(
+            &st.catalog,
+            &session.database,
+            &session.search_path(),
+            Vec::new(),
+        );
+        let plan = crate::plan::plan_statement(&pcx, &stmt)?;
+        self.sequence_in(st, session, plan)?;
+        tracing::info!(
+            "{} writes to topic {} through sink {}",
+            name,
+            output.topic,
+            sink_name.item
+        );
+        Ok(response)
+    }
+
     pub(super) fn create_sink(
         self: &Arc<Self>,
         st: &mut State,

@@ -2,7 +2,9 @@
 //!
 //! - `CREATE STREAM x [WITH (...)] AS SELECT ... [EMIT CHANGES]` and the same with `TABLE` are
 //!   materialized views. (A plain `CREATE TABLE x AS SELECT`, with neither a WITH clause nor
-//!   EMIT CHANGES, is Postgres' and is left alone.)
+//!   EMIT CHANGES, is Postgres' and is left alone.) With `KAFKA_TOPIC` in the WITH clause the
+//!   view is also written to that topic, as ksqlDB's persistent queries write theirs: see
+//!   [`TopicOutput`].
 //! - `SELECT ... EMIT CHANGES` is a push query: `SUBSCRIBE (SELECT ...)`.
 //!
 //! The rewrite works on tokens, so string literals and quoted names are never touched.
@@ -86,9 +88,52 @@ pub fn push_query(sql: &str) -> Option<String> {
     emit.then(|| format!("({})", text(sql, &t)))
 }
 
-/// A ksqlDB `CREATE STREAM|TABLE ... AS SELECT` as `CREATE MATERIALIZED VIEW` text, or None when
-/// `sql` is not one.
-pub fn create_as_select(sql: &str) -> Option<Result<String, SqlError>> {
+/// Where a ksqlDB persistent query writes its rows: `WITH (KAFKA_TOPIC = 't' [, VALUE_FORMAT =
+/// 'JSON'] [, KEY_FORMAT = 'JSON'] [, PARTITIONS = n, REPLICAS = n])`. A stream's rows are written
+/// as they come; a table's as upserts keyed by its GROUP BY columns (planned as a sink).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicOutput {
+    pub topic: String,
+    /// `CREATE TABLE` (a changelog keyed by the grouping) rather than `CREATE STREAM`.
+    pub table: bool,
+}
+
+/// The topic a WITH clause's options name, if any; formats other than JSON are refused.
+fn topic_output(sql: &str, options: &[Tok], table: bool) -> Result<Option<TopicOutput>, SqlError> {
+    let mut topic = None;
+    for option in options.split(|t| t.token == Token::Comma) {
+        let (
+            Some(Tok {
+                token: Token::Word(key),
+                ..
+            }),
+            value,
+        ) = (option.first(), option.last())
+        else {
+            continue;
+        };
+        let value = match value.map(|t| &t.token) {
+            Some(Token::SingleQuotedString(v)) => v.clone(),
+            _ => text(sql, &option[option.len().saturating_sub(1)..]),
+        };
+        match key.value.to_ascii_uppercase().as_str() {
+            "KAFKA_TOPIC" => topic = Some(value),
+            "VALUE_FORMAT" | "KEY_FORMAT" | "FORMAT" if !value.eq_ignore_ascii_case("JSON") => {
+                return Err(SqlError::unsupported(format!(
+                    "{}='{value}' for a query's output topic (only JSON is written)",
+                    key.value.to_ascii_uppercase()
+                )))
+            }
+            // The broker creates the topic when it is first written, with its own defaults.
+            _ => {}
+        }
+    }
+    Ok(topic.map(|topic| TopicOutput { topic, table }))
+}
+
+/// A ksqlDB `CREATE STREAM|TABLE ... AS SELECT` as `CREATE MATERIALIZED VIEW` text and the topic
+/// it writes to, or None when `sql` is not one.
+pub fn create_as_select(sql: &str) -> Option<Result<(String, Option<TopicOutput>), SqlError>> {
     let (t, emit) = without_emit_changes(tokens(sql)?);
     let mut i = 0;
     let at = |i: usize| t.get(i);
@@ -145,15 +190,15 @@ pub fn create_as_select(sql: &str) -> Option<Result<String, SqlError>> {
     if table && with.is_none() && !emit {
         return None;
     }
-    if let Some(options) = &with {
-        if options.iter().any(|t| is_word(Some(t), "KAFKA_TOPIC")) {
-            return Some(Err(SqlError::unsupported(
-                "a ksqlDB query writing to a topic (WITH (KAFKA_TOPIC = ...) AS SELECT): create \
-                 the view, then CREATE SINK ... FROM it INTO KAFKA",
-            )));
-        }
-    }
-    Some(Ok(format!("{head}{name} AS {}", text(sql, &t[i + 1..]))))
+    let output = match with.as_deref().map(|o| topic_output(sql, o, table)) {
+        Some(Err(e)) => return Some(Err(e)),
+        Some(Ok(output)) => output,
+        None => None,
+    };
+    Some(Ok((
+        format!("{head}{name} AS {}", text(sql, &t[i + 1..])),
+        output,
+    )))
 }
 
 #[cfg(test)]
@@ -169,7 +214,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             v,
-            "CREATE MATERIALIZED VIEW poor_ratings AS SELECT * FROM ratings WHERE stars < 3"
+            (
+                "CREATE MATERIALIZED VIEW poor_ratings AS SELECT * FROM ratings WHERE stars < 3"
+                    .to_string(),
+                None
+            )
         );
         let v = create_as_select(
             "CREATE TABLE by_status WITH (VALUE_FORMAT='JSON') AS SELECT s, COUNT(*) FROM r GROUP BY s",
@@ -177,16 +226,27 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(
-            v.starts_with("CREATE MATERIALIZED VIEW by_status AS SELECT s"),
-            "{v}"
+            v.0.starts_with("CREATE MATERIALIZED VIEW by_status AS SELECT s"),
+            "{v:?}"
         );
         assert!(create_as_select("CREATE TABLE t AS SELECT 1").is_none());
         assert!(create_as_select("CREATE TABLE t (a int)").is_none());
-        assert!(
-            create_as_select("CREATE STREAM s WITH (KAFKA_TOPIC='x') AS SELECT 1")
+        let (_, output) =
+            create_as_select("CREATE STREAM s WITH (KAFKA_TOPIC='x', PARTITIONS=1) AS SELECT 1")
                 .unwrap()
-                .is_err()
+                .unwrap();
+        assert_eq!(
+            output,
+            Some(TopicOutput {
+                topic: "x".into(),
+                table: false
+            })
         );
+        assert!(create_as_select(
+            "CREATE TABLE s WITH (KAFKA_TOPIC='x', VALUE_FORMAT='AVRO') AS SELECT 1 EMIT CHANGES"
+        )
+        .unwrap()
+        .is_err());
         assert_eq!(
             push_query("SELECT * FROM poor_ratings EMIT CHANGES;").as_deref(),
             Some("(SELECT * FROM poor_ratings)")

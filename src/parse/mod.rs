@@ -12,6 +12,7 @@ use crate::error::SqlError;
 
 mod generator;
 mod ksql;
+pub use ksql::TopicOutput;
 mod ksql_window;
 mod sink;
 mod source;
@@ -59,6 +60,12 @@ pub enum Statement {
     CreateSource(CreateSource),
     CreateGenerator(CreateGenerator),
     CreateSink(CreateSink),
+    /// ksqlDB's `CREATE STREAM|TABLE x WITH (KAFKA_TOPIC = ...) AS SELECT`: the materialized
+    /// view, and a sink of it into the topic.
+    CreateViewIntoTopic {
+        view: Box<Statement>,
+        output: ksql::TopicOutput,
+    },
     /// `DROP SINK ...`, parsed as the `DROP VIEW` of the same length.
     DropSink(Box<ast::Statement>),
     /// `FLUSH`: waits until earlier writes are visible (they always are, reads are linearized).
@@ -220,7 +227,15 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
                 return source::parse_ksql_source(sql).map(Statement::CreateSource);
             }
             if let Some(view) = ksql::create_as_select(sql) {
-                return parse_statement(&view?);
+                let (view, output) = view?;
+                let view = parse_statement(&view)?;
+                return Ok(match output {
+                    None => view,
+                    Some(output) => Statement::CreateViewIntoTopic {
+                        view: Box::new(view),
+                        output,
+                    },
+                });
             }
         }
         ("show", "sources") => return Ok(Statement::Show(ShowObjects::Sources)),

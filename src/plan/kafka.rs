@@ -2,6 +2,8 @@
 //! records fill (declared columns, the format's defaults or an Avro schema's fields, then the
 //! metadata columns) and the relation a sink writes out.
 
+use sqlparser::ast;
+
 use super::coerce::scalar_type;
 use super::error::{unsupported, PlanError, PlanResult};
 use super::from::resolve_relation;
@@ -9,7 +11,7 @@ use super::statement::{new_item_name, object_name, Plan};
 use super::PlanContext;
 use crate::catalog::QualifiedName;
 use crate::ir::RelExpr;
-use crate::parse::normalize_ident;
+use crate::parse::{normalize_ident, Statement};
 use crate::repr::{ColumnType, GlobalId, RelationDesc, ScalarType};
 
 /// A sink to create: its name, the relation it writes (`expr`, reading `from`) and where.
@@ -169,4 +171,73 @@ pub(super) fn plan_create_sink(
         },
         create_sql: cs.sql.clone(),
     }))
+}
+
+/// ksqlDB's `CREATE STREAM|TABLE x WITH (KAFKA_TOPIC = ...) AS SELECT`: the view's plan, and the
+/// key of its sink. A table's changelog is keyed by its GROUP BY columns (those in its output,
+/// window bounds included), as ksqlDB keys it; a stream's records, and a table's without
+/// grouping, by the whole row.
+pub fn plan_view_into_topic(
+    pcx: &PlanContext,
+    view: &Statement,
+    output: &crate::parse::TopicOutput,
+) -> PlanResult<Plan> {
+    let plan = super::statement::plan_statement(pcx, view)?;
+    let Plan::CreateView {
+        desc, materialized, ..
+    } = &plan
+    else {
+        return Err(PlanError::Internal("a ksqlDB query is not a view".into()));
+    };
+    debug_assert!(materialized);
+    let mut key = Vec::new();
+    if output.table {
+        let grouped = match view {
+            Statement::Sql(stmt) => match stmt.as_ref() {
+                ast::Statement::CreateView(cv) => grouping_output_names(&cv.query),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        key = desc
+            .names
+            .iter()
+            .filter(|n| grouped.contains(n))
+            .cloned()
+            .collect();
+    }
+    Ok(Plan::CreateViewIntoTopic {
+        view: Box::new(plan),
+        output: output.clone(),
+        key,
+    })
+}
+
+/// The output names of a query's plain GROUP BY columns, as its select list names them
+/// (`SELECT a, window_start AS ws ... GROUP BY a, window_start` gives a and ws).
+fn grouping_output_names(query: &ast::Query) -> Vec<String> {
+    let ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return Vec::new();
+    };
+    let ast::GroupByExpr::Expressions(exprs, _) = &select.group_by else {
+        return Vec::new();
+    };
+    let column = |e: &ast::Expr| match e {
+        ast::Expr::Identifier(i) => Some(normalize_ident(i)),
+        ast::Expr::CompoundIdentifier(parts) => parts.last().map(normalize_ident),
+        _ => None,
+    };
+    let grouped: Vec<String> = exprs.iter().filter_map(column).collect();
+    select
+        .projection
+        .iter()
+        .filter_map(|item| {
+            let (expr, name) = match item {
+                ast::SelectItem::UnnamedExpr(e) => (e, column(e)?),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, normalize_ident(alias)),
+                _ => return None,
+            };
+            column(expr).filter(|c| grouped.contains(c)).map(|_| name)
+        })
+        .collect()
 }

@@ -75,6 +75,13 @@ pub enum Plan {
     /// Relations filled by a load generator.
     CreateGenerator(Box<super::generator::CreateGeneratorPlan>),
     CreateSink(super::kafka::CreateSinkPlan),
+    /// ksqlDB's persistent query into a topic: the view, then a sink of it keyed by `key`
+    /// (column names; none means the whole row), made by the coordinator once the view exists.
+    CreateViewIntoTopic {
+        view: Box<Plan>,
+        output: crate::parse::TopicOutput,
+        key: Vec<String>,
+    },
     CreateView {
         name: QualifiedName,
         desc: RelationDesc,
@@ -157,7 +164,10 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
     if pcx.reads_system.get()
         && matches!(
             plan,
-            Plan::CreateView { .. } | Plan::Subscribe { .. } | Plan::CreateSink(_)
+            Plan::CreateView { .. }
+                | Plan::Subscribe { .. }
+                | Plan::CreateSink(_)
+                | Plan::CreateViewIntoTopic { .. }
         )
     {
         return unsupported(
@@ -176,6 +186,9 @@ fn plan_statement_inner(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan>
         Statement::CreateSource(cs) => super::kafka::plan_create_source(pcx, cs),
         Statement::CreateGenerator(g) => super::generator::plan_create_generator(pcx, g),
         Statement::CreateSink(cs) => super::kafka::plan_create_sink(pcx, cs),
+        Statement::CreateViewIntoTopic { view, output } => {
+            super::kafka::plan_view_into_topic(pcx, view, output)
+        }
         Statement::DropSink(ast) => match plan_ast(pcx, ast)? {
             Plan::Drop {
                 names,

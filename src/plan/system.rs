@@ -358,6 +358,19 @@ impl<'a> Snapshot<'a> {
             .any(|i| matches!(i.kind, ItemKind::Index { on, .. } if on == item.id))
     }
 
+    /// `pg_tables`, `pg_views` and `pg_matviews`: each relation of `kind` as its schema, name
+    /// and owner, then `rest`.
+    fn listed(&self, kind: &str, rest: impl Fn(&CatalogItem) -> Vec<Datum>) -> Vec<Row> {
+        self.relations()
+            .filter(|(_, k)| *k == kind)
+            .map(|(i, _)| {
+                let mut row = vec![text(&i.name.schema), text(&i.name.item), text(OWNER)];
+                row.extend(rest(i));
+                row
+            })
+            .collect()
+    }
+
     fn rows(&self, relation: &str) -> Vec<Row> {
         match relation {
             "pg_namespace" => self
@@ -429,49 +442,24 @@ impl<'a> Snapshot<'a> {
                     ]
                 })
                 .collect(),
-            "pg_tables" => self
-                .relations()
-                .filter(|(_, kind)| *kind == "r")
-                .map(|(i, _)| {
-                    vec![
-                        text(&i.name.schema),
-                        text(&i.name.item),
-                        text(OWNER),
-                        Datum::Null,
-                        Datum::Bool(self.has_index(i)),
-                        Datum::Bool(false),
-                        Datum::Bool(false),
-                        Datum::Bool(false),
-                    ]
-                })
-                .collect(),
-            "pg_views" => self
-                .relations()
-                .filter(|(_, kind)| *kind == "v")
-                .map(|(i, _)| {
-                    vec![
-                        text(&i.name.schema),
-                        text(&i.name.item),
-                        text(OWNER),
-                        text(&i.create_sql),
-                    ]
-                })
-                .collect(),
-            "pg_matviews" => self
-                .relations()
-                .filter(|(_, kind)| *kind == "m")
-                .map(|(i, _)| {
-                    vec![
-                        text(&i.name.schema),
-                        text(&i.name.item),
-                        text(OWNER),
-                        Datum::Null,
-                        Datum::Bool(self.has_index(i)),
-                        Datum::Bool(true),
-                        text(&i.create_sql),
-                    ]
-                })
-                .collect(),
+            "pg_tables" => self.listed("r", |i| {
+                vec![
+                    Datum::Null,
+                    Datum::Bool(self.has_index(i)),
+                    Datum::Bool(false),
+                    Datum::Bool(false),
+                    Datum::Bool(false),
+                ]
+            }),
+            "pg_views" => self.listed("v", |i| vec![text(&i.create_sql)]),
+            "pg_matviews" => self.listed("m", |i| {
+                vec![
+                    Datum::Null,
+                    Datum::Bool(self.has_index(i)),
+                    Datum::Bool(true),
+                    text(&i.create_sql),
+                ]
+            }),
             "schemata" => self
                 .schemas
                 .iter()
