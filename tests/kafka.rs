@@ -333,6 +333,33 @@ async fn upsert_and_debezium_sources_track_a_change_feed_across_sigkill() {
             ("mirror".into(), "debezium".into(), "running".into(), 0),
         ]
     );
+    // The same status as relations a query can filter and join.
+    let joined = client
+        .query(
+            "SELECT s.name, s.state, s.errors, e.partition, e.offset, e.reason \
+             FROM runnel_catalog.sources s JOIN runnel_catalog.source_errors e ON e.source = s.name \
+             WHERE s.errors > 0",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(joined.len(), 1);
+    let r = &joined[0];
+    assert_eq!(
+        (
+            r.get::<_, String>(0),
+            r.get::<_, String>(1),
+            r.get::<_, i64>(2)
+        ),
+        ("customers".into(), "running".into(), 1)
+    );
+    assert_eq!((r.get::<_, i32>(3), r.get::<_, i64>(4)), (0, 150));
+    assert!(r.get::<_, String>(5).contains("invalid JSON"));
+    let refused = client
+        .batch_execute("CREATE VIEW failing AS SELECT * FROM runnel_catalog.source_errors")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code().map(|c| c.code()), Some("0A000"));
 }
 
 /// CSV records with metadata columns, and a source that halts at a record it cannot read:

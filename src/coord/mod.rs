@@ -237,12 +237,15 @@ impl Coordinator {
     ) -> Result<Plan, SqlError> {
         let mut st = self.lock();
         st.catalog.ensure_database(&session.database);
+        let st = &*st;
+        let status = |name: &str| show::status_relation(st, session, name);
         let pcx = PlanContext::new(
             &st.catalog,
             &session.database,
             &session.search_path(),
             param_types.to_vec(),
-        );
+        )
+        .with_status(&status);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan_statement(&pcx, stmt)))
         {
             Ok(plan) => Ok(plan?),

@@ -105,6 +105,24 @@ pub fn rows(
     Ok(out)
 }
 
+/// A status relation (`runnel_catalog.sources`, `source_errors`, `sinks`): the columns and rows
+/// of the SHOW statement of the same name, for the session's database and search path.
+pub(super) fn status_relation(
+    st: &super::State,
+    session: &Session,
+    name: &str,
+) -> Option<(RelationDesc, Vec<Row>)> {
+    Some(match name {
+        "sources" => (sources::desc(), sources::show(st, session)),
+        "source_errors" => (
+            sources::errors_desc(),
+            sources::show_errors(st, session, None).ok()?,
+        ),
+        "sinks" => (sinks::desc(), sinks::show(st, session)),
+        _ => return None,
+    })
+}
+
 /// The columns a SHOW statement returns, known before it runs (for Describe).
 pub fn desc(kind: &ShowKind) -> RelationDesc {
     match kind {

@@ -117,7 +117,7 @@ pub fn resolve_relation(pcx: &PlanContext, parts: &[String]) -> PlanResult<(RelE
             ));
         }
     }
-    if let Some(system) = super::system::resolve(pcx.catalog, &pcx.database, parts) {
+    if let Some(system) = super::system::resolve(pcx, parts) {
         pcx.reads_system.set(true);
         return Ok(system);
     }

@@ -63,9 +63,24 @@ pub struct PlanContext<'a> {
     pub values_hint: RefCell<Option<Vec<ScalarType>>>,
     /// Whether the statement reads a system catalog relation (a constant as of planning).
     pub reads_system: std::cell::Cell<bool>,
+    /// The status relations (`runnel_catalog.sources`, ...), which the coordinator keeps:
+    /// given a relation's name, its columns and current rows.
+    pub status: Option<StatusRelations<'a>>,
 }
 
+/// See [`PlanContext::status`].
+pub type StatusRelations<'a> =
+    &'a dyn Fn(&str) -> Option<(crate::repr::RelationDesc, Vec<crate::repr::Row>)>;
+
 impl<'a> PlanContext<'a> {
+    /// The same, answering for the status relations with `status`.
+    pub fn with_status(self, status: StatusRelations<'a>) -> Self {
+        PlanContext {
+            status: Some(status),
+            ..self
+        }
+    }
+
     pub fn new(
         catalog: &'a Catalog,
         database: &str,
@@ -80,6 +95,7 @@ impl<'a> PlanContext<'a> {
             ctes: RefCell::new(Vec::new()),
             values_hint: RefCell::new(None),
             reads_system: std::cell::Cell::new(false),
+            status: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! Runnel's objects (16384 is where Postgres starts numbering user objects). Oid columns are
 //! `integer`: Runnel has no `oid` type yet.
 
+use super::PlanContext;
 use crate::catalog::{Catalog, CatalogItem, ItemKind};
 use crate::ir::func::{OWNER, OWNER_OID};
 use crate::ir::RelExpr;
@@ -218,14 +219,20 @@ const RELATIONS: &[Relation] = &[
     },
 ];
 
-/// The system relation a name denotes, if any: `pg_catalog.x` and `information_schema.x`, and
-/// an unqualified `pg_...` name (Postgres searches `pg_catalog` before the search path).
-/// Returns the relation as a constant and its column names.
-pub fn resolve(
-    catalog: &Catalog,
-    database: &str,
-    parts: &[String],
-) -> Option<(RelExpr, Vec<String>)> {
+/// The schema of the status relations: `runnel_catalog.sources`, `source_errors` and `sinks`
+/// hold what `SHOW SOURCES`, `SHOW SOURCE ERRORS` and `SHOW SINKS` show.
+pub const STATUS_SCHEMA: &str = "runnel_catalog";
+
+/// The system relation a name denotes, if any: `pg_catalog.x`, `information_schema.x` and
+/// `runnel_catalog.x`, and an unqualified `pg_...` name (Postgres searches `pg_catalog` before
+/// the search path). Returns the relation as a constant and its column names.
+pub fn resolve(pcx: &PlanContext, parts: &[String]) -> Option<(RelExpr, Vec<String>)> {
+    if let ([schema, name], Some(status)) = (parts, pcx.status) {
+        if schema == STATUS_SCHEMA {
+            let (desc, rows) = status(name)?;
+            return Some(constant(desc.names, &desc.types, rows));
+        }
+    }
     let relation = match parts {
         [schema, name] => RELATIONS
             .iter()
@@ -235,24 +242,26 @@ pub fn resolve(
             .find(|r| r.schema == "pg_catalog" && r.name == name)?,
         _ => return None,
     };
-    let cx = Snapshot::new(catalog, database);
-    let rows = cx.rows(relation.name);
-    let types = relation
+    let rows = Snapshot::new(pcx.catalog, &pcx.database).rows(relation.name);
+    let types: Vec<ColumnType> = relation
         .columns
         .iter()
         .map(|(_, t)| ColumnType::new(*t, true))
         .collect();
-    Some((
-        RelExpr::Constant {
-            rows: rows.into_iter().map(|r| (r, 1)).collect(),
-            types,
-        },
-        relation
-            .columns
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect(),
-    ))
+    let names = relation
+        .columns
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    Some(constant(names, &types, rows))
+}
+
+fn constant(names: Vec<String>, types: &[ColumnType], rows: Vec<Row>) -> (RelExpr, Vec<String>) {
+    let rel = RelExpr::Constant {
+        rows: rows.into_iter().map(|r| (r, 1)).collect(),
+        types: types.to_vec(),
+    };
+    (rel, names)
 }
 
 /// The oids of the relations `pg_table_is_visible` is true for: those in the search path's
