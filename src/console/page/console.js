@@ -306,13 +306,17 @@ function renderChart(relation) {
   const shown = [...points.values()].filter((p) => xs.includes(p.x));
   const names = [...new Set(shown.map((p) => p.series))].sort();
   const W = 720, H = 300, left = 48, right = 24, top = 12, bottom = 32;
-  const maxY = Math.max(1, ...shown.map((p) => p.y));
+  // A round step for the four gridlines (1, 2, 2.5 or 5 times a power of ten); the top is 4 steps.
+  const highest = Math.max(1, ...shown.map((p) => p.y));
+  const magnitude = 10 ** Math.floor(Math.log10(highest / 4));
+  const tick = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((t) => t * 4 >= highest);
+  const maxY = tick * 4;
   const sx = (v) => xs.length <= 1 ? left + (W - left - right) / 2 : left + ((v - xs[0]) / (xs[xs.length - 1] - xs[0])) * (W - left - right);
   const sy = (v) => H - bottom - (v / maxY) * (H - top - bottom);
   for (let i = 0; i <= 4; i++) {
     const v = (maxY * i) / 4;
     chart.append(svg("line", { class: "grid", x1: left, x2: W - right, y1: sy(v), y2: sy(v) }));
-    chart.append(svg("text", { x: left - 6, y: sy(v) + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
+    chart.append(svg("text", { x: left - 6, y: sy(v) + 4, "text-anchor": "end" }, String(Number(v.toPrecision(6)))));
   }
   chart.append(svg("line", { class: "axis", x1: left, x2: W - right, y1: H - bottom, y2: H - bottom }));
   const step = Math.max(1, Math.ceil(xs.length / 6));
