@@ -45,12 +45,17 @@ pub fn rows(
             let rows: Vec<Row> = catalog
                 .items()
                 .filter(|i| visible(&i.name.database, &i.name.schema))
-                .filter(|i| match (&objects, &i.kind) {
-                    (ShowObjects::Tables, ItemKind::Table) => true,
-                    (ShowObjects::Views, ItemKind::View { .. }) => true,
-                    (ShowObjects::MaterializedViews, ItemKind::MaterializedView { .. }) => true,
-                    (ShowObjects::Indexes, ItemKind::Index { .. }) => true,
-                    _ => false,
+                .filter(|i| {
+                    matches!(
+                        (&objects, &i.kind),
+                        (ShowObjects::Tables, ItemKind::Table)
+                            | (ShowObjects::Views, ItemKind::View { .. })
+                            | (
+                                ShowObjects::MaterializedViews,
+                                ItemKind::MaterializedView { .. }
+                            )
+                            | (ShowObjects::Indexes, ItemKind::Index { .. })
+                    )
                 })
                 .map(|i| text_row(&[&i.name.item]))
                 .collect();

@@ -47,7 +47,7 @@ pub fn aggregate<'a>(
             .unwrap_or(Datum::Null)),
         AggregateFunc::Max => Ok(present
             .map(|(v, _)| v.clone())
-            .last()
+            .next_back()
             .unwrap_or(Datum::Null)),
         AggregateFunc::BoolAnd => Ok(present.map(|(v, _)| v.clone()).min().unwrap_or(Datum::Null)),
         AggregateFunc::BoolOr => Ok(present.map(|(v, _)| v.clone()).max().unwrap_or(Datum::Null)),

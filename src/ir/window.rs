@@ -271,7 +271,7 @@ mod tests {
         assert!(TableFunc::Tumble {
             size: 86_400_000_000
         }
-        .eval(&[last.clone()])
+        .eval(std::slice::from_ref(&last))
         .is_err());
         let first = Datum::Timestamp(chrono::NaiveDateTime::MIN);
         assert!(TableFunc::Hop { slide: 1, size: 3 }.eval(&[first]).is_err());

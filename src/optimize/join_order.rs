@@ -147,8 +147,7 @@ fn reorder(inputs: Vec<RelExpr>, preds: Vec<ScalarExpr>) -> RelExpr {
     joined.filter(preds).project(new_pos)
 }
 
-/// `a AND b AND c` as `[a, b, c]`.
-
+/// Whether `p` equates two columns.
 fn is_equality(p: &ScalarExpr) -> bool {
     matches!(p, ScalarExpr::Call { func: Func::Eq, args } if matches!(args.as_slice(), [ScalarExpr::Column(_), ScalarExpr::Column(_)]))
 }

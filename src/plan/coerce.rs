@@ -96,9 +96,8 @@ pub fn can_implicitly_cast(from: ScalarType, to: ScalarType) -> bool {
     if from == to || from == Unknown {
         return true;
     }
-    match (from.numeric_rank(), to.numeric_rank()) {
-        (Some(a), Some(b)) => return a <= b,
-        _ => {}
+    if let (Some(a), Some(b)) = (from.numeric_rank(), to.numeric_rank()) {
+        return a <= b;
     }
     matches!(
         (from, to),

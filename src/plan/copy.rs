@@ -175,7 +175,7 @@ fn copy_format(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> PlanResul
             CopyOption::Escape(c) => f.escape = one_byte(*c, "escape")?,
             CopyOption::Encoding(e) if e.eq_ignore_ascii_case("utf8") => {}
             CopyOption::Freeze(_) => {}
-            other => return unsupported(&format!("COPY option {other}")),
+            other => return unsupported(format!("COPY option {other}")),
         }
     }
     for o in legacy {
@@ -187,14 +187,14 @@ fn copy_format(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> PlanResul
                         CopyLegacyCsvOption::Header => f.header = true,
                         CopyLegacyCsvOption::Quote(q) => f.quote = one_byte(*q, "quote")?,
                         CopyLegacyCsvOption::Escape(e) => f.escape = one_byte(*e, "escape")?,
-                        other => return unsupported(&format!("COPY option {other}")),
+                        other => return unsupported(format!("COPY option {other}")),
                     }
                 }
             }
             CopyLegacyOption::Delimiter(c) => delimiter = Some(one_byte(*c, "delimiter")?),
             CopyLegacyOption::Null(s) => null = Some(s.clone()),
             CopyLegacyOption::Header => f.header = true,
-            other => return unsupported(&format!("COPY option {other}")),
+            other => return unsupported(format!("COPY option {other}")),
         }
     }
     if let Some(d) = delimiter {

@@ -532,15 +532,15 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     };
                 }
             }
-            if !types[0].is_numeric() || !types[1].is_numeric() {
-                if !(types.contains(&ScalarType::Interval)) {
-                    return Err(PlanError::UndefinedOperator(format!(
-                        "{} {} {}",
-                        lt.scalar.name(),
-                        func.infix().unwrap_or("?"),
-                        rt.scalar.name()
-                    )));
-                }
+            if (!types[0].is_numeric() || !types[1].is_numeric())
+                && !types.contains(&ScalarType::Interval)
+            {
+                return Err(PlanError::UndefinedOperator(format!(
+                    "{} {} {}",
+                    lt.scalar.name(),
+                    func.infix().unwrap_or("?"),
+                    rt.scalar.name()
+                )));
             }
         }
         let (args, _) = coerce_all(

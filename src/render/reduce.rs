@@ -27,6 +27,8 @@ pub type Keyed<'s> = VecCollection<'s, Timestamp, (Row, Row), Diff>;
 pub type Reduced<'s> = VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff>;
 
 type Kind = (AggregateFunc, bool, ScalarType);
+/// One part's values for a group: the part's index, and its aggregates (or an error).
+type PartValues = (usize, Result<Row, EvalError>);
 
 /// A set of aggregates maintained together; `aggs` are their indexes in the query, ascending.
 #[derive(Debug, PartialEq)]
@@ -121,7 +123,7 @@ pub fn render<'s>(
     let places: Vec<Vec<usize>> = parts.iter().map(|p| p.aggs().to_vec()).collect();
     all.reduce(
         move |_key: &Row,
-              vals: &[(&(usize, Result<Row, EvalError>), Diff)],
+              vals: &[(&PartValues, Diff)],
               out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
             out.push((assemble(n, &places, vals), 1));
         },
@@ -132,7 +134,7 @@ pub fn render<'s>(
 fn assemble(
     n: usize,
     places: &[Vec<usize>],
-    vals: &[(&(usize, Result<Row, EvalError>), Diff)],
+    vals: &[(&PartValues, Diff)],
 ) -> Result<Row, EvalError> {
     if vals.len() != places.len() || vals.iter().any(|(_, d)| *d != 1) {
         return Err(EvalError::Internal(

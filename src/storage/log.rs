@@ -67,6 +67,10 @@ pub struct TornTail {
     pub bytes_cut: u64,
 }
 
+/// What [`Log::read_only`] finds: the records, a torn tail left in place, and whether the log
+/// begins with a base.
+pub type ReadOnly = (Vec<Vec<u8>>, Option<TornTail>, bool);
+
 /// The records already in the log, and a handle for appending more.
 pub struct Opened {
     pub records: Vec<Vec<u8>>,
@@ -187,7 +191,7 @@ impl Log {
     /// and reported): for batch replay, also of a log a running server is appending to.
     ///
     /// Also says whether the log begins with a base (history before it was compacted away).
-    pub fn read_only(dir: &Path) -> Result<(Vec<Vec<u8>>, Option<TornTail>, bool), LogError> {
+    pub fn read_only(dir: &Path) -> Result<ReadOnly, LogError> {
         let segments = live_segments(dir, false)?;
         let from_base = match segments.first() {
             Some(first) => is_base(first)?,

@@ -21,6 +21,9 @@ pub struct SubscribeBatch {
     pub upper: Timestamp,
 }
 
+/// A change waiting for its time to complete: the row (or error), its time and diff.
+type Update = (Result<Row, EvalError>, Timestamp, Diff);
+
 pub type SubscribeReply = tokio::sync::mpsc::UnboundedSender<Result<SubscribeBatch, EvalError>>;
 
 pub fn start(
@@ -46,8 +49,7 @@ pub fn start(
         leader,
         move |rows, errs| {
             let results = rows.map(Ok).concat(errs.map(Err));
-            let mut pending: BTreeMap<Timestamp, Vec<(Result<Row, EvalError>, Timestamp, Diff)>> =
-                BTreeMap::new();
+            let mut pending: BTreeMap<Timestamp, Vec<Update>> = BTreeMap::new();
             let mut reported = as_of;
             results
                 .inner
