@@ -278,6 +278,25 @@ async fn sinks_write_every_change_and_resume_after_sigkill() {
         .unwrap();
 }
 
+/// An upsert topic of counts folded into each key's latest `n` (`name` names a JSON key).
+fn fold_counts(
+    records: &[(i64, String, Option<String>)],
+    name: impl Fn(&serde_json::Value) -> String,
+) -> std::collections::BTreeMap<String, i64> {
+    let mut state = std::collections::BTreeMap::new();
+    for (_, key, value) in records {
+        let key = name(&serde_json::from_str(key).unwrap());
+        match value {
+            Some(v) => {
+                let v: serde_json::Value = serde_json::from_str(v).unwrap();
+                state.insert(key, v["n"].as_i64().unwrap())
+            }
+            None => state.remove(&key),
+        };
+    }
+    state
+}
+
 /// ksqlDB's persistent queries into topics, written verbatim: `CREATE STREAM ... WITH
 /// (KAFKA_TOPIC = ...) AS SELECT` writes each row of the stream, `CREATE TABLE ... AS SELECT`
 /// a changelog keyed by its GROUP BY columns; each topic, folded, is the view, also after a
@@ -375,19 +394,8 @@ async fn ksql_persistent_queries_write_their_topics() {
         .collect();
     assert_eq!(counts.len(), 2, "{counts:?}");
     let folded = read_topic(&broker, &counts_topic, |records| {
-        let mut state = std::collections::BTreeMap::new();
-        for (_, key, value) in records {
-            let key: serde_json::Value = serde_json::from_str(key).unwrap();
-            let channel = key["channel"].as_str().unwrap().to_string();
-            match value {
-                Some(v) => {
-                    let v: serde_json::Value = serde_json::from_str(v).unwrap();
-                    state.insert(channel, v["n"].as_i64().unwrap())
-                }
-                None => state.remove(&channel),
-            };
-        }
-        (state == counts).then_some(())
+        (fold_counts(records, |key| key["channel"].as_str().unwrap().to_string()) == counts)
+            .then_some(())
     });
     if let Err(records) = folded {
         panic!("the table's topic does not fold to {counts:?}: {records:?}");
@@ -405,23 +413,11 @@ async fn ksql_persistent_queries_write_their_topics() {
         .collect();
     assert!(minutes.len() > 10, "{minutes:?}");
     let folded = read_topic(&broker, &minutes_topic, |records| {
-        let mut state = std::collections::BTreeMap::new();
-        for (_, key, value) in records {
-            let key: serde_json::Value = serde_json::from_str(key).unwrap();
-            let window = format!(
-                "{} {}",
-                key["channel"].as_str().unwrap(),
-                key["windowstart"].as_str().unwrap().replace('T', " ")
-            );
-            match value {
-                Some(v) => {
-                    let v: serde_json::Value = serde_json::from_str(v).unwrap();
-                    state.insert(window, v["n"].as_i64().unwrap())
-                }
-                None => state.remove(&window),
-            };
-        }
-        (state == minutes).then_some(())
+        let window = |key: &serde_json::Value| {
+            let start = key["windowstart"].as_str().unwrap().replace('T', " ");
+            format!("{} {start}", key["channel"].as_str().unwrap())
+        };
+        (fold_counts(records, window) == minutes).then_some(())
     });
     if let Err(records) = folded {
         panic!("the windowed table's topic does not fold to {minutes:?}: {records:?}");

@@ -52,13 +52,9 @@ async fn query(
 fn qualified(parts: &[&str]) -> String {
     parts
         .iter()
-        .map(|p| format!("\"{}\"", p.replace('"', "\"\"")))
+        .map(|p| crate::parse::quote_ident(p))
         .collect::<Vec<_>>()
         .join(".")
-}
-
-fn text(d: &Datum) -> Option<String> {
-    strconv::format(d)
 }
 
 #[derive(Serialize)]
@@ -109,7 +105,7 @@ pub struct Object {
 #[derive(Serialize)]
 pub struct Objects {
     /// Wall-clock milliseconds when the answer was made.
-    now: i64,
+    now: Timestamp,
     objects: Vec<Object>,
 }
 
@@ -159,7 +155,7 @@ pub async fn objects(State(coord): State<Arc<Coordinator>>) -> Json<Objects> {
                 at("lag"),
                 at("last_error"),
             );
-            let get = |row: &Row, i: Option<usize>| i.and_then(|i| text(&row[i]));
+            let get = |row: &Row, i: Option<usize>| i.and_then(|i| strconv::format(&row[i]));
             for row in &rows {
                 let Some(n) = get(row, name) else { continue };
                 sources.insert(
@@ -199,7 +195,7 @@ pub async fn objects(State(coord): State<Arc<Coordinator>>) -> Json<Objects> {
         }
     }
     Json(Objects {
-        now: crate::source::generator::now_ms(),
+        now: crate::repr::now_ms(),
         objects,
     })
 }
@@ -247,7 +243,7 @@ fn changes(batches: &[SubscribeBatch]) -> Changes {
         updates: batches
             .iter()
             .flat_map(|b| &b.updates)
-            .map(|(t, row, d)| (*t, *d, row.iter().map(text).collect()))
+            .map(|(t, row, d)| (*t, *d, row.iter().map(strconv::format).collect()))
             .collect(),
     }
 }

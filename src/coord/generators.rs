@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{exists, now_ms, Coordinator, Response, Session, State};
+use super::{exists, Coordinator, Response, Session, State};
 use crate::catalog::{CatalogItem, ItemKind};
 use crate::error::SqlError;
 use crate::plan::CreateGeneratorPlan;
@@ -38,7 +38,7 @@ impl Coordinator {
             statement.seed = Some(spec.seed);
         }
         if statement.start_time.is_none() {
-            spec.start_ms = now_ms() as i64;
+            spec.start_ms = generator::now_ms();
             statement.start_time = chrono::DateTime::from_timestamp_millis(spec.start_ms)
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f+00").to_string());
         }

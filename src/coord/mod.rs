@@ -32,7 +32,7 @@ use crate::error::SqlError;
 use crate::ir::{eval, RelExpr};
 use crate::parse::Statement;
 use crate::plan::{plan_statement, Plan, PlanContext, PlanError, SelectPlan, ShowKind};
-use crate::repr::{Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
+use crate::repr::{now_ms, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 use crate::storage::{Log, LogRecord, TableStore};
 use crate::worker::{Command, PeekTarget};
 pub(crate) use evaluate::evaluate_over;
@@ -127,13 +127,6 @@ pub enum StartError {
     Log(#[from] crate::storage::LogError),
     #[error("cannot replay the log: record {index} ({what})")]
     Replay { index: usize, what: String },
-}
-
-fn now_ms() -> Timestamp {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Timestamp)
-        .unwrap_or(0)
 }
 
 impl Coordinator {

@@ -7,16 +7,11 @@ use std::sync::{Arc, Mutex};
 use super::{exists, Coordinator, Response, Session, State};
 use crate::catalog::{CatalogItem, ItemKind};
 use crate::error::SqlError;
-use crate::parse::SinkEnvelope;
+use crate::parse::{quote_ident, quote_literal, SinkEnvelope};
 use crate::plan::CreateSinkPlan;
 use crate::repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 use crate::sink::{kafka, Resume, SinkHost};
 use crate::worker::Command;
-
-/// `"name"`, quoted so that any name survives being written into a statement.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
 
 impl Coordinator {
     /// ksqlDB's `CREATE STREAM|TABLE x WITH (KAFKA_TOPIC = 't') AS SELECT`: the materialized
@@ -63,19 +58,19 @@ impl Coordinator {
         let key = if key.is_empty() {
             String::new()
         } else {
-            let cols: Vec<String> = key.iter().map(|k| quoted(k)).collect();
+            let cols: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
             format!(" KEY ({})", cols.join(", "))
         };
         let sql = format!(
-            "CREATE SINK {sink} FROM {db}.{schema}.{view} INTO KAFKA (BROKER '{broker}', TOPIC '{topic}'){key} FORMAT JSON ENVELOPE UPSERT",
+            "CREATE SINK {sink} FROM {db}.{schema}.{view} INTO KAFKA (BROKER {broker}, TOPIC {topic}){key} FORMAT JSON ENVELOPE UPSERT",
             sink = [&sink_name.database, &sink_name.schema, &sink_name.item]
-                .map(|p| quoted(p))
+                .map(|p| quote_ident(p))
                 .join("."),
-            db = quoted(&name.database),
-            schema = quoted(&name.schema),
-            view = quoted(&name.item),
-            broker = broker.replace('\'', "''"),
-            topic = output.topic.replace('\'', "''"),
+            db = quote_ident(&name.database),
+            schema = quote_ident(&name.schema),
+            view = quote_ident(&name.item),
+            broker = quote_literal(&broker),
+            topic = quote_literal(&output.topic),
         );
         let stmt = crate::parse::parse_statement(&sql)?;
         let pcx = crate::plan::PlanContext::new(

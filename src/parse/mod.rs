@@ -19,7 +19,8 @@ mod source;
 pub use generator::{CreateGenerator, Generator};
 pub use sink::{parse_create_sink, CreateSink, SinkEnvelope};
 pub use source::{
-    parse_create_source, CreateSource, Envelope, Metadata, OnError, SourceColumn, SourceFormat,
+    parse_create_source, quote_ident, quote_literal, CreateSource, Envelope, Metadata, OnError,
+    SourceColumn, SourceFormat,
 };
 
 /// How deeply expressions may nest. Postgres accepts the deeply parenthesized predicates that

@@ -163,7 +163,7 @@ impl CreateSource {
                 .collect();
             let _ = write!(s, " ({}", cols.join(", "));
             if !self.key.is_empty() {
-                let key: Vec<String> = self.key.iter().map(|k| quote(k)).collect();
+                let key: Vec<String> = self.key.iter().map(|k| quote_ident(k)).collect();
                 let _ = write!(s, ", PRIMARY KEY ({})", key.join(", "));
             }
             s.push(')');
@@ -171,8 +171,8 @@ impl CreateSource {
         let _ = write!(
             s,
             " FROM KAFKA (BROKER {}, TOPIC {}",
-            literal(self.broker.as_deref().unwrap_or("")),
-            literal(&self.topic)
+            quote_literal(self.broker.as_deref().unwrap_or("")),
+            quote_literal(&self.topic)
         );
         if !self.start_offsets.is_empty() {
             let offsets: Vec<String> = self.start_offsets.iter().map(i64::to_string).collect();
@@ -192,7 +192,7 @@ impl CreateSource {
                 let _ = write!(
                     s,
                     "AVRO USING SCHEMA {}",
-                    literal(self.avro_schema.as_deref().unwrap_or(""))
+                    quote_literal(self.avro_schema.as_deref().unwrap_or(""))
                 );
             }
         }
@@ -200,7 +200,7 @@ impl CreateSource {
             let include: Vec<String> = self
                 .include
                 .iter()
-                .map(|(m, name)| format!("{} AS {}", m.keyword(), quote(name)))
+                .map(|(m, name)| format!("{} AS {}", m.keyword(), quote_ident(name)))
                 .collect();
             let _ = write!(s, " INCLUDE {}", include.join(", "));
         }
@@ -214,17 +214,19 @@ impl CreateSource {
             }
         );
         if let Some(ts) = &self.timestamp {
-            let _ = write!(s, " TIMESTAMP {}", quote(ts));
+            let _ = write!(s, " TIMESTAMP {}", quote_ident(ts));
         }
         s
     }
 }
 
-fn literal(s: &str) -> String {
+/// `s` as a SQL string literal.
+pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn quote(ident: &str) -> String {
+/// `ident` as a quoted SQL identifier, so that any name survives being written into a statement.
+pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 

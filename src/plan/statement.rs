@@ -164,10 +164,7 @@ pub fn plan_statement(pcx: &PlanContext, stmt: &Statement) -> PlanResult<Plan> {
     if pcx.reads_system.get()
         && matches!(
             plan,
-            Plan::CreateView { .. }
-                | Plan::Subscribe { .. }
-                | Plan::CreateSink(_)
-                | Plan::CreateViewIntoTopic { .. }
+            Plan::CreateView { .. } | Plan::Subscribe { .. } | Plan::CreateSink(_)
         )
     {
         return unsupported(

@@ -18,6 +18,14 @@ pub type Row = Vec<Datum>;
 /// Dataflow time: milliseconds since the Unix epoch, assigned by the coordinator's oracle.
 pub type Timestamp = u64;
 
+/// The wall clock in milliseconds since the epoch: the time writes get and generators follow.
+pub fn now_ms() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Timestamp)
+        .unwrap_or(0)
+}
+
 /// The multiplicity change of an update: +1 inserts a copy of a row, -1 retracts one.
 pub type Diff = i64;
 

@@ -13,8 +13,8 @@ use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
 
 use super::encode::Encoder;
+use crate::ir::eval::consolidate;
 use crate::parse::SinkEnvelope;
-use crate::repr::Row;
 use crate::source::generator::{now_ms, Feed, Generation, GeneratorSpec, Output};
 
 pub struct Produce {
@@ -81,7 +81,9 @@ impl Produce {
         while !generation.finished() {
             for changes in generation.step(now_ms()) {
                 let topic = self.topic(changes.output);
-                let records = encoders[&changes.output].encode(consolidate(&changes.updates));
+                // The net change of each row: a customer inserted and deleted within one step
+                // is not written at all.
+                let records = encoders[&changes.output].encode(consolidate(changes.updates));
                 super::kafka::write_records(&producer, &topic, &records, None)
                     .map_err(|e| format!("cannot write to topic {topic}: {e}"))?;
                 written += records.len() as u64;
@@ -99,17 +101,4 @@ impl Produce {
         }
         Ok(written)
     }
-}
-
-/// The net change of each row: what a step leaves different (a customer inserted and deleted
-/// within one step is not written at all).
-fn consolidate(updates: &[(Row, i64)]) -> Vec<(Row, i64)> {
-    let mut net: BTreeMap<&Row, i64> = BTreeMap::new();
-    for (row, d) in updates {
-        *net.entry(row).or_default() += d;
-    }
-    net.into_iter()
-        .filter(|(_, d)| *d != 0)
-        .map(|(r, d)| (r.clone(), d))
-        .collect()
 }

@@ -412,23 +412,16 @@ fn progress_row((output, events): (Output, u64)) -> Row {
 
 /// The progress relation's changes from rows `old` to rows `new`.
 fn progress(old: &[Row], new: &[Row]) -> Vec<(Row, i64)> {
-    let mut changes: Vec<(Row, i64)> = old
-        .iter()
-        .filter(|r| !new.contains(r))
-        .map(|r| (r.clone(), -1))
-        .collect();
-    changes.extend(
-        new.iter()
-            .filter(|r| !old.contains(r))
-            .map(|r| (r.clone(), 1)),
-    );
-    changes
+    let retracted = old.iter().map(|r| (r.clone(), -1));
+    let inserted = new.iter().map(|r| (r.clone(), 1));
+    crate::ir::eval::consolidate(retracted.chain(inserted).collect())
 }
 
 fn set_state(status: &SharedStatus, state: SourceState) {
     status.lock().unwrap_or_else(|p| p.into_inner()).state = state;
 }
 
+/// The wall clock, signed as event times are.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::repr::now_ms() as i64
 }
