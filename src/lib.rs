@@ -5,6 +5,10 @@
 //! `server` (pgwire) -> `coord` (sequencing, time) -> `parse` -> `plan` -> `ir` -> `optimize` ->
 //! `render` -> `worker` (timely) -> arrangements -> peeks and subscriptions back to `server`.
 
+/// Every binary built on the library (the server, tests, benchmarks) allocates through mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod catalog;
 pub mod console;
 pub mod coord;
