@@ -500,3 +500,63 @@ async fn avro_upsert_source_takes_its_columns_from_the_schema() {
         .unwrap_or_default()
         .contains("invalid Avro"));
 }
+
+/// `FORMAT BYTES` (and ksqlDB's `VALUE_FORMAT='KAFKA'` with a BYTES column) keeps each value as
+/// it is, whatever its bytes: read back in text (`\x` hex) and binary, and through the bytea
+/// functions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_source_keeps_values_as_they_are() {
+    let broker = broker();
+    let topic = format!("blobs-{}", std::process::id());
+    create_topic(&broker, &topic, 1).await;
+    let p = producer(&broker);
+    let values: Vec<Vec<u8>> = vec![b"plain".to_vec(), vec![0, 0xff, 0xfe, b'\\'], vec![]];
+    for v in &values {
+        p.send(
+            FutureRecord::<(), [u8]>::to(&topic).partition(0).payload(v),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
+    let data_dir = common::temp_data_dir();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    client
+        .batch_execute(&format!(
+            "CREATE SOURCE blobs FROM KAFKA (BROKER '{broker}', TOPIC '{topic}')
+               FORMAT BYTES INCLUDE OFFSET AS o;
+             CREATE STREAM blobs_ksql (payload BYTES)
+               WITH (KAFKA_TOPIC = '{topic}', VALUE_FORMAT = 'KAFKA', BROKER = '{broker}');"
+        ))
+        .await
+        .unwrap();
+    let want: Vec<Vec<String>> = vec![
+        vec!["0".into(), "\\x706c61696e".into(), "5".into(), "cGxhaW4=".into()],
+        vec!["1".into(), "\\x00fffe5c".into(), "4".into(), "AP/+XA==".into()],
+        vec!["2".into(), "\\x".into(), "0".into(), "".into()],
+    ];
+    let sql = "SELECT o, data, length(data), encode(data, 'base64') FROM blobs ORDER BY o";
+    assert_eq!(until_rows(&client, sql, &want).await, want);
+    // Binary results carry the bytes themselves.
+    let got: Vec<Vec<u8>> = client
+        .query("SELECT data FROM blobs ORDER BY o", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(got, values);
+    let sql = "SELECT count(*) FROM blobs_ksql WHERE payload = '\\x00fffe5c'::bytea OR payload = 'plain'";
+    assert_eq!(
+        until_rows(&client, sql, &[vec!["2".into()]]).await,
+        vec![vec!["2".to_string()]]
+    );
+    let err = client
+        .batch_execute(&format!(
+            "CREATE SOURCE bad (t text) FROM KAFKA (BROKER '{broker}', TOPIC '{topic}') FORMAT BYTES"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "42804", "{err}");
+}

@@ -97,6 +97,7 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                     match k.format {
                         SourceFormat::Json => "json".to_string(),
                         SourceFormat::Text => "text".to_string(),
+                        SourceFormat::Bytes => "bytes".to_string(),
                         SourceFormat::Avro => "avro".to_string(),
                         SourceFormat::Csv { columns } => format!("csv ({columns} columns)"),
                     },

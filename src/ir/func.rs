@@ -54,6 +54,11 @@ pub enum Func {
     Concat,
     ConcatWs,
     ConcatOp,
+    /// `octet_length(text | bytea)`, and `length(bytea)`: the size in bytes.
+    OctetLength,
+    /// `encode(bytea, format)` and `decode(text, format)`.
+    Encode,
+    Decode,
     Lower,
     Upper,
     Length,
@@ -217,7 +222,11 @@ impl Func {
                 return ColumnType::new(scalar, nullable);
             }
             Func::Concat | Func::ConcatWs => return ColumnType::new(ScalarType::Text, false),
+            Func::ConcatOp if first == ScalarType::Bytea => ScalarType::Bytea,
+            Func::Decode => ScalarType::Bytea,
+            Func::OctetLength => ScalarType::Int32,
             Func::ConcatOp
+            | Func::Encode
             | Func::Lower
             | Func::Upper
             | Func::Substr
@@ -328,6 +337,19 @@ impl Func {
                     strconv::format(other).unwrap_or_default()
                 ),
             })),
+            Func::ConcatOp if matches!(args[0], Datum::Bytes(_)) => match (&args[0], &args[1]) {
+                (Datum::Bytes(a), Datum::Bytes(b)) => Ok(Datum::Bytes([&a[..], &b[..]].concat())),
+                (_, other) => Err(type_error("bytea ||", other)),
+            },
+            Func::OctetLength => Ok(Datum::Int32(match &args[0] {
+                Datum::Bytes(b) => b.len(),
+                other => text(other).len(),
+            } as i32)),
+            Func::Encode => match &args[0] {
+                Datum::Bytes(b) => super::bytea::encode(b, text(&args[1])).map(Datum::String),
+                other => Err(type_error("encode", other)),
+            },
+            Func::Decode => super::bytea::decode(text(&args[0]), text(&args[1])).map(Datum::Bytes),
             Func::ConcatOp => Ok(Datum::String(
                 strconv::format(&args[0]).unwrap_or_default()
                     + &strconv::format(&args[1]).unwrap_or_default(),

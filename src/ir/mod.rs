@@ -2,6 +2,7 @@
 //! (`explain`). Knows nothing of SQL syntax or of dataflow.
 
 pub mod aggregate;
+mod bytea;
 mod arith;
 pub mod cast;
 pub mod error;

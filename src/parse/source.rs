@@ -69,6 +69,8 @@ pub enum SourceFormat {
     Csv { columns: usize },
     /// Each value is UTF-8 text, one column.
     Text,
+    /// Each value as it is, one `bytea` column.
+    Bytes,
     /// Each value is an Avro datum of the schema given (`CreateSource::avro_schema`).
     Avro,
 }
@@ -188,6 +190,7 @@ impl CreateSource {
                 let _ = write!(s, "CSV WITH {columns} COLUMNS");
             }
             SourceFormat::Text => s.push_str("TEXT"),
+            SourceFormat::Bytes => s.push_str("BYTES"),
             SourceFormat::Avro => {
                 let _ = write!(
                     s,
@@ -280,6 +283,7 @@ pub fn parse_create_source(sql: &str) -> Result<CreateSource, SqlError> {
         s.format = match p.parse_identifier()?.value.to_ascii_uppercase().as_str() {
             "JSON" => SourceFormat::Json,
             "TEXT" => SourceFormat::Text,
+            "BYTES" => SourceFormat::Bytes,
             "AVRO" => {
                 p.expect_keyword(Keyword::USING)?;
                 if peek_word(&p, "CONFLUENT") {
@@ -304,7 +308,7 @@ pub fn parse_create_source(sql: &str) -> Result<CreateSource, SqlError> {
             }
             other => {
                 return Err(ParserError::ParserError(format!(
-                    "FORMAT {other} is not supported yet: expected JSON, AVRO USING SCHEMA '...', CSV WITH n COLUMNS or TEXT"
+                    "FORMAT {other} is not supported yet: expected JSON, AVRO USING SCHEMA '...', CSV WITH n COLUMNS, TEXT or BYTES"
                 )))
             }
         };
@@ -423,7 +427,15 @@ pub fn parse_ksql_source(sql: &str) -> Result<CreateSource, SqlError> {
                         "DELIMITED" => SourceFormat::Csv {
                             columns: s.columns.len().max(1),
                         },
-                        "KAFKA" if s.columns.len() == 1 => SourceFormat::Text,
+                        // ksqlDB's KAFKA format: one column, BYTES as they are, else text.
+                        "KAFKA" if s.columns.len() == 1 => {
+                            let t = s.columns[0].data_type.to_string().to_ascii_uppercase();
+                            if t == "BYTES" || t == "BYTEA" {
+                                SourceFormat::Bytes
+                            } else {
+                                SourceFormat::Text
+                            }
+                        }
                         "AVRO" => {
                             return Err(ParserError::ParserError(
                                 "VALUE_FORMAT 'AVRO' reads schemas from a schema registry, which is not supported yet: use CREATE SOURCE ... FORMAT AVRO USING SCHEMA '...'".into(),
@@ -484,6 +496,9 @@ fn check(s: CreateSource) -> Result<CreateSource, SqlError> {
     }
     if s.format == SourceFormat::Text && s.columns.len() > 1 {
         return err("FORMAT TEXT fills one column".into());
+    }
+    if s.format == SourceFormat::Bytes && s.columns.len() > 1 {
+        return err("FORMAT BYTES fills one column".into());
     }
     Ok(s)
 }

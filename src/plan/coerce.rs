@@ -45,6 +45,7 @@ pub fn scalar_type(dt: &DataType) -> PlanResult<ScalarType> {
         D::TimestampNtz(_) => ScalarType::Timestamp,
         D::Interval { .. } => ScalarType::Interval,
         D::JSONB | D::JSON => ScalarType::Jsonb,
+        D::Bytea | D::Bytes(_) | D::Blob(_) | D::Binary(_) | D::Varbinary(_) => ScalarType::Bytea,
         D::Custom(name, _) => {
             let n = name.to_string().to_lowercase();
             match n.trim_matches('"') {

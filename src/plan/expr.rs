@@ -469,8 +469,16 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             B::Divide => Func::Div,
             B::Modulo => Func::Mod,
             B::StringConcat => {
-                let l = self.plan(left)?;
-                let r = self.plan(right)?;
+                let (l, lt) = self.plan_typed(left)?;
+                let (r, rt) = self.plan_typed(right)?;
+                // bytea || bytea is bytea; anything else concatenates text forms.
+                if lt.scalar == ScalarType::Bytea || rt.scalar == ScalarType::Bytea {
+                    let (l, r) = (
+                        self.plan_as(left, ScalarType::Bytea, "||")?,
+                        self.plan_as(right, ScalarType::Bytea, "||")?,
+                    );
+                    return Ok(ScalarExpr::call(Func::ConcatOp, vec![l, r]));
+                }
                 return Ok(ScalarExpr::call(Func::ConcatOp, vec![l, r]));
             }
             B::Arrow | B::LongArrow => {

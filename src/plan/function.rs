@@ -114,6 +114,23 @@ impl ExprCx<'_, '_> {
                 }
                 return Ok(ScalarExpr::call(func, planned));
             }
+            // The byte count of a bytea (`length` counts characters of text).
+            "octet_length" | "length" if n == 1 => {
+                let (s, t) = self.plan_typed(&args[0])?;
+                if name == "octet_length" || t.scalar == ScalarType::Bytea {
+                    let s = match t.scalar {
+                        ScalarType::Bytea | ScalarType::Text => s,
+                        other => cast(s, other, ScalarType::Text),
+                    };
+                    return Ok(ScalarExpr::call(Func::OctetLength, vec![s]));
+                }
+                (Func::Length, vec![Some(text)])
+            }
+            "encode" => (
+                simple(Func::Encode, &[2])?,
+                vec![Some(ScalarType::Bytea), Some(text)],
+            ),
+            "decode" => (simple(Func::Decode, &[2])?, vec![Some(text), Some(text)]),
             "pg_get_userbyid" => (
                 simple(Func::PgGetUserById, &[1])?,
                 vec![Some(ScalarType::Int32)],
@@ -165,7 +182,7 @@ impl ExprCx<'_, '_> {
             "lower" => (simple(Func::Lower, &[1])?, vec![Some(text)]),
             "upper" => (simple(Func::Upper, &[1])?, vec![Some(text)]),
             "initcap" => (simple(Func::Initcap, &[1])?, vec![Some(text)]),
-            "length" | "char_length" | "character_length" => {
+            "char_length" | "character_length" => {
                 (simple(Func::Length, &[1])?, vec![Some(text)])
             }
             "reverse" => (simple(Func::Reverse, &[1])?, vec![Some(text)]),

@@ -41,6 +41,11 @@ pub(super) fn plan_create_source(
         names.push(n);
         types.push(ColumnType::new(scalar_type(&c.data_type)?, !c.not_null));
     }
+    if cs.format == SourceFormat::Bytes && types.iter().any(|t| t.scalar != ScalarType::Bytea) {
+        return Err(PlanError::TypeMismatch(
+            "FORMAT BYTES fills one column of type bytea".into(),
+        ));
+    }
     if cs.columns.is_empty() {
         match cs.format {
             SourceFormat::Json => {
@@ -50,6 +55,10 @@ pub(super) fn plan_create_source(
             SourceFormat::Text => {
                 names.push("text".into());
                 types.push(ColumnType::new(ScalarType::Text, false));
+            }
+            SourceFormat::Bytes => {
+                names.push("data".into());
+                types.push(ColumnType::new(ScalarType::Bytea, false));
             }
             SourceFormat::Csv { columns } => {
                 for i in 1..=columns {

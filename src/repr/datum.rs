@@ -28,6 +28,9 @@ pub enum Datum {
     Interval(Interval),
     /// JSON kept in its canonical text form, so it orders and hashes like a value.
     Jsonb(String),
+    /// A `bytea`: raw bytes, ordered byte-wise as Postgres orders them. (Last, so that logs
+    /// written before it existed decode unchanged.)
+    Bytes(Vec<u8>),
 }
 
 impl Datum {
@@ -52,6 +55,7 @@ impl Datum {
             Datum::TimestampTz(_) => ScalarType::TimestampTz,
             Datum::Interval(_) => ScalarType::Interval,
             Datum::Jsonb(_) => ScalarType::Jsonb,
+            Datum::Bytes(_) => ScalarType::Bytea,
         })
     }
 

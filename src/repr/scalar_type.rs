@@ -17,6 +17,7 @@ pub enum ScalarType {
     TimestampTz,
     Interval,
     Jsonb,
+    Bytea,
     /// The type of a string literal or parameter before context gives it one (Postgres'
     /// `unknown`). The planner resolves it; it reaches clients only as `text`.
     Unknown,
@@ -39,6 +40,7 @@ impl ScalarType {
             ScalarType::TimestampTz => 1184,
             ScalarType::Interval => 1186,
             ScalarType::Jsonb => 3802,
+            ScalarType::Bytea => 17,
         }
     }
 
@@ -57,6 +59,7 @@ impl ScalarType {
             1184 => ScalarType::TimestampTz,
             1186 => ScalarType::Interval,
             3802 | 114 => ScalarType::Jsonb,
+            17 => ScalarType::Bytea,
             0 | 705 => ScalarType::Unknown,
             _ => return None,
         })
@@ -91,6 +94,7 @@ impl ScalarType {
             ScalarType::TimestampTz => "timestamp with time zone",
             ScalarType::Interval => "interval",
             ScalarType::Jsonb => "jsonb",
+            ScalarType::Bytea => "bytea",
             ScalarType::Unknown => "unknown",
         }
     }

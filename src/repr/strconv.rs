@@ -51,6 +51,7 @@ pub fn format(d: &Datum) -> Option<String> {
         Datum::Timestamp(ts) => format_timestamp(ts),
         Datum::TimestampTz(ts) => format!("{}+00", format_timestamp(&ts.naive_utc())),
         Datum::Interval(iv) => format_interval(iv),
+        Datum::Bytes(b) => format_bytea(b),
     })
 }
 
@@ -184,7 +185,69 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
             let v: serde_json::Value = serde_json::from_str(t).map_err(|_| err(false))?;
             Datum::Jsonb(v.to_string())
         }
+        ScalarType::Bytea => Datum::Bytes(parse_bytea(text).map_err(|_| err(false))?),
     })
+}
+
+/// `bytea`'s output in Postgres' default `bytea_output = hex`: `\x` and two digits a byte.
+pub fn format_bytea(b: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 + 2 * b.len());
+    s.push_str("\\x");
+    for byte in b {
+        s.push(HEX[(byte >> 4) as usize] as char);
+        s.push(HEX[(byte & 15) as usize] as char);
+    }
+    s
+}
+
+/// Why text is not a `bytea`: Postgres reports bad hex as 22023 with what is wrong, and a bad
+/// escape as plain invalid syntax (22P02).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BadBytea {
+    Hex(String),
+    Escape,
+}
+
+/// `bytea`'s input: the hex form (`\\x` then pairs of hex digits, whitespace between pairs) or
+/// the escape form (bytes as they are, `\\\\` for a backslash, `\\nnn` octal for any byte).
+pub fn parse_bytea(text: &str) -> Result<Vec<u8>, BadBytea> {
+    if let Some(hex) = text.strip_prefix("\\x") {
+        let mut out = Vec::with_capacity(hex.len() / 2);
+        let mut digits = hex.chars().filter(|c| !c.is_ascii_whitespace());
+        let digit = |c: char| {
+            c.to_digit(16)
+                .ok_or_else(|| BadBytea::Hex(format!("invalid hexadecimal digit: \"{c}\"")))
+        };
+        while let Some(hi) = digits.next() {
+            let hi = digit(hi)?;
+            let lo = digits.next().ok_or_else(|| {
+                BadBytea::Hex("invalid hexadecimal data: odd number of digits".into())
+            })?;
+            out.push((hi * 16 + digit(lo)?) as u8);
+        }
+        return Ok(out);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+        } else if bytes.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else {
+            let oct = bytes.get(i + 1..i + 4).ok_or(BadBytea::Escape)?;
+            if oct[0] > b'3' || !oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                return Err(BadBytea::Escape);
+            }
+            out.push(oct.iter().fold(0u8, |acc, c| acc * 8 + (c - b'0')));
+            i += 4;
+        }
+    }
+    Ok(out)
 }
 
 /// Parses an integer; `Err(true)` means out of range, `Err(false)` bad syntax.
@@ -342,6 +405,19 @@ mod tests {
         let d = parse("2024-01-02T03:04:05.25", ScalarType::Timestamp).unwrap();
         assert_eq!(format(&d).unwrap(), "2024-01-02 03:04:05.25");
         assert!(parse("nope", ScalarType::Date).is_err());
+    }
+
+    #[test]
+    fn bytea_reads_both_forms_and_prints_hex() {
+        let d = parse("\\x DE a", ScalarType::Bytea).unwrap_err();
+        assert!(!d.out_of_range, "an odd digit count is bad syntax");
+        let d = parse("\\xDEad\tbeef", ScalarType::Bytea).unwrap();
+        assert_eq!(d, Datum::Bytes(vec![0xde, 0xad, 0xbe, 0xef]));
+        assert_eq!(format(&d).unwrap(), "\\xdeadbeef");
+        let d = parse("a\\\\b\\001\\377", ScalarType::Bytea).unwrap();
+        assert_eq!(d, Datum::Bytes(vec![b'a', b'\\', b'b', 1, 255]));
+        assert!(parse("bad\\9", ScalarType::Bytea).is_err());
+        assert!(parse("\\x0g", ScalarType::Bytea).is_err());
     }
 
     #[test]

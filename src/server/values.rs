@@ -40,6 +40,10 @@ pub fn encode(d: &Datum, typ: ScalarType, binary: bool, out: &mut BytesMut) -> R
             let v: serde_json::Value = serde_json::from_str(s).map_err(|e| e.to_string())?;
             v.to_sql(&Type::JSONB, out)
         }
+        Datum::Bytes(b) => {
+            out.put_slice(b);
+            return Ok(());
+        }
     };
     r.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -78,5 +82,6 @@ pub fn decode(bytes: &[u8], typ: ScalarType, binary: bool) -> Result<Datum, Stri
         ScalarType::Jsonb => {
             Datum::Jsonb(get::<serde_json::Value>(&Type::JSONB, bytes)?.to_string())
         }
+        ScalarType::Bytea => Datum::Bytes(bytes.to_vec()),
     })
 }

@@ -49,9 +49,8 @@ fn column_type(schema: &Schema) -> (ScalarType, bool) {
         Schema::Long => ScalarType::Int64,
         Schema::Float => ScalarType::Float32,
         Schema::Double => ScalarType::Float64,
-        Schema::String | Schema::Enum(_) | Schema::Uuid | Schema::Bytes | Schema::Fixed(_) => {
-            ScalarType::Text
-        }
+        Schema::String | Schema::Enum(_) | Schema::Uuid => ScalarType::Text,
+        Schema::Bytes | Schema::Fixed(_) => ScalarType::Bytea,
         Schema::Date => ScalarType::Date,
         Schema::TimestampMillis | Schema::TimestampMicros | Schema::TimestampNanos => {
             ScalarType::TimestampTz
@@ -87,7 +86,7 @@ pub fn decode(schema: &Schema, bytes: &[u8]) -> Result<serde_json::Value, String
 }
 
 /// Avro values as the JSON the column readers take: timestamps as epoch milliseconds, dates
-/// as ISO text, enums and UUIDs as strings.
+/// as ISO text, enums and UUIDs as strings, bytes in bytea's `\\x` hex text.
 fn json(v: Value) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
     Ok(match v {
@@ -98,7 +97,8 @@ fn json(v: Value) -> Result<serde_json::Value, String> {
         Value::Float(f) => serde_json::Number::from_f64(f as f64).map_or(J::Null, J::Number),
         Value::Double(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
         Value::String(s) | Value::Enum(_, s) => J::String(s),
-        Value::Bytes(b) | Value::Fixed(_, b) => J::String(String::from_utf8_lossy(&b).into_owned()),
+        // In bytea's text form, which the column reader parses back into the bytes.
+        Value::Bytes(b) | Value::Fixed(_, b) => J::String(crate::repr::strconv::format_bytea(&b)),
         Value::Uuid(u) => J::String(u.to_string()),
         Value::Union(_, v) => json(*v)?,
         Value::Array(items) => J::Array(items.into_iter().map(json).collect::<Result<_, _>>()?),
