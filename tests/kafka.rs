@@ -532,8 +532,18 @@ async fn bytes_source_keeps_values_as_they_are() {
         .await
         .unwrap();
     let want: Vec<Vec<String>> = vec![
-        vec!["0".into(), "\\x706c61696e".into(), "5".into(), "cGxhaW4=".into()],
-        vec!["1".into(), "\\x00fffe5c".into(), "4".into(), "AP/+XA==".into()],
+        vec![
+            "0".into(),
+            "\\x706c61696e".into(),
+            "5".into(),
+            "cGxhaW4=".into(),
+        ],
+        vec![
+            "1".into(),
+            "\\x00fffe5c".into(),
+            "4".into(),
+            "AP/+XA==".into(),
+        ],
         vec!["2".into(), "\\x".into(), "0".into(), "".into()],
     ];
     let sql = "SELECT o, data, length(data), encode(data, 'base64') FROM blobs ORDER BY o";
@@ -547,7 +557,8 @@ async fn bytes_source_keeps_values_as_they_are() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(got, values);
-    let sql = "SELECT count(*) FROM blobs_ksql WHERE payload = '\\x00fffe5c'::bytea OR payload = 'plain'";
+    let sql =
+        "SELECT count(*) FROM blobs_ksql WHERE payload = '\\x00fffe5c'::bytea OR payload = 'plain'";
     assert_eq!(
         until_rows(&client, sql, &[vec!["2".into()]]).await,
         vec![vec!["2".to_string()]]

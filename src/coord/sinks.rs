@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::{exists, Coordinator, Response, Session, State};
 use crate::catalog::{CatalogItem, ItemKind};
 use crate::error::SqlError;
-use crate::parse::{quote_ident, quote_literal, SinkEnvelope};
+use crate::parse::{quote_ident, quote_literal, SinkEnvelope, SinkFormat};
 use crate::plan::CreateSinkPlan;
 use crate::repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 use crate::sink::{kafka, Resume, SinkHost};
@@ -227,10 +227,13 @@ pub fn desc() -> RelationDesc {
         col("from", ScalarType::Text, false),
         col("topic", ScalarType::Text, false),
         col("envelope", ScalarType::Text, false),
+        col("format", ScalarType::Text, false),
         col("state", ScalarType::Text, false),
         col("records", ScalarType::Int64, false),
         col("complete_through", ScalarType::Int64, true),
         col("last_error", ScalarType::Text, true),
+        col("key_schema", ScalarType::Text, true),
+        col("value_schema", ScalarType::Text, true),
     ]
     .into_iter()
     .unzip();
@@ -258,6 +261,9 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                 .catalog
                 .get(*from)
                 .map_or(String::new(), |f| f.name.item.clone());
+            // The schemas an Avro sink writes in, for its consumers (there is no registry).
+            let schemas = (spec.format == SinkFormat::Avro)
+                .then(|| crate::sink::avro::AvroSchemas::new(&item.desc, &spec.key, spec.envelope));
             vec![
                 text(&item.name.item),
                 text(&from),
@@ -266,12 +272,20 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                     SinkEnvelope::Upsert => "upsert",
                     SinkEnvelope::Debezium => "debezium",
                 }),
+                text(match spec.format {
+                    SinkFormat::Json => "json",
+                    SinkFormat::Avro => "avro",
+                }),
                 text(status.state),
                 Datum::Int64(status.records as i64),
                 status
                     .complete_through
                     .map_or(Datum::Null, |t| Datum::Int64(t as i64)),
                 status.last_error.as_deref().map_or(Datum::Null, text),
+                schemas.as_ref().map_or(Datum::Null, |s| text(&s.key_text)),
+                schemas
+                    .as_ref()
+                    .map_or(Datum::Null, |s| text(&s.value_text)),
             ]
         })
         .collect()

@@ -77,7 +77,10 @@ mod tests {
             assert_eq!(decode(&text, format).unwrap(), bytes, "{format}");
         }
         assert_eq!(encode(b"\x01\xab", "hex").unwrap(), "01ab");
-        assert_eq!(encode(b"a\\b\x00\xff", "escape").unwrap(), "a\\\\b\\000\\377");
+        assert_eq!(
+            encode(b"a\\b\x00\xff", "escape").unwrap(),
+            "a\\\\b\\000\\377"
+        );
         assert_eq!(encode(&[0u8; 60], "base64").unwrap().lines().count(), 2);
         assert!(decode("zz", "hex").is_err());
         assert!(matches!(

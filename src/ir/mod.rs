@@ -2,8 +2,8 @@
 //! (`explain`). Knows nothing of SQL syntax or of dataflow.
 
 pub mod aggregate;
-mod bytea;
 mod arith;
+mod bytea;
 pub mod cast;
 pub mod error;
 pub mod eval;

@@ -17,7 +17,7 @@ mod ksql_window;
 mod sink;
 mod source;
 pub use generator::{CreateGenerator, Generator};
-pub use sink::{parse_create_sink, CreateSink, SinkEnvelope};
+pub use sink::{parse_create_sink, CreateSink, SinkEnvelope, SinkFormat};
 pub use source::{
     parse_create_source, quote_ident, quote_literal, CreateSource, Envelope, Metadata, OnError,
     SourceColumn, SourceFormat,

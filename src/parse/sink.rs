@@ -1,5 +1,5 @@
 //! `CREATE SINK [IF NOT EXISTS] name FROM relation INTO KAFKA (BROKER 'host:port', TOPIC 't')
-//! [KEY (column, ...)] FORMAT JSON ENVELOPE UPSERT | DEBEZIUM`: every change of a relation,
+//! [KEY (column, ...)] FORMAT JSON | AVRO ENVELOPE UPSERT | DEBEZIUM`: every change of a relation,
 //! written to a Kafka topic.
 
 use serde::{Deserialize, Serialize};
@@ -23,8 +23,16 @@ pub struct CreateSink {
     /// The key columns' names; none means the whole row is the key.
     pub key: Vec<String>,
     pub envelope: SinkEnvelope,
+    pub format: SinkFormat,
     /// The statement as written, which the log records.
     pub sql: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SinkFormat {
+    Json,
+    /// Bare Avro datums of schemas made from the relation's columns.
+    Avro,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +81,15 @@ pub fn parse_create_sink(sql: &str) -> Result<CreateSink, SqlError> {
             p.expect_token(&Token::RParen)?;
         }
         expect_word(&mut p, "FORMAT")?;
-        expect_word(&mut p, "JSON")?;
+        let format = match p.parse_identifier()?.value.to_ascii_uppercase().as_str() {
+            "JSON" => SinkFormat::Json,
+            "AVRO" => SinkFormat::Avro,
+            other => {
+                return Err(ParserError::ParserError(format!(
+                    "a sink's FORMAT is JSON or AVRO, not {other}"
+                )))
+            }
+        };
         let envelope = if peek_word(&p, "ENVELOPE") {
             p.next_token();
             match p.parse_identifier()?.value.to_ascii_uppercase().as_str() {
@@ -100,6 +116,7 @@ pub fn parse_create_sink(sql: &str) -> Result<CreateSink, SqlError> {
             topic: topic.ok_or_else(|| missing("TOPIC"))?,
             key,
             envelope,
+            format,
             sql: sql.trim().trim_end_matches(';').to_string(),
         })
     };
@@ -124,5 +141,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("ENVELOPE"), "{}", e.message);
+        let s = parse_create_sink(
+            "CREATE SINK s FROM v INTO KAFKA (BROKER 'b', TOPIC 't') FORMAT AVRO ENVELOPE DEBEZIUM",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.format, s.envelope),
+            (SinkFormat::Avro, SinkEnvelope::Debezium)
+        );
+        let e = parse_create_sink(
+            "CREATE SINK s FROM v INTO KAFKA (BROKER 'b', TOPIC 't') FORMAT CSV ENVELOPE UPSERT",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("JSON or AVRO"), "{}", e.message);
     }
 }

@@ -182,9 +182,7 @@ impl ExprCx<'_, '_> {
             "lower" => (simple(Func::Lower, &[1])?, vec![Some(text)]),
             "upper" => (simple(Func::Upper, &[1])?, vec![Some(text)]),
             "initcap" => (simple(Func::Initcap, &[1])?, vec![Some(text)]),
-            "char_length" | "character_length" => {
-                (simple(Func::Length, &[1])?, vec![Some(text)])
-            }
+            "char_length" | "character_length" => (simple(Func::Length, &[1])?, vec![Some(text)]),
             "reverse" => (simple(Func::Reverse, &[1])?, vec![Some(text)]),
             "substr" | "substring" => (
                 simple(Func::Substr, &[2, 3])?,

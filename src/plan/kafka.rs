@@ -177,6 +177,7 @@ pub(super) fn plan_create_sink(
             topic: cs.topic.clone(),
             key,
             envelope: cs.envelope,
+            format: cs.format,
         },
         create_sql: cs.sql.clone(),
     }))

@@ -1,7 +1,9 @@
-//! One time's changes of a relation as Kafka records, in the JSON upsert or Debezium envelope.
+//! One time's changes of a relation as Kafka records, in the upsert or Debezium envelope,
+//! in JSON or Avro.
 
 use std::collections::BTreeMap;
 
+use super::avro::{self, AvroSchemas};
 use crate::parse::SinkEnvelope;
 use crate::repr::{strconv, Datum, Diff, RelationDesc, Row};
 
@@ -16,11 +18,14 @@ pub struct Encoder {
     pub desc: RelationDesc,
     pub key: Vec<usize>,
     pub envelope: SinkEnvelope,
+    /// The schemas for `FORMAT AVRO`; JSON without them.
+    pub avro: Option<AvroSchemas>,
 }
 
 impl Encoder {
-    /// The records for one time's consolidated changes, in key order.
-    pub fn encode(&self, updates: Vec<(Row, Diff)>) -> Vec<Record> {
+    /// The records for one time's consolidated changes, in key order. `Err` only if a row does
+    /// not fit its own Avro schema (a column typed NOT NULL holding NULL).
+    pub fn encode(&self, updates: Vec<(Row, Diff)>) -> Result<Vec<Record>, String> {
         // Per key: the rows that left and the rows that arrived at this time.
         let mut by_key: BTreeMap<Row, (Vec<Row>, Vec<Row>)> = BTreeMap::new();
         for (row, diff) in updates {
@@ -35,17 +40,7 @@ impl Encoder {
         }
         let mut out = Vec::new();
         for (key, (left, arrived)) in by_key {
-            let key_json = if self.key.is_empty() {
-                self.object(&key, &(0..key.len()).collect::<Vec<_>>())
-            } else {
-                let names: Vec<usize> = self.key.clone();
-                let mut obj = serde_json::Map::new();
-                for (datum, &col) in key.iter().zip(&names) {
-                    obj.insert(self.desc.names[col].clone(), datum_json(datum));
-                }
-                serde_json::Value::Object(obj)
-            };
-            let key_bytes = key_json.to_string().into_bytes();
+            let key_bytes = self.key_bytes(&key)?;
             match self.envelope {
                 SinkEnvelope::Upsert => {
                     if arrived.is_empty() {
@@ -57,34 +52,82 @@ impl Encoder {
                     for row in arrived {
                         out.push(Record {
                             key: key_bytes.clone(),
-                            value: Some(self.row_json(&row).to_string().into_bytes()),
+                            value: Some(self.row_bytes(&row)?),
                         });
                     }
                 }
                 SinkEnvelope::Debezium => {
                     let n = left.len().max(arrived.len());
                     for i in 0..n {
-                        let before = left.get(i).map(|r| self.row_json(r));
-                        let after = arrived.get(i).map(|r| self.row_json(r));
-                        let op = match (&before, &after) {
+                        let (before, after) = (left.get(i), arrived.get(i));
+                        let op = match (before, after) {
                             (None, _) => "c",
                             (_, None) => "d",
                             _ => "u",
                         };
-                        let event = serde_json::json!({
-                            "before": before,
-                            "after": after,
-                            "op": op,
-                        });
                         out.push(Record {
                             key: key_bytes.clone(),
-                            value: Some(event.to_string().into_bytes()),
+                            value: Some(self.event_bytes(before, after, op)?),
                         });
                     }
                 }
             }
         }
-        out
+        Ok(out)
+    }
+
+    /// The key columns' values (the whole row's when the sink has no key).
+    fn key_bytes(&self, key: &Row) -> Result<Vec<u8>, String> {
+        let all: Vec<usize>;
+        let columns = if self.key.is_empty() {
+            all = (0..key.len()).collect();
+            &all
+        } else {
+            &self.key
+        };
+        match &self.avro {
+            Some(schemas) => to_avro(&schemas.key, avro::record_value(&self.desc, columns, key)),
+            None => Ok(self.object(key, columns).to_string().into_bytes()),
+        }
+    }
+
+    fn row_bytes(&self, row: &Row) -> Result<Vec<u8>, String> {
+        match &self.avro {
+            Some(schemas) => to_avro(&schemas.value, avro::row_value(&self.desc, row)),
+            None => Ok(self.row_json(row).to_string().into_bytes()),
+        }
+    }
+
+    /// A Debezium-style event: `{"before": row | null, "after": row | null, "op": "c|u|d"}`.
+    fn event_bytes(
+        &self,
+        before: Option<&Row>,
+        after: Option<&Row>,
+        op: &str,
+    ) -> Result<Vec<u8>, String> {
+        match &self.avro {
+            Some(schemas) => {
+                use apache_avro::types::Value;
+                let side = |r: Option<&Row>| match r {
+                    Some(r) => Value::Union(1, Box::new(avro::row_value(&self.desc, r))),
+                    None => Value::Union(0, Box::new(Value::Null)),
+                };
+                let event = Value::Record(vec![
+                    ("before".into(), side(before)),
+                    ("after".into(), side(after)),
+                    ("op".into(), Value::String(op.into())),
+                ]);
+                to_avro(&schemas.value, event)
+            }
+            None => {
+                let event = serde_json::json!({
+                    "before": before.map(|r| self.row_json(r)),
+                    "after": after.map(|r| self.row_json(r)),
+                    "op": op,
+                });
+                Ok(event.to_string().into_bytes())
+            }
+        }
     }
 
     fn row_json(&self, row: &Row) -> serde_json::Value {
@@ -98,6 +141,14 @@ impl Encoder {
         }
         serde_json::Value::Object(obj)
     }
+}
+
+fn to_avro(
+    schema: &apache_avro::Schema,
+    value: apache_avro::types::Value,
+) -> Result<Vec<u8>, String> {
+    apache_avro::to_avro_datum(schema, value)
+        .map_err(|e| format!("a row does not fit the sink's Avro schema: {e}"))
 }
 
 /// A datum as JSON: numbers as numbers (numeric too, when a double holds it exactly), jsonb as
@@ -144,6 +195,7 @@ mod tests {
             ),
             key: vec![0],
             envelope,
+            avro: None,
         }
     }
 
@@ -167,6 +219,7 @@ mod tests {
         ];
         let up: Vec<_> = encoder(SinkEnvelope::Upsert)
             .encode(changes.clone())
+            .unwrap()
             .iter()
             .map(text)
             .collect();
@@ -182,6 +235,7 @@ mod tests {
         );
         let dbz: Vec<_> = encoder(SinkEnvelope::Debezium)
             .encode(changes)
+            .unwrap()
             .iter()
             .map(text)
             .collect();

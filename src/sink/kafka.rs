@@ -37,10 +37,13 @@ pub fn spawn(
     let spawned = std::thread::Builder::new()
         .name(format!("sink-{id}"))
         .spawn(move || {
+            let avro = (spec.format == crate::parse::SinkFormat::Avro)
+                .then(|| super::avro::AvroSchemas::new(&desc, &spec.key, spec.envelope));
             let encoder = Encoder {
                 desc,
                 key: spec.key.clone(),
                 envelope: spec.envelope,
+                avro,
             };
             let sink = Sink {
                 id,
@@ -175,7 +178,17 @@ impl Sink {
             let ready: Vec<Timestamp> = pending.range(..batch.upper).map(|(t, _)| *t).collect();
             for t in ready {
                 let updates = pending.remove(&t).unwrap_or_default();
-                let records = self.encoder.encode(updates);
+                let records = match self.encoder.encode(updates) {
+                    Ok(records) => records,
+                    Err(e) => {
+                        self.set(|s| {
+                            s.state = "failed";
+                            s.last_error = Some(e.clone());
+                        });
+                        tracing::error!(sink = %self.name, "{e} at time {t}; the sink stops (drop and recreate it)");
+                        return Ok(());
+                    }
+                };
                 let n = records.len() as u64;
                 write_records(&producer, &self.spec.topic, &records, Some(t as i64))?;
                 self.set(|s| s.records += n);

@@ -2,6 +2,7 @@
 //! time followed by a progress record, so a restarted sink resumes right after the last
 //! completed time: no gap, and no completed time written twice.
 
+pub mod avro;
 pub mod encode;
 pub mod kafka;
 pub mod produce;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::coord::Subscription;
-use crate::parse::SinkEnvelope;
+use crate::parse::{SinkEnvelope, SinkFormat};
 use crate::repr::{GlobalId, Timestamp};
 
 /// Where a sink writes and how.
@@ -22,6 +23,7 @@ pub struct KafkaSinkSpec {
     /// The key columns' positions; empty means the whole row is the key.
     pub key: Vec<usize>,
     pub envelope: SinkEnvelope,
+    pub format: SinkFormat,
 }
 
 impl KafkaSinkSpec {

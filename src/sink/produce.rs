@@ -64,6 +64,7 @@ impl Produce {
                     desc: o.desc(),
                     key,
                     envelope,
+                    avro: None,
                 };
                 (*o, encoder)
             })
@@ -83,7 +84,7 @@ impl Produce {
                 let topic = self.topic(changes.output);
                 // The net change of each row: a customer inserted and deleted within one step
                 // is not written at all.
-                let records = encoders[&changes.output].encode(consolidate(changes.updates));
+                let records = encoders[&changes.output].encode(consolidate(changes.updates))?;
                 super::kafka::write_records(&producer, &topic, &records, None)
                     .map_err(|e| format!("cannot write to topic {topic}: {e}"))?;
                 written += records.len() as u64;

@@ -127,7 +127,10 @@ impl Decoder {
             }
             SourceFormat::Bytes => match self.desc.types[0].scalar {
                 ScalarType::Bytea => Ok(vec![Datum::Bytes(bytes.to_vec())]),
-                other => Err(format!("FORMAT BYTES fills a bytea column, not {}", other.name())),
+                other => Err(format!(
+                    "FORMAT BYTES fills a bytea column, not {}",
+                    other.name()
+                )),
             },
             SourceFormat::Text => {
                 let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
