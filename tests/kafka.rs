@@ -175,6 +175,19 @@ async fn json_source_survives_sigkill_exactly_once() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(sources, vec!["ratings".to_string()]);
+    // Per partition: 200 ratings and one bad record read, so the next offset is 201.
+    let partitions: Vec<(i32, i64)> = client
+        .query(
+            "SELECT partition, next_offset FROM runnel_catalog.source_partitions
+             WHERE source = 'ratings' ORDER BY partition",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(partitions, vec![(0, 201), (1, 201)]);
     let distinct: BTreeSet<i64> = got.into_iter().collect();
     assert_eq!(distinct.len(), 400);
     client

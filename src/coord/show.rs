@@ -110,7 +110,7 @@ pub fn rows(
     Ok(out)
 }
 
-/// A status relation (`runnel_catalog.sources`, `source_errors`, `sinks`): the columns and rows
+/// A status relation (`runnel_catalog.sources`, `source_errors`, `source_partitions`, `sinks`): the columns and rows
 /// of the SHOW statement of the same name, for the session's database and search path.
 pub(super) fn status_relation(
     st: &super::State,
@@ -122,6 +122,10 @@ pub(super) fn status_relation(
         "source_errors" => (
             sources::errors_desc(),
             sources::show_errors(st, session, None).ok()?,
+        ),
+        "source_partitions" => (
+            sources::partitions_desc(),
+            sources::show_partitions(st, session),
         ),
         "sinks" => (sinks::desc(), sinks::show(st, session)),
         _ => return None,

@@ -146,6 +146,56 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
         .collect()
 }
 
+pub fn partitions_desc() -> RelationDesc {
+    use ScalarType::*;
+    columns(&[
+        ("source", Text, false),
+        ("topic", Text, false),
+        ("partition", Int32, false),
+        ("next_offset", Int64, false),
+        ("high_watermark", Int64, true),
+        ("lag", Int64, true),
+    ])
+}
+
+/// `runnel_catalog.source_partitions`: per Kafka source and partition, the next offset the log
+/// holds, the broker's high watermark when it said, and the lag between them.
+pub fn show_partitions(st: &State, session: &Session) -> Vec<Row> {
+    let schemas = session.search_path();
+    let mut rows = vec![];
+    for item in st.catalog.items() {
+        let ItemKind::Source(SourceSpec::Kafka(spec)) = &item.kind else {
+            continue;
+        };
+        if item.name.database != session.database || !schemas.contains(&item.name.schema) {
+            continue;
+        }
+        let highs = st
+            .source_status
+            .get(&item.id)
+            .map(|s| s.lock().expect("status lock").high_watermarks.clone())
+            .unwrap_or_default();
+        let offsets = st.source_offsets.get(&item.id);
+        let mut partitions: Vec<i32> = highs.keys().copied().collect();
+        partitions.extend(offsets.into_iter().flat_map(|o| o.keys().copied()));
+        partitions.sort_unstable();
+        partitions.dedup();
+        for p in partitions {
+            let next = offsets.and_then(|o| o.get(&p)).copied().unwrap_or(0);
+            let high = highs.get(&p).copied();
+            rows.push(vec![
+                text(&item.name.item),
+                text(&spec.topic),
+                Datum::Int32(p),
+                Datum::Int64(next),
+                high.map_or(Datum::Null, Datum::Int64),
+                high.map_or(Datum::Null, |h| Datum::Int64((h - next).max(0))),
+            ]);
+        }
+    }
+    rows
+}
+
 /// `SHOW SOURCE ERRORS [FROM name]`: the latest undecodable records of the current database's
 /// sources (or of one).
 pub fn show_errors(
