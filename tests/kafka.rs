@@ -439,7 +439,8 @@ async fn avro_upsert_source_takes_its_columns_from_the_schema() {
     let schema_text = r#"{"type": "record", "name": "person", "fields": [
         {"name": "id", "type": "long"},
         {"name": "name", "type": ["null", "string"]},
-        {"name": "joined", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}"#;
+        {"name": "joined", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "balance", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}}]}"#;
     let schema = apache_avro::Schema::parse_str(schema_text).unwrap();
     let person = |id: i64, name: Option<&str>| {
         let name = match name {
@@ -452,6 +453,13 @@ async fn avro_upsert_source_takes_its_columns_from_the_schema() {
                 ("id".into(), Value::Long(id)),
                 ("name".into(), name),
                 ("joined".into(), Value::TimestampMillis(86_400_000 * id)),
+                // id * 10.01, negated for even ids: the unscaled value in two bytes.
+                (
+                    "balance".into(),
+                    Value::Decimal(apache_avro::Decimal::from(
+                        ((1001 * id * if id % 2 == 0 { -1 } else { 1 }) as i16).to_be_bytes(),
+                    )),
+                ),
             ]),
         )
         .unwrap()
@@ -482,10 +490,20 @@ async fn avro_upsert_source_takes_its_columns_from_the_schema() {
     send("3", None).await;
     send("4", Some(b"\x02".to_vec())).await;
     let want: Vec<Vec<String>> = vec![
-        vec!["1".into(), "ada l.".into(), "1970-01-02 00:00:00+00".into()],
-        vec!["2".into(), "NULL".into(), "1970-01-03 00:00:00+00".into()],
+        vec![
+            "1".into(),
+            "ada l.".into(),
+            "1970-01-02 00:00:00+00".into(),
+            "10.01".into(),
+        ],
+        vec![
+            "2".into(),
+            "NULL".into(),
+            "1970-01-03 00:00:00+00".into(),
+            "-20.02".into(),
+        ],
     ];
-    let sql = "SELECT id, name, joined FROM people ORDER BY id";
+    let sql = "SELECT id, name, joined, balance FROM people ORDER BY id";
     assert_eq!(until_rows(&client, sql, &want).await, want);
     let columns: Vec<Vec<String>> = client
         .query("SHOW COLUMNS FROM people", &[])
@@ -497,6 +515,7 @@ async fn avro_upsert_source_takes_its_columns_from_the_schema() {
     assert_eq!(
         columns,
         vec![
+            vec!["balance".to_string(), "false".into(), "numeric".into()],
             vec!["id".to_string(), "false".into(), "bigint".into()],
             vec![
                 "joined".to_string(),

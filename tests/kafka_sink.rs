@@ -574,7 +574,9 @@ async fn avro_sinks_round_trip() {
     // aborted records), so the transactional path is the one exercised here.
     // (The upsert sink has written, so it is running.)
     let sinks = client.query("SHOW SINKS", &[]).await.unwrap();
-    let upsert = sinks.iter().find(|r| r.get::<_, String>("name") == "owners_avro");
+    let upsert = sinks
+        .iter()
+        .find(|r| r.get::<_, String>("name") == "owners_avro");
     assert!(upsert.unwrap().get::<_, bool>("transactional"));
     // The Debezium topic, read back by Runnel itself with the envelope's schema.
     client

@@ -35,7 +35,7 @@ pub enum Change {
 pub struct Decoder {
     spec: KafkaSpec,
     desc: RelationDesc,
-    avro: Option<apache_avro::Schema>,
+    avro: Option<avro::Reader>,
 }
 
 impl Decoder {
@@ -44,14 +44,15 @@ impl Decoder {
         let avro = spec
             .avro_schema
             .as_deref()
-            .and_then(|s| avro::parse_schema(s).ok());
+            .and_then(|s| avro::parse_schema(s).ok())
+            .and_then(|s| avro::Reader::new(s).ok());
         Decoder { spec, desc, avro }
     }
 
     /// A JSON or Avro value as JSON.
     fn json_value(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
         match (&self.spec.format, &self.avro) {
-            (SourceFormat::Avro, Some(schema)) => avro::decode(schema, bytes),
+            (SourceFormat::Avro, Some(reader)) => reader.decode(bytes),
             (SourceFormat::Avro, None) => Err("the source has no valid Avro schema".into()),
             _ => parse_json(bytes),
         }
