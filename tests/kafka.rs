@@ -603,3 +603,173 @@ async fn bytes_source_keeps_values_as_they_are() {
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42804", "{err}");
 }
+
+/// A schema registry speaking Confluent's REST API for the two calls Runnel makes, serving
+/// `schemas` (id, text) with the last as the subject's latest. No registry installs here
+/// (none is packaged for PyPI, npm, crates.io or Debian), so this stands in for one; it
+/// answers as Confluent's documentation says a registry does.
+async fn schema_registry(
+    subject: String,
+    schemas: Vec<(u32, String)>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Json;
+    use serde_json::json;
+    let schemas = std::sync::Arc::new(schemas);
+    let not_found = |code: u32, what: &str| {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error_code": code, "message": format!("{what} not found")})),
+        )
+    };
+    let latest = {
+        let schemas = schemas.clone();
+        move |Path(s): Path<String>| async move {
+            let (id, text) = schemas.last().unwrap();
+            if s != subject {
+                return not_found(40401, "Subject");
+            }
+            let body = json!({"subject": s, "version": schemas.len(), "id": id, "schema": text});
+            (StatusCode::OK, Json(body))
+        }
+    };
+    let by_id = move |Path(id): Path<u32>| async move {
+        match schemas.iter().find(|(i, _)| *i == id) {
+            Some((_, text)) => (StatusCode::OK, Json(json!({"schema": text}))),
+            None => not_found(40403, "Schema"),
+        }
+    };
+    let app = axum::Router::new()
+        .route("/subjects/{subject}/versions/latest", get(latest))
+        .route("/schemas/ids/{id}", get(by_id));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, serving)
+}
+
+/// `AVRO USING CONFLUENT SCHEMA REGISTRY`: the columns come from the subject's latest schema;
+/// each record is read with its writer's schema (fetched by the id it is framed with) resolved
+/// to that one, so records of an older version get the new field's default; the schema is kept
+/// in the catalog, so a restart does not need the registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_source_reads_schemas_from_a_registry() {
+    use apache_avro::types::Value;
+    let broker = broker();
+    let topic = format!("members-{}", std::process::id());
+    create_topic(&broker, &topic, 1).await;
+    let v1 = r#"{"type": "record", "name": "member", "fields": [
+        {"name": "id", "type": "long"}, {"name": "name", "type": "string"}]}"#;
+    let v2 = r#"{"type": "record", "name": "member", "fields": [
+        {"name": "id", "type": "long"}, {"name": "name", "type": "string"},
+        {"name": "tier", "type": "string", "default": "basic"}]}"#;
+    let (url, registry) = schema_registry(
+        format!("{topic}-value"),
+        vec![(1, v1.to_string()), (7, v2.to_string())],
+    )
+    .await;
+    let framed = |id: u32, schema: &str, fields: Vec<(&str, Value)>| {
+        let schema = apache_avro::Schema::parse_str(schema).unwrap();
+        let fields = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let datum = apache_avro::to_avro_datum(&schema, Value::Record(fields)).unwrap();
+        [&[0u8][..], &id.to_be_bytes(), &datum].concat()
+    };
+    let p = producer(&broker);
+    let send = async |value: Vec<u8>| {
+        p.send(
+            FutureRecord::<(), [u8]>::to(&topic)
+                .partition(0)
+                .payload(&value),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    };
+    send(framed(
+        1,
+        v1,
+        vec![
+            ("id", Value::Long(1)),
+            ("name", Value::String("ada".into())),
+        ],
+    ))
+    .await;
+    send(framed(
+        7,
+        v2,
+        vec![
+            ("id", Value::Long(2)),
+            ("name", Value::String("bo".into())),
+            ("tier", Value::String("gold".into())),
+        ],
+    ))
+    .await;
+    send(b"not framed".to_vec()).await;
+    send(framed(
+        9,
+        v1,
+        vec![("id", Value::Long(3)), ("name", Value::String("cy".into()))],
+    ))
+    .await;
+    let data_dir = common::temp_data_dir();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    let err = client
+        .batch_execute(&format!(
+            "CREATE SOURCE nope FROM KAFKA (BROKER '{broker}', TOPIC 'other')
+               FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY '{url}'"
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "58000", "{err}");
+    let message = err.as_db_error().unwrap().message();
+    assert!(message.contains("Subject not found"), "{message}");
+    client
+        .batch_execute(&format!(
+            "CREATE SOURCE members FROM KAFKA (BROKER '{broker}', TOPIC '{topic}')
+               FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY '{url}'"
+        ))
+        .await
+        .unwrap();
+    let want: Vec<Vec<String>> = vec![
+        vec!["1".into(), "ada".into(), "basic".into()],
+        vec!["2".into(), "bo".into(), "gold".into()],
+    ];
+    let sql = "SELECT id, name, tier FROM members ORDER BY id";
+    assert_eq!(until_rows(&client, sql, &want).await, want);
+    // The unframed record and the one of an unknown schema id are bad records, counted.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reasons: Vec<String> = loop {
+        let reasons: Vec<String> = client
+            .query(
+                "SELECT reason FROM runnel_catalog.source_errors ORDER BY \"offset\"",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if reasons.len() >= 2 || Instant::now() > deadline {
+            break reasons;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("not a Confluent-framed"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("40403") || reasons[1].contains("Schema not found"),
+        "{reasons:?}"
+    );
+    // Restarted with the registry gone: the source and its rows are as before.
+    registry.abort();
+    server.kill();
+    let server = Server::start(&data_dir, &[]).await;
+    let client = server.connect("kafka").await;
+    assert_eq!(until_rows(&client, sql, &want).await, want);
+}

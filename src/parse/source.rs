@@ -45,8 +45,11 @@ pub struct CreateSource {
     /// Per partition (in order), where to start when the log holds no offsets yet.
     pub start_offsets: Vec<i64>,
     pub format: SourceFormat,
-    /// The writer's schema of `FORMAT AVRO USING SCHEMA '...'`.
+    /// The writer's schema of `FORMAT AVRO USING SCHEMA '...'`; with a registry, the reader's
+    /// schema (the subject's latest when the source was created, unless given).
     pub avro_schema: Option<String>,
+    /// `AVRO USING CONFLUENT SCHEMA REGISTRY 'url'`: where writers' schemas are found by id.
+    pub registry: Option<String>,
     pub include: Vec<(Metadata, String)>,
     pub envelope: Envelope,
     pub on_error: OnError,
@@ -136,6 +139,7 @@ impl CreateSource {
             start_offsets: vec![],
             format: SourceFormat::Json,
             avro_schema: None,
+            registry: None,
             include: vec![],
             envelope,
             on_error: OnError::Skip,
@@ -192,9 +196,20 @@ impl CreateSource {
             SourceFormat::Text => s.push_str("TEXT"),
             SourceFormat::Bytes => s.push_str("BYTES"),
             SourceFormat::Avro => {
+                // With a registry, the schema fetched at creation is kept in the statement, so
+                // a restart reads as before without asking the registry.
+                if let Some(url) = &self.registry {
+                    let _ = write!(
+                        s,
+                        "AVRO USING CONFLUENT SCHEMA REGISTRY {} ",
+                        quote_literal(url)
+                    );
+                } else {
+                    s.push_str("AVRO USING ");
+                }
                 let _ = write!(
                     s,
-                    "AVRO USING SCHEMA {}",
+                    "SCHEMA {}",
                     quote_literal(self.avro_schema.as_deref().unwrap_or(""))
                 );
             }
@@ -287,12 +302,19 @@ pub fn parse_create_source(sql: &str) -> Result<CreateSource, SqlError> {
             "AVRO" => {
                 p.expect_keyword(Keyword::USING)?;
                 if peek_word(&p, "CONFLUENT") {
-                    return Err(ParserError::ParserError(
-                        "AVRO USING CONFLUENT SCHEMA REGISTRY is not supported yet: give the writer's schema with AVRO USING SCHEMA '...' (Confluent-framed values are read too)".into(),
-                    ));
+                    p.next_token();
+                    expect_word(&mut p, "SCHEMA")?;
+                    expect_word(&mut p, "REGISTRY")?;
+                    s.registry = Some(p.parse_literal_string()?);
+                    // The reader's schema, when given; else the subject's latest.
+                    if peek_word(&p, "SCHEMA") {
+                        p.next_token();
+                        s.avro_schema = Some(p.parse_literal_string()?);
+                    }
+                } else {
+                    expect_word(&mut p, "SCHEMA")?;
+                    s.avro_schema = Some(p.parse_literal_string()?);
                 }
-                expect_word(&mut p, "SCHEMA")?;
-                s.avro_schema = Some(p.parse_literal_string()?);
                 SourceFormat::Avro
             }
             "CSV" => {
@@ -438,7 +460,7 @@ pub fn parse_ksql_source(sql: &str) -> Result<CreateSource, SqlError> {
                         }
                         "AVRO" => {
                             return Err(ParserError::ParserError(
-                                "VALUE_FORMAT 'AVRO' reads schemas from a schema registry, which is not supported yet: use CREATE SOURCE ... FORMAT AVRO USING SCHEMA '...'".into(),
+                                "VALUE_FORMAT 'AVRO' takes the schema registry from ksqlDB's server configuration, which Runnel does not have: use CREATE SOURCE ... FORMAT AVRO USING CONFLUENT SCHEMA REGISTRY 'url' (or USING SCHEMA '...')".into(),
                             ))
                         }
                         other => {

@@ -133,6 +133,7 @@ pub(super) fn plan_create_source(
             topic: cs.topic.clone(),
             format: cs.format,
             avro_schema: cs.avro_schema.clone(),
+            registry: cs.registry.clone(),
             envelope: cs.envelope,
             key,
             value_columns,

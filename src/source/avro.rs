@@ -6,10 +6,12 @@
 //! and a four-byte schema id first); either is read with the schema given.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use apache_avro::schema::{Name, ResolvedSchema, Schema};
 use apache_avro::types::Value;
 
+use super::registry::Registry;
 use crate::repr::{ColumnType, ScalarType};
 
 pub fn parse_schema(text: &str) -> Result<Schema, String> {
@@ -71,21 +73,65 @@ pub struct Reader {
     schema: Schema,
     /// Named types (records, enums, fixed) by name, for the references to them.
     names: HashMap<Name, Schema>,
+    /// With a registry, `schema` is the reader's: each record names its writer's schema by id,
+    /// fetched once and kept, and is resolved to the reader's (fields added or removed with
+    /// defaults, as Avro's schema resolution allows).
+    registry: Option<(Registry, Mutex<HashMap<u32, Schema>>)>,
 }
 
 impl Reader {
     pub fn new(schema: Schema) -> Result<Reader, String> {
+        Self::with_registry(schema, None)
+    }
+
+    pub fn with_registry(schema: Schema, registry: Option<Registry>) -> Result<Reader, String> {
         let names = ResolvedSchema::try_from(&schema)
             .map_err(|e| format!("invalid Avro schema: {e}"))?
             .get_names()
             .iter()
             .map(|(n, s)| (n.clone(), (*s).clone()))
             .collect();
-        Ok(Reader { schema, names })
+        let registry = registry.map(|r| (r, Mutex::new(HashMap::new())));
+        Ok(Reader {
+            schema,
+            names,
+            registry,
+        })
+    }
+
+    /// The writer's schema of id `id`, from the registry (once).
+    fn writer(
+        &self,
+        registry: &Registry,
+        cache: &Mutex<HashMap<u32, Schema>>,
+        id: u32,
+    ) -> Result<Schema, String> {
+        if let Some(s) = cache.lock().expect("schema cache lock").get(&id) {
+            return Ok(s.clone());
+        }
+        let text = registry.schema(id)?;
+        let schema = parse_schema(&text)?;
+        cache
+            .lock()
+            .expect("schema cache lock")
+            .insert(id, schema.clone());
+        Ok(schema)
     }
 
     /// One value, bare or Confluent-framed, as JSON.
     pub fn decode(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
+        if let Some((registry, cache)) = &self.registry {
+            let [0, a, b, c, d, rest @ ..] = bytes else {
+                return Err(
+                    "not a Confluent-framed Avro value (a zero byte and a schema id first)".into(),
+                );
+            };
+            let id = u32::from_be_bytes([*a, *b, *c, *d]);
+            let writer = self.writer(registry, cache, id)?;
+            let value = apache_avro::from_avro_datum(&writer, &mut &rest[..], Some(&self.schema))
+                .map_err(|e| format!("invalid Avro for schema id {id}: {e}"))?;
+            return self.json(value, &self.schema);
+        }
         let whole = |mut rest: &[u8]| -> Result<Value, String> {
             let v = apache_avro::from_avro_datum(&self.schema, &mut rest, None)
                 .map_err(|e| e.to_string())?;

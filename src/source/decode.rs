@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::registry::Registry;
 use super::{avro, KafkaSpec};
 use crate::parse::{Envelope, Metadata, SourceFormat};
 use crate::repr::{strconv, Datum, RelationDesc, Row, ScalarType};
@@ -45,7 +46,10 @@ impl Decoder {
             .avro_schema
             .as_deref()
             .and_then(|s| avro::parse_schema(s).ok())
-            .and_then(|s| avro::Reader::new(s).ok());
+            .and_then(|s| {
+                let registry = spec.registry.as_deref().map(Registry::new);
+                avro::Reader::with_registry(s, registry).ok()
+            });
         Decoder { spec, desc, avro }
     }
 
@@ -383,6 +387,7 @@ mod tests {
             topic: "t".into(),
             format,
             avro_schema: None,
+            registry: None,
             envelope,
             key,
             value_columns: 3,

@@ -8,6 +8,7 @@ pub mod avro;
 pub mod decode;
 pub mod generator;
 pub mod kafka;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,8 +24,10 @@ pub struct KafkaSpec {
     pub broker: String,
     pub topic: String,
     pub format: SourceFormat,
-    /// The writer's schema, for `FORMAT AVRO`.
+    /// The writer's schema, for `FORMAT AVRO` (the reader's, with a registry).
     pub avro_schema: Option<String>,
+    /// The Confluent schema registry that writers' schemas are fetched from by id.
+    pub registry: Option<String>,
     pub envelope: Envelope,
     /// The key columns' positions: what an upsert replaces by.
     pub key: Vec<usize>,
