@@ -497,27 +497,11 @@ async fn avro_sinks_round_trip() {
     let key_schema = apache_avro::Schema::parse_str(&schema("owners_avro", "key_schema")).unwrap();
     let value_schema =
         apache_avro::Schema::parse_str(&schema("owners_avro", "value_schema")).unwrap();
-    let view_rows = |sql: &str| {
-        let client = &client;
-        let sql = sql.to_string();
-        async move {
-            client
-                .simple_query(&sql)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                        (0..r.len())
-                            .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                            .collect::<Vec<_>>(),
-                    ),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let want = view_rows("SELECT owner, n, total, photo FROM by_owner ORDER BY owner").await;
+    let want = common::kafka::rows(
+        &client,
+        "SELECT owner, n, total, photo FROM by_owner ORDER BY owner",
+    )
+    .await;
     assert_eq!(want.len(), 2, "{want:?}");
     // The upsert topic, folded by key: each key's latest value, a tombstone removing it.
     let text = |v: &Value| -> String {
@@ -597,7 +581,11 @@ async fn avro_sinks_round_trip() {
         )
         .await
         .unwrap();
-    let want = view_rows("SELECT owner, n, total, photo FROM by_owner ORDER BY owner").await;
+    let want = common::kafka::rows(
+        &client,
+        "SELECT owner, n, total, photo FROM by_owner ORDER BY owner",
+    )
+    .await;
     assert_eq!(want.len(), 1, "{want:?}");
     assert_eq!(common::kafka::until_rows(&client, sql, &want).await, want);
     let folded = read_raw(&broker, &upsert_topic, |records| {

@@ -60,24 +60,29 @@ pub async fn produce_keyed(
         .unwrap_or_else(|(e, _)| panic!("producing to {topic}: {e}"));
 }
 
+/// The rows of `sql` in the order returned, as text (NULL as `NULL`).
+pub async fn rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Polls `sql` until it returns `want` (as text rows) or a minute passes; returns what it saw.
 pub async fn until_rows(client: &Client, sql: &str, want: &[Vec<String>]) -> Vec<Vec<String>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let got: Vec<Vec<String>> = client
-            .simple_query(sql)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                    (0..r.len())
-                        .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect();
+        let got = rows(client, sql).await;
         if got == want || Instant::now() > deadline {
             return got;
         }
