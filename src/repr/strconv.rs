@@ -166,11 +166,11 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Int64 => Datum::Int64(parse_int(t).map_err(err)?),
         ScalarType::Float32 => Datum::f32(parse_float(t).ok_or_else(|| err(false))? as f32),
         ScalarType::Float64 => Datum::f64(parse_float(t).ok_or_else(|| err(false))?),
+        // The scale written is kept: Postgres prints '1.50'::numeric as 1.50.
         ScalarType::Numeric => Datum::Numeric(
             Decimal::from_str(t)
                 .or_else(|_| Decimal::from_scientific(t))
-                .map_err(|_| err(false))?
-                .normalize(),
+                .map_err(|_| err(false))?,
         ),
         ScalarType::Text | ScalarType::Unknown => Datum::String(text.to_string()),
         ScalarType::Date => Datum::Date(parse_date(t).ok_or_else(|| err(false))?),
