@@ -235,13 +235,15 @@ impl Coordinator {
         st.catalog.ensure_database(&session.database);
         let st = &*st;
         let status = |name: &str| show::status_relation(st, session, name);
+        let settings = |name: &str| session.get(name).map(str::to_string);
         let pcx = PlanContext::new(
             &st.catalog,
             &session.database,
             &session.search_path(),
             param_types.to_vec(),
         )
-        .with_status(&status);
+        .with_status(&status)
+        .with_settings(&settings);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan_statement(&pcx, stmt)))
         {
             Ok(plan) => Ok(plan?),

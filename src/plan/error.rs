@@ -40,6 +40,8 @@ pub enum PlanError {
     Unsupported(String),
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UnknownSetting(String),
     #[error("null value in column \"{0}\" violates not-null constraint")]
     NotNull(String),
     #[error("{0}")]
@@ -69,6 +71,7 @@ impl PlanError {
             PlanError::Syntax(_) => "42601",
             PlanError::Unsupported(_) => "0A000",
             PlanError::InvalidParameter(_) => "22023",
+            PlanError::UnknownSetting(_) => "42704",
             PlanError::NotNull(_) => "23502",
             PlanError::Eval(e) => e.sqlstate(),
             PlanError::Internal(_) => "XX000",

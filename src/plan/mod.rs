@@ -66,7 +66,12 @@ pub struct PlanContext<'a> {
     /// The status relations (`runnel_catalog.sources`, ...), which the coordinator keeps:
     /// given a relation's name, its columns and current rows.
     pub status: Option<StatusRelations<'a>>,
+    /// The session's settings by name (`current_setting`).
+    pub settings: Option<Settings<'a>>,
 }
+
+/// See [`PlanContext::settings`].
+pub type Settings<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// See [`PlanContext::status`].
 pub type StatusRelations<'a> =
@@ -77,6 +82,14 @@ impl<'a> PlanContext<'a> {
     pub fn with_status(self, status: StatusRelations<'a>) -> Self {
         PlanContext {
             status: Some(status),
+            ..self
+        }
+    }
+
+    /// The same, reading the session's settings with `settings`.
+    pub fn with_settings(self, settings: Settings<'a>) -> Self {
+        PlanContext {
+            settings: Some(settings),
             ..self
         }
     }
@@ -96,6 +109,7 @@ impl<'a> PlanContext<'a> {
             values_hint: RefCell::new(None),
             reads_system: std::cell::Cell::new(false),
             status: None,
+            settings: None,
         }
     }
 

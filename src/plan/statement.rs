@@ -139,6 +139,12 @@ pub enum Plan {
     StartTransaction,
     Commit,
     Rollback,
+    /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name`, `ROLLBACK TO [SAVEPOINT] name`: accepted
+    /// for the drivers that wrap statements in them; writes are applied when made, so a
+    /// rollback to a savepoint clears a failed transaction but undoes no write.
+    Savepoint(String),
+    ReleaseSavepoint(String),
+    RollbackToSavepoint(String),
     DeclareCursor {
         name: String,
         plan: Box<Plan>,
@@ -692,7 +698,12 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
         Ast::Rollback {
             savepoint: None, ..
         } => Ok(Plan::Rollback),
-        Ast::Rollback { .. } => unsupported("ROLLBACK TO SAVEPOINT"),
+        Ast::Rollback {
+            savepoint: Some(name),
+            ..
+        } => Ok(Plan::RollbackToSavepoint(normalize_ident(name))),
+        Ast::Savepoint { name } => Ok(Plan::Savepoint(normalize_ident(name))),
+        Ast::ReleaseSavepoint { name } => Ok(Plan::ReleaseSavepoint(normalize_ident(name))),
         Ast::Declare { stmts } => {
             let d = stmts
                 .first()

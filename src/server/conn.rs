@@ -81,6 +81,8 @@ struct Conn {
     coord: Arc<Coordinator>,
     session: Session,
     txn: Txn,
+    /// The open savepoints of the transaction block, oldest first.
+    savepoints: Vec<String>,
     statements: HashMap<String, Prepared>,
     portals: HashMap<String, Portal>,
     cursors: HashMap<String, Cursor>,
@@ -98,6 +100,7 @@ pub async fn run(
         coord,
         session: Session::new("materialize", "materialize"),
         txn: Txn::Idle,
+        savepoints: Vec::new(),
         statements: HashMap::new(),
         portals: HashMap::new(),
         cursors: HashMap::new(),
@@ -199,6 +202,25 @@ impl Conn {
             self.txn = Txn::Failed;
         }
         self.send(B::ErrorResponse(ErrorResponse::new(f)))
+    }
+
+    /// Savepoints exist only inside a transaction block (25P01 outside, as in Postgres).
+    fn in_block(&self, what: &str) -> Result<(), SqlError> {
+        if self.txn == Txn::Idle {
+            return Err(SqlError::new(
+                "25P01",
+                format!("{what} can only be used in transaction blocks"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The position of the latest savepoint of this name (3B001 if there is none).
+    fn savepoint(&self, name: &str) -> Result<usize, SqlError> {
+        self.savepoints
+            .iter()
+            .rposition(|s| s == name)
+            .ok_or_else(|| SqlError::new("3B001", format!("savepoint \"{name}\" does not exist")))
     }
 
     fn notice(&mut self, msg: &str) -> Result<(), SqlError> {
@@ -378,7 +400,12 @@ impl Conn {
         let _ = copy_formats;
         let mut plan = self.coord.plan(&self.session, stmt, param_types)?;
         bind_plan(&mut plan, params)?;
-        if self.txn == Txn::Failed && !matches!(plan, Plan::Rollback | Plan::Commit) {
+        if self.txn == Txn::Failed
+            && !matches!(
+                plan,
+                Plan::Rollback | Plan::Commit | Plan::RollbackToSavepoint(_)
+            )
+        {
             return Err(SqlError::new(
                 "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
@@ -389,8 +416,32 @@ impl Conn {
                 if self.txn != Txn::Idle {
                     self.notice("there is already a transaction in progress")?;
                 }
+                if self.txn == Txn::Idle {
+                    self.savepoints.clear();
+                }
                 self.txn = Txn::InBlock;
                 Ok(Outcome::Tag("BEGIN".into()))
+            }
+            Plan::Savepoint(name) => {
+                self.in_block("SAVEPOINT")?;
+                self.savepoints.push(name);
+                Ok(Outcome::Tag("SAVEPOINT".into()))
+            }
+            Plan::ReleaseSavepoint(name) => {
+                self.in_block("RELEASE SAVEPOINT")?;
+                let at = self.savepoint(&name)?;
+                self.savepoints.truncate(at);
+                Ok(Outcome::Tag("RELEASE".into()))
+            }
+            Plan::RollbackToSavepoint(name) => {
+                self.in_block("ROLLBACK TO SAVEPOINT")?;
+                let at = self.savepoint(&name)?;
+                self.savepoints.truncate(at + 1);
+                self.txn = Txn::InBlock;
+                self.notice(&format!(
+                    "writes since savepoint \"{name}\" are not undone: Runnel applies each write when it is made"
+                ))?;
+                Ok(Outcome::Tag("ROLLBACK".into()))
             }
             Plan::Commit => {
                 let tag = if self.txn == Txn::Failed {
@@ -399,11 +450,13 @@ impl Conn {
                     "COMMIT"
                 };
                 self.txn = Txn::Idle;
+                self.savepoints.clear();
                 self.close_unheld_cursors();
                 Ok(Outcome::Tag(tag.into()))
             }
             Plan::Rollback => {
                 self.txn = Txn::Idle;
+                self.savepoints.clear();
                 self.close_unheld_cursors();
                 Ok(Outcome::Tag("ROLLBACK".into()))
             }
