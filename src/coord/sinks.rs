@@ -229,7 +229,6 @@ pub fn desc() -> RelationDesc {
         col("envelope", ScalarType::Text, false),
         col("format", ScalarType::Text, false),
         col("state", ScalarType::Text, false),
-        col("transactional", ScalarType::Bool, false),
         col("records", ScalarType::Int64, false),
         col("complete_through", ScalarType::Int64, true),
         col("last_error", ScalarType::Text, true),
@@ -278,7 +277,6 @@ pub fn show(st: &State, session: &Session) -> Vec<Row> {
                     SinkFormat::Avro => "avro",
                 }),
                 text(status.state),
-                Datum::Bool(status.transactional),
                 Datum::Int64(status.records as i64),
                 status
                     .complete_through

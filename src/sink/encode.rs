@@ -151,7 +151,8 @@ fn to_avro(
         .map_err(|e| format!("a row does not fit the sink's Avro schema: {e}"))
 }
 
-/// A datum as JSON: numbers as numbers (numeric too, when a double holds it exactly), jsonb as
+/// A datum as JSON: numbers as numbers (numeric too, when an integer or a double prints it
+/// exactly as Postgres does), jsonb as
 /// itself, everything else in its Postgres text form.
 pub fn datum_json(d: &Datum) -> serde_json::Value {
     use serde_json::Value;
@@ -167,6 +168,13 @@ pub fn datum_json(d: &Datum) -> serde_json::Value {
             .map_or_else(|| Value::String(f.0.to_string()), Value::Number),
         Datum::Numeric(n) => {
             let text = n.to_string();
+            // An integral numeric as a JSON integer: through f64, serde_json would print 255
+            // as 255.0, which a reader takes as a numeric of scale 1.
+            if n.scale() == 0 {
+                if let Ok(i) = text.parse::<i64>() {
+                    return i.into();
+                }
+            }
             match text.parse::<f64>() {
                 Ok(f) if f.to_string() == text => {
                     serde_json::Number::from_f64(f).map_or(Value::String(text), Value::Number)
@@ -208,6 +216,15 @@ mod tests {
             String::from_utf8(r.key.clone()).unwrap(),
             r.value.clone().map(|v| String::from_utf8(v).unwrap()),
         )
+    }
+
+    #[test]
+    fn numerics_keep_their_text_in_json() {
+        let num = |s: &str| datum_json(&Datum::Numeric(s.parse().unwrap())).to_string();
+        assert_eq!(num("255"), "255");
+        assert_eq!(num("10.5"), "10.5");
+        assert_eq!(num("255.0"), "\"255.0\"");
+        assert_eq!(num("12345678901234567890.5"), "\"12345678901234567890.5\"");
     }
 
     #[test]

@@ -6,12 +6,6 @@
 //! progress record `{"complete_through": t}` is in the progress topic, every change at times up
 //! to `t` is in the data topic, exactly once. After a crash, records written after the last
 //! progress record (an incomplete time) may be written again.
-//!
-//! Where the broker takes Kafka transactions, the records of the completed times and their
-//! progress record are one transaction, so `read_committed` consumers never see an incomplete
-//! time; the transactional id is the sink's, so a restarted sink fences off and aborts what a
-//! crashed one left open. The progress records do not depend on it: a broker that accepts
-//! transactions without isolating aborted ones (Tansu) still gets every time exactly once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,8 +13,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -139,14 +132,19 @@ impl Sink {
                 self.name
             ),
         }
-        let (producer, transactional) = self.producer(&config)?;
+        let producer: FutureProducer = config
+            .clone()
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "30000")
+            .create()
+            .map_err(|e| e.to_string())?;
         self.set(|s| {
             s.state = "running";
             s.last_error = None;
-            s.transactional = transactional;
         });
         let mut pending: std::collections::BTreeMap<Timestamp, Vec<_>> = Default::default();
         let mut last_progress = Instant::now();
+        let mut unrecorded = false;
         let mut checked = Instant::now();
         loop {
             let batch = match subscription.try_next() {
@@ -176,16 +174,8 @@ impl Sink {
             for (t, row, diff) in batch.updates {
                 pending.entry(t).or_default().push((row, diff));
             }
-            // Every time before `upper` is complete: write them in order, then the progress
-            // record (also every PROGRESS_EVERY while quiet), in one transaction if we can.
+            // Every time before `upper` is complete: write them in order.
             let ready: Vec<Timestamp> = pending.range(..batch.upper).map(|(t, _)| *t).collect();
-            if ready.is_empty() && last_progress.elapsed() < PROGRESS_EVERY {
-                continue;
-            }
-            let txn_timeout = Duration::from_secs(30);
-            if transactional {
-                producer.begin_transaction().map_err(|e| e.to_string())?;
-            }
             for t in ready {
                 let updates = pending.remove(&t).unwrap_or_default();
                 let records = match self.encoder.encode(updates) {
@@ -202,51 +192,24 @@ impl Sink {
                 let n = records.len() as u64;
                 write_records(&producer, &self.spec.topic, &records, Some(t as i64))?;
                 self.set(|s| s.records += n);
+                unrecorded = true;
             }
-            let through = batch.upper - 1;
-            let value = serde_json::json!({ "complete_through": through }).to_string();
-            let progress_topic = self.spec.progress_topic();
-            let record = FutureRecord::to(&progress_topic)
-                .key(&self.progress_key)
-                .payload(&value);
-            let delivery = producer
-                .send_result(record)
-                .map_err(|(e, _)| e.to_string())?;
-            futures::executor::block_on(delivery)
-                .map_err(|_| "the producer went away".to_string())?
-                .map_err(|(e, _)| e.to_string())?;
-            if transactional {
-                producer
-                    .commit_transaction(txn_timeout)
-                    .map_err(|e| format!("committing the transaction of time {through}: {e}"))?;
-            }
-            self.set(|s| s.complete_through = Some(through));
-            last_progress = Instant::now();
-        }
-    }
-
-    /// A producer for the sink's topics, transactional if the broker takes transactions (the
-    /// capability check: `init_transactions` succeeds); `true` then.
-    fn producer(&self, config: &ClientConfig) -> Result<(FutureProducer, bool), String> {
-        let mut config = config.clone();
-        config
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "30000");
-        let plain = |config: &ClientConfig| config.create().map_err(|e: KafkaError| e.to_string());
-        let transactional: FutureProducer = config
-            .clone()
-            .set(
-                "transactional.id",
-                format!("runnel-sink-{}", self.progress_key),
-            )
-            .set("transaction.timeout.ms", "60000")
-            .create()
-            .map_err(|e| e.to_string())?;
-        match transactional.init_transactions(Duration::from_secs(10)) {
-            Ok(()) => Ok((transactional, true)),
-            Err(e) => {
-                tracing::info!(sink = %self.name, "the broker at {} takes no transactions ({e}): each time is written once through progress records alone", self.spec.broker);
-                Ok((plain(&config)?, false))
+            if unrecorded || last_progress.elapsed() >= PROGRESS_EVERY {
+                let through = batch.upper - 1;
+                let value = serde_json::json!({ "complete_through": through }).to_string();
+                let progress_topic = self.spec.progress_topic();
+                let record = FutureRecord::to(&progress_topic)
+                    .key(&self.progress_key)
+                    .payload(&value);
+                let delivery = producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e.to_string())?;
+                futures::executor::block_on(delivery)
+                    .map_err(|_| "the producer went away".to_string())?
+                    .map_err(|(e, _)| e.to_string())?;
+                self.set(|s| s.complete_through = Some(through));
+                unrecorded = false;
+                last_progress = Instant::now();
             }
         }
     }
@@ -263,10 +226,6 @@ impl Sink {
             .clone()
             .set("group.id", format!("runnel-sink-{}", self.id))
             .set("enable.auto.commit", "false")
-            // Transaction markers take offsets a consumer never sees: the end of the partition
-            // is where the broker says it is, not the last record's offset + 1.
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "true")
             .create()
             .map_err(|e| e.to_string())?;
         // Progress records are written one at a time, each acknowledged before the next, so
@@ -290,11 +249,7 @@ impl Sink {
             let Some(m) = consumer.poll(Duration::from_millis(200)) else {
                 continue;
             };
-            let m = match m {
-                Ok(m) => m,
-                Err(KafkaError::PartitionEOF(_)) => return Ok(last),
-                Err(e) => return Err(e.to_string()),
-            };
+            let m = m.map_err(|e| e.to_string())?;
             if m.key() == Some(self.progress_key.as_bytes()) {
                 let value: Option<serde_json::Value> =
                     m.payload().and_then(|p| serde_json::from_slice(p).ok());

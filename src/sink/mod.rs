@@ -41,8 +41,6 @@ pub struct SinkStatus {
     /// Every time up to this one is written (and its progress record with it).
     pub complete_through: Option<Timestamp>,
     pub last_error: Option<String>,
-    /// Whether each batch of times is written in a Kafka transaction.
-    pub transactional: bool,
 }
 
 pub type SharedSinkStatus = Arc<Mutex<SinkStatus>>;
