@@ -228,9 +228,6 @@ impl Coordinator {
         stmt: &Statement,
         param_types: &[ScalarType],
     ) -> Result<Plan, SqlError> {
-        // A schema from a registry is fetched before the catalog is locked.
-        let with_schema = sources::with_registry_schema(stmt)?;
-        let stmt = with_schema.as_ref().unwrap_or(stmt);
         let mut st = self.lock();
         st.catalog.ensure_database(&session.database);
         let st = &*st;

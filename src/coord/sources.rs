@@ -196,36 +196,6 @@ pub fn show_partitions(st: &State, session: &Session) -> Vec<Row> {
     rows
 }
 
-/// `CREATE SOURCE ... AVRO USING CONFLUENT SCHEMA REGISTRY 'url'` without a schema: the
-/// statement with the subject's (`<topic>-value`) latest schema filled in, which the catalog
-/// then keeps (a restart does not ask the registry). None for any other statement.
-pub fn with_registry_schema(
-    stmt: &crate::parse::Statement,
-) -> Result<Option<crate::parse::Statement>, SqlError> {
-    let crate::parse::Statement::CreateSource(cs) = stmt else {
-        return Ok(None);
-    };
-    let (Some(url), None) = (&cs.registry, &cs.avro_schema) else {
-        return Ok(None);
-    };
-    let subject = format!("{}-value", cs.topic);
-    let (id, schema) = crate::source::registry::Registry::new(url)
-        .latest(&subject)
-        .map_err(|e| {
-            SqlError::new(
-                "58000",
-                format!("cannot read the schema of subject \"{subject}\": {e}"),
-            )
-        })?;
-    tracing::info!(
-        "source {} reads subject {subject} with schema id {id} from {url}",
-        cs.name
-    );
-    let mut cs = cs.clone();
-    cs.avro_schema = Some(schema);
-    Ok(Some(crate::parse::Statement::CreateSource(cs)))
-}
-
 /// `SHOW SOURCE ERRORS [FROM name]`: the latest undecodable records of the current database's
 /// sources (or of one).
 pub fn show_errors(

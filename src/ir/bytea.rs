@@ -44,10 +44,7 @@ pub fn encode(bytes: &[u8], format: &str) -> Result<String, EvalError> {
 /// groups is skipped, as Postgres does.
 pub fn decode(text: &str, format: &str) -> Result<Vec<u8>, EvalError> {
     match format.to_ascii_lowercase().as_str() {
-        "hex" => strconv::parse_bytea(&format!("\\x{text}")).map_err(|e| match e {
-            strconv::BadBytea::Hex(why) => EvalError::InvalidParameter(why),
-            strconv::BadBytea::Escape => unreachable!("hex input"),
-        }),
+        "hex" => Ok(strconv::parse_bytea(&format!("\\x{text}"))?),
         "base64" => {
             let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             base64::engine::general_purpose::STANDARD
@@ -56,11 +53,8 @@ pub fn decode(text: &str, format: &str) -> Result<Vec<u8>, EvalError> {
         }
         // A backslash escapes only a backslash or three octal digits, so `\\x` is no escape
         // text (parse_bytea would read it as the hex form).
-        "escape" if !text.starts_with("\\x") => strconv::parse_bytea(text)
-            .map_err(|_| EvalError::InvalidText("invalid input syntax for type bytea".into())),
-        "escape" => Err(EvalError::InvalidText(
-            "invalid input syntax for type bytea".into(),
-        )),
+        "escape" if !text.starts_with("\\x") => Ok(strconv::parse_bytea(text)?),
+        "escape" => Err(strconv::BadBytea::Escape.into()),
         _ => Err(unknown_format(format)),
     }
 }

@@ -26,16 +26,7 @@ pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
         // `bool::text` spells the words out, unlike the output function's t/f.
         (Datum::Bool(b), T::Text) => Ok(Datum::String(b.to_string())),
         (_, T::Text | T::Unknown) => Ok(Datum::String(strconv::format(d).unwrap_or_default())),
-        (Datum::String(s), T::Bytea) => {
-            strconv::parse_bytea(s)
-                .map(Datum::Bytes)
-                .map_err(|e| match e {
-                    strconv::BadBytea::Hex(why) => EvalError::InvalidParameter(why),
-                    strconv::BadBytea::Escape => {
-                        EvalError::InvalidText("invalid input syntax for type bytea".into())
-                    }
-                })
-        }
+        (Datum::String(s), T::Bytea) => Ok(Datum::Bytes(strconv::parse_bytea(s)?)),
         (Datum::String(s), _) => parse(s),
         (Datum::Jsonb(s), _) => parse(s),
         (Datum::Bool(b), T::Int32) => Ok(Datum::Int32(*b as i32)),

@@ -42,6 +42,19 @@ impl EvalError {
     }
 }
 
+/// Bad hex is 22023 with what is wrong, a bad escape plain invalid syntax (22P02), as in Postgres.
+impl From<crate::repr::strconv::BadBytea> for EvalError {
+    fn from(e: crate::repr::strconv::BadBytea) -> Self {
+        use crate::repr::strconv::BadBytea;
+        match e {
+            BadBytea::Hex(why) => EvalError::InvalidParameter(why),
+            BadBytea::Escape => {
+                EvalError::InvalidText("invalid input syntax for type bytea".into())
+            }
+        }
+    }
+}
+
 impl From<crate::repr::strconv::ParseError> for EvalError {
     fn from(e: crate::repr::strconv::ParseError) -> Self {
         use crate::repr::ScalarType;

@@ -473,11 +473,17 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 let (r, rt) = self.plan_typed(right)?;
                 // bytea || bytea is bytea; anything else concatenates text forms.
                 if lt.scalar == ScalarType::Bytea || rt.scalar == ScalarType::Bytea {
-                    let (l, r) = (
-                        self.plan_as(left, ScalarType::Bytea, "||")?,
-                        self.plan_as(right, ScalarType::Bytea, "||")?,
-                    );
-                    return Ok(ScalarExpr::call(Func::ConcatOp, vec![l, r]));
+                    let mut both = Vec::with_capacity(2);
+                    for (e, t) in [(l, lt.scalar), (r, rt.scalar)] {
+                        if !matches!(t, ScalarType::Bytea | ScalarType::Unknown) {
+                            return Err(PlanError::TypeMismatch(format!(
+                                "|| is of type bytea but expression is of type {}",
+                                t.name()
+                            )));
+                        }
+                        both.push(cast(e, t, ScalarType::Bytea));
+                    }
+                    return Ok(ScalarExpr::call(Func::ConcatOp, both));
                 }
                 return Ok(ScalarExpr::call(Func::ConcatOp, vec![l, r]));
             }

@@ -114,17 +114,20 @@ impl ExprCx<'_, '_> {
                 }
                 return Ok(ScalarExpr::call(func, planned));
             }
-            // The byte count of a bytea (`length` counts characters of text).
+            // `length` counts the characters of text and the bytes of a bytea.
             "octet_length" | "length" if n == 1 => {
                 let (s, t) = self.plan_typed(&args[0])?;
-                if name == "octet_length" || t.scalar == ScalarType::Bytea {
-                    let s = match t.scalar {
-                        ScalarType::Bytea | ScalarType::Text => s,
-                        other => cast(s, other, ScalarType::Text),
-                    };
-                    return Ok(ScalarExpr::call(Func::OctetLength, vec![s]));
-                }
-                (Func::Length, vec![Some(text)])
+                let s = match t.scalar {
+                    ScalarType::Bytea | ScalarType::Text => s,
+                    other => cast(s, other, ScalarType::Text),
+                };
+                let bytes = name == "octet_length" || t.scalar == ScalarType::Bytea;
+                let func = if bytes {
+                    Func::OctetLength
+                } else {
+                    Func::Length
+                };
+                return Ok(ScalarExpr::call(func, vec![s]));
             }
             "encode" => (
                 simple(Func::Encode, &[2])?,

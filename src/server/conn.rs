@@ -32,6 +32,7 @@ use crate::ir::{RelExpr, ScalarExpr};
 use crate::parse::{self, Statement};
 use crate::plan::Plan;
 use crate::repr::{Datum, RelationDesc, Row, ScalarType};
+use crate::source::registry::with_latest_schema_async;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Txn {
@@ -254,7 +255,9 @@ impl Conn {
                 F::Terminate(_) => return Ok(()),
                 F::Parse(_) | F::Bind(_) | F::Describe(_) | F::Execute(_) | F::Close(_)
                     if skipping => {}
-                F::Parse(p) => match self.parse(p.name.unwrap_or_default(), &p.query, &p.type_oids)
+                F::Parse(p) => match self
+                    .parse(p.name.unwrap_or_default(), &p.query, &p.type_oids)
+                    .await
                 {
                     Ok(()) => self.send(B::ParseComplete(ParseComplete::new()))?,
                     Err(e) => {
@@ -315,7 +318,11 @@ impl Conn {
             return Ok(());
         }
         for (offset, text) in statements {
-            let result = match parse::parse_statement(text) {
+            let parsed = match parse::parse_statement(text) {
+                Ok(stmt) => with_latest_schema_async(stmt).await,
+                Err(e) => Err(e),
+            };
+            let result = match parsed {
                 Ok(stmt) => self.run(&stmt, &[], &[], None).await,
                 Err(mut e) => {
                     e.position = e.position.map(|p| p + sql[..offset].chars().count());

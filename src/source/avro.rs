@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use apache_avro::schema::{Name, ResolvedSchema, Schema};
 use apache_avro::types::Value;
 
-use super::registry::Registry;
+use super::registry::{Failure, Registry};
 use crate::repr::{ColumnType, ScalarType};
 
 pub fn parse_schema(text: &str) -> Result<Schema, String> {
@@ -74,10 +74,14 @@ pub struct Reader {
     /// Named types (records, enums, fixed) by name, for the references to them.
     names: HashMap<Name, Schema>,
     /// With a registry, `schema` is the reader's: each record names its writer's schema by id,
-    /// fetched once and kept, and is resolved to the reader's (fields added or removed with
-    /// defaults, as Avro's schema resolution allows).
-    registry: Option<(Registry, Mutex<HashMap<u32, Schema>>)>,
+    /// fetched once and kept (as is the registry's answer that it has none), and is resolved
+    /// to the reader's (fields added or removed with defaults, as Avro's schema resolution
+    /// allows).
+    registry: Option<(Registry, SchemaCache)>,
 }
+
+/// Writers' schemas by id, or the registry's answer that it has none.
+type SchemaCache = Mutex<HashMap<u32, Result<Schema, String>>>;
 
 impl Reader {
     pub fn new(schema: Schema) -> Result<Reader, String> {
@@ -99,23 +103,22 @@ impl Reader {
         })
     }
 
-    /// The writer's schema of id `id`, from the registry (once).
-    fn writer(
-        &self,
-        registry: &Registry,
-        cache: &Mutex<HashMap<u32, Schema>>,
-        id: u32,
-    ) -> Result<Schema, String> {
-        if let Some(s) = cache.lock().expect("schema cache lock").get(&id) {
-            return Ok(s.clone());
+    /// The writer's schema of id `id`, from the registry once: a registry that cannot be
+    /// reached is asked again at the next record naming the id.
+    fn writer(&self, registry: &Registry, cache: &SchemaCache, id: u32) -> Result<Schema, String> {
+        if let Some(known) = cache.lock().expect("schema cache lock").get(&id) {
+            return known.clone();
         }
-        let text = registry.schema(id)?;
-        let schema = parse_schema(&text)?;
+        let schema = match registry.schema(id) {
+            Ok(text) => parse_schema(&text),
+            Err(Failure::Answered(e)) => Err(e),
+            Err(Failure::Unreachable(e)) => return Err(e),
+        };
         cache
             .lock()
             .expect("schema cache lock")
             .insert(id, schema.clone());
-        Ok(schema)
+        schema
     }
 
     /// One value, bare or Confluent-framed, as JSON.
@@ -211,20 +214,15 @@ impl Reader {
                 )
             }
             Value::Record(fields) => {
-                let field_schemas: Vec<&Schema> = match schema {
-                    Schema::Record(r) => r.fields.iter().map(|f| &f.schema).collect(),
-                    _ => vec![],
+                let field = |i: usize| match schema {
+                    Schema::Record(r) => r.fields.get(i).map_or(&any, |f| &f.schema),
+                    _ => &any,
                 };
                 J::Object(
                     fields
                         .into_iter()
                         .enumerate()
-                        .map(|(i, (k, v))| {
-                            Ok((
-                                k,
-                                self.json(v, field_schemas.get(i).copied().unwrap_or(&any))?,
-                            ))
-                        })
+                        .map(|(i, (k, v))| Ok((k, self.json(v, field(i))?)))
                         .collect::<Result<_, String>>()?,
                 )
             }

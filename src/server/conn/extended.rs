@@ -12,9 +12,15 @@ use crate::parse::{self, Statement};
 use crate::repr::{Datum, Row, ScalarType};
 use crate::server::describe::{fields, format_of, plan_desc};
 use crate::server::values;
+use crate::source::registry::with_latest_schema_async;
 
 impl Conn {
-    pub(super) fn parse(&mut self, name: String, sql: &str, oids: &[u32]) -> Result<(), SqlError> {
+    pub(super) async fn parse(
+        &mut self,
+        name: String,
+        sql: &str,
+        oids: &[u32],
+    ) -> Result<(), SqlError> {
         let parts = parse::split_statements(sql);
         if parts.len() > 1 {
             return Err(SqlError::new(
@@ -22,7 +28,8 @@ impl Conn {
                 "cannot insert multiple commands into a prepared statement",
             ));
         }
-        let stmt = parse::parse_statement(sql)?;
+        // Kept with the prepared statement, so Describe and Execute do not ask the registry again.
+        let stmt = with_latest_schema_async(parse::parse_statement(sql)?).await?;
         let declared: Vec<ScalarType> = oids
             .iter()
             .map(|o| {
