@@ -499,7 +499,9 @@ impl Coordinator {
                         sources::errors_desc(),
                         sources::show_errors(st, session, from.as_deref())?,
                     ),
-                    objects => show::rows(&st.catalog, session, objects)?,
+                    objects => {
+                        show::rows(&st.catalog, session, objects, &self.workers.window_gates())?
+                    }
                 };
                 let arity = desc.arity();
                 let finishing = crate::plan::Finishing {

@@ -26,10 +26,12 @@ fn text_row(values: &[&str]) -> Row {
         .collect()
 }
 
+/// `gates`: what the workers' `EMIT FINAL` gates report, by dataflow name.
 pub fn rows(
     catalog: &Catalog,
     session: &Session,
     objects: ShowObjects,
+    gates: &[(String, [u64; 3])],
 ) -> Result<(RelationDesc, Vec<Row>), SqlError> {
     let schemas = session.search_path();
     let visible =
@@ -62,18 +64,21 @@ pub fn rows(
             (text_desc(&["name"]), rows)
         }
         ShowObjects::LateRows => {
-            let counts: std::collections::HashMap<String, u64> =
-                crate::worker::late_rows().into_iter().collect();
+            let gates: std::collections::HashMap<&str, [u64; 3]> =
+                gates.iter().map(|(n, f)| (n.as_str(), *f)).collect();
             let rows = catalog
                 .items()
                 .filter(|i| visible(&i.name.database, &i.name.schema))
                 .filter_map(|i| match &i.kind {
                     ItemKind::MaterializedView { expr } if closes_windows(expr) => {
-                        let n = counts.get(&format!("view {}", i.id)).copied().unwrap_or(0);
-                        Some(vec![
-                            Datum::String(i.name.item.clone()),
-                            Datum::Int64(n as i64),
-                        ])
+                        let figures = gates.get(format!("view {}", i.id).as_str()).copied();
+                        let mut row = vec![Datum::String(i.name.item.clone())];
+                        row.extend(
+                            figures
+                                .unwrap_or_default()
+                                .map(|n| Datum::Int64(n.min(i64::MAX as u64) as i64)),
+                        );
+                        Some(row)
                     }
                     _ => None,
                 })
@@ -145,12 +150,22 @@ pub fn desc(kind: &ShowKind) -> RelationDesc {
     }
 }
 
+/// `SHOW LATE ROWS`: per `EMIT FINAL` view, the rows it dropped as late, and what its gate
+/// holds now (windows open, and the rows or argument values kept for them).
 fn late_rows_desc() -> RelationDesc {
+    let count = ColumnType::new(ScalarType::Int64, false);
     RelationDesc::new(
-        vec!["name".into(), "late_rows".into()],
+        vec![
+            "name".into(),
+            "late_rows".into(),
+            "open_windows".into(),
+            "held_values".into(),
+        ],
         vec![
             ColumnType::new(ScalarType::Text, false),
-            ColumnType::new(ScalarType::Int64, false),
+            count.clone(),
+            count.clone(),
+            count,
         ],
     )
 }

@@ -14,6 +14,8 @@ struct WorkerHandle {
 
 pub struct Workers {
     handles: Vec<WorkerHandle>,
+    /// What the workers' `EMIT FINAL` gates report.
+    gates: Arc<worker::WindowGates>,
 }
 
 impl Workers {
@@ -28,6 +30,8 @@ impl Workers {
             receivers.push(Some(rx));
         }
         let receivers = Arc::new(Mutex::new(receivers));
+        let gates = Arc::new(worker::WindowGates::default());
+        let shared = Arc::clone(&gates);
         let (thread_tx, thread_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("timely".into())
@@ -40,7 +44,7 @@ impl Workers {
                     thread_tx
                         .send((worker.index(), std::thread::current()))
                         .expect("coordinator waits for workers");
-                    worker::run(worker, rx);
+                    worker::run(worker, rx, Arc::clone(&shared));
                 });
                 match guards {
                     Ok(g) => drop(g),
@@ -57,14 +61,20 @@ impl Workers {
             .zip(threads)
             .map(|(commands, (_, thread))| WorkerHandle { commands, thread })
             .collect();
-        Workers { handles }
+        Workers { handles, gates }
     }
 
     /// No workers: commands go nowhere (batch replay evaluates without dataflows).
     pub fn none() -> Workers {
         Workers {
             handles: Vec::new(),
+            gates: Arc::default(),
         }
+    }
+
+    /// Per dataflow with an `EMIT FINAL` gate: rows dropped as late, windows open, values held.
+    pub fn window_gates(&self) -> Vec<(String, [u64; 3])> {
+        self.gates.figures()
     }
 
     pub fn len(&self) -> usize {

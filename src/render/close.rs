@@ -10,10 +10,16 @@
 //! at once); the others wait in `pending`; then the watermark moves to the largest event time
 //! inserted minus the grace, and every pending window it has passed is released at `t`. An
 //! idle input closes windows at the exact time the clock-driven watermark reaches their end.
+//!
+//! What the gate keeps of an open window is a [`Hold`]: the rows themselves, passed on when the
+//! window closes, or (for an aggregate over the gate, [`FinalAggregate`]) each group's argument
+//! values, reduced when the window closes. The second leaves nothing of a closed window behind
+//! but its output rows, where a reduction after the gate would keep every closed window's input
+//! arranged for ever.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use differential_dataflow::AsCollection;
 use timely::container::CapacityContainerBuilder;
@@ -26,40 +32,100 @@ use super::Rows;
 use crate::ir::window::{to_micros, CloseSpec, LatePolicy};
 use crate::repr::{Diff, Row, Timestamp};
 
-/// Late rows dropped, per dataflow name, since the process started (rehydration counts the
-/// log's late rows again, so the figure covers the whole retained log).
-static LATE_ROWS: LazyLock<Mutex<BTreeMap<String, Arc<AtomicU64>>>> =
-    LazyLock::new(|| Mutex::new(BTreeMap::new()));
+pub(super) use aggregate::{FinalAggregate, Fusable};
 
-/// The late rows each dataflow has dropped.
-pub fn late_rows() -> Vec<(String, u64)> {
-    let counts = LATE_ROWS.lock().unwrap_or_else(|p| p.into_inner());
-    counts
-        .iter()
-        .map(|(name, n)| (name.clone(), n.load(Ordering::Relaxed)))
-        .collect()
+mod aggregate;
+
+/// Per dataflow name, what its gates have done and hold: one table per set of workers, shared
+/// by the gates of every worker (all rows go to one worker's gate; the others hold nothing).
+#[derive(Default)]
+pub struct WindowGates(Mutex<BTreeMap<String, Arc<GateStats>>>);
+
+#[derive(Default)]
+pub(super) struct GateStats {
+    /// Late rows dropped since the process started (rehydration counts the log's late rows
+    /// again, so the figure covers the whole retained log).
+    late: AtomicU64,
+    /// Windows open now.
+    open_windows: AtomicU64,
+    /// Values held for them: rows, or for an aggregate, distinct argument values per group.
+    held: AtomicU64,
 }
 
-fn late_counter(dataflow: &str) -> Arc<AtomicU64> {
-    let mut counts = LATE_ROWS.lock().unwrap_or_else(|p| p.into_inner());
-    Arc::clone(counts.entry(dataflow.to_string()).or_default())
+impl WindowGates {
+    /// Per dataflow with an `EMIT FINAL` gate: rows dropped as late, windows open, values held.
+    pub fn figures(&self) -> Vec<(String, [u64; 3])> {
+        let gates = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .iter()
+            .map(|(name, g)| {
+                let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+                (
+                    name.clone(),
+                    [load(&g.late), load(&g.open_windows), load(&g.held)],
+                )
+            })
+            .collect()
+    }
+
+    fn stats(&self, dataflow: &str) -> Arc<GateStats> {
+        let mut gates = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(gates.entry(dataflow.to_string()).or_default())
+    }
 }
 
-pub(super) fn render<'s>(
+/// What a gate keeps of an open window's rows, and gives when the window closes.
+pub(super) trait Hold: 'static {
+    type Window: Default + 'static;
+    type Out: differential_dataflow::Data;
+    /// Adds an update of one of the window's rows.
+    fn hold(&self, window: &mut Self::Window, row: Row, diff: Diff);
+    /// The closed window's results, at time `t`.
+    fn close(&self, window: Self::Window, t: Timestamp, out: &mut Vec<(Self::Out, Timestamp, Diff)>);
+    /// What a late row passes on under `late => 'update'` (None: the hold cannot, and the gate
+    /// is only built with `late => 'drop'`).
+    fn late(&self, row: Row) -> Option<Self::Out>;
+    /// How many values the window holds.
+    fn size(window: &Self::Window) -> usize;
+}
+
+/// The rows themselves, passed on when their window closes.
+pub(super) struct KeepRows;
+
+impl Hold for KeepRows {
+    type Window = Vec<(Row, Diff)>;
+    type Out = Row;
+    fn hold(&self, window: &mut Self::Window, row: Row, diff: Diff) {
+        window.push((row, diff));
+    }
+    fn close(&self, window: Self::Window, t: Timestamp, out: &mut Vec<(Row, Timestamp, Diff)>) {
+        out.extend(window.into_iter().map(|(r, d)| (r, t, d)));
+    }
+    fn late(&self, row: Row) -> Option<Row> {
+        Some(row)
+    }
+    fn size(window: &Self::Window) -> usize {
+        window.len()
+    }
+}
+
+pub(super) fn render<'s, H: Hold>(
     rows: Rows<'s>,
+    gates: &WindowGates,
     dataflow: &str,
     event_time: usize,
     window_end: usize,
     spec: CloseSpec,
-) -> Rows<'s> {
-    let late = late_counter(dataflow);
+    hold: H,
+) -> differential_dataflow::VecCollection<'s, Timestamp, H::Out, Diff> {
+    let stats = gates.stats(dataflow);
     let mut builder = OperatorBuilder::new("CloseWindows".to_owned(), rows.inner.scope());
     let mut input = builder.new_input(rows.inner, Exchange::new(|_: &(Row, Timestamp, Diff)| 0u64));
     let (output, stream) = builder.new_output();
     let mut output =
-        OutputBuilder::<_, CapacityContainerBuilder<Vec<(Row, Timestamp, Diff)>>>::from(output);
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<(H::Out, Timestamp, Diff)>>>::from(output);
     builder.build(move |_| {
-        let mut gate = Gate::new(spec, event_time, window_end, late);
+        let mut gate = Gate::new(spec, event_time, window_end, stats, hold);
         let mut cap: Option<Capability<Timestamp>> = None;
         move |frontiers| {
             input.for_each_stamp(|c, data| {
@@ -104,39 +170,70 @@ pub(super) fn render<'s>(
                 (Some(n), Some(held)) if n > *held.time() => held.downgrade(&n),
                 _ => {}
             }
+            gate.report();
         }
     });
     stream.as_collection()
 }
 
 /// The state of `EMIT FINAL` over one windowed input.
-struct Gate {
+struct Gate<H: Hold> {
     spec: CloseSpec,
     event_time: usize,
     window_end: usize,
-    late: Arc<AtomicU64>,
+    stats: Arc<GateStats>,
+    hold: H,
     /// Updates not yet complete, by time.
     stash: BTreeMap<Timestamp, Vec<(Row, Diff)>>,
-    /// Rows of open windows, by window end (microseconds).
-    pending: BTreeMap<i64, Vec<(Row, Diff)>>,
+    /// What is held of open windows, by window end (microseconds).
+    pending: BTreeMap<i64, H::Window>,
     /// The watermark (microseconds), once a row has been seen.
     watermark: Option<i64>,
     /// The time of the last update that inserted rows, and the watermark after it.
     last_data: Option<(Timestamp, i64)>,
+    /// The open windows and held values last added to `stats`.
+    reported: (u64, u64),
 }
 
-impl Gate {
-    fn new(spec: CloseSpec, event_time: usize, window_end: usize, late: Arc<AtomicU64>) -> Gate {
+impl<H: Hold> Drop for Gate<H> {
+    fn drop(&mut self) {
+        self.stats.open_windows.fetch_sub(self.reported.0, Ordering::Relaxed);
+        self.stats.held.fetch_sub(self.reported.1, Ordering::Relaxed);
+    }
+}
+
+impl<H: Hold> Gate<H> {
+    fn new(
+        spec: CloseSpec,
+        event_time: usize,
+        window_end: usize,
+        stats: Arc<GateStats>,
+        hold: H,
+    ) -> Gate<H> {
         Gate {
             spec,
             event_time,
             window_end,
-            late,
+            stats,
+            hold,
             stash: BTreeMap::new(),
             pending: BTreeMap::new(),
             watermark: None,
             last_data: None,
+            reported: (0, 0),
         }
+    }
+
+    /// Brings the shared figures up to date with what this gate holds.
+    fn report(&mut self) {
+        let open = self.pending.len() as u64;
+        let held = self.pending.values().map(H::size).sum::<usize>() as u64
+            + self.stash.values().map(Vec::len).sum::<usize>() as u64;
+        let (old_open, old_held) = std::mem::replace(&mut self.reported, (open, held));
+        self.stats.open_windows.fetch_add(open, Ordering::Relaxed);
+        self.stats.open_windows.fetch_sub(old_open, Ordering::Relaxed);
+        self.stats.held.fetch_add(held, Ordering::Relaxed);
+        self.stats.held.fetch_sub(old_held, Ordering::Relaxed);
     }
 
     /// A column as microseconds, if it is a time.
@@ -145,7 +242,12 @@ impl Gate {
     }
 
     /// The updates at time `t`, in order.
-    fn at(&mut self, t: Timestamp, batch: Vec<(Row, Diff)>, out: &mut Vec<(Row, Timestamp, Diff)>) {
+    fn at(
+        &mut self,
+        t: Timestamp,
+        batch: Vec<(Row, Diff)>,
+        out: &mut Vec<(H::Out, Timestamp, Diff)>,
+    ) {
         self.idle_until(t + 1, out);
         if let Some(w) = self.idle_watermark(t) {
             self.watermark = Some(self.watermark.map_or(w, |o| o.max(w)));
@@ -160,15 +262,19 @@ impl Gate {
                 max_inserted = max_inserted.max(ev);
             }
             if self.watermark.is_some_and(|w| end <= w) {
-                match self.spec.late {
-                    LatePolicy::Drop => {
-                        self.late.fetch_add(d.unsigned_abs(), Ordering::Relaxed);
+                let passed = match self.spec.late {
+                    LatePolicy::Drop => None,
+                    LatePolicy::Update => self.hold.late(row),
+                };
+                match passed {
+                    Some(late) => out.push((late, t, d)),
+                    None => {
+                        self.stats.late.fetch_add(d.unsigned_abs(), Ordering::Relaxed);
                     }
-                    LatePolicy::Update => out.push((row, t, d)),
                 }
                 continue;
             }
-            self.pending.entry(end).or_default().push((row, d));
+            self.hold.hold(self.pending.entry(end).or_default(), row, d);
         }
         if let Some(ev) = max_inserted {
             let w = ev.saturating_sub(self.spec.grace);
@@ -179,11 +285,11 @@ impl Gate {
     }
 
     /// Releases, at `t`, every pending window the watermark has reached.
-    fn release(&mut self, t: Timestamp, out: &mut Vec<(Row, Timestamp, Diff)>) {
+    fn release(&mut self, t: Timestamp, out: &mut Vec<(H::Out, Timestamp, Diff)>) {
         let Some(w) = self.watermark else { return };
         let still_open = self.pending.split_off(&(w.saturating_add(1)));
-        for (_, rows) in std::mem::replace(&mut self.pending, still_open) {
-            out.extend(rows.into_iter().map(|(r, d)| (r, t, d)));
+        for (_, window) in std::mem::replace(&mut self.pending, still_open) {
+            self.hold.close(window, t, out);
         }
     }
 
@@ -206,7 +312,7 @@ impl Gate {
     }
 
     /// Closes, at their exact times, the windows the idle clock closes before `limit`.
-    fn idle_until(&mut self, limit: Timestamp, out: &mut Vec<(Row, Timestamp, Diff)>) {
+    fn idle_until(&mut self, limit: Timestamp, out: &mut Vec<(H::Out, Timestamp, Diff)>) {
         while let Some(t) = self.next_idle_close().filter(|t| *t < limit) {
             if let Some(w) = self.idle_watermark(t) {
                 self.watermark = Some(self.watermark.map_or(w, |o| o.max(w)));

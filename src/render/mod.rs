@@ -25,7 +25,7 @@ mod close;
 mod reduce;
 mod temporal;
 
-pub use close::late_rows;
+pub use close::WindowGates;
 
 pub type RowSpine = KeySpine<Row, Timestamp, Diff>;
 pub type ErrSpine = KeySpine<EvalError, Timestamp, Diff>;
@@ -43,6 +43,7 @@ pub type Imports<'s> = HashMap<GlobalId, (Arranged<'s, RowTrace>, Arranged<'s, E
 /// constant rows (every worker renders the same plan).
 pub fn render<'s>(
     scope: Scope<'s, Timestamp>,
+    gates: &WindowGates,
     dataflow: &str,
     expr: &RelExpr,
     imports: &Imports<'s>,
@@ -50,6 +51,7 @@ pub fn render<'s>(
 ) -> (Rows<'s>, Errs<'s>) {
     let mut cx = RenderCx {
         scope,
+        gates,
         dataflow,
         imports,
         lets: HashMap::new(),
@@ -60,7 +62,8 @@ pub fn render<'s>(
 
 struct RenderCx<'a, 's> {
     scope: Scope<'s, Timestamp>,
-    /// The dataflow's name, under which its operators report (late rows).
+    /// Where `EMIT FINAL` gates report, under the dataflow's name.
+    gates: &'a WindowGates,
     dataflow: &'a str,
     imports: &'a Imports<'s>,
     lets: HashMap<LocalId, (Rows<'s>, Errs<'s>)>,
@@ -130,8 +133,15 @@ impl<'s> RenderCx<'_, 's> {
                 spec,
             } => {
                 let (rows, errs) = self.render(input);
-                let rows =
-                    close::render(rows, self.dataflow, *event_time, *window_end, spec.clone());
+                let rows = close::render(
+                    rows,
+                    self.gates,
+                    self.dataflow,
+                    *event_time,
+                    *window_end,
+                    spec.clone(),
+                    close::KeepRows,
+                );
                 (rows, errs)
             }
             RelExpr::FlatMap { input, func, args } => {
@@ -201,12 +211,22 @@ impl<'s> RenderCx<'_, 's> {
                 aggregates,
             } => {
                 let input_types = input.typ();
-                let (rows, errs) = self.render(input);
-                let gk = group_key.clone();
                 let arg_types: Vec<_> = aggregates
                     .iter()
                     .map(|a| a.expr.typ(&input_types).scalar)
                     .collect();
+                if let Some(gate) = close::Fusable::of(input) {
+                    // Windows that close once: reduced in the gate, then forgotten.
+                    let (rows, errs) = self.render(gate.gate_input);
+                    let (event_time, window_end, spec) =
+                        (gate.event_time, gate.window_end, gate.spec.clone());
+                    let hold = close::FinalAggregate::new(gate, group_key, aggregates, &arg_types);
+                    let reduced =
+                        close::render(rows, self.gates, self.dataflow, event_time, window_end, spec, hold);
+                    return fallible("FinalAggregate", reduced, errs, Some);
+                }
+                let (rows, errs) = self.render(input);
+                let gk = group_key.clone();
                 // Arrange only what the aggregates read: their argument values, not whole rows.
                 let args: Vec<ScalarExpr> = aggregates.iter().map(|a| a.expr.clone()).collect();
                 let (keyed, errs) = fallible("ReduceArgs", rows, errs, move |row: Row| {

@@ -21,7 +21,7 @@ use crate::ir::{EvalError, RelExpr};
 use crate::render::{self, ErrTrace, Imports, RowTrace};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 
-pub use crate::render::late_rows;
+pub use crate::render::WindowGates;
 pub use peek::{PeekReply, PeekResult};
 pub use subscribe::{SubscribeBatch, SubscribeReply};
 
@@ -116,10 +116,15 @@ struct State {
     peeks: Vec<peek::PendingPeek>,
     input_time: Timestamp,
     since: Timestamp,
+    gates: std::sync::Arc<WindowGates>,
 }
 
 /// Runs one worker until it receives `Shutdown` or the coordinator goes away.
-pub fn run(worker: &mut Worker, commands: mpsc::Receiver<Command>) {
+pub fn run(
+    worker: &mut Worker,
+    commands: mpsc::Receiver<Command>,
+    gates: std::sync::Arc<WindowGates>,
+) {
     let mut state = State {
         inputs: BTreeMap::new(),
         arrangements: BTreeMap::new(),
@@ -127,6 +132,7 @@ pub fn run(worker: &mut Worker, commands: mpsc::Receiver<Command>) {
         peeks: Vec::new(),
         input_time: 0,
         since: 0,
+        gates,
     };
     loop {
         loop {
@@ -158,6 +164,7 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                     let (input, rows) = scope.new_collection::<Row, Diff>();
                     let errs = render::render(
                         scope,
+                        &state.gates,
                         "table",
                         &RelExpr::empty(vec![]),
                         &Imports::new(),
@@ -269,7 +276,7 @@ fn build<R>(
     leader: bool,
     finish: impl for<'s> FnOnce(render::Rows<'s>, render::Errs<'s>) -> R,
 ) -> R {
-    let arrangements = &mut state.arrangements;
+    let (arrangements, gates) = (&mut state.arrangements, &state.gates);
     worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
         let mut imports = Imports::new();
         for id in expr.depends_on() {
@@ -278,7 +285,7 @@ fn build<R>(
             });
             imports.insert(id, (a.rows.import(scope), a.errs.import(scope)));
         }
-        let (rows, errs) = render::render(scope, name, expr, &imports, leader);
+        let (rows, errs) = render::render(scope, gates, name, expr, &imports, leader);
         finish(rows, errs)
     })
 }
