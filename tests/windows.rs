@@ -17,6 +17,8 @@ use rand::{Rng, SeedableRng};
 
 const SIZE_MS: i64 = 5_000;
 const GRACE_MS: i64 = 2_000;
+/// The second view's ksqlDB RETENTION, counted from a window's start.
+const RETENTION_MS: i64 = 10_000;
 
 /// The rule, over one table of (k, event time in ms): what the view must hold.
 #[derive(Default)]
@@ -67,6 +69,15 @@ impl Model {
         }
         self.closed.retain(|_, n| *n != 0);
     }
+
+    /// The closed windows a view with `RETENTION_MS` still holds: those whose start plus the
+    /// retention event time (the watermark plus the grace) has not reached.
+    fn retained(&self) -> BTreeMap<(i64, i64), i64> {
+        let now = self.watermark.map_or(i64::MIN, |w| w + GRACE_MS);
+        let mut kept = self.closed.clone();
+        kept.retain(|(_, start), _| start + RETENTION_MS > now);
+        kept
+    }
 }
 
 fn ts(ms: i64) -> String {
@@ -82,9 +93,15 @@ async fn emit_final_matches_the_rule_after_every_statement() {
             "CREATE TABLE ev (k bigint, at timestamptz) WITH (TIMESTAMP = 'at');
              CREATE TABLE counts AS SELECT k, COUNT(*) AS n FROM ev
                WINDOW TUMBLING (SIZE {} SECONDS, GRACE PERIOD {} SECONDS)
+               GROUP BY k EMIT FINAL;
+             CREATE TABLE counts_kept AS SELECT k, COUNT(*) AS n FROM ev
+               WINDOW TUMBLING (SIZE {} SECONDS, GRACE PERIOD {} SECONDS, RETENTION {} SECONDS)
                GROUP BY k EMIT FINAL;",
             SIZE_MS / 1000,
-            GRACE_MS / 1000
+            GRACE_MS / 1000,
+            SIZE_MS / 1000,
+            GRACE_MS / 1000,
+            RETENTION_MS / 1000
         ))
         .await
         .unwrap();
@@ -139,21 +156,32 @@ async fn emit_final_matches_the_rule_after_every_statement() {
             rows.iter().map(|(k, ev)| (*k, *ev, 1)).collect()
         };
         model.apply(&updates);
-        let actual: BTreeMap<(i64, i64), i64> = client
-            .query(
-                "SELECT k, (extract(epoch FROM windowstart) * 1000)::bigint, n FROM counts",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-            .collect();
+        let read = |view: &'static str| {
+            let client = &client;
+            async move {
+                let sql = format!(
+                    "SELECT k, (extract(epoch FROM windowstart) * 1000)::bigint, n FROM {view}"
+                );
+                let rows = client.query(&sql, &[]).await.unwrap();
+                rows.iter()
+                    .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+                    .collect::<BTreeMap<(i64, i64), i64>>()
+            }
+        };
         assert_eq!(
-            actual, model.closed,
+            read("counts").await,
+            model.closed,
             "after statement {step} (seed {seed}): {updates:?}"
         );
-        let gate = client.query_one("SHOW LATE ROWS", &[]).await.unwrap();
+        assert_eq!(
+            read("counts_kept").await,
+            model.retained(),
+            "retained windows after statement {step} (seed {seed}): {updates:?}"
+        );
+        let gates = client.query("SHOW LATE ROWS", &[]).await.unwrap();
+        let kept_late: i64 = gates[1].get(1);
+        assert_eq!(kept_late as u64, model.late, "late rows of counts_kept");
+        let gate = &gates[0];
         let (late, open, held): (i64, i64, i64) = (gate.get(1), gate.get(2), gate.get(3));
         assert_eq!(late as u64, model.late, "late rows after statement {step}");
         // Closed windows leave nothing in the gate; an open one holds, per group, its
@@ -178,6 +206,10 @@ async fn emit_final_matches_the_rule_after_every_statement() {
         );
     }
     assert!(model.late > 0, "the history should include late rows");
+    assert!(
+        model.retained().len() < model.closed.len(),
+        "the history should retire windows"
+    );
 
     // Each window was emitted once: the subscription never retracts.
     let mut stream = Box::pin(stream);

@@ -119,7 +119,9 @@ pub fn sessions(
 
 /// When windows close (`EMIT FINAL`): the watermark is the largest event time seen minus
 /// `grace`; with `idle`, when no row has arrived for that long, it also advances with the
-/// clock. A window closes when the watermark reaches its end.
+/// clock. A window closes when the watermark reaches its end. With `retention`, a closed
+/// window's results leave again once the watermark plus the grace period (the event time the
+/// watermark stands for) passes its end plus `retention`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CloseSpec {
     /// Microseconds.
@@ -128,6 +130,9 @@ pub struct CloseSpec {
     pub idle: Option<i64>,
     /// What a row for a window that has already closed does.
     pub late: LatePolicy,
+    /// Microseconds after its end that a closed window's results are kept (at least `grace`);
+    /// None: for ever.
+    pub retention: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -143,6 +148,9 @@ impl std::fmt::Display for CloseSpec {
         write!(f, "grace={}", Interval::new(0, 0, self.grace))?;
         if let Some(idle) = self.idle {
             write!(f, " idle={}", Interval::new(0, 0, idle))?;
+        }
+        if let Some(retention) = self.retention {
+            write!(f, " retention={}", Interval::new(0, 0, retention))?;
         }
         match self.late {
             LatePolicy::Drop => write!(f, " late=drop"),

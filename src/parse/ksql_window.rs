@@ -163,7 +163,8 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
             _ => {}
         }
     }
-    let mut windowed = spec.table_function(name_text, &group_by);
+    let closes = (close..t.len()).any(|i| at_depth(i, "EMIT") && is_word(t.get(i + 1), "FINAL"));
+    let mut windowed = spec.table_function(name_text, &group_by, closes);
     if !has_alias {
         windowed.push_str(&format!(" AS {}", &sql[t[i].start..t[i].end]));
     }
@@ -182,7 +183,7 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
     Ok(out)
 }
 
-/// A statement ending in `EMIT FINAL [WITH (IDLE = 'interval', LATE = 'drop' | 'update')]`
+/// A statement ending in `EMIT FINAL [WITH (IDLE = 'interval', LATE = 'drop' | 'update', ...)]`
 /// with its window functions asked to close their windows (`emit => 'final'` and the options
 /// as named arguments), and the clause replaced by what the rest of the statement needs: nothing
 /// after `CREATE [MATERIALIZED] VIEW`, `EMIT CHANGES` elsewhere (a ksqlDB persistent query, or
@@ -221,11 +222,12 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
                 }
             };
             named.push(match key.as_str() {
-                "idle" | "grace" => format!("{key} => INTERVAL '{value}'"),
+                "idle" | "grace" | "retention" => format!("{key} => INTERVAL '{value}'"),
                 "late" => format!("late => '{value}'"),
                 other => {
                     return Some(Err(syntax(format!(
-                        "EMIT FINAL WITH: unknown option {other} (expected IDLE, GRACE or LATE)"
+                        "EMIT FINAL WITH: unknown option {other} (expected IDLE, GRACE, LATE or \
+                         RETENTION)"
                     ))))
                 }
             });
@@ -375,6 +377,8 @@ struct WindowSpec {
     size: u64,
     advance: Option<u64>,
     grace: Option<u64>,
+    /// How long a window is kept, from its start (at least size plus grace, as in ksqlDB).
+    retention: Option<u64>,
     session: bool,
 }
 
@@ -390,10 +394,11 @@ impl WindowSpec {
                 size: duration(t.first(), t.get(1), "the session gap")?,
                 advance: None,
                 grace: None,
+                retention: None,
                 session: true,
             });
         }
-        let (mut size, mut advance, mut grace) = (None, None, None);
+        let (mut size, mut advance, mut grace, mut retention) = (None, None, None, None);
         let mut i = 0;
         while i < t.len() {
             let word = |k: usize| match t.get(k).map(|x| &x.token) {
@@ -420,8 +425,8 @@ impl WindowSpec {
                 // How long EMIT FINAL waits for late rows; with EMIT CHANGES every row updates
                 // its window, so it changes nothing there.
                 "GRACE PERIOD" => grace = Some(ms),
-                // How long closed windows are kept: all of them are, for now.
-                _ => {}
+                // How long windows are kept; applied with EMIT FINAL (`table_function`).
+                _ => retention = Some(ms),
             }
             i = at + 2;
             if is(t.get(i), &Token::Comma) {
@@ -434,17 +439,24 @@ impl WindowSpec {
             ("TUMBLING", Some(_)) => Err(syntax(
                 "WINDOW TUMBLING takes no ADVANCE BY: use WINDOW HOPPING",
             )),
+            _ if retention.is_some_and(|r| r < size + grace.unwrap_or(0)) => Err(SqlError::new(
+                "22023",
+                format!("WINDOW {kind}: RETENTION must be at least SIZE plus GRACE PERIOD"),
+            )),
             _ => Ok(WindowSpec {
                 size,
                 advance,
                 grace,
+                retention,
                 session: false,
             }),
         }
     }
 
-    /// The table function call; a session's partition is the grouping key.
-    fn table_function(&self, relation: &str, group_by: &[String]) -> String {
+    /// The table function call; a session's partition is the grouping key. The retention is
+    /// applied when the windows close (`closes`: the statement ends in EMIT FINAL); with EMIT
+    /// CHANGES every window is kept.
+    fn table_function(&self, relation: &str, group_by: &[String], closes: bool) -> String {
         let iv = |ms: u64| format!("INTERVAL '{ms} milliseconds'");
         if self.session {
             return format!(
@@ -453,10 +465,14 @@ impl WindowSpec {
                 group_by.join(", ")
             );
         }
-        let grace = self
+        let mut grace = self
             .grace
             .map(|g| format!(", grace => {}", iv(g)))
             .unwrap_or_default();
+        if let Some(r) = self.retention.filter(|_| closes) {
+            // Counted from the window's start here, from its end by `retention =>`.
+            grace.push_str(&format!(", retention => {}", iv(r - self.size)));
+        }
         match self.advance {
             None => format!(
                 "tumble({relation}, DESCRIPTOR(rowtime), {}{grace})",

@@ -179,6 +179,7 @@ fn close_spec(qcx: &QueryCx, named: &[(String, &Expr)]) -> PlanResult<Option<Clo
         grace: 0,
         idle: None,
         late: LatePolicy::Drop,
+        retention: None,
     };
     let mut last = false;
     for (name, e) in named {
@@ -196,6 +197,9 @@ fn close_spec(qcx: &QueryCx, named: &[(String, &Expr)]) -> PlanResult<Option<Clo
             }
             "grace" => spec.grace = constant_interval_or_zero(qcx, e, "grace period")?,
             "idle" => spec.idle = Some(constant_interval(qcx, e, "idle timeout")?),
+            "retention" => {
+                spec.retention = Some(constant_interval_or_zero(qcx, e, "retention")?)
+            }
             "late" => {
                 spec.late = match constant_text(qcx, e)?.as_str() {
                     "drop" => LatePolicy::Drop,
@@ -209,9 +213,25 @@ fn close_spec(qcx: &QueryCx, named: &[(String, &Expr)]) -> PlanResult<Option<Clo
             }
             other => {
                 return Err(PlanError::InvalidParameter(format!(
-                    "unknown window argument {other}: expected emit, grace, idle or late"
+                    "unknown window argument {other}: expected emit, grace, idle, late or \
+                     retention"
                 )))
             }
+        }
+    }
+    if let Some(retention) = spec.retention {
+        if !last {
+            return Err(PlanError::Unsupported(
+                "retention => applies to windows that close: add emit => 'final'".into(),
+            ));
+        }
+        if retention < spec.grace {
+            return Err(PlanError::InvalidParameter(format!(
+                "the retention ({}) must be at least the grace period ({}): a window is retired \
+                 only after it closes",
+                Interval::new(0, 0, retention),
+                Interval::new(0, 0, spec.grace)
+            )));
         }
     }
     Ok(last.then_some(spec))

@@ -10,6 +10,9 @@
 //! at once); the others wait in `pending`; then the watermark moves to the largest event time
 //! inserted minus the grace, and every pending window it has passed is released at `t`. An
 //! idle input closes windows at the exact time the clock-driven watermark reaches their end.
+//! With a retention, what a closed window passed on is kept (one row per group, for an
+//! aggregate) and retracted, at the time the watermark retires the window; rows for a retired
+//! window are late whatever the policy.
 //!
 //! What the gate keeps of an open window is a [`Hold`]: the rows themselves, passed on when the
 //! window closes, or (for an aggregate over the gate, [`FinalAggregate`]) each group's argument
@@ -187,6 +190,9 @@ struct Gate<H: Hold> {
     stash: BTreeMap<Timestamp, Vec<(Row, Diff)>>,
     /// What is held of open windows, by window end (microseconds).
     pending: BTreeMap<i64, H::Window>,
+    /// With a retention: what closed windows passed on, by window end, to retract when the
+    /// window is retired.
+    kept: BTreeMap<i64, Vec<(H::Out, Diff)>>,
     /// The watermark (microseconds), once a row has been seen.
     watermark: Option<i64>,
     /// The time of the last update that inserted rows, and the watermark after it.
@@ -218,6 +224,7 @@ impl<H: Hold> Gate<H> {
             hold,
             stash: BTreeMap::new(),
             pending: BTreeMap::new(),
+            kept: BTreeMap::new(),
             watermark: None,
             last_data: None,
             reported: (0, 0),
@@ -263,11 +270,17 @@ impl<H: Hold> Gate<H> {
             }
             if self.watermark.is_some_and(|w| end <= w) {
                 let passed = match self.spec.late {
+                    _ if self.retired(end) => None,
                     LatePolicy::Drop => None,
                     LatePolicy::Update => self.hold.late(row),
                 };
                 match passed {
-                    Some(late) => out.push((late, t, d)),
+                    Some(late) => {
+                        if self.spec.retention.is_some() {
+                            self.kept.entry(end).or_default().push((late.clone(), d));
+                        }
+                        out.push((late, t, d))
+                    }
                     None => {
                         self.stats.late.fetch_add(d.unsigned_abs(), Ordering::Relaxed);
                     }
@@ -288,8 +301,38 @@ impl<H: Hold> Gate<H> {
     fn release(&mut self, t: Timestamp, out: &mut Vec<(H::Out, Timestamp, Diff)>) {
         let Some(w) = self.watermark else { return };
         let still_open = self.pending.split_off(&(w.saturating_add(1)));
-        for (_, window) in std::mem::replace(&mut self.pending, still_open) {
+        for (end, window) in std::mem::replace(&mut self.pending, still_open) {
+            let from = out.len();
             self.hold.close(window, t, out);
+            if self.spec.retention.is_some() {
+                let passed = out[from..].iter().map(|(o, _, d)| (o.clone(), *d));
+                self.kept.entry(end).or_default().extend(passed);
+            }
+        }
+        self.retire(t, out);
+    }
+
+    /// The event time the watermark stands for: the largest seen (or driven by the clock).
+    fn stream_time(&self) -> Option<i64> {
+        self.watermark.map(|w| w.saturating_add(self.spec.grace))
+    }
+
+    /// Whether the window ending at `end` has been retired (its results retracted).
+    fn retired(&self, end: i64) -> bool {
+        match (self.spec.retention, self.stream_time()) {
+            (Some(r), Some(now)) => end.saturating_add(r) <= now,
+            _ => false,
+        }
+    }
+
+    /// Retracts, at `t`, what every window the retention has retired passed on.
+    fn retire(&mut self, t: Timestamp, out: &mut Vec<(H::Out, Timestamp, Diff)>) {
+        let (Some(r), Some(now)) = (self.spec.retention, self.stream_time()) else {
+            return;
+        };
+        let kept = self.kept.split_off(&(now.saturating_sub(r).saturating_add(1)));
+        for (_, passed) in std::mem::replace(&mut self.kept, kept) {
+            out.extend(passed.into_iter().map(|(o, d)| (o, t, -d)));
         }
     }
 
@@ -301,11 +344,17 @@ impl<H: Hold> Gate<H> {
         (elapsed > idle).then(|| w.saturating_add(elapsed - idle))
     }
 
-    /// The first time at which the clock-driven watermark closes a pending window.
+    /// The first time at which the clock-driven watermark closes a pending window or retires
+    /// a closed one.
     fn next_idle_close(&self) -> Option<Timestamp> {
         let idle = self.spec.idle?;
         let (since, w) = self.last_data?;
-        let (&end, _) = self.pending.first_key_value()?;
+        let close = self.pending.first_key_value().map(|(end, _)| *end);
+        let retire = self.spec.retention.and_then(|r| {
+            let (end, _) = self.kept.first_key_value()?;
+            Some(end.saturating_add(r).saturating_sub(self.spec.grace))
+        });
+        let end = close.into_iter().chain(retire).min()?;
         // w + (t - since) * 1000 - idle >= end, in whole milliseconds after `since`.
         let wait = end.saturating_sub(w).saturating_add(idle).max(1);
         Some(since.saturating_add((wait as u64).div_ceil(1000)))
