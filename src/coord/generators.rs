@@ -55,6 +55,8 @@ impl Coordinator {
                 name,
                 desc: output.desc(),
                 event_time: output.event_time(),
+                watermark_delay: None,
+                append_only: false,
                 kind: ItemKind::Source(SourceSpec::Generator {
                     spec: spec.clone(),
                     output,

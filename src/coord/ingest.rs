@@ -49,6 +49,8 @@ impl Coordinator {
             name,
             desc,
             event_time: kafka.timestamp,
+            watermark_delay: None,
+            append_only: false,
             kind: ItemKind::Source(SourceSpec::Kafka(kafka)),
             depends_on: vec![],
             create_sql,

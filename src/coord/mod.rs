@@ -287,6 +287,8 @@ impl Coordinator {
                 if_not_exists,
                 retain_history,
                 event_time,
+                watermark_delay,
+                append_only,
                 create_sql,
             } => {
                 if st.catalog.lookup(&name).is_some() {
@@ -306,6 +308,8 @@ impl Coordinator {
                     retain_history: retain,
                     created_at: st.write_ts,
                     event_time,
+                    watermark_delay,
+                    append_only,
                 });
                 st.tables.create(id);
                 self.broadcast(st, || Command::CreateTable { id, retain });
@@ -366,6 +370,8 @@ impl Coordinator {
                     retain_history: retain,
                     created_at: st.write_ts,
                     event_time,
+watermark_delay: None,
+append_only: false,
                 });
                 Ok(Response::Tag(tag.into()))
             }
@@ -396,6 +402,8 @@ impl Coordinator {
                     retain_history: 0,
                     created_at: st.write_ts,
                     event_time: None,
+watermark_delay: None,
+append_only: false,
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }

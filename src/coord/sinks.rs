@@ -120,6 +120,8 @@ impl Coordinator {
             retain_history: self.retain_history,
             created_at: st.write_ts,
             event_time: None,
+            watermark_delay: None,
+            append_only: false,
         });
         if !st.replaying {
             self.start_sink(st, id);

@@ -188,8 +188,11 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
 /// as named arguments), and the clause replaced by what the rest of the statement needs: nothing
 /// after `CREATE [MATERIALIZED] VIEW`, `EMIT CHANGES` elsewhere (a ksqlDB persistent query, or
 /// a push query, which becomes a SUBSCRIBE). None when the statement has no such clause.
+///
+/// RisingWave's `EMIT ON WINDOW CLOSE` is the same clause.
 pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
-    if !sql.to_ascii_lowercase().contains("final") {
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("final") && !lower.contains("close") {
         return None;
     }
     let mut t = tokens(sql)?;
@@ -199,12 +202,23 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
     ) {
         t.pop();
     }
+    let depth = depths(&t);
+    let on_close = |i: usize| {
+        ["ON", "WINDOW", "CLOSE"]
+            .iter()
+            .enumerate()
+            .all(|(k, w)| is_word(t.get(i + 1 + k), w))
+    };
     let emit = (0..t.len()).rev().find(|&i| {
-        is_word(t.get(i), "EMIT") && is_word(t.get(i + 1), "FINAL") && depths(&t)[i] == 0
+        is_word(t.get(i), "EMIT")
+            && (is_word(t.get(i + 1), "FINAL") || on_close(i))
+            && depth[i] == 0
     })?;
+    // The tokens after the clause.
+    let next = if on_close(emit) { emit + 4 } else { emit + 2 };
     let mut named = vec!["emit => 'final'".to_string()];
-    if is_word(t.get(emit + 2), "WITH") && is(t.get(emit + 3), &Token::LParen) {
-        let mut i = emit + 4;
+    if is_word(t.get(next), "WITH") && is(t.get(next + 1), &Token::LParen) {
+        let mut i = next + 2;
         while i < t.len() && !is(t.get(i), &Token::RParen) {
             let key = match &t[i].token {
                 Token::Word(w) => w.value.to_ascii_lowercase(),
@@ -239,10 +253,9 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
         if i + 1 != t.len() {
             return Some(Err(syntax("EMIT FINAL WITH (...) must end the statement")));
         }
-    } else if emit + 2 != t.len() {
+    } else if next != t.len() {
         return Some(Err(syntax("EMIT FINAL must end the statement")));
     }
-    let depth = depths(&t);
     let mut edits: Vec<(usize, String)> = Vec::new();
     for i in 0..emit {
         let windowing = ["tumble", "hop"].iter().any(|f| is_word(t.get(i), f));

@@ -16,6 +16,7 @@ pub use ksql::TopicOutput;
 mod ksql_window;
 mod sink;
 mod source;
+mod watermark;
 pub use generator::{CreateGenerator, Generator};
 pub use sink::{parse_create_sink, CreateSink, SinkEnvelope, SinkFormat};
 pub use source::{
@@ -174,6 +175,9 @@ fn is_blank(s: &str) -> bool {
 pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
     if is_blank(sql) {
         return Ok(Statement::Empty);
+    }
+    if let Some(table) = watermark::rewrite(sql) {
+        return parse_statement(&table?);
     }
     if let Some(bounded) = ksql_window::within(sql) {
         return parse_statement(&bounded?);

@@ -24,6 +24,9 @@ pub enum PlanError {
     DependentObjects(String),
     #[error("\"{0}\" is not a {1}")]
     WrongObjectType(String, &'static str),
+    /// An UPDATE or DELETE of an `APPEND ONLY` table.
+    #[error("{0}")]
+    AppendOnly(String),
     #[error("{0}")]
     TypeMismatch(String),
     #[error("operator does not exist: {0}")]
@@ -62,7 +65,7 @@ impl PlanError {
             PlanError::UnknownSchema(_) => "3F000",
             PlanError::SchemaExists(_) => "42P06",
             PlanError::DependentObjects(_) => "2BP01",
-            PlanError::WrongObjectType(..) => "42809",
+            PlanError::WrongObjectType(..) | PlanError::AppendOnly(_) => "42809",
             PlanError::TypeMismatch(_) => "42804",
             PlanError::UndefinedOperator(_) => "42883",
             PlanError::UndefinedFunction(_) => "42883",

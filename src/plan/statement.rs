@@ -61,6 +61,11 @@ pub enum Plan {
         if_not_exists: bool,
         retain_history: Option<Timestamp>,
         event_time: Option<usize>,
+        /// `WATERMARK = 'interval'`: how far behind the largest event time the watermark of
+        /// windows over the table stands (microseconds), unless they give their own grace.
+        watermark_delay: Option<i64>,
+        /// `APPEND_ONLY = true`: INSERT only.
+        append_only: bool,
         create_sql: String,
     },
     /// A relation fed by a Kafka topic.
@@ -268,6 +273,9 @@ struct TableOptions {
     retain_history: Option<Timestamp>,
     /// `TIMESTAMP = 'column'`: the event-time column, as in ksqlDB.
     event_time: Option<String>,
+    /// `WATERMARK = 'interval'`, microseconds.
+    watermark_delay: Option<i64>,
+    append_only: bool,
 }
 
 fn option_text(value: &ast::Expr) -> String {
@@ -300,6 +308,36 @@ fn table_options(options: &ast::CreateTableOptions) -> PlanResult<TableOptions> 
                 if key.value.eq_ignore_ascii_case("timestamp") =>
             {
                 out.event_time = Some(option_text(value).to_lowercase());
+            }
+            ast::SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case("watermark") =>
+            {
+                let text = option_text(value);
+                let iv = crate::repr::strconv::parse_interval(&text).ok_or_else(|| {
+                    PlanError::InvalidParameter(format!(
+                        "invalid WATERMARK \"{text}\": expected a delay such as '5 minutes'"
+                    ))
+                })?;
+                let delay = if iv == crate::repr::Interval::new(0, 0, 0) {
+                    0
+                } else {
+                    crate::ir::window::fixed_micros(&iv, "the watermark delay")
+                        .map_err(PlanError::InvalidParameter)?
+                };
+                out.watermark_delay = Some(delay);
+            }
+            ast::SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case("append_only") =>
+            {
+                out.append_only = match option_text(value).to_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "APPEND_ONLY = {other}: expected true or false"
+                        )))
+                    }
+                };
             }
             other => return unsupported(format!("option {other}")),
         }
@@ -475,12 +513,20 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 })?),
                 None => None,
             };
+            if options.watermark_delay.is_some() && event_time.is_none() {
+                return Err(PlanError::InvalidParameter(
+                    "WATERMARK needs the event-time column: WITH (TIMESTAMP = 'column', ...)"
+                        .into(),
+                ));
+            }
             Ok(Plan::CreateTable {
                 name,
                 desc: RelationDesc::new(names, types),
                 if_not_exists: ct.if_not_exists,
                 retain_history: options.retain_history,
                 event_time,
+                watermark_delay: options.watermark_delay,
+                append_only: options.append_only,
                 create_sql: stmt.to_string(),
             })
         }

@@ -122,7 +122,7 @@ pub(super) fn plan_window_function(
                 })
                 .collect::<PlanResult<_>>()?,
         };
-        if close_spec(qcx, &named)?.is_some() {
+        if close_spec(qcx, &named, 0)?.is_some() {
             return unsupported("EMIT FINAL over session windows");
         }
         names.push("window_start".into());
@@ -151,7 +151,7 @@ pub(super) fn plan_window_function(
             TableFunc::Hop { slide, size }
         }
     };
-    let close = close_spec(qcx, &named)?;
+    let close = close_spec(qcx, &named, watermark_delay_of(qcx.pcx, &parts, ts).unwrap_or(0))?;
     let window_end = names.len() + 1;
     names.push("window_start".into());
     names.push("window_end".into());
@@ -171,12 +171,17 @@ pub(super) fn plan_window_function(
     Ok((rel, names, parts.last().cloned().unwrap_or_default()))
 }
 
-/// The named arguments that ask for `EMIT FINAL`: `emit => 'final'`, with `grace => interval`,
-/// `idle => interval` (the watermark follows the clock after that long without a row) and
-/// `late => 'drop' | 'update'`. None for `emit => 'changes'` (the default).
-fn close_spec(qcx: &QueryCx, named: &[(String, &Expr)]) -> PlanResult<Option<CloseSpec>> {
+/// The named arguments that ask for `EMIT FINAL`: `emit => 'final'`, with `grace => interval`
+/// (by default `default_grace`: the table's watermark delay), `idle => interval` (the watermark
+/// follows the clock after that long without a row), `late => 'drop' | 'update'` and
+/// `retention => interval`. None for `emit => 'changes'` (the default).
+fn close_spec(
+    qcx: &QueryCx,
+    named: &[(String, &Expr)],
+    default_grace: i64,
+) -> PlanResult<Option<CloseSpec>> {
     let mut spec = CloseSpec {
-        grace: 0,
+        grace: default_grace,
         idle: None,
         late: LatePolicy::Drop,
         retention: None,
@@ -329,6 +334,21 @@ pub(super) fn event_time_of(
         ItemKind::View { expr } => pcx.catalog.carried_event_time(&expr.depends_on(), names),
         _ => item.event_time,
     }
+}
+
+/// The watermark delay a table declares (`WATERMARK FOR`) for its event-time column, when the
+/// window is over that column.
+fn watermark_delay_of(pcx: &PlanContext, parts: &[String], ts: usize) -> Option<i64> {
+    if let [name] = parts {
+        if pcx.ctes.borrow().iter().any(|c| &c.name == name) {
+            return None;
+        }
+    }
+    let item = pcx
+        .catalog
+        .resolve(parts, &pcx.database, &pcx.search_path)
+        .ok()?;
+    (item.event_time == Some(ts)).then_some(item.watermark_delay)?
 }
 
 /// The position of a relation's event-time column, for the `rowtime` pseudo-column.

@@ -147,6 +147,12 @@ fn target_rows<'a, 'c>(
     clause: &'static str,
 ) -> PlanResult<(&'c crate::catalog::CatalogItem, ExprCx<'a, 'c>)> {
     let table = target_table(root.pcx, name)?;
+    if table.append_only {
+        return Err(PlanError::AppendOnly(format!(
+            "cannot {clause} append-only table \"{}\": it takes only INSERT",
+            table.name.item
+        )));
+    }
     let qualifier = alias
         .map(|a| normalize_ident(&a.name))
         .unwrap_or(table.name.item.clone());
