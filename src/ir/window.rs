@@ -19,17 +19,25 @@ pub enum TableFunc {
     Tumble { size: i64 },
     /// Every window of `size` microseconds starting at a multiple of `slide` that holds the time.
     Hop { slide: i64, size: i64 },
+    /// `generate_series(start, stop [, step])`: one column, of the arguments' type.
+    GenerateSeries,
 }
 
 impl TableFunc {
     /// The types of the columns each output row has, given the argument types.
     pub fn output_types(&self, args: &[ColumnType]) -> Vec<ColumnType> {
         let time = args.first().map_or(ScalarType::Timestamp, |a| a.scalar);
+        if let TableFunc::GenerateSeries = self {
+            return vec![ColumnType::new(time, false)];
+        }
         vec![ColumnType::new(time, false), ColumnType::new(time, false)]
     }
 
     /// The rows of new columns for one input row's argument values. A NULL time is in no window.
     pub fn eval(&self, args: &[Datum]) -> Result<Vec<Row>, EvalError> {
+        let (TableFunc::Tumble { .. } | TableFunc::Hop { .. }) = self else {
+            return super::series::generate_series(args);
+        };
         let Some(time) = args.first() else {
             return Ok(vec![]);
         };
@@ -53,6 +61,7 @@ impl TableFunc {
                 out.reverse();
                 Ok(out)
             }
+            TableFunc::GenerateSeries => super::series::generate_series(args),
         }
     }
 
@@ -60,6 +69,7 @@ impl TableFunc {
         match self {
             TableFunc::Tumble { .. } => "tumble",
             TableFunc::Hop { .. } => "hop",
+            TableFunc::GenerateSeries => "generate_series",
         }
     }
 }
@@ -74,6 +84,7 @@ impl std::fmt::Display for TableFunc {
                 Interval::new(0, 0, *slide),
                 Interval::new(0, 0, *size)
             ),
+            TableFunc::GenerateSeries => write!(f, "generate_series"),
         }
     }
 }

@@ -25,10 +25,23 @@ pub(super) fn plan_from(
     }
     let mut first = true;
     for twj in from {
+        if let Some((args, alias)) = super::series::call(&twj.relation) {
+            // Over the items before it, whose columns its arguments may use.
+            let (base, base_scope) = if first && qcx.prefix_len() == 0 {
+                (RelExpr::unit(), Scope::default())
+            } else {
+                (rel, scope)
+            };
+            (rel, scope) = super::series::plan(qcx, base, base_scope, args, alias)?;
+            for j in &twj.joins {
+                (rel, scope) = plan_joined(qcx, rel, scope, j)?;
+            }
+            first = false;
+            continue;
+        }
         let (mut r, mut s) = plan_table_factor(qcx, &twj.relation)?;
         for j in &twj.joins {
-            let (jr, js) = plan_table_factor(qcx, &j.relation)?;
-            (r, s) = plan_join(qcx, r, s, jr, js, &j.join_operator)?;
+            (r, s) = plan_joined(qcx, r, s, j)?;
         }
         if first && qcx.prefix_len() == 0 {
             rel = r;
@@ -42,7 +55,27 @@ pub(super) fn plan_from(
     Ok((rel, scope))
 }
 
+/// `left` joined with `j`: a `CROSS JOIN` of `generate_series` is over `left`'s rows (its
+/// arguments may use their columns); any other join plans both sides on their own.
+fn plan_joined(
+    qcx: &QueryCx,
+    left: RelExpr,
+    scope: Scope,
+    j: &ast::Join,
+) -> PlanResult<(RelExpr, Scope)> {
+    if let (Some((args, alias)), JoinOperator::CrossJoin(_)) =
+        (super::series::call(&j.relation), &j.join_operator)
+    {
+        return super::series::plan(qcx, left, scope, args, alias);
+    }
+    let (jr, js) = plan_table_factor(qcx, &j.relation)?;
+    plan_join(qcx, left, scope, jr, js, &j.join_operator)
+}
+
 fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Scope)> {
+    if let Some((args, alias)) = super::series::call(tf) {
+        return super::series::plan(qcx, RelExpr::unit(), Scope::default(), args, alias);
+    }
     match tf {
         TableFactor::Table {
             name, alias, args, ..
@@ -91,8 +124,7 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
         } => {
             let (mut r, mut s) = plan_table_factor(qcx, &table_with_joins.relation)?;
             for j in &table_with_joins.joins {
-                let (jr, js) = plan_table_factor(qcx, &j.relation)?;
-                (r, s) = plan_join(qcx, r, s, jr, js, &j.join_operator)?;
+                (r, s) = plan_joined(qcx, r, s, j)?;
             }
             if let Some(a) = alias {
                 let names = s.items.iter().map(|i| i.name.clone()).collect();

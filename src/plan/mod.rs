@@ -13,6 +13,7 @@ mod kafka;
 mod query;
 mod ranking;
 mod scope;
+mod series;
 mod statement;
 mod subquery;
 mod system;
