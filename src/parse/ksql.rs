@@ -46,6 +46,18 @@ pub(super) fn tokens(sql: &str) -> Option<Vec<Tok>> {
     )
 }
 
+/// The tokens of one statement, without its trailing semicolons.
+pub(super) fn statement_tokens(sql: &str) -> Option<Vec<Tok>> {
+    let mut t = tokens(sql)?;
+    while matches!(
+        t.last().map(|x| &x.token),
+        Some(Token::SemiColon | Token::EOF)
+    ) {
+        t.pop();
+    }
+    Some(t)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Tok {
     pub token: Token,

@@ -15,7 +15,7 @@
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
-use super::ksql::{is, is_word, tokens, Tok};
+use super::ksql::{is, is_word, statement_tokens, tokens, Tok};
 use crate::error::SqlError;
 
 /// The statement with its ksqlDB `WINDOW` clause rewritten, or None when it has none.
@@ -195,13 +195,7 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
     if !lower.contains("final") && !lower.contains("close") {
         return None;
     }
-    let mut t = tokens(sql)?;
-    while matches!(
-        t.last().map(|x| &x.token),
-        Some(Token::SemiColon | Token::EOF)
-    ) {
-        t.pop();
-    }
+    let t = statement_tokens(sql)?;
     let depth = depths(&t);
     let on_close = |i: usize| {
         ["ON", "WINDOW", "CLOSE"]

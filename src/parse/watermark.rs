@@ -11,7 +11,7 @@
 
 use sqlparser::tokenizer::Token;
 
-use super::ksql::{is, is_word, text, tokens, Tok};
+use super::ksql::{is, is_word, statement_tokens, text, Tok};
 use crate::error::SqlError;
 
 fn syntax(msg: impl Into<String>) -> SqlError {
@@ -25,13 +25,7 @@ pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {
     if !lower.contains("watermark") && !lower.contains("append") {
         return None;
     }
-    let mut t = tokens(sql)?;
-    while matches!(
-        t.last().map(|x| &x.token),
-        Some(Token::SemiColon | Token::EOF)
-    ) {
-        t.pop();
-    }
+    let t = statement_tokens(sql)?;
     if !is_word(t.first(), "CREATE") || !is_word(t.get(1), "TABLE") {
         return None;
     }

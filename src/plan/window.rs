@@ -320,15 +320,7 @@ pub(super) fn event_time_of(
     parts: &[String],
     names: &[String],
 ) -> Option<usize> {
-    if let [name] = parts {
-        if pcx.ctes.borrow().iter().any(|c| &c.name == name) {
-            return None;
-        }
-    }
-    let item = pcx
-        .catalog
-        .resolve(parts, &pcx.database, &pcx.search_path)
-        .ok()?;
+    let item = catalog_item(pcx, parts)?;
     // A view that is not materialized is inlined; its event time comes from what it reads.
     match &item.kind {
         ItemKind::View { expr } => pcx.catalog.carried_event_time(&expr.depends_on(), names),
@@ -339,16 +331,24 @@ pub(super) fn event_time_of(
 /// The watermark delay a table declares (`WATERMARK FOR`) for its event-time column, when the
 /// window is over that column.
 fn watermark_delay_of(pcx: &PlanContext, parts: &[String], ts: usize) -> Option<i64> {
+    let item = catalog_item(pcx, parts)?;
+    (item.event_time == Some(ts)).then_some(item.watermark_delay)?
+}
+
+/// The catalog object a relation name in `FROM` names; None for a CTE (which hides it) or an
+/// unknown name.
+fn catalog_item<'p>(
+    pcx: &'p PlanContext,
+    parts: &[String],
+) -> Option<&'p crate::catalog::CatalogItem> {
     if let [name] = parts {
         if pcx.ctes.borrow().iter().any(|c| &c.name == name) {
             return None;
         }
     }
-    let item = pcx
-        .catalog
+    pcx.catalog
         .resolve(parts, &pcx.database, &pcx.search_path)
-        .ok()?;
-    (item.event_time == Some(ts)).then_some(item.watermark_delay)?
+        .ok()
 }
 
 /// The position of a relation's event-time column, for the `rowtime` pseudo-column.
