@@ -28,6 +28,8 @@ struct Model {
     pending: BTreeMap<(i64, i64), i64>,
     /// Closed windows: (k, window start) -> count.
     closed: BTreeMap<(i64, i64), i64>,
+    /// Closed windows' event times: (k, window start) -> event time -> multiplicity.
+    closed_times: BTreeMap<(i64, i64), BTreeMap<i64, i64>>,
     late: u64,
 }
 
@@ -65,9 +67,29 @@ impl Model {
             .collect();
         for key in closing {
             let n = self.pending.remove(&key).unwrap_or(0);
-            *self.closed.entry((key.0, Self::window(key.1))).or_insert(0) += n;
+            let window = (key.0, Self::window(key.1));
+            *self.closed.entry(window).or_insert(0) += n;
+            let times = self.closed_times.entry(window).or_default();
+            *times.entry(key.1).or_insert(0) += n;
+            times.retain(|_, n| *n != 0);
         }
         self.closed.retain(|_, n| *n != 0);
+        self.closed_times.retain(|_, times| !times.is_empty());
+    }
+
+    /// What `spans` holds: per closed window with more than one row, (count, first and last
+    /// event time, distinct event times).
+    fn spans(&self) -> BTreeMap<(i64, i64), (i64, i64, i64, i64)> {
+        self.closed_times
+            .iter()
+            .map(|(w, times)| {
+                let n = times.values().sum::<i64>();
+                let first = *times.keys().next().unwrap();
+                let last = *times.keys().next_back().unwrap();
+                (*w, (n, first, last, times.len() as i64))
+            })
+            .filter(|(_, (n, ..))| *n > 1)
+            .collect()
     }
 
     /// The closed windows a view with `RETENTION_MS` still holds: those whose start plus the
@@ -96,12 +118,20 @@ async fn emit_final_matches_the_rule_after_every_statement() {
                GROUP BY k EMIT FINAL;
              CREATE TABLE counts_kept AS SELECT k, COUNT(*) AS n FROM ev
                WINDOW TUMBLING (SIZE {} SECONDS, GRACE PERIOD {} SECONDS, RETENTION {} SECONDS)
-               GROUP BY k EMIT FINAL;",
+               GROUP BY k EMIT FINAL;
+             CREATE MATERIALIZED VIEW spans AS
+               SELECT k, window_start, count(*) AS n, min(at) AS first, max(at) AS last,
+                      count(DISTINCT at) AS d
+               FROM TUMBLE(ev, DESCRIPTOR(at), INTERVAL '{} seconds', emit => 'final',
+                           grace => INTERVAL '{} seconds')
+               GROUP BY k, window_start HAVING count(*) > 1;",
             SIZE_MS / 1000,
             GRACE_MS / 1000,
             SIZE_MS / 1000,
             GRACE_MS / 1000,
-            RETENTION_MS / 1000
+            RETENTION_MS / 1000,
+            SIZE_MS / 1000,
+            GRACE_MS / 1000
         ))
         .await
         .unwrap();
@@ -178,6 +208,24 @@ async fn emit_final_matches_the_rule_after_every_statement() {
             model.retained(),
             "retained windows after statement {step} (seed {seed}): {updates:?}"
         );
+        // Several aggregates, reduced in the gate when their window closes.
+        let ms = |c: &str| format!("(extract(epoch FROM {c}) * 1000)::bigint");
+        let spans: BTreeMap<(i64, i64), (i64, i64, i64, i64)> = client
+            .query(
+                &format!(
+                    "SELECT k, {}, n, {}, {}, d FROM spans",
+                    ms("window_start"),
+                    ms("first"),
+                    ms("last")
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4), r.get(5))))
+            .collect();
+        assert_eq!(spans, model.spans(), "spans after statement {step} (seed {seed})");
         let gates = client.query("SHOW LATE ROWS", &[]).await.unwrap();
         let kept_late: i64 = gates[1].get(1);
         assert_eq!(kept_late as u64, model.late, "late rows of counts_kept");
@@ -206,6 +254,7 @@ async fn emit_final_matches_the_rule_after_every_statement() {
         );
     }
     assert!(model.late > 0, "the history should include late rows");
+    assert!(!model.spans().is_empty(), "the history should close windows of several rows");
     assert!(
         model.retained().len() < model.closed.len(),
         "the history should retire windows"
