@@ -104,6 +104,12 @@ pub enum Func {
     // system catalog
     /// `pg_get_userbyid(oid)`: the role's name. Runnel has one role, the owner of everything.
     PgGetUserById,
+    /// `quote_ident(text)`, `quote_literal(text)`, `quote_nullable(text)` (NULL gives `NULL`).
+    QuoteIdent,
+    QuoteLiteral,
+    QuoteNullable,
+    /// `format_type(type oid, typmod)`: a NULL typmod is none.
+    FormatType,
 }
 
 impl Func {
@@ -168,6 +174,8 @@ impl Func {
                 | Func::Greatest
                 | Func::Least
                 | Func::Now
+                | Func::QuoteNullable
+                | Func::FormatType
         )
     }
 
@@ -243,6 +251,10 @@ impl Func {
             | Func::Rpad
             | Func::Initcap
             | Func::PgGetUserById
+            | Func::QuoteIdent
+            | Func::QuoteLiteral
+            | Func::QuoteNullable
+            | Func::FormatType
             | Func::JsonGetText => ScalarType::Text,
             Func::Length | Func::Position => ScalarType::Int32,
             Func::Sqrt | Func::Power | Func::Exp | Func::Ln | Func::Log10 => {
@@ -301,6 +313,23 @@ impl Func {
             Func::Now => {
                 return Ok(Datum::TimestampTz(chrono::Utc::now()));
             }
+            Func::QuoteNullable => {
+                return Ok(Datum::String(match &args[0] {
+                    Datum::Null => "NULL".into(),
+                    d => super::quote::quote_literal(text(d)),
+                }))
+            }
+            Func::FormatType if !args[0].is_null() => {
+                let int = |d: &Datum| match d {
+                    Datum::Int16(v) => Some(*v as i64),
+                    Datum::Int32(v) => Some(*v as i64),
+                    Datum::Int64(v) => Some(*v),
+                    _ => None,
+                };
+                let oid = int(&args[0]).ok_or_else(|| type_error("format_type", &args[0]))?;
+                let typmod = args.get(1).and_then(int);
+                return Ok(Datum::String(super::quote::format_type(oid, typmod)));
+            }
             _ => {}
         }
         if args.iter().any(Datum::is_null) {
@@ -330,6 +359,8 @@ impl Func {
             Func::RegexMatch { case_insensitive } => {
                 regex_match(text(&args[0]), text(&args[1]), *case_insensitive).map(Datum::Bool)
             }
+            Func::QuoteIdent => Ok(Datum::String(super::quote::quote_ident(text(&args[0])))),
+            Func::QuoteLiteral => Ok(Datum::String(super::quote::quote_literal(text(&args[0])))),
             Func::PgGetUserById => Ok(Datum::String(match &args[0] {
                 Datum::Int32(OWNER_OID) => OWNER.to_string(),
                 other => format!(

@@ -11,6 +11,7 @@ mod explain;
 pub mod func;
 pub mod relation;
 pub mod scalar;
+mod quote;
 mod series;
 pub mod temporal;
 mod time;

@@ -183,6 +183,24 @@ impl ExprCx<'_, '_> {
                 simple(Func::PgGetUserById, &[1])?,
                 vec![Some(ScalarType::Int32)],
             ),
+            "quote_ident" => (simple(Func::QuoteIdent, &[1])?, vec![Some(text)]),
+            "quote_literal" => (simple(Func::QuoteLiteral, &[1])?, vec![Some(text)]),
+            "quote_nullable" => (simple(Func::QuoteNullable, &[1])?, vec![Some(text)]),
+            "format_type" => (
+                simple(Func::FormatType, &[2])?,
+                vec![Some(ScalarType::Int32), Some(ScalarType::Int32)],
+            ),
+            // Runnel keeps no comments, no sequences, no column defaults: Postgres' answer for
+            // objects without them is NULL.
+            "obj_description" | "col_description" | "shobj_description"
+            | "pg_get_serial_sequence"
+                if (1..=2).contains(&n) =>
+            {
+                for a in &args {
+                    self.plan(a)?;
+                }
+                return Ok(ScalarExpr::null(ScalarType::Text));
+            }
             "current_database" | "current_schema" if n == 0 => {
                 let pcx = self.qcx.pcx;
                 let value = if name == "current_database" {
