@@ -183,6 +183,12 @@ impl ExprCx<'_, '_> {
                 simple(Func::PgGetUserById, &[1])?,
                 vec![Some(ScalarType::Int32)],
             ),
+            "generate_series" => {
+                return unsupported(
+                    "generate_series inside an expression (use it in FROM, or alone as a \
+                     select-list item)",
+                )
+            }
             "quote_ident" => (simple(Func::QuoteIdent, &[1])?, vec![Some(text)]),
             "quote_literal" => (simple(Func::QuoteLiteral, &[1])?, vec![Some(text)]),
             "quote_nullable" => (simple(Func::QuoteNullable, &[1])?, vec![Some(text)]),

@@ -589,11 +589,40 @@ pub fn plan_select(
 
     super::ranking::plan_ranking(&mut cx, &s.projection)?;
 
+    // A set-returning function in the select list gives each row once per value, as in
+    // Postgres; several would be evaluated in lockstep there, which is not done here.
+    let mut srf = None;
+    for (i, item) in s.projection.iter().enumerate() {
+        let call = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                super::series::select_item_call(e)
+            }
+            _ => None,
+        };
+        if let Some(args) = call {
+            if srf.is_some() {
+                return unsupported("more than one set-returning function in the select list");
+            }
+            srf = Some((i, super::series::plan_in(&mut cx, args)?));
+        }
+    }
+
     // The select list.
     let mut outputs = Vec::new();
     let mut names = Vec::new();
     let mut output_exprs: Vec<Option<Expr>> = Vec::new();
-    for item in &s.projection {
+    for (i, item) in s.projection.iter().enumerate() {
+        if let Some((at, col)) = srf.filter(|(at, _)| *at == i) {
+            let (e, name) = match item {
+                SelectItem::ExprWithAlias { expr, alias } => (expr, normalize_ident(alias)),
+                SelectItem::UnnamedExpr(e) => (e, column_name(e)),
+                _ => return Err(PlanError::Internal(format!("select item {at}"))),
+            };
+            outputs.push(ScalarExpr::Column(col));
+            names.push(name);
+            output_exprs.push(Some(e.clone()));
+            continue;
+        }
         match item {
             SelectItem::UnnamedExpr(e) => {
                 outputs.push(cx.plan(e)?);

@@ -42,6 +42,47 @@ pub(super) fn plan(
     args: &[FunctionArg],
     alias: Option<&ast::TableAlias>,
 ) -> PlanResult<(RelExpr, Scope)> {
+    let mut cx = ExprCx::new(qcx, input, scope, "generate_series");
+    plan_in(&mut cx, args)?;
+    let (rel, mut scope) = cx.finish();
+    // A function returning one column names it after the alias, as in Postgres.
+    let (table, column) = match alias {
+        Some(a) => {
+            let table = normalize_ident(&a.name);
+            let column = a
+                .columns
+                .first()
+                .map(|c| normalize_ident(&c.name))
+                .unwrap_or_else(|| table.clone());
+            (table, column)
+        }
+        None => ("generate_series".to_string(), "generate_series".to_string()),
+    };
+    scope.items.pop();
+    Ok((rel, scope.concat(Scope::from_names(Some(&table), &[column]))))
+}
+
+/// `generate_series(...)` as a select-list item: the arguments of the call, if `e` is one.
+pub(super) fn select_item_call(e: &ast::Expr) -> Option<&[FunctionArg]> {
+    match e {
+        ast::Expr::Function(f)
+            if matches!(
+                f.name.to_string().to_lowercase().as_str(),
+                "generate_series" | "pg_catalog.generate_series"
+            ) =>
+        {
+            match &f.args {
+                ast::FunctionArguments::List(l) => Some(&l.args),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Appends to `cx`'s relation one row per value of `generate_series(args)` (planned in `cx`),
+/// in a new column, whose index it returns; the column is hidden from names.
+pub(super) fn plan_in(cx: &mut ExprCx, args: &[FunctionArg]) -> PlanResult<usize> {
     let exprs: Vec<&ast::Expr> = args
         .iter()
         .map(|a| match a {
@@ -51,7 +92,6 @@ pub(super) fn plan(
             )),
         })
         .collect::<PlanResult<_>>()?;
-    let mut cx = ExprCx::new(qcx, input, scope, "generate_series");
     let mut planned = Vec::new();
     for e in &exprs {
         planned.push(cx.plan_typed(e)?);
@@ -104,25 +144,15 @@ pub(super) fn plan(
         }
         coerced.push(cast(e, t.scalar, to));
     }
-    let (input, mut scope) = cx.finish();
-    let rel = RelExpr::FlatMap {
+    let input = std::mem::replace(&mut cx.rel, RelExpr::unit());
+    cx.rel = RelExpr::FlatMap {
         input: Box::new(input),
         func: TableFunc::GenerateSeries,
         args: coerced,
     };
-    // A function returning one column names it after the alias, as in Postgres.
-    let (table, column) = match alias {
-        Some(a) => {
-            let table = normalize_ident(&a.name);
-            let column = a
-                .columns
-                .first()
-                .map(|c| normalize_ident(&c.name))
-                .unwrap_or_else(|| table.clone());
-            (table, column)
-        }
-        None => ("generate_series".to_string(), "generate_series".to_string()),
-    };
-    scope = scope.concat(Scope::from_names(Some(&table), &[column]));
-    Ok((rel, scope))
+    cx.types.push(crate::repr::ColumnType::new(of, false));
+    let mut item = Scope::from_names(None, &["generate_series".to_string()]);
+    item.items[0].hidden = true;
+    cx.scope = std::mem::take(&mut cx.scope).concat(item);
+    Ok(cx.types.len() - 1)
 }
