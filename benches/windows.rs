@@ -37,9 +37,8 @@ const FINAL: &str = "emit => 'final', grace => INTERVAL '10 seconds'";
 /// Each computation: its name, its query, and which hand-written ceiling it is compared with
 /// (0: the tumbling count, 1: the hopping sum).
 fn views() -> Vec<(&'static str, String, usize)> {
-    let tumble = |options: &str| {
-        format!("TUMBLE(events, DESCRIPTOR(at), INTERVAL '1 minute'{options})")
-    };
+    let tumble =
+        |options: &str| format!("TUMBLE(events, DESCRIPTOR(at), INTERVAL '1 minute'{options})");
     let fin = format!(", {FINAL}");
     vec![
         (
@@ -94,7 +93,10 @@ fn main() {
         if !std::mem::replace(&mut shown[baseline], true) {
             println!(
                 "{:<56} {:>12.0} {:>11} {:>14}",
-                ["tumbling 1 min, count per key", "hopping 5 min / 1 min, sum per key"][baseline]
+                [
+                    "tumbling 1 min, count per key",
+                    "hopping 5 min / 1 min, sum per key"
+                ][baseline]
                     .to_string()
                     + " (differential)",
                 ceiling,

@@ -223,9 +223,18 @@ async fn emit_final_matches_the_rule_after_every_statement() {
             .await
             .unwrap()
             .iter()
-            .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3), r.get(4), r.get(5))))
+            .map(|r| {
+                (
+                    (r.get(0), r.get(1)),
+                    (r.get(2), r.get(3), r.get(4), r.get(5)),
+                )
+            })
             .collect();
-        assert_eq!(spans, model.spans(), "spans after statement {step} (seed {seed})");
+        assert_eq!(
+            spans,
+            model.spans(),
+            "spans after statement {step} (seed {seed})"
+        );
         let gates = client.query("SHOW LATE ROWS", &[]).await.unwrap();
         let kept_late: i64 = gates[1].get(1);
         assert_eq!(kept_late as u64, model.late, "late rows of counts_kept");
@@ -254,7 +263,10 @@ async fn emit_final_matches_the_rule_after_every_statement() {
         );
     }
     assert!(model.late > 0, "the history should include late rows");
-    assert!(!model.spans().is_empty(), "the history should close windows of several rows");
+    assert!(
+        !model.spans().is_empty(),
+        "the history should close windows of several rows"
+    );
     assert!(
         model.retained().len() < model.closed.len(),
         "the history should retire windows"

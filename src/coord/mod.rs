@@ -370,8 +370,8 @@ impl Coordinator {
                     retain_history: retain,
                     created_at: st.write_ts,
                     event_time,
-watermark_delay: None,
-append_only: false,
+                    watermark_delay: None,
+                    append_only: false,
                 });
                 Ok(Response::Tag(tag.into()))
             }
@@ -402,8 +402,8 @@ append_only: false,
                     retain_history: 0,
                     created_at: st.write_ts,
                     event_time: None,
-watermark_delay: None,
-append_only: false,
+                    watermark_delay: None,
+                    append_only: false,
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }

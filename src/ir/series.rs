@@ -35,7 +35,11 @@ pub fn generate_series(args: &[Datum]) -> Result<Vec<Row>, EvalError> {
             let (from, to) = match (start, stop) {
                 (Datum::Timestamp(a), Datum::Timestamp(b)) => (*a, *b),
                 (Datum::TimestampTz(a), Datum::TimestampTz(b)) => (a.naive_utc(), b.naive_utc()),
-                _ => return Err(EvalError::Internal("generate_series over mixed times".into())),
+                _ => {
+                    return Err(EvalError::Internal(
+                        "generate_series over mixed times".into(),
+                    ))
+                }
             };
             let tz = matches!(start, Datum::TimestampTz(_));
             times(from, to, step)?

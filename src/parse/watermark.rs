@@ -50,7 +50,10 @@ pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {
             _ => {}
         }
         let starts_item = matches!(t[i - 1].token, Token::LParen | Token::Comma);
-        if depth == 1 && starts_item && is_word(t.get(i), "WATERMARK") && is_word(t.get(i + 1), "FOR")
+        if depth == 1
+            && starts_item
+            && is_word(t.get(i), "WATERMARK")
+            && is_word(t.get(i + 1), "FOR")
         {
             watermark = Some(i);
         }
@@ -167,8 +170,10 @@ mod tests {
         );
         assert!(rewrite("CREATE TABLE watermarks (a int)").is_none());
         assert!(rewrite("SELECT 'append only'").is_none());
-        assert!(rewrite("CREATE TABLE t (tm timestamp, WATERMARK FOR tm AS now())")
-            .unwrap()
-            .is_err());
+        assert!(
+            rewrite("CREATE TABLE t (tm timestamp, WATERMARK FOR tm AS now())")
+                .unwrap()
+                .is_err()
+        );
     }
 }

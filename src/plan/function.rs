@@ -198,7 +198,9 @@ impl ExprCx<'_, '_> {
             ),
             // Runnel keeps no comments, no sequences, no column defaults: Postgres' answer for
             // objects without them is NULL.
-            "obj_description" | "col_description" | "shobj_description"
+            "obj_description"
+            | "col_description"
+            | "shobj_description"
             | "pg_get_serial_sequence"
                 if (1..=2).contains(&n) =>
             {

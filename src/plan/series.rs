@@ -59,7 +59,10 @@ pub(super) fn plan(
         None => ("generate_series".to_string(), "generate_series".to_string()),
     };
     scope.items.pop();
-    Ok((rel, scope.concat(Scope::from_names(Some(&table), &[column]))))
+    Ok((
+        rel,
+        scope.concat(Scope::from_names(Some(&table), &[column])),
+    ))
 }
 
 /// `generate_series(...)` as a select-list item: the arguments of the call, if `e` is one.
@@ -126,7 +129,10 @@ pub(super) fn plan_in(cx: &mut ExprCx, args: &[FunctionArg]) -> PlanResult<usize
         (of, Interval)
     } else if types.iter().all(|t| matches!(t, Int16 | Int32 | Unknown)) {
         (Int32, Int32)
-    } else if types.iter().all(|t| matches!(t, Int16 | Int32 | Int64 | Unknown)) {
+    } else if types
+        .iter()
+        .all(|t| matches!(t, Int16 | Int32 | Int64 | Unknown))
+    {
         (Int64, Int64)
     } else if types.iter().all(|t| t.is_numeric() || *t == Unknown) {
         if types.iter().any(|t| matches!(t, Float32 | Float64)) {
@@ -139,7 +145,10 @@ pub(super) fn plan_in(cx: &mut ExprCx, args: &[FunctionArg]) -> PlanResult<usize
     let mut coerced = Vec::new();
     for (i, (e, t)) in planned.into_iter().enumerate() {
         let to = if i < 2 { of } else { step };
-        if t.scalar != to && t.scalar != Unknown && !super::coerce::can_implicitly_cast(t.scalar, to) {
+        if t.scalar != to
+            && t.scalar != Unknown
+            && !super::coerce::can_implicitly_cast(t.scalar, to)
+        {
             return Err(PlanError::UndefinedFunction(signature()));
         }
         coerced.push(cast(e, t.scalar, to));

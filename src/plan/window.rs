@@ -151,7 +151,11 @@ pub(super) fn plan_window_function(
             TableFunc::Hop { slide, size }
         }
     };
-    let close = close_spec(qcx, &named, watermark_delay_of(qcx.pcx, &parts, ts).unwrap_or(0))?;
+    let close = close_spec(
+        qcx,
+        &named,
+        watermark_delay_of(qcx.pcx, &parts, ts).unwrap_or(0),
+    )?;
     let window_end = names.len() + 1;
     names.push("window_start".into());
     names.push("window_end".into());
@@ -202,9 +206,7 @@ fn close_spec(
             }
             "grace" => spec.grace = constant_interval_or_zero(qcx, e, "grace period")?,
             "idle" => spec.idle = Some(constant_interval(qcx, e, "idle timeout")?),
-            "retention" => {
-                spec.retention = Some(constant_interval_or_zero(qcx, e, "retention")?)
-            }
+            "retention" => spec.retention = Some(constant_interval_or_zero(qcx, e, "retention")?),
             "late" => {
                 spec.late = match constant_text(qcx, e)?.as_str() {
                     "drop" => LatePolicy::Drop,

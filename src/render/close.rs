@@ -84,7 +84,12 @@ pub(super) trait Hold: 'static {
     /// Adds an update of one of the window's rows.
     fn hold(&self, window: &mut Self::Window, row: Row, diff: Diff);
     /// The closed window's results, at time `t`.
-    fn close(&self, window: Self::Window, t: Timestamp, out: &mut Vec<(Self::Out, Timestamp, Diff)>);
+    fn close(
+        &self,
+        window: Self::Window,
+        t: Timestamp,
+        out: &mut Vec<(Self::Out, Timestamp, Diff)>,
+    );
     /// What a late row passes on under `late => 'update'` (None: the hold cannot, and the gate
     /// is only built with `late => 'drop'`).
     fn late(&self, row: Row) -> Option<Self::Out>;
@@ -203,8 +208,12 @@ struct Gate<H: Hold> {
 
 impl<H: Hold> Drop for Gate<H> {
     fn drop(&mut self) {
-        self.stats.open_windows.fetch_sub(self.reported.0, Ordering::Relaxed);
-        self.stats.held.fetch_sub(self.reported.1, Ordering::Relaxed);
+        self.stats
+            .open_windows
+            .fetch_sub(self.reported.0, Ordering::Relaxed);
+        self.stats
+            .held
+            .fetch_sub(self.reported.1, Ordering::Relaxed);
     }
 }
 
@@ -238,7 +247,9 @@ impl<H: Hold> Gate<H> {
             + self.stash.values().map(Vec::len).sum::<usize>() as u64;
         let (old_open, old_held) = std::mem::replace(&mut self.reported, (open, held));
         self.stats.open_windows.fetch_add(open, Ordering::Relaxed);
-        self.stats.open_windows.fetch_sub(old_open, Ordering::Relaxed);
+        self.stats
+            .open_windows
+            .fetch_sub(old_open, Ordering::Relaxed);
         self.stats.held.fetch_add(held, Ordering::Relaxed);
         self.stats.held.fetch_sub(old_held, Ordering::Relaxed);
     }
@@ -282,7 +293,9 @@ impl<H: Hold> Gate<H> {
                         out.push((late, t, d))
                     }
                     None => {
-                        self.stats.late.fetch_add(d.unsigned_abs(), Ordering::Relaxed);
+                        self.stats
+                            .late
+                            .fetch_add(d.unsigned_abs(), Ordering::Relaxed);
                     }
                 }
                 continue;
@@ -330,7 +343,9 @@ impl<H: Hold> Gate<H> {
         let (Some(r), Some(now)) = (self.spec.retention, self.stream_time()) else {
             return;
         };
-        let kept = self.kept.split_off(&(now.saturating_sub(r).saturating_add(1)));
+        let kept = self
+            .kept
+            .split_off(&(now.saturating_sub(r).saturating_add(1)));
         for (_, passed) in std::mem::replace(&mut self.kept, kept) {
             out.extend(passed.into_iter().map(|(o, d)| (o, t, -d)));
         }

@@ -221,8 +221,15 @@ impl<'s> RenderCx<'_, 's> {
                     let (event_time, window_end, spec) =
                         (gate.event_time, gate.window_end, gate.spec.clone());
                     let hold = close::FinalAggregate::new(gate, group_key, aggregates, &arg_types);
-                    let reduced =
-                        close::render(rows, self.gates, self.dataflow, event_time, window_end, spec, hold);
+                    let reduced = close::render(
+                        rows,
+                        self.gates,
+                        self.dataflow,
+                        event_time,
+                        window_end,
+                        spec,
+                        hold,
+                    );
                     return fallible("FinalAggregate", reduced, errs, Some);
                 }
                 let (rows, errs) = self.render(input);

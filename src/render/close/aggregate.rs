@@ -219,6 +219,11 @@ impl Hold for FinalAggregate {
     }
 
     fn size(window: &Groups) -> usize {
-        window.groups.values().map(|g| g.values.len()).sum::<usize>() + window.errors.len()
+        window
+            .groups
+            .values()
+            .map(|g| g.values.len())
+            .sum::<usize>()
+            + window.errors.len()
     }
 }
