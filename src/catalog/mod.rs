@@ -78,8 +78,9 @@ pub struct CatalogItem {
     /// The column that holds each row's event time, where the object declares one (a table's
     /// or a stream's `TIMESTAMP`): what ksqlDB's `WINDOW` clause windows by.
     pub event_time: Option<usize>,
-    /// A table's `WATERMARK` delay (microseconds): the default grace of windows closing over it.
-    pub watermark_delay: Option<i64>,
+    /// What a table declares for windows closing over its event-time column (`WATERMARK`,
+    /// `IDLE`, `LATE`).
+    pub close_defaults: crate::ir::window::CloseDefaults,
     /// A table that takes only INSERT (`APPEND ONLY`).
     pub append_only: bool,
 }

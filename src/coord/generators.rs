@@ -55,7 +55,7 @@ impl Coordinator {
                 name,
                 desc: output.desc(),
                 event_time: output.event_time(),
-                watermark_delay: None,
+                close_defaults: Default::default(),
                 append_only: false,
                 kind: ItemKind::Source(SourceSpec::Generator {
                     spec: spec.clone(),

@@ -49,7 +49,7 @@ impl Coordinator {
             name,
             desc,
             event_time: kafka.timestamp,
-            watermark_delay: None,
+            close_defaults: Default::default(),
             append_only: false,
             kind: ItemKind::Source(SourceSpec::Kafka(kafka)),
             depends_on: vec![],

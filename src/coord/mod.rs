@@ -287,7 +287,7 @@ impl Coordinator {
                 if_not_exists,
                 retain_history,
                 event_time,
-                watermark_delay,
+                close_defaults,
                 append_only,
                 create_sql,
             } => {
@@ -308,7 +308,7 @@ impl Coordinator {
                     retain_history: retain,
                     created_at: st.write_ts,
                     event_time,
-                    watermark_delay,
+                    close_defaults,
                     append_only,
                 });
                 st.tables.create(id);
@@ -370,7 +370,7 @@ impl Coordinator {
                     retain_history: retain,
                     created_at: st.write_ts,
                     event_time,
-                    watermark_delay: None,
+                    close_defaults: Default::default(),
                     append_only: false,
                 });
                 Ok(Response::Tag(tag.into()))
@@ -402,7 +402,7 @@ impl Coordinator {
                     retain_history: 0,
                     created_at: st.write_ts,
                     event_time: None,
-                    watermark_delay: None,
+                    close_defaults: Default::default(),
                     append_only: false,
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))

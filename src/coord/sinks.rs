@@ -120,7 +120,7 @@ impl Coordinator {
             retain_history: self.retain_history,
             created_at: st.write_ts,
             event_time: None,
-            watermark_delay: None,
+            close_defaults: Default::default(),
             append_only: false,
         });
         if !st.replaying {

@@ -146,6 +146,23 @@ pub struct CloseSpec {
     pub retention: Option<i64>,
 }
 
+/// What a table declares for the windows that close over its event-time column: the delay of
+/// its watermark (their default grace period), the idle timeout, and the policy for late rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloseDefaults {
+    /// Microseconds.
+    pub grace: Option<i64>,
+    /// Microseconds.
+    pub idle: Option<i64>,
+    pub late: Option<LatePolicy>,
+}
+
+impl CloseDefaults {
+    pub fn is_empty(&self) -> bool {
+        *self == CloseDefaults::default()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum LatePolicy {
     /// Dropped, and counted (`SHOW LATE ROWS`).

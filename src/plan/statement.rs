@@ -61,9 +61,9 @@ pub enum Plan {
         if_not_exists: bool,
         retain_history: Option<Timestamp>,
         event_time: Option<usize>,
-        /// `WATERMARK = 'interval'`: how far behind the largest event time the watermark of
-        /// windows over the table stands (microseconds), unless they give their own grace.
-        watermark_delay: Option<i64>,
+        /// `WATERMARK = 'interval'` (how far behind the largest event time the watermark of
+        /// windows over the table stands: their default grace), `IDLE` and `LATE`.
+        close_defaults: crate::ir::window::CloseDefaults,
         /// `APPEND_ONLY = true`: INSERT only.
         append_only: bool,
         create_sql: String,
@@ -273,8 +273,8 @@ struct TableOptions {
     retain_history: Option<Timestamp>,
     /// `TIMESTAMP = 'column'`: the event-time column, as in ksqlDB.
     event_time: Option<String>,
-    /// `WATERMARK = 'interval'`, microseconds.
-    watermark_delay: Option<i64>,
+    /// `WATERMARK = 'interval'`, `IDLE = 'interval'`, `LATE = 'drop' | 'update'`.
+    close_defaults: crate::ir::window::CloseDefaults,
     append_only: bool,
 }
 
@@ -312,19 +312,22 @@ fn table_options(options: &ast::CreateTableOptions) -> PlanResult<TableOptions> 
             ast::SqlOption::KeyValue { key, value }
                 if key.value.eq_ignore_ascii_case("watermark") =>
             {
-                let text = option_text(value);
-                let iv = crate::repr::strconv::parse_interval(&text).ok_or_else(|| {
-                    PlanError::InvalidParameter(format!(
-                        "invalid WATERMARK \"{text}\": expected a delay such as '5 minutes'"
-                    ))
-                })?;
-                let delay = if iv == crate::repr::Interval::new(0, 0, 0) {
-                    0
-                } else {
-                    crate::ir::window::fixed_micros(&iv, "the watermark delay")
-                        .map_err(PlanError::InvalidParameter)?
-                };
-                out.watermark_delay = Some(delay);
+                out.close_defaults.grace = Some(option_interval(value, "WATERMARK", true)?);
+            }
+            ast::SqlOption::KeyValue { key, value } if key.value.eq_ignore_ascii_case("idle") => {
+                out.close_defaults.idle = Some(option_interval(value, "IDLE", false)?);
+            }
+            ast::SqlOption::KeyValue { key, value } if key.value.eq_ignore_ascii_case("late") => {
+                use crate::ir::window::LatePolicy;
+                out.close_defaults.late = Some(match option_text(value).to_lowercase().as_str() {
+                    "drop" => LatePolicy::Drop,
+                    "update" => LatePolicy::Update,
+                    other => {
+                        return Err(PlanError::InvalidParameter(format!(
+                            "LATE = '{other}': expected 'drop' or 'update'"
+                        )))
+                    }
+                });
             }
             ast::SqlOption::KeyValue { key, value }
                 if key.value.eq_ignore_ascii_case("append_only") =>
@@ -343,6 +346,20 @@ fn table_options(options: &ast::CreateTableOptions) -> PlanResult<TableOptions> 
         }
     }
     Ok(out)
+}
+
+/// An option's fixed interval in microseconds (zero only where `zero_ok`).
+fn option_interval(value: &ast::Expr, option: &str, zero_ok: bool) -> PlanResult<i64> {
+    let text = option_text(value);
+    let iv = crate::repr::strconv::parse_interval(&text).ok_or_else(|| {
+        PlanError::InvalidParameter(format!(
+            "invalid {option} \"{text}\": expected an interval such as '5 minutes'"
+        ))
+    })?;
+    if zero_ok && iv == crate::repr::Interval::new(0, 0, 0) {
+        return Ok(0);
+    }
+    crate::ir::window::fixed_micros(&iv, option).map_err(PlanError::InvalidParameter)
 }
 
 /// A retention period such as `'1 hour'`, `'5min'` or `'0'`, in milliseconds.
@@ -513,9 +530,10 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 })?),
                 None => None,
             };
-            if options.watermark_delay.is_some() && event_time.is_none() {
+            if !options.close_defaults.is_empty() && event_time.is_none() {
                 return Err(PlanError::InvalidParameter(
-                    "WATERMARK needs the event-time column: WITH (TIMESTAMP = 'column', ...)"
+                    "WATERMARK, IDLE and LATE need the event-time column: WITH (TIMESTAMP = \
+                     'column', ...)"
                         .into(),
                 ));
             }
@@ -525,7 +543,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 if_not_exists: ct.if_not_exists,
                 retain_history: options.retain_history,
                 event_time,
-                watermark_delay: options.watermark_delay,
+                close_defaults: options.close_defaults,
                 append_only: options.append_only,
                 create_sql: stmt.to_string(),
             })

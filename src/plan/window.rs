@@ -15,7 +15,7 @@ use super::query::QueryCx;
 use super::scope::Scope;
 use super::PlanContext;
 use crate::catalog::ItemKind;
-use crate::ir::window::{fixed_micros, CloseSpec, LatePolicy};
+use crate::ir::window::{fixed_micros, CloseDefaults, CloseSpec, LatePolicy};
 use crate::ir::{RelExpr, ScalarExpr, TableFunc};
 use crate::parse::normalize_ident;
 use crate::repr::{Datum, Interval, ScalarType};
@@ -122,7 +122,7 @@ pub(super) fn plan_window_function(
                 })
                 .collect::<PlanResult<_>>()?,
         };
-        if close_spec(qcx, &named, 0)?.is_some() {
+        if close_spec(qcx, &named, CloseDefaults::default())?.is_some() {
             return unsupported("EMIT FINAL over session windows");
         }
         names.push("window_start".into());
@@ -151,11 +151,7 @@ pub(super) fn plan_window_function(
             TableFunc::Hop { slide, size }
         }
     };
-    let close = close_spec(
-        qcx,
-        &named,
-        watermark_delay_of(qcx.pcx, &parts, ts).unwrap_or(0),
-    )?;
+    let close = close_spec(qcx, &named, close_defaults_of(qcx.pcx, &parts, ts))?;
     let window_end = names.len() + 1;
     names.push("window_start".into());
     names.push("window_end".into());
@@ -176,18 +172,19 @@ pub(super) fn plan_window_function(
 }
 
 /// The named arguments that ask for `EMIT FINAL`: `emit => 'final'`, with `grace => interval`
-/// (by default `default_grace`: the table's watermark delay), `idle => interval` (the watermark
-/// follows the clock after that long without a row), `late => 'drop' | 'update'` and
-/// `retention => interval`. None for `emit => 'changes'` (the default).
+/// (by default the table's watermark delay), `idle => interval` (the watermark follows the
+/// clock after that long without a row), `late => 'drop' | 'update'` and `retention =>
+/// interval`; what is not given is what the table declares (`defaults`), or none. None for
+/// `emit => 'changes'` (the default).
 fn close_spec(
     qcx: &QueryCx,
     named: &[(String, &Expr)],
-    default_grace: i64,
+    defaults: CloseDefaults,
 ) -> PlanResult<Option<CloseSpec>> {
     let mut spec = CloseSpec {
-        grace: default_grace,
-        idle: None,
-        late: LatePolicy::Drop,
+        grace: defaults.grace.unwrap_or(0),
+        idle: defaults.idle,
+        late: defaults.late.unwrap_or(LatePolicy::Drop),
         retention: None,
     };
     let mut last = false;
@@ -330,11 +327,13 @@ pub(super) fn event_time_of(
     }
 }
 
-/// The watermark delay a table declares (`WATERMARK FOR`) for its event-time column, when the
-/// window is over that column.
-fn watermark_delay_of(pcx: &PlanContext, parts: &[String], ts: usize) -> Option<i64> {
-    let item = catalog_item(pcx, parts)?;
-    (item.event_time == Some(ts)).then_some(item.watermark_delay)?
+/// What a table declares (`WATERMARK`, `IDLE`, `LATE`) for windows over its event-time column,
+/// when the window is over that column.
+fn close_defaults_of(pcx: &PlanContext, parts: &[String], ts: usize) -> CloseDefaults {
+    catalog_item(pcx, parts)
+        .filter(|item| item.event_time == Some(ts))
+        .map(|item| item.close_defaults.clone())
+        .unwrap_or_default()
 }
 
 /// The catalog object a relation name in `FROM` names; None for a CTE (which hides it) or an
