@@ -133,6 +133,16 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 Ok(ScalarExpr::Literal(d, ScalarType::Interval))
             }
             Expr::Nested(inner) => self.plan(inner),
+            // Runnel compares text by code point, which is the "C" collation; the default
+            // collation is that one here (psql's catalog queries name it).
+            Expr::Collate { expr, collation } => {
+                let name = collation.to_string().replace('"', "").to_lowercase();
+                match name.as_str() {
+                    "default" | "pg_catalog.default" | "c" | "pg_catalog.c" | "posix"
+                    | "pg_catalog.posix" | "ucs_basic" => self.plan(expr),
+                    _ => unsupported(format!("collation {collation}")),
+                }
+            }
             Expr::Cast {
                 expr, data_type, ..
             } => {
@@ -423,6 +433,34 @@ impl<'a, 'c> ExprCx<'a, 'c> {
 
     fn binary(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) -> PlanResult<ScalarExpr> {
         use BinaryOperator as B;
+        // `OPERATOR(pg_catalog.~)`, as psql writes its catalog queries: the built-in operator.
+        if let B::PGCustomBinaryOperator(parts) = op {
+            let builtin = match parts.as_slice() {
+                [schema, symbol] if schema.eq_ignore_ascii_case("pg_catalog") => Some(symbol),
+                [symbol] => Some(symbol),
+                _ => None,
+            };
+            let mapped = match builtin.map(String::as_str) {
+                Some("~") => B::PGRegexMatch,
+                Some("~*") => B::PGRegexIMatch,
+                Some("!~") => B::PGRegexNotMatch,
+                Some("!~*") => B::PGRegexNotIMatch,
+                Some("=") => B::Eq,
+                Some("<>") | Some("!=") => B::NotEq,
+                Some("<") => B::Lt,
+                Some("<=") => B::LtEq,
+                Some(">") => B::Gt,
+                Some(">=") => B::GtEq,
+                Some("+") => B::Plus,
+                Some("-") => B::Minus,
+                Some("*") => B::Multiply,
+                Some("/") => B::Divide,
+                Some("%") => B::Modulo,
+                Some("||") => B::StringConcat,
+                _ => return unsupported(format!("operator {op}")),
+            };
+            return self.binary(left, &mapped, right);
+        }
         let func = match op {
             B::And | B::Or => {
                 let what = if matches!(op, B::And) { "AND" } else { "OR" };

@@ -183,6 +183,26 @@ impl ExprCx<'_, '_> {
                 simple(Func::PgGetUserById, &[1])?,
                 vec![Some(ScalarType::Int32)],
             ),
+            // The definition of the view with this oid, looked up when the query is planned.
+            "pg_get_viewdef" if (1..=2).contains(&n) => {
+                let oid = self.plan_as(&args[0], ScalarType::Int32, &name)?;
+                if let Some(pretty) = args.get(1) {
+                    self.plan_as(pretty, ScalarType::Bool, &name)?;
+                }
+                let pcx = self.qcx.pcx;
+                pcx.reads_system.set(true);
+                let defs = super::system::view_definitions(pcx.catalog, &pcx.database);
+                let mut expr = ScalarExpr::null(ScalarType::Text);
+                for (view, def) in defs.into_iter().rev() {
+                    let view = ScalarExpr::Literal(Datum::Int32(view), ScalarType::Int32);
+                    expr = ScalarExpr::If {
+                        cond: Box::new(ScalarExpr::call(Func::Eq, vec![oid.clone(), view])),
+                        then: Box::new(ScalarExpr::Literal(Datum::String(def), ScalarType::Text)),
+                        els: Box::new(expr),
+                    };
+                }
+                return Ok(expr);
+            }
             "generate_series" => {
                 return unsupported(
                     "generate_series inside an expression (use it in FROM, or alone as a \

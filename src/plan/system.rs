@@ -288,6 +288,32 @@ pub fn visible_relation_oids(
     oids
 }
 
+/// Each view's and materialized view's oid with its query, as `pg_get_viewdef` gives it (a
+/// leading space and a closing semicolon, as Postgres writes it).
+pub fn view_definitions(catalog: &Catalog, database: &str) -> Vec<(i32, String)> {
+    Snapshot::new(catalog, database)
+        .items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                ItemKind::View { .. } | ItemKind::MaterializedView { .. }
+            )
+        })
+        .filter_map(
+            |i| match crate::parse::parse_statement(&i.create_sql).ok()? {
+                crate::parse::Statement::Sql(s) => match *s {
+                    sqlparser::ast::Statement::CreateView(cv) => {
+                        Some((object_oid(i), format!(" {};", cv.query)))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            },
+        )
+        .collect()
+}
+
 fn object_oid(item: &CatalogItem) -> i32 {
     FIRST_OBJECT_OID.saturating_add(i32::try_from(item.id.0).unwrap_or(i32::MAX - FIRST_OBJECT_OID))
 }
