@@ -164,7 +164,10 @@ impl ExprCx<'_, '_> {
                     None => Err(PlanError::UnknownSetting(setting)),
                 };
             }
-            // Runnel has one role, which may do anything: every privilege check passes.
+            // Answers known whatever the arguments (which must still plan): Runnel has one role,
+            // which may do anything, so every privilege check passes; it keeps no comments, no
+            // sequences, no column defaults, and Postgres' answer for objects without them is
+            // NULL.
             "has_table_privilege"
             | "has_schema_privilege"
             | "has_database_privilege"
@@ -172,12 +175,26 @@ impl ExprCx<'_, '_> {
             | "has_any_column_privilege"
             | "has_function_privilege"
             | "pg_has_role"
-                if (2..=4).contains(&n) =>
+            | "obj_description"
+            | "col_description"
+            | "shobj_description"
+            | "pg_get_serial_sequence"
+                if (1..=4).contains(&n) =>
             {
+                let privilege = name.starts_with("has_") || name == "pg_has_role";
+                if (privilege && n < 2) || (!privilege && n > 2) {
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name} with {n} arguments"
+                    )));
+                }
                 for a in &args {
                     self.plan(a)?;
                 }
-                return Ok(ScalarExpr::bool(true));
+                return Ok(if privilege {
+                    ScalarExpr::bool(true)
+                } else {
+                    ScalarExpr::null(ScalarType::Text)
+                });
             }
             "pg_get_userbyid" => (
                 simple(Func::PgGetUserById, &[1])?,
@@ -216,19 +233,6 @@ impl ExprCx<'_, '_> {
                 simple(Func::FormatType, &[2])?,
                 vec![Some(ScalarType::Int32), Some(ScalarType::Int32)],
             ),
-            // Runnel keeps no comments, no sequences, no column defaults: Postgres' answer for
-            // objects without them is NULL.
-            "obj_description"
-            | "col_description"
-            | "shobj_description"
-            | "pg_get_serial_sequence"
-                if (1..=2).contains(&n) =>
-            {
-                for a in &args {
-                    self.plan(a)?;
-                }
-                return Ok(ScalarExpr::null(ScalarType::Text));
-            }
             "current_database" | "current_schema" if n == 0 => {
                 let pcx = self.qcx.pcx;
                 let value = if name == "current_database" {
