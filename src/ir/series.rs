@@ -84,7 +84,8 @@ fn integers(start: &Datum, stop: &Datum, step: &Datum) -> Result<Vec<Row>, EvalE
     let wide = matches!(start, Datum::Int64(_));
     Ok((0..count as i64)
         .map(|i| {
-            let v = a + i * s;
+            // In i128: `i * s` alone can pass i64's range though the value cannot.
+            let v = (a as i128 + i as i128 * s as i128) as i64;
             vec![if wide {
                 Datum::Int64(v)
             } else {

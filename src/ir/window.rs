@@ -205,6 +205,14 @@ pub fn fixed_micros(iv: &Interval, what: &str) -> Result<i64, String> {
     Ok(micros)
 }
 
+/// As [`fixed_micros`], but zero is allowed (a grace period, a retention, a watermark delay).
+pub fn fixed_micros_or_zero(iv: &Interval, what: &str) -> Result<i64, String> {
+    if *iv == Interval::new(0, 0, 0) {
+        return Ok(0);
+    }
+    fixed_micros(iv, what)
+}
+
 /// The start of the bin of `stride` that holds `t`, bins counted from `origin`.
 pub fn bin(t: i64, stride: i64, origin: i64) -> i64 {
     let offset = (t as i128 - origin as i128).div_euclid(stride as i128) * stride as i128;

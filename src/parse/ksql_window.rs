@@ -163,7 +163,7 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
             _ => {}
         }
     }
-    let closes = (close..t.len()).any(|i| at_depth(i, "EMIT") && is_word(t.get(i + 1), "FINAL"));
+    let closes = (close..t.len()).any(|i| depth[i] == d && emit_final_at(t, i).is_some());
     let mut windowed = spec.table_function(name_text, &group_by, closes);
     if !has_alias {
         windowed.push_str(&format!(" AS {}", &sql[t[i].start..t[i].end]));
@@ -183,6 +183,21 @@ fn rewrite_at(sql: &str, t: &[Tok], depth: &[usize], w: usize) -> Result<String,
     Ok(out)
 }
 
+/// The number of tokens of `EMIT FINAL` (2) or `EMIT ON WINDOW CLOSE` (4) starting at `i`.
+fn emit_final_at(t: &[Tok], i: usize) -> Option<usize> {
+    if !is_word(t.get(i), "EMIT") {
+        return None;
+    }
+    if is_word(t.get(i + 1), "FINAL") {
+        return Some(2);
+    }
+    ["ON", "WINDOW", "CLOSE"]
+        .iter()
+        .enumerate()
+        .all(|(k, w)| is_word(t.get(i + 1 + k), w))
+        .then_some(4)
+}
+
 /// A statement ending in `EMIT FINAL [WITH (IDLE = 'interval', LATE = 'drop' | 'update', ...)]`
 /// with its window functions asked to close their windows (`emit => 'final'` and the options
 /// as named arguments), and the clause replaced by what the rest of the statement needs: nothing
@@ -197,19 +212,12 @@ pub fn emit_final(sql: &str) -> Option<Result<String, SqlError>> {
     }
     let t = statement_tokens(sql)?;
     let depth = depths(&t);
-    let on_close = |i: usize| {
-        ["ON", "WINDOW", "CLOSE"]
-            .iter()
-            .enumerate()
-            .all(|(k, w)| is_word(t.get(i + 1 + k), w))
-    };
-    let emit = (0..t.len()).rev().find(|&i| {
-        is_word(t.get(i), "EMIT")
-            && (is_word(t.get(i + 1), "FINAL") || on_close(i))
-            && depth[i] == 0
-    })?;
+    let (emit, len) = (0..t.len())
+        .rev()
+        .filter(|&i| depth[i] == 0)
+        .find_map(|i| emit_final_at(&t, i).map(|len| (i, len)))?;
     // The tokens after the clause.
-    let next = if on_close(emit) { emit + 4 } else { emit + 2 };
+    let next = emit + len;
     let mut named = vec!["emit => 'final'".to_string()];
     if is_word(t.get(next), "WITH") && is(t.get(next + 1), &Token::LParen) {
         let mut i = next + 2;

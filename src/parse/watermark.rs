@@ -34,7 +34,7 @@ pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {
     let close = (open..t.len()).find(|&i| {
         match t[i].token {
             Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
+            Token::RParen => depth = depth.saturating_sub(1),
             _ => {}
         }
         depth == 0
@@ -46,7 +46,7 @@ pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {
     for i in open..close {
         match t[i].token {
             Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
+            Token::RParen => depth = depth.saturating_sub(1),
             _ => {}
         }
         let starts_item = matches!(t[i - 1].token, Token::LParen | Token::Comma);
@@ -70,7 +70,7 @@ pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {
             .find(|&i| {
                 match t[i].token {
                     Token::LParen => depth += 1,
-                    Token::RParen => depth -= 1,
+                    Token::RParen => depth = depth.saturating_sub(1),
                     Token::Comma if depth == 1 => return true,
                     _ => {}
                 }

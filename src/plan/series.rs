@@ -28,9 +28,14 @@ pub(super) fn call(tf: &TableFactor) -> Option<(&[FunctionArg], Option<&ast::Tab
         } => (name, &args[..], alias),
         _ => return None,
     };
-    let func = name.to_string().to_lowercase();
-    (func == "generate_series" || func == "pg_catalog.generate_series")
-        .then_some((args, alias.as_ref()))
+    is_series(name).then_some((args, alias.as_ref()))
+}
+
+fn is_series(name: &ast::ObjectName) -> bool {
+    matches!(
+        name.to_string().to_lowercase().as_str(),
+        "generate_series" | "pg_catalog.generate_series"
+    )
 }
 
 /// `generate_series(args)` over `input` (whose columns, in `scope`, the arguments may use): the
@@ -68,17 +73,10 @@ pub(super) fn plan(
 /// `generate_series(...)` as a select-list item: the arguments of the call, if `e` is one.
 pub(super) fn select_item_call(e: &ast::Expr) -> Option<&[FunctionArg]> {
     match e {
-        ast::Expr::Function(f)
-            if matches!(
-                f.name.to_string().to_lowercase().as_str(),
-                "generate_series" | "pg_catalog.generate_series"
-            ) =>
-        {
-            match &f.args {
-                ast::FunctionArguments::List(l) => Some(&l.args),
-                _ => None,
-            }
-        }
+        ast::Expr::Function(f) if is_series(&f.name) => match &f.args {
+            ast::FunctionArguments::List(l) => Some(&l.args),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -356,10 +356,12 @@ fn option_interval(value: &ast::Expr, option: &str, zero_ok: bool) -> PlanResult
             "invalid {option} \"{text}\": expected an interval such as '5 minutes'"
         ))
     })?;
-    if zero_ok && iv == crate::repr::Interval::new(0, 0, 0) {
-        return Ok(0);
-    }
-    crate::ir::window::fixed_micros(&iv, option).map_err(PlanError::InvalidParameter)
+    let micros = if zero_ok {
+        crate::ir::window::fixed_micros_or_zero(&iv, option)
+    } else {
+        crate::ir::window::fixed_micros(&iv, option)
+    };
+    micros.map_err(PlanError::InvalidParameter)
 }
 
 /// A retention period such as `'1 hour'`, `'5min'` or `'0'`, in milliseconds.

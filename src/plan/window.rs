@@ -15,7 +15,7 @@ use super::query::QueryCx;
 use super::scope::Scope;
 use super::PlanContext;
 use crate::catalog::ItemKind;
-use crate::ir::window::{fixed_micros, CloseDefaults, CloseSpec, LatePolicy};
+use crate::ir::window::{fixed_micros, fixed_micros_or_zero, CloseDefaults, CloseSpec, LatePolicy};
 use crate::ir::{RelExpr, ScalarExpr, TableFunc};
 use crate::parse::normalize_ident;
 use crate::repr::{Datum, Interval, ScalarType};
@@ -256,10 +256,7 @@ fn constant_text(qcx: &QueryCx, e: &Expr) -> PlanResult<String> {
 /// A grace period may be zero.
 fn constant_interval_or_zero(qcx: &QueryCx, e: &Expr, what: &str) -> PlanResult<i64> {
     let iv = interval_value(qcx, e, what)?;
-    if iv == Interval::new(0, 0, 0) {
-        return Ok(0);
-    }
-    fixed_micros(&iv, what).map_err(PlanError::InvalidParameter)
+    fixed_micros_or_zero(&iv, what).map_err(PlanError::InvalidParameter)
 }
 
 fn object_name(e: &Expr) -> Option<Vec<String>> {

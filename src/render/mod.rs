@@ -74,6 +74,25 @@ fn key_of(row: &Row, cols: &[usize]) -> Row {
     cols.iter().map(|c| row[*c].clone()).collect()
 }
 
+/// `row` with each scalar's value appended (each may read the ones before it).
+fn map_row(scalars: &[ScalarExpr], mut row: Row) -> Result<Row, EvalError> {
+    for s in scalars {
+        let v = s.eval(&row)?;
+        row.push(v);
+    }
+    Ok(row)
+}
+
+/// Whether every predicate is true of `row` (the first error, if one raises it).
+fn passes(predicates: &[ScalarExpr], row: &Row) -> Result<bool, EvalError> {
+    for p in predicates {
+        if p.eval(row)?.as_bool() != Some(true) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 impl<'s> RenderCx<'_, 's> {
     fn no_errors(&self) -> Errs<'s> {
         Vec::<(EvalError, Timestamp, Diff)>::new()
@@ -116,14 +135,8 @@ impl<'s> RenderCx<'_, 's> {
             RelExpr::Map { input, scalars } => {
                 let (rows, errs) = self.render(input);
                 let scalars = scalars.clone();
-                fallible("Map", rows, errs, move |mut row: Row| {
-                    for s in &scalars {
-                        match s.eval(&row) {
-                            Ok(d) => row.push(d),
-                            Err(e) => return Some(Err(e)),
-                        }
-                    }
-                    Some(Ok(row))
+                fallible("Map", rows, errs, move |row: Row| {
+                    Some(map_row(&scalars, row))
                 })
             }
             RelExpr::CloseWindows {
@@ -171,14 +184,11 @@ impl<'s> RenderCx<'_, 's> {
                     return temporal::render(rows, errs, predicates, bounds);
                 }
                 fallible("Filter", rows, errs, move |row: Row| {
-                    for p in &predicates {
-                        match p.eval(&row) {
-                            Ok(d) if d.as_bool() == Some(true) => {}
-                            Ok(_) => return None,
-                            Err(e) => return Some(Err(e)),
-                        }
+                    match passes(&predicates, &row) {
+                        Ok(true) => Some(Ok(row)),
+                        Ok(false) => None,
+                        Err(e) => Some(Err(e)),
                     }
-                    Some(Ok(row))
                 })
             }
             RelExpr::Project { input, outputs } => {

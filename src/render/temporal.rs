@@ -16,12 +16,10 @@ pub(super) fn render<'s>(
     bounds: Vec<TemporalBound>,
 ) -> (Rows<'s>, Errs<'s>) {
     fallible_updates("TemporalFilter", rows, errs, move |row: Row, t, r, out| {
-        for p in &predicates {
-            match p.eval(&row) {
-                Ok(d) if d.as_bool() == Some(true) => {}
-                Ok(_) => return,
-                Err(e) => return out(Err((e, t, r))),
-            }
+        match super::passes(&predicates, &row) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => return out(Err((e, t, r))),
         }
         match validity(&bounds, &row) {
             Ok(None) => {}

@@ -110,8 +110,17 @@ pub fn with_latest_schema(stmt: Statement) -> Result<Statement, SqlError> {
     Ok(Statement::CreateSource(cs))
 }
 
-/// [`with_latest_schema`] on a blocking thread, for the server's async tasks.
+/// Whether the statement is a `CREATE SOURCE` whose schema must be fetched from a registry.
+fn asks_registry(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::CreateSource(cs) if cs.registry.is_some() && cs.avro_schema.is_none())
+}
+
+/// [`with_latest_schema`] on a blocking thread, for the server's async tasks; any statement
+/// that asks no registry is returned at once, without the hop to another thread.
 pub async fn with_latest_schema_async(stmt: Statement) -> Result<Statement, SqlError> {
+    if !asks_registry(&stmt) {
+        return Ok(stmt);
+    }
     tokio::task::spawn_blocking(move || with_latest_schema(stmt))
         .await
         .map_err(|e| SqlError::internal(format!("fetching a registry schema: {e}")))?

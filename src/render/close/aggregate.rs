@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 
 use crate::ir::aggregate::aggregate;
-use crate::ir::eval::consolidate;
+use differential_dataflow::consolidation::consolidate as consolidate_updates;
+
 use crate::ir::window::{CloseSpec, LatePolicy};
 use crate::ir::{AggregateExpr, AggregateFunc, EvalError, RelExpr, ScalarExpr};
 use crate::repr::{Diff, Row, ScalarType, Timestamp};
@@ -80,31 +81,20 @@ impl<'e> Fusable<'e> {
     }
 }
 
-/// Applies the steps to a row: None if a filter drops it.
-fn apply(steps: &[Step], mut row: Row) -> Option<Result<Row, EvalError>> {
+/// Applies the steps to a row: `Ok(None)` if a filter drops it.
+fn apply(steps: &[Step], mut row: Row) -> Result<Option<Row>, EvalError> {
     for step in steps {
         match step {
-            Step::Map(scalars) => {
-                for s in scalars {
-                    match s.eval(&row) {
-                        Ok(d) => row.push(d),
-                        Err(e) => return Some(Err(e)),
-                    }
-                }
-            }
+            Step::Map(scalars) => row = super::super::map_row(scalars, row)?,
             Step::Filter(predicates) => {
-                for p in predicates {
-                    match p.eval(&row) {
-                        Ok(d) if d.as_bool() == Some(true) => {}
-                        Ok(_) => return None,
-                        Err(e) => return Some(Err(e)),
-                    }
+                if !super::super::passes(predicates, &row)? {
+                    return Ok(None);
                 }
             }
             Step::Project(outputs) => row = super::super::key_of(&row, outputs),
         }
     }
-    Some(Ok(row))
+    Ok(Some(row))
 }
 
 /// The reduction, as a gate's hold: the steps, the grouping and the aggregates.
@@ -169,9 +159,9 @@ impl Hold for FinalAggregate {
 
     fn hold(&self, window: &mut Groups, row: Row, diff: Diff) {
         let row = match apply(&self.steps, row) {
-            None => return,
-            Some(Ok(row)) => row,
-            Some(Err(e)) => return window.errors.push((e, diff)),
+            Ok(None) => return,
+            Ok(Some(row)) => row,
+            Err(e) => return window.errors.push((e, diff)),
         };
         let args: Result<Row, EvalError> = self.args.iter().map(|a| a.eval(&row)).collect();
         let args = match args {
@@ -184,34 +174,23 @@ impl Hold for FinalAggregate {
             .or_default();
         group.values.push((args, diff));
         if group.values.len() >= 2 * group.consolidated + 16 {
-            group.values = consolidate(std::mem::take(&mut group.values));
+            consolidate_updates(&mut group.values);
             group.consolidated = group.values.len();
         }
     }
 
     fn close(&self, window: Groups, t: Timestamp, out: &mut Vec<(Self::Out, Timestamp, Diff)>) {
         for (key, group) in window.groups {
-            let values = consolidate(group.values);
+            let mut values = group.values;
+            consolidate_updates(&mut values);
             // A group whose rows cancelled out is not there (as in a reduction).
             if !values.is_empty() {
                 out.push((self.reduce(key, &values), t, 1));
             }
         }
         let mut errors = window.errors;
-        errors.sort();
-        let mut merged: Vec<(EvalError, Diff)> = Vec::new();
-        for (e, d) in errors {
-            match merged.last_mut() {
-                Some((last, n)) if *last == e => *n += d,
-                _ => merged.push((e, d)),
-            }
-        }
-        out.extend(
-            merged
-                .into_iter()
-                .filter(|(_, d)| *d != 0)
-                .map(|(e, d)| (Err(e), t, d)),
-        );
+        consolidate_updates(&mut errors);
+        out.extend(errors.into_iter().map(|(e, d)| (Err(e), t, d)));
     }
 
     fn late(&self, _row: Row) -> Option<Self::Out> {
