@@ -21,14 +21,16 @@ pub fn aggregate<'a>(
     // Accumulate multiplicities per value first: this is what makes `DISTINCT` and retractions
     // straightforward, and groups arrive this way from arrangements anyway.
     let mut counts: BTreeMap<&Datum, Diff> = BTreeMap::new();
-    let mut rows: Diff = 0;
+    let (mut rows, mut nulls): (Diff, Diff) = (0, 0);
     for (v, d) in values {
         rows += d;
-        if !v.is_null() {
+        if v.is_null() {
+            nulls += d;
+        } else {
             *counts.entry(v).or_insert(0) += d;
         }
     }
-    if rows < 0 || counts.values().any(|d| *d < 0) {
+    if rows < 0 || nulls < 0 || counts.values().any(|d| *d < 0) {
         return Err(EvalError::Internal(
             "negative multiplicity in an aggregate's input".into(),
         ));
@@ -51,17 +53,41 @@ pub fn aggregate<'a>(
             .unwrap_or(Datum::Null)),
         AggregateFunc::BoolAnd => Ok(present.map(|(v, _)| v.clone()).min().unwrap_or(Datum::Null)),
         AggregateFunc::BoolOr => Ok(present.map(|(v, _)| v.clone()).max().unwrap_or(Datum::Null)),
+        // Each value is `[value, separator]`; NULL values are skipped, and each value but the
+        // first is preceded by its separator (a NULL one adds nothing).
         AggregateFunc::StringAgg => {
-            let parts: Vec<String> = present
-                .flat_map(|(v, d)| {
-                    std::iter::repeat_n(v.as_str().unwrap_or("").to_string(), d as usize)
-                })
-                .collect();
-            Ok(if parts.is_empty() {
-                Datum::Null
+            let mut out: Option<String> = None;
+            for (v, d) in present {
+                let Datum::Array(pair) = v else {
+                    return Err(EvalError::Internal(format!("string_agg of {v:?}")));
+                };
+                let (Some(Datum::String(value)), sep) = (pair.first(), pair.get(1)) else {
+                    continue;
+                };
+                for _ in 0..d {
+                    match &mut out {
+                        None => out = Some(value.clone()),
+                        Some(s) => {
+                            s.push_str(sep.and_then(Datum::as_str).unwrap_or(""));
+                            s.push_str(value);
+                        }
+                    }
+                }
+            }
+            Ok(out.map_or(Datum::Null, Datum::String))
+        }
+        AggregateFunc::ArrayAgg { desc } => {
+            if rows == 0 {
+                return Ok(Datum::Null);
+            }
+            let repeat = |(v, d): (&Datum, Diff)| std::iter::repeat_n(v.clone(), d as usize);
+            let values: Vec<Datum> = present.flat_map(repeat).collect();
+            let nulls = std::iter::repeat_n(Datum::Null, times(nulls).min(nulls) as usize);
+            Ok(Datum::Array(if desc {
+                nulls.chain(values.into_iter().rev()).collect()
             } else {
-                Datum::String(parts.join(","))
-            })
+                values.into_iter().chain(nulls).collect()
+            }))
         }
         AggregateFunc::Sum | AggregateFunc::Avg => {
             let items: Vec<(&Datum, Diff)> = present.collect();

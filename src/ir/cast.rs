@@ -10,6 +10,17 @@ use crate::repr::{strconv, Datum, ScalarType};
 /// Casts a non-null datum to `to`, with Postgres' rounding and range checks.
 pub fn cast(d: &Datum, to: ScalarType) -> Result<Datum, EvalError> {
     use ScalarType as T;
+    if let (Datum::Array(elems), T::Array(element)) = (d, to) {
+        let cast_one = |e: &Datum| match e {
+            Datum::Null => Ok(Datum::Null),
+            e => cast(e, *element),
+        };
+        return elems
+            .iter()
+            .map(cast_one)
+            .collect::<Result<_, _>>()
+            .map(Datum::Array);
+    }
     if d.scalar_type() == Some(to) {
         return Ok(d.clone());
     }

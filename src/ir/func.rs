@@ -110,6 +110,8 @@ pub enum Func {
     QuoteNullable,
     /// `format_type(type oid, typmod)`: a NULL typmod is none.
     FormatType,
+    /// Functions and operators on arrays.
+    Array(super::array::ArrayFunc),
 }
 
 impl Func {
@@ -153,6 +155,7 @@ impl Func {
             Func::Cast(t) => format!("cast_to_{}", t.name().replace(' ', "_")),
             Func::Extract(f) => format!("extract_{f}"),
             Func::DatePart(f) => format!("date_part_{f}"),
+            Func::Array(f) => f.name(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -160,6 +163,9 @@ impl Func {
     /// Whether a NULL argument always makes the result NULL (so the planner may fold the call
     /// without evaluating its other arguments, as Postgres does).
     pub fn is_strict(&self) -> bool {
+        if let Func::Array(f) = self {
+            return f.is_strict();
+        }
         !matches!(
             self,
             Func::And
@@ -190,6 +196,7 @@ impl Func {
             .map(|a| a.scalar)
             .unwrap_or(ScalarType::Unknown);
         let scalar = match self {
+            Func::Array(f) => return f.output_type(args),
             Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
                 arithmetic_type(self, first, args.get(1).map(|a| a.scalar).unwrap_or(first))
             }
@@ -286,6 +293,7 @@ impl Func {
     /// Evaluates a strict function: any NULL argument gives NULL, except where noted.
     pub fn eval(&self, args: &[Datum]) -> Result<Datum, EvalError> {
         match self {
+            Func::Array(f) => return f.eval(args),
             Func::IsNull => return Ok(Datum::Bool(args[0].is_null())),
             Func::IsTrue => return Ok(Datum::Bool(args[0] == Datum::Bool(true))),
             Func::IsFalse => return Ok(Datum::Bool(args[0] == Datum::Bool(false))),

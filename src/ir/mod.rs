@@ -3,13 +3,14 @@
 
 pub mod aggregate;
 mod arith;
+pub mod array;
 mod bytea;
 pub mod cast;
 pub mod error;
 pub mod eval;
 mod explain;
 pub mod func;
-mod quote;
+pub mod quote;
 pub mod relation;
 pub mod scalar;
 mod series;

@@ -198,6 +198,13 @@ pub fn format_type(oid: i64, typmod: Option<i64>) -> String {
         19 => "name",
         114 => "json",
         26 => "oid",
+        18 => "\"char\"",
+        22 => "int2vector",
+        30 => "oidvector",
+        24 => "regproc",
+        2205 => "regclass",
+        2206 => "regtype",
+        4089 => "regnamespace",
         oid => match u32::try_from(oid).ok().and_then(ScalarType::from_oid) {
             Some(t) if t.oid() as i64 == oid => t.name(),
             _ => return "???".into(),

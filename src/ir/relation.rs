@@ -33,6 +33,11 @@ pub enum AggregateFunc {
     BoolAnd,
     BoolOr,
     StringAgg,
+    /// `array_agg(x)`, NULLs included, its elements in the order of their values (ascending,
+    /// NULLs last; or descending, NULLs first, for `array_agg(x ORDER BY x DESC)`).
+    ArrayAgg {
+        desc: bool,
+    },
 }
 
 impl AggregateFunc {
@@ -56,6 +61,7 @@ impl AggregateFunc {
             AggregateFunc::Min | AggregateFunc::Max => input,
             AggregateFunc::BoolAnd | AggregateFunc::BoolOr => Bool,
             AggregateFunc::StringAgg => Text,
+            AggregateFunc::ArrayAgg { .. } => input.array_of().unwrap_or(Unknown),
         };
         ColumnType::new(scalar, true)
     }
@@ -71,6 +77,7 @@ impl AggregateFunc {
             AggregateFunc::BoolAnd => "bool_and",
             AggregateFunc::BoolOr => "bool_or",
             AggregateFunc::StringAgg => "string_agg",
+            AggregateFunc::ArrayAgg { .. } => "array_agg",
         }
     }
 }

@@ -21,36 +21,59 @@ pub enum TableFunc {
     Hop { slide: i64, size: i64 },
     /// `generate_series(start, stop [, step])`: one column, of the arguments' type.
     GenerateSeries,
+    /// `unnest(array)`: the elements, in order.
+    Unnest,
+    /// `generate_subscripts(array, dim)`: the subscripts of the elements (none for a dimension
+    /// other than 1).
+    GenerateSubscripts,
 }
 
 impl TableFunc {
     /// The types of the columns each output row has, given the argument types.
     pub fn output_types(&self, args: &[ColumnType]) -> Vec<ColumnType> {
         let time = args.first().map_or(ScalarType::Timestamp, |a| a.scalar);
-        if let TableFunc::GenerateSeries = self {
-            return vec![ColumnType::new(time, false)];
+        match self {
+            TableFunc::GenerateSeries => return vec![ColumnType::new(time, false)],
+            TableFunc::Unnest => {
+                return vec![ColumnType::new(time.element().unwrap_or(time), true)];
+            }
+            TableFunc::GenerateSubscripts => {
+                return vec![ColumnType::new(ScalarType::Int32, false)];
+            }
+            TableFunc::Tumble { .. } | TableFunc::Hop { .. } => {}
         }
         vec![ColumnType::new(time, false), ColumnType::new(time, false)]
     }
 
     /// The rows of new columns for one input row's argument values. A NULL time is in no window.
     pub fn eval(&self, args: &[Datum]) -> Result<Vec<Row>, EvalError> {
-        let (TableFunc::Tumble { .. } | TableFunc::Hop { .. }) = self else {
-            return super::series::generate_series(args);
+        let elements = || match args.first() {
+            Some(Datum::Array(e)) => e.clone(),
+            _ => Vec::new(),
         };
-        let Some(time) = args.first() else {
-            return Ok(vec![]);
-        };
-        let Some(t) = to_micros(time)? else {
-            return Ok(vec![]);
-        };
+        let time = args.first().unwrap_or(&Datum::Null);
         let window = |start: i64, size: i64| -> Result<Row, EvalError> {
             let end = start.checked_add(size).ok_or_else(out_of_range)?;
             Ok(vec![from_micros(start, time)?, from_micros(end, time)?])
         };
         match *self {
-            TableFunc::Tumble { size } => Ok(vec![window(bin(t, size, 0), size)?]),
+            TableFunc::GenerateSeries => super::series::generate_series(args),
+            TableFunc::Unnest => Ok(elements().into_iter().map(|e| vec![e]).collect()),
+            TableFunc::GenerateSubscripts => {
+                if args.get(1).and_then(Datum::as_i64) != Some(1) {
+                    return Ok(vec![]);
+                }
+                let n = elements().len() as i32;
+                Ok((1..=n).map(|i| vec![Datum::Int32(i)]).collect())
+            }
+            TableFunc::Tumble { size } => match to_micros(time)? {
+                Some(t) => Ok(vec![window(bin(t, size, 0), size)?]),
+                None => Ok(vec![]),
+            },
             TableFunc::Hop { slide, size } => {
+                let Some(t) = to_micros(time)? else {
+                    return Ok(vec![]);
+                };
                 let mut out = Vec::new();
                 let mut start = bin(t, slide, 0);
                 // Oldest window first, so the output reads in time order.
@@ -61,7 +84,6 @@ impl TableFunc {
                 out.reverse();
                 Ok(out)
             }
-            TableFunc::GenerateSeries => super::series::generate_series(args),
         }
     }
 
@@ -70,6 +92,8 @@ impl TableFunc {
             TableFunc::Tumble { .. } => "tumble",
             TableFunc::Hop { .. } => "hop",
             TableFunc::GenerateSeries => "generate_series",
+            TableFunc::Unnest => "unnest",
+            TableFunc::GenerateSubscripts => "generate_subscripts",
         }
     }
 }
@@ -84,7 +108,7 @@ impl std::fmt::Display for TableFunc {
                 Interval::new(0, 0, *slide),
                 Interval::new(0, 0, *size)
             ),
-            TableFunc::GenerateSeries => write!(f, "generate_series"),
+            other => write!(f, "{}", other.name()),
         }
     }
 }

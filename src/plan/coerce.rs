@@ -1,7 +1,9 @@
 //! Types in SQL text (`int`, `varchar(20)`, `double precision`) and the implicit conversions
 //! Postgres applies between operand types.
 
-use sqlparser::ast::DataType;
+use sqlparser::ast::{self, DataType};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
 
 use super::error::{PlanError, PlanResult};
 use crate::ir::{Func, ScalarExpr};
@@ -46,9 +48,39 @@ pub fn scalar_type(dt: &DataType) -> PlanResult<ScalarType> {
         D::Interval { .. } => ScalarType::Interval,
         D::JSONB | D::JSON => ScalarType::Jsonb,
         D::Bytea | D::Bytes(_) | D::Blob(_) | D::Binary(_) | D::Varbinary(_) => ScalarType::Bytea,
+        D::Array(
+            ast::ArrayElemTypeDef::SquareBracket(inner, _)
+            | ast::ArrayElemTypeDef::AngleBracket(inner)
+            | ast::ArrayElemTypeDef::Qualified(inner, _),
+        ) => {
+            let element = scalar_type(inner)?;
+            element.array_of().ok_or_else(|| {
+                PlanError::UndefinedObject(format!(
+                    "could not find array type for data type {}",
+                    element.name()
+                ))
+            })?
+        }
         D::Custom(name, _) => {
-            let n = name.to_string().to_lowercase();
-            match n.trim_matches('"') {
+            let n = name.to_string().to_lowercase().replace('"', "");
+            // Postgres' own names, as catalog queries write them (`pg_catalog.int2`).
+            let qualified = n.strip_prefix("pg_catalog.");
+            let n = qualified.unwrap_or(&n);
+            if let Some(t) = catalog_type(n) {
+                return Ok(t);
+            }
+            // `pg_catalog.text`: the built-in type, read again without its schema.
+            if qualified.is_some() {
+                let unqualified = Parser::new(&PostgreSqlDialect {})
+                    .try_with_sql(n)
+                    .and_then(|mut p| p.parse_data_type());
+                if let Ok(dt) = unqualified {
+                    if !matches!(dt, D::Custom(..)) {
+                        return scalar_type(&dt);
+                    }
+                }
+            }
+            match n {
                 "int2" => ScalarType::Int16,
                 "int4" | "signed" => ScalarType::Int32,
                 "int8" => ScalarType::Int64,
@@ -67,6 +99,43 @@ pub fn scalar_type(dt: &DataType) -> PlanResult<ScalarType> {
             }
         }
         other => return Err(PlanError::Unsupported(format!("type {other}"))),
+    })
+}
+
+/// The types of Postgres' catalogs, as Runnel holds them: oids (and the `reg*` types, whose
+/// values are oids) as integers, `"char"` and `name` as text, the vectors of `pg_index` and
+/// `pg_proc` as integer arrays, and `aclitem` and `pg_node_tree` as text. `_int4` and the like
+/// are the array types' own names.
+fn catalog_type(name: &str) -> Option<ScalarType> {
+    let int_array = ScalarType::Int32.array_of();
+    Some(match name {
+        "oid" | "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace"
+        | "regrole" | "xid" | "cid" => ScalarType::Int32,
+        "char" | "aclitem" | "pg_node_tree" => ScalarType::Text,
+        "int2vector" => ScalarType::Int16.array_of()?,
+        "oidvector" | "_oid" => int_array?,
+        "_aclitem" | "_name" | "_char" | "_varchar" => ScalarType::Text.array_of()?,
+        _ => {
+            let element = name.strip_prefix('_')?;
+            let element = ScalarType::from_oid(match element {
+                "bool" => 16,
+                "int2" => 21,
+                "int4" => 23,
+                "int8" => 20,
+                "float4" => 700,
+                "float8" => 701,
+                "numeric" => 1700,
+                "text" => 25,
+                "date" => 1082,
+                "timestamp" => 1114,
+                "timestamptz" => 1184,
+                "interval" => 1186,
+                "jsonb" => 3802,
+                "bytea" => 17,
+                _ => return None,
+            })?;
+            element.array_of()?
+        }
     })
 }
 

@@ -43,6 +43,12 @@ pub enum PlanError {
     Unsupported(String),
     #[error("{0}")]
     InvalidParameter(String),
+    /// A type or other named object that does not exist (42704).
+    #[error("{0}")]
+    UndefinedObject(String),
+    /// An expression whose type nothing determines, like `ARRAY[]` (42P18).
+    #[error("{0}")]
+    IndeterminateType(String),
     #[error("unrecognized configuration parameter \"{0}\"")]
     UnknownSetting(String),
     #[error("null value in column \"{0}\" violates not-null constraint")]
@@ -74,7 +80,8 @@ impl PlanError {
             PlanError::Syntax(_) => "42601",
             PlanError::Unsupported(_) => "0A000",
             PlanError::InvalidParameter(_) => "22023",
-            PlanError::UnknownSetting(_) => "42704",
+            PlanError::UnknownSetting(_) | PlanError::UndefinedObject(_) => "42704",
+            PlanError::IndeterminateType(_) => "42P18",
             PlanError::NotNull(_) => "23502",
             PlanError::Eval(e) => e.sqlstate(),
             PlanError::Internal(_) => "XX000",

@@ -146,6 +146,9 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             Expr::Cast {
                 expr, data_type, ..
             } => {
+                if let Some(reg) = super::regtype::reg_type(data_type) {
+                    return self.reg_cast(expr, reg);
+                }
                 let to = scalar_type(data_type)?;
                 let (s, t) = self.plan_typed(expr)?;
                 Ok(cast(s, t.scalar, to))
@@ -271,7 +274,27 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 else_result,
                 ..
             } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
-            Expr::Function(f) => self.function(f),
+            Expr::Function(f) => match &f.args {
+                ast::FunctionArguments::Subquery(q)
+                    if f.name.to_string().eq_ignore_ascii_case("array") =>
+                {
+                    self.array_subquery(q)
+                }
+                _ => self.function(f),
+            },
+            Expr::Array(a) => self.array_constructor(&a.elem),
+            Expr::CompoundFieldAccess { root, access_chain } => self.subscript(root, access_chain),
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => self.quantified(left, compare_op, right, false),
+            Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => self.quantified(left, compare_op, right, true),
             Expr::Extract { field, expr, .. } => {
                 let field = field.to_string().to_lowercase();
                 let s = self.plan(expr)?;
@@ -509,6 +532,11 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             B::StringConcat => {
                 let (l, lt) = self.plan_typed(left)?;
                 let (r, rt) = self.plan_typed(right)?;
+                if let Some(e) =
+                    self.array_concat((l.clone(), lt.scalar), (r.clone(), rt.scalar))?
+                {
+                    return Ok(e);
+                }
                 // bytea || bytea is bytea; anything else concatenates text forms.
                 if lt.scalar == ScalarType::Bytea || rt.scalar == ScalarType::Bytea {
                     let mut both = Vec::with_capacity(2);

@@ -25,14 +25,14 @@ pub(super) fn plan_from(
     }
     let mut first = true;
     for twj in from {
-        if let Some((args, alias)) = super::series::call(&twj.relation) {
+        if let Some(call) = super::series::call(&twj.relation) {
             // Over the items before it, whose columns its arguments may use.
             let (base, base_scope) = if first && qcx.prefix_len() == 0 {
                 (RelExpr::unit(), Scope::default())
             } else {
                 (rel, scope)
             };
-            (rel, scope) = super::series::plan(qcx, base, base_scope, args, alias)?;
+            (rel, scope) = super::series::plan(qcx, base, base_scope, call)?;
             for j in &twj.joins {
                 (rel, scope) = plan_joined(qcx, rel, scope, j)?;
             }
@@ -63,18 +63,18 @@ fn plan_joined(
     scope: Scope,
     j: &ast::Join,
 ) -> PlanResult<(RelExpr, Scope)> {
-    if let (Some((args, alias)), JoinOperator::CrossJoin(_)) =
+    if let (Some(call), JoinOperator::CrossJoin(_)) =
         (super::series::call(&j.relation), &j.join_operator)
     {
-        return super::series::plan(qcx, left, scope, args, alias);
+        return super::series::plan(qcx, left, scope, call);
     }
     let (jr, js) = plan_table_factor(qcx, &j.relation)?;
     plan_join(qcx, left, scope, jr, js, &j.join_operator)
 }
 
 fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Scope)> {
-    if let Some((args, alias)) = super::series::call(tf) {
-        return super::series::plan(qcx, RelExpr::unit(), Scope::default(), args, alias);
+    if let Some(call) = super::series::call(tf) {
+        return super::series::plan(qcx, RelExpr::unit(), Scope::default(), call);
     }
     match tf {
         TableFactor::Table {

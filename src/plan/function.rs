@@ -35,6 +35,12 @@ impl ExprCx<'_, '_> {
             )));
         }
         let args = function_args(f)?;
+        if let Some(e) = self.array_function(&name, &args)? {
+            return Ok(e);
+        }
+        if let Some(e) = self.catalog_function(&name, &args)? {
+            return Ok(e);
+        }
         let n = args.len();
         let text = ScalarType::Text;
         let simple = |func: Func, arity: &[usize]| -> PlanResult<Func> {
@@ -164,62 +170,10 @@ impl ExprCx<'_, '_> {
                     None => Err(PlanError::UnknownSetting(setting)),
                 };
             }
-            // Answers known whatever the arguments (which must still plan): Runnel has one role,
-            // which may do anything, so every privilege check passes; it keeps no comments, no
-            // sequences, no column defaults, and Postgres' answer for objects without them is
-            // NULL.
-            "has_table_privilege"
-            | "has_schema_privilege"
-            | "has_database_privilege"
-            | "has_column_privilege"
-            | "has_any_column_privilege"
-            | "has_function_privilege"
-            | "pg_has_role"
-            | "obj_description"
-            | "col_description"
-            | "shobj_description"
-            | "pg_get_serial_sequence"
-                if (1..=4).contains(&n) =>
-            {
-                let privilege = name.starts_with("has_") || name == "pg_has_role";
-                if (privilege && n < 2) || (!privilege && n > 2) {
-                    return Err(PlanError::UndefinedFunction(format!(
-                        "{name} with {n} arguments"
-                    )));
-                }
-                for a in &args {
-                    self.plan(a)?;
-                }
-                return Ok(if privilege {
-                    ScalarExpr::bool(true)
-                } else {
-                    ScalarExpr::null(ScalarType::Text)
-                });
-            }
             "pg_get_userbyid" => (
                 simple(Func::PgGetUserById, &[1])?,
                 vec![Some(ScalarType::Int32)],
             ),
-            // The definition of the view with this oid, looked up when the query is planned.
-            "pg_get_viewdef" if (1..=2).contains(&n) => {
-                let oid = self.plan_as(&args[0], ScalarType::Int32, &name)?;
-                if let Some(pretty) = args.get(1) {
-                    self.plan_as(pretty, ScalarType::Bool, &name)?;
-                }
-                let pcx = self.qcx.pcx;
-                pcx.reads_system.set(true);
-                let defs = super::system::view_definitions(pcx.catalog, &pcx.database);
-                let mut expr = ScalarExpr::null(ScalarType::Text);
-                for (view, def) in defs.into_iter().rev() {
-                    let view = ScalarExpr::Literal(Datum::Int32(view), ScalarType::Int32);
-                    expr = ScalarExpr::If {
-                        cond: Box::new(ScalarExpr::call(Func::Eq, vec![oid.clone(), view])),
-                        then: Box::new(ScalarExpr::Literal(Datum::String(def), ScalarType::Text)),
-                        els: Box::new(expr),
-                    };
-                }
-                return Ok(expr);
-            }
             "generate_series" => {
                 return unsupported(
                     "generate_series inside an expression (use it in FROM, or alone as a \
@@ -247,35 +201,6 @@ impl ExprCx<'_, '_> {
                 return Ok(value.map_or(ScalarExpr::null(ScalarType::Text), |v| {
                     ScalarExpr::Literal(Datum::String(v), ScalarType::Text)
                 }));
-            }
-            // Whether the relation is found by its unqualified name: decided when the query is
-            // planned, as an IN list of the visible relations' oids.
-            "pg_table_is_visible" => {
-                if n != 1 {
-                    return Err(PlanError::UndefinedFunction(format!(
-                        "{name} with {n} arguments"
-                    )));
-                }
-                let oid = self.plan_as(&args[0], ScalarType::Int32, &name)?;
-                let pcx = self.qcx.pcx;
-                pcx.reads_system.set(true);
-                let visible = super::system::visible_relation_oids(
-                    pcx.catalog,
-                    &pcx.database,
-                    &pcx.search_path,
-                );
-                let eqs: Vec<ScalarExpr> = visible
-                    .into_iter()
-                    .map(|v| {
-                        let v = ScalarExpr::Literal(Datum::Int32(v), ScalarType::Int32);
-                        ScalarExpr::call(Func::Eq, vec![oid.clone(), v])
-                    })
-                    .collect();
-                return Ok(if eqs.is_empty() {
-                    ScalarExpr::bool(false)
-                } else {
-                    ScalarExpr::call(Func::Or, eqs)
-                });
             }
             "lower" => (simple(Func::Lower, &[1])?, vec![Some(text)]),
             "upper" => (simple(Func::Upper, &[1])?, vec![Some(text)]),
@@ -416,6 +341,7 @@ pub fn aggregate_func(name: &str) -> Option<AggregateFunc> {
         "bool_and" | "every" => AggregateFunc::BoolAnd,
         "bool_or" => AggregateFunc::BoolOr,
         "string_agg" => AggregateFunc::StringAgg,
+        "array_agg" => AggregateFunc::ArrayAgg { desc: false },
         _ => return None,
     })
 }

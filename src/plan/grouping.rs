@@ -3,6 +3,7 @@
 
 use sqlparser::ast::{self, Expr, SelectItem};
 
+use super::array::value_order;
 use super::coerce::cast;
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
@@ -10,7 +11,8 @@ use super::function::{aggregate_func, function_args};
 use super::next_local_id;
 use super::query::{ordinal, QueryCx};
 use super::scope::{Scope, ScopeItem};
-use crate::ir::{AggregateExpr, AggregateFunc, RelExpr, ScalarExpr};
+use crate::ir::array::ArrayFunc;
+use crate::ir::{AggregateExpr, AggregateFunc, Func, RelExpr, ScalarExpr};
 use crate::parse::normalize_ident;
 use crate::repr::{Datum, ScalarType};
 
@@ -151,24 +153,36 @@ pub(super) fn plan_grouping<'a, 'c>(
         let name = f.name.to_string().to_lowercase();
         let func = aggregate_func(&name).expect("collected as an aggregate");
         let distinct = matches!(&f.args, ast::FunctionArguments::List(l) if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)));
+        let args = function_args(f)?;
         // Refused rather than ignored: the answer would silently differ from Postgres'.
+        let mut func = func;
         if let ast::FunctionArguments::List(l) = &f.args {
-            if let Some(clause) = l.clauses.first() {
-                return unsupported(format!("{clause} inside an aggregate call ({name})"));
+            for clause in &l.clauses {
+                match (clause, &mut func, args.as_slice()) {
+                    (
+                        ast::FunctionArgumentClause::OrderBy(order),
+                        AggregateFunc::ArrayAgg { desc },
+                        [arg],
+                    ) => {
+                        *desc = value_order(order, |e| e == arg)?;
+                    }
+                    _ => return unsupported(format!("{clause} inside an aggregate call ({name})")),
+                }
             }
         }
-        let args = function_args(f)?;
         let (func, arg) = match (func, args.as_slice()) {
             (AggregateFunc::Count, [Expr::Wildcard(_)]) | (AggregateFunc::Count, []) => {
                 (AggregateFunc::CountAll, ScalarExpr::null(ScalarType::Bool))
             }
+            // Each value travels with its row's separator (the one written before it).
             (AggregateFunc::StringAgg, [e, sep]) => {
-                if sep.to_string() != "','" {
-                    return unsupported(format!(
-                        "string_agg with the separator {sep} (only ',' so far)"
-                    ));
-                }
-                (func, cx.plan_as(e, ScalarType::Text, "string_agg")?)
+                let value = cx.plan_as(e, ScalarType::Text, "string_agg")?;
+                let sep = cx.plan_as(sep, ScalarType::Text, "string_agg")?;
+                let pair = ScalarExpr::call(
+                    Func::Array(ArrayFunc::Build(ScalarType::Text)),
+                    vec![value, sep],
+                );
+                (func, pair)
             }
             (_, [e]) => {
                 let (mut s, t) = cx.plan_typed(e)?;
@@ -182,6 +196,12 @@ pub(super) fn plan_grouping<'a, 'c>(
                         "{name}({})",
                         t.scalar.name()
                     )));
+                }
+                if matches!(func, AggregateFunc::ArrayAgg { .. }) && t.scalar.array_of().is_none() {
+                    return unsupported(format!(
+                        "array_agg of {} (arrays of arrays)",
+                        t.scalar.name()
+                    ));
                 }
                 if matches!(func, AggregateFunc::BoolAnd | AggregateFunc::BoolOr)
                     && t.scalar != ScalarType::Bool

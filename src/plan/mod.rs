@@ -1,6 +1,7 @@
 //! Statements to plans: names resolved against the catalog, types checked and coerced,
 //! subqueries decorrelated, queries lowered to the relational IR.
 
+mod array;
 mod coerce;
 mod copy;
 mod error;
@@ -12,6 +13,7 @@ mod grouping;
 mod kafka;
 mod query;
 mod ranking;
+mod regtype;
 mod scope;
 mod series;
 mod statement;

@@ -495,10 +495,20 @@ fn column_name(e: &Expr) -> String {
             expr, data_type, ..
         } => match &**expr {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => column_name(expr),
-            _ => super::coerce::scalar_type(data_type)
-                .map(|t| pg_short_name(t).to_string())
-                .unwrap_or("?column?".into()),
+            // A type Runnel holds as another (`regclass` as an integer) keeps its own name.
+            _ => match data_type {
+                ast::DataType::Custom(name, _) => name
+                    .0
+                    .last()
+                    .map(|p| p.to_string().replace('"', "").to_lowercase())
+                    .unwrap_or_default(),
+                _ => super::coerce::scalar_type(data_type)
+                    .map(|t| pg_short_name(t.element().unwrap_or(t)).to_string())
+                    .unwrap_or("?column?".into()),
+            },
         },
+        Expr::Array(_) => "array".into(),
+        Expr::CompoundFieldAccess { root, .. } => column_name(root),
         Expr::Nested(inner) => column_name(inner),
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
@@ -599,11 +609,11 @@ pub fn plan_select(
             }
             _ => None,
         };
-        if let Some(args) = call {
+        if let Some((name, args)) = call {
             if srf.is_some() {
                 return unsupported("more than one set-returning function in the select list");
             }
-            srf = Some((i, super::series::plan_in(&mut cx, args)?));
+            srf = Some((i, super::series::plan_in(&mut cx, name, args)?));
         }
     }
 

@@ -1,7 +1,9 @@
-//! `generate_series(start, stop [, step])` in `FROM`. As in Postgres, its arguments may use the
-//! columns of the `FROM` items before it (`FROM t, generate_series(1, t.n)`, also spelled `CROSS
-//! JOIN [LATERAL]`): it is then a `FlatMap` over them, one output row per value. Elsewhere (first
-//! in `FROM`, or the right side of another join) it is a `FlatMap` over one empty row.
+//! Set-returning functions in `FROM` and in the select list: `generate_series(start, stop [,
+//! step])`, `unnest(array)` and `generate_subscripts(array, dim)`. As in Postgres, their
+//! arguments may use the columns of the `FROM` items before them (`FROM t, generate_series(1,
+//! t.n)`, also spelled `CROSS JOIN [LATERAL]`): the function is then a `FlatMap` over them, one
+//! output row per value. Elsewhere (first in `FROM`, or the right side of another join) it is a
+//! `FlatMap` over one empty row.
 
 use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, TableFactor};
 
@@ -10,12 +12,15 @@ use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use super::query::QueryCx;
 use super::scope::Scope;
-use crate::ir::{RelExpr, TableFunc};
+use crate::ir::{RelExpr, ScalarExpr, TableFunc};
 use crate::parse::normalize_ident;
-use crate::repr::ScalarType;
+use crate::repr::{ColumnType, ScalarType};
 
-/// The arguments and alias of `generate_series(...)` as a `FROM` item; None for anything else.
-pub(super) fn call(tf: &TableFactor) -> Option<(&[FunctionArg], Option<&ast::TableAlias>)> {
+/// A set-returning function's name, its arguments and alias, as a `FROM` item.
+pub(super) type Call<'a> = (&'static str, &'a [FunctionArg], Option<&'a ast::TableAlias>);
+
+/// The set-returning function a `FROM` item calls; None for anything else.
+pub(super) fn call(tf: &TableFactor) -> Option<Call<'_>> {
     let (name, args, alias) = match tf {
         TableFactor::Table {
             name,
@@ -28,27 +33,28 @@ pub(super) fn call(tf: &TableFactor) -> Option<(&[FunctionArg], Option<&ast::Tab
         } => (name, &args[..], alias),
         _ => return None,
     };
-    is_series(name).then_some((args, alias.as_ref()))
+    Some((srf_name(name)?, args, alias.as_ref()))
 }
 
-fn is_series(name: &ast::ObjectName) -> bool {
-    matches!(
-        name.to_string().to_lowercase().as_str(),
-        "generate_series" | "pg_catalog.generate_series"
-    )
+/// The set-returning function a name denotes.
+pub(super) fn srf_name(name: &ast::ObjectName) -> Option<&'static str> {
+    let name = name.to_string().to_lowercase();
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    ["generate_series", "unnest", "generate_subscripts"]
+        .into_iter()
+        .find(|f| *f == name)
 }
 
-/// `generate_series(args)` over `input` (whose columns, in `scope`, the arguments may use): the
-/// input's columns, then the series'.
+/// A set-returning function over `input` (whose columns, in `scope`, the arguments may use):
+/// the input's columns, then the function's.
 pub(super) fn plan(
     qcx: &QueryCx,
     input: RelExpr,
     scope: Scope,
-    args: &[FunctionArg],
-    alias: Option<&ast::TableAlias>,
+    (name, args, alias): Call,
 ) -> PlanResult<(RelExpr, Scope)> {
-    let mut cx = ExprCx::new(qcx, input, scope, "generate_series");
-    plan_in(&mut cx, args)?;
+    let mut cx = ExprCx::new(qcx, input, scope, name);
+    plan_in(&mut cx, name, args)?;
     let (rel, mut scope) = cx.finish();
     // A function returning one column names it after the alias, as in Postgres.
     let (table, column) = match alias {
@@ -61,7 +67,7 @@ pub(super) fn plan(
                 .unwrap_or_else(|| table.clone());
             (table, column)
         }
-        None => ("generate_series".to_string(), "generate_series".to_string()),
+        None => (name.to_string(), name.to_string()),
     };
     scope.items.pop();
     Ok((
@@ -70,31 +76,93 @@ pub(super) fn plan(
     ))
 }
 
-/// `generate_series(...)` as a select-list item: the arguments of the call, if `e` is one.
-pub(super) fn select_item_call(e: &ast::Expr) -> Option<&[FunctionArg]> {
+/// A set-returning function as a select-list item: its name and arguments, if `e` calls one.
+pub(super) fn select_item_call(e: &ast::Expr) -> Option<(&'static str, &[FunctionArg])> {
     match e {
-        ast::Expr::Function(f) if is_series(&f.name) => match &f.args {
-            ast::FunctionArguments::List(l) => Some(&l.args),
+        ast::Expr::Function(f) => match &f.args {
+            ast::FunctionArguments::List(l) => Some((srf_name(&f.name)?, &l.args)),
             _ => None,
         },
         _ => None,
     }
 }
 
-/// Appends to `cx`'s relation one row per value of `generate_series(args)` (planned in `cx`),
-/// in a new column, whose index it returns; the column is hidden from names.
-pub(super) fn plan_in(cx: &mut ExprCx, args: &[FunctionArg]) -> PlanResult<usize> {
+/// Appends to `cx`'s relation one row per value of the function `name` of `args` (planned in
+/// `cx`), in a new column, whose index it returns; the column is hidden from names.
+pub(super) fn plan_in(cx: &mut ExprCx, name: &str, args: &[FunctionArg]) -> PlanResult<usize> {
     let exprs: Vec<&ast::Expr> = args
         .iter()
         .map(|a| match a {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e),
-            _ => Err(PlanError::Syntax(
-                "generate_series takes plain arguments".into(),
-            )),
+            _ => Err(PlanError::Syntax(format!("{name} takes plain arguments"))),
         })
         .collect::<PlanResult<_>>()?;
+    let (func, args, of) = match name {
+        "generate_series" => series(cx, &exprs)?,
+        _ => array_elements(cx, name, &exprs)?,
+    };
+    let input = std::mem::replace(&mut cx.rel, RelExpr::unit());
+    cx.rel = RelExpr::FlatMap {
+        input: Box::new(input),
+        func,
+        args,
+    };
+    cx.types.push(of);
+    let mut item = Scope::from_names(None, &[name.to_string()]);
+    item.items[0].hidden = true;
+    cx.scope = std::mem::take(&mut cx.scope).concat(item);
+    Ok(cx.types.len() - 1)
+}
+
+/// `unnest(array)`: its elements; `generate_subscripts(array, dim)`: their subscripts.
+fn array_elements(
+    cx: &mut ExprCx,
+    name: &str,
+    exprs: &[&ast::Expr],
+) -> PlanResult<(TableFunc, Vec<ScalarExpr>, ColumnType)> {
+    let arity = if name == "unnest" { 1 } else { 2 };
+    if exprs.len() != arity {
+        return Err(PlanError::UndefinedFunction(format!(
+            "{name} with {} arguments",
+            exprs.len()
+        )));
+    }
+    let (array, t) = cx.plan_typed(exprs[0])?;
+    let (array, t) = match t.scalar {
+        ScalarType::Unknown => {
+            let to = ScalarType::Text.array_of().expect("text has an array type");
+            (cast(array, t.scalar, to), to)
+        }
+        t => (array, t),
+    };
+    let Some(element) = t.element() else {
+        return Err(PlanError::UndefinedFunction(format!(
+            "{name}({}) (the argument must be an array)",
+            t.name()
+        )));
+    };
+    if name == "unnest" {
+        return Ok((
+            TableFunc::Unnest,
+            vec![array],
+            ColumnType::new(element, true),
+        ));
+    }
+    let dim = cx.plan_as(exprs[1], ScalarType::Int32, name)?;
+    Ok((
+        TableFunc::GenerateSubscripts,
+        vec![array, dim],
+        ColumnType::new(ScalarType::Int32, false),
+    ))
+}
+
+/// `generate_series(start, stop [, step])`: the function, its coerced arguments and its column.
+fn series(
+    cx: &mut ExprCx,
+    exprs: &[&ast::Expr],
+) -> PlanResult<(TableFunc, Vec<ScalarExpr>, ColumnType)> {
     let mut planned = Vec::new();
-    for e in &exprs {
+    for e in exprs {
         planned.push(cx.plan_typed(e)?);
     }
     let types: Vec<ScalarType> = planned.iter().map(|(_, t)| t.scalar).collect();
@@ -151,15 +219,9 @@ pub(super) fn plan_in(cx: &mut ExprCx, args: &[FunctionArg]) -> PlanResult<usize
         }
         coerced.push(cast(e, t.scalar, to));
     }
-    let input = std::mem::replace(&mut cx.rel, RelExpr::unit());
-    cx.rel = RelExpr::FlatMap {
-        input: Box::new(input),
-        func: TableFunc::GenerateSeries,
-        args: coerced,
-    };
-    cx.types.push(crate::repr::ColumnType::new(of, false));
-    let mut item = Scope::from_names(None, &["generate_series".to_string()]);
-    item.items[0].hidden = true;
-    cx.scope = std::mem::take(&mut cx.scope).concat(item);
-    Ok(cx.types.len() - 1)
+    Ok((
+        TableFunc::GenerateSeries,
+        coerced,
+        ColumnType::new(of, false),
+    ))
 }

@@ -5,14 +5,16 @@
 //! (missing ones are filled with the default: NULL, false), so joining the current relation with
 //! the answers on the referenced columns keeps every row exactly once and appends one column.
 
-use sqlparser::ast::{Expr, Query};
+use sqlparser::ast::{Expr, OrderByKind, Query, SelectItem, SetExpr};
 use std::collections::BTreeSet;
 
+use super::array::value_order;
 use super::coerce::coerce_all;
-use super::error::{PlanError, PlanResult};
+use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use super::query::{lower_subquery, plan_query, QueryCx};
 use crate::ir::{AggregateExpr, AggregateFunc, EvalError, Func, RelExpr, ScalarExpr};
+use crate::parse::normalize_ident;
 use crate::repr::{ColumnType, Datum, ScalarType};
 
 impl ExprCx<'_, '_> {
@@ -211,5 +213,65 @@ impl ExprCx<'_, '_> {
         .project((0..p).chain([p + 2]).collect());
         let answers = Self::with_default(outer, any_equal, p, ScalarExpr::bool(false));
         Ok(self.attach(&refs, answers, ColumnType::new(ScalarType::Bool, true)))
+    }
+
+    /// `ARRAY(subquery)`: the subquery's values as one array per outer row (`{}` when it has
+    /// none), in the order of the values (a subquery's `ORDER BY` on its own column may make it
+    /// descending).
+    pub fn array_subquery(&mut self, q: &Query) -> PlanResult<ScalarExpr> {
+        let desc = match q.order_by.as_ref().map(|o| &o.kind) {
+            None => false,
+            Some(OrderByKind::Expressions(order)) => {
+                value_order(order, |e| orders_by_only_column(q, e))?
+            }
+            Some(OrderByKind::All(_)) => return unsupported("ORDER BY ALL in ARRAY(subquery)"),
+        };
+        let (outer, refs, rows) = self.plan_correlated(q, &[])?;
+        let p = refs.len();
+        let types = rows.typ();
+        if types.len() != p + 1 {
+            return Err(PlanError::Syntax(
+                "subquery must return only one column".into(),
+            ));
+        }
+        let element = types[p].scalar;
+        let array_type = element.array_of().ok_or_else(|| {
+            PlanError::UndefinedObject(format!(
+                "could not find array type for data type {}",
+                element.name()
+            ))
+        })?;
+        let arrays = RelExpr::Reduce {
+            input: Box::new(rows),
+            group_key: (0..p).collect(),
+            aggregates: vec![AggregateExpr {
+                func: AggregateFunc::ArrayAgg { desc },
+                expr: ScalarExpr::Column(p),
+                distinct: false,
+            }],
+        };
+        let empty = ScalarExpr::Literal(Datum::Array(vec![]), array_type);
+        let answers = Self::with_default(outer, arrays, p, empty);
+        Ok(self.attach(&refs, answers, ColumnType::new(array_type, false)))
+    }
+}
+
+/// Whether `e`, in the `ORDER BY` of `q`, names `q`'s only output column: by position, alias
+/// or the same expression.
+fn orders_by_only_column(q: &Query, e: &Expr) -> bool {
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return false;
+    };
+    let [item] = select.projection.as_slice() else {
+        return false;
+    };
+    match (e, item) {
+        (Expr::Value(v), _) => v.value.to_string() == "1",
+        (_, SelectItem::UnnamedExpr(expr)) => expr == e,
+        (Expr::Identifier(id), SelectItem::ExprWithAlias { alias, .. }) => {
+            normalize_ident(id) == normalize_ident(alias)
+        }
+        (_, SelectItem::ExprWithAlias { expr, .. }) => expr == e,
+        _ => false,
     }
 }

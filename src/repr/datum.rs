@@ -31,6 +31,9 @@ pub enum Datum {
     /// A `bytea`: raw bytes, ordered byte-wise as Postgres orders them. (Last, so that logs
     /// written before it existed decode unchanged.)
     Bytes(Vec<u8>),
+    /// A one-dimensional array (lower bound 1); elements may be NULL. Ordered element by
+    /// element, a prefix first, as Postgres orders arrays.
+    Array(Vec<Datum>),
 }
 
 impl Datum {
@@ -56,6 +59,8 @@ impl Datum {
             Datum::Interval(_) => ScalarType::Interval,
             Datum::Jsonb(_) => ScalarType::Jsonb,
             Datum::Bytes(_) => ScalarType::Bytea,
+            // The element type of an empty or all-NULL array is not in the value.
+            Datum::Array(elems) => elems.iter().find_map(Datum::scalar_type)?.array_of()?,
         })
     }
 

@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about SQL syntax, dataflow, or the wire protocol.
 
+mod array;
 mod datum;
 mod interval;
 mod scalar_type;

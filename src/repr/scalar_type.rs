@@ -21,12 +21,93 @@ pub enum ScalarType {
     /// The type of a string literal or parameter before context gives it one (Postgres'
     /// `unknown`). The planner resolves it; it reaches clients only as `text`.
     Unknown,
+    /// A one-dimensional array of another (non-array) type: `integer[]`, `text[]`. The element
+    /// is a `'static` reference to one of the constants of `array_of`, which keeps the type
+    /// `Copy`.
+    Array(#[serde(with = "element")] &'static ScalarType),
 }
 
+/// Serde for an array's element type: written as the type itself, read back as the static
+/// constant for it.
+mod element {
+    use super::ScalarType;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &&'static ScalarType, s: S) -> Result<S::Ok, S::Error> {
+        (*t).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static ScalarType, D::Error> {
+        let t = ScalarType::deserialize(d)?;
+        match t.array_of() {
+            Some(ScalarType::Array(e)) => Ok(e),
+            _ => Err(serde::de::Error::custom(format!(
+                "{} cannot be an array element",
+                t.name()
+            ))),
+        }
+    }
+}
+
+/// The element types arrays are made of, with their array types' oids and names.
+const ARRAYS: &[(ScalarType, u32, &str)] = &[
+    (ScalarType::Bool, 1000, "boolean[]"),
+    (ScalarType::Int16, 1005, "smallint[]"),
+    (ScalarType::Int32, 1007, "integer[]"),
+    (ScalarType::Int64, 1016, "bigint[]"),
+    (ScalarType::Float32, 1021, "real[]"),
+    (ScalarType::Float64, 1022, "double precision[]"),
+    (ScalarType::Numeric, 1231, "numeric[]"),
+    (ScalarType::Text, 1009, "text[]"),
+    (ScalarType::Date, 1182, "date[]"),
+    (ScalarType::Timestamp, 1115, "timestamp without time zone[]"),
+    (ScalarType::TimestampTz, 1185, "timestamp with time zone[]"),
+    (ScalarType::Interval, 1187, "interval[]"),
+    (ScalarType::Jsonb, 3807, "jsonb[]"),
+    (ScalarType::Bytea, 1001, "bytea[]"),
+];
+
 impl ScalarType {
+    /// The array type whose elements are of this type (none for arrays: Runnel's arrays have one
+    /// dimension, and `unknown` has no array type).
+    pub fn array_of(self) -> Option<ScalarType> {
+        use ScalarType::*;
+        Some(Array(match self {
+            Bool => &Bool,
+            Int16 => &Int16,
+            Int32 => &Int32,
+            Int64 => &Int64,
+            Float32 => &Float32,
+            Float64 => &Float64,
+            Numeric => &Numeric,
+            Text => &Text,
+            Date => &Date,
+            Timestamp => &Timestamp,
+            TimestampTz => &TimestampTz,
+            Interval => &Interval,
+            Jsonb => &Jsonb,
+            Bytea => &Bytea,
+            Unknown | Array(_) => return None,
+        }))
+    }
+
+    /// The element type of an array type.
+    pub fn element(self) -> Option<ScalarType> {
+        match self {
+            ScalarType::Array(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    fn array_entry(self) -> Option<&'static (ScalarType, u32, &'static str)> {
+        let e = self.element()?;
+        ARRAYS.iter().find(|(t, _, _)| *t == e)
+    }
+
     /// The Postgres type OID, as reported in RowDescription and ParameterDescription.
     pub fn oid(self) -> u32 {
         match self {
+            ScalarType::Array(_) => self.array_entry().map(|(_, oid, _)| *oid).unwrap_or(0),
             ScalarType::Bool => 16,
             ScalarType::Int16 => 21,
             ScalarType::Int32 => 23,
@@ -61,7 +142,13 @@ impl ScalarType {
             3802 | 114 => ScalarType::Jsonb,
             17 => ScalarType::Bytea,
             0 | 705 => ScalarType::Unknown,
-            _ => return None,
+            // Runnel keeps oids as integers.
+            26 => ScalarType::Int32,
+            1028 => ScalarType::Int32.array_of()?,
+            // name[], varchar[], bpchar[], json[]: arrays of what their elements map to.
+            1003 | 1015 | 1014 => ScalarType::Text.array_of()?,
+            199 => ScalarType::Jsonb.array_of()?,
+            oid => ARRAYS.iter().find(|(_, o, _)| *o == oid)?.0.array_of()?,
         })
     }
 
@@ -96,6 +183,10 @@ impl ScalarType {
             ScalarType::Jsonb => "jsonb",
             ScalarType::Bytea => "bytea",
             ScalarType::Unknown => "unknown",
+            ScalarType::Array(_) => self
+                .array_entry()
+                .map(|(_, _, n)| *n)
+                .unwrap_or("unknown[]"),
         }
     }
 

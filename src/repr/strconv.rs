@@ -17,7 +17,9 @@ pub struct ParseError {
 
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.out_of_range {
+        if matches!(self.typ, ScalarType::Array(_)) {
+            write!(f, "malformed array literal: \"{}\"", self.text)
+        } else if self.out_of_range {
             write!(
                 f,
                 "value \"{}\" is out of range for type {}",
@@ -52,6 +54,7 @@ pub fn format(d: &Datum) -> Option<String> {
         Datum::TimestampTz(ts) => format!("{}+00", format_timestamp(&ts.naive_utc())),
         Datum::Interval(iv) => format_interval(iv),
         Datum::Bytes(b) => format_bytea(b),
+        Datum::Array(elems) => super::array::format_array(elems),
     })
 }
 
@@ -186,6 +189,7 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
             Datum::Jsonb(v.to_string())
         }
         ScalarType::Bytea => Datum::Bytes(parse_bytea(text).map_err(|_| err(false))?),
+        ScalarType::Array(element) => return super::array::parse_array(text, *element),
     })
 }
 

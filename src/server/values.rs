@@ -44,6 +44,7 @@ pub fn encode(d: &Datum, typ: ScalarType, binary: bool, out: &mut BytesMut) -> R
             out.put_slice(b);
             return Ok(());
         }
+        Datum::Array(elems) => return encode_array(elems, typ, out),
     };
     r.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -83,5 +84,72 @@ pub fn decode(bytes: &[u8], typ: ScalarType, binary: bool) -> Result<Datum, Stri
             Datum::Jsonb(get::<serde_json::Value>(&Type::JSONB, bytes)?.to_string())
         }
         ScalarType::Bytea => Datum::Bytes(bytes.to_vec()),
+        ScalarType::Array(element) => decode_array(bytes, *element)?,
     })
+}
+
+/// An array in Postgres' binary form: dimensions (none when empty), a has-NULLs flag, the
+/// element type, each dimension's length and lower bound (1), then each element as a length
+/// (-1 for NULL) and its binary form.
+fn encode_array(elems: &[Datum], typ: ScalarType, out: &mut BytesMut) -> Result<(), String> {
+    let element = typ
+        .element()
+        .ok_or("an array value in a non-array column")?;
+    out.put_i32(if elems.is_empty() { 0 } else { 1 });
+    out.put_i32(elems.iter().any(Datum::is_null) as i32);
+    out.put_u32(element.oid());
+    if !elems.is_empty() {
+        out.put_i32(elems.len() as i32);
+        out.put_i32(1);
+    }
+    for e in elems {
+        if e.is_null() {
+            out.put_i32(-1);
+            continue;
+        }
+        let mut item = BytesMut::new();
+        encode(e, element, true, &mut item)?;
+        out.put_i32(item.len() as i32);
+        out.put_slice(&item);
+    }
+    Ok(())
+}
+
+fn decode_array(bytes: &[u8], element: ScalarType) -> Result<Datum, String> {
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if rest.len() < n {
+            return Err("binary array is truncated".into());
+        }
+        let (head, tail) = rest.split_at(n);
+        *rest = tail;
+        Ok(head)
+    }
+    fn int(rest: &mut &[u8]) -> Result<i32, String> {
+        Ok(i32::from_be_bytes(
+            take(rest, 4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    let mut rest = bytes;
+    let dims = int(&mut rest)?;
+    let _has_nulls = int(&mut rest)?;
+    let _element_oid = int(&mut rest)?;
+    let len = match dims {
+        0 => 0,
+        1 => {
+            let len = int(&mut rest)?;
+            let _lower_bound = int(&mut rest)?;
+            len
+        }
+        _ => return Err("multidimensional arrays are not supported".into()),
+    };
+    let mut elems = Vec::new();
+    for _ in 0..len {
+        let n = int(&mut rest)?;
+        elems.push(if n < 0 {
+            Datum::Null
+        } else {
+            decode(take(&mut rest, n as usize)?, element, true)?
+        });
+    }
+    Ok(Datum::Array(elems))
 }

@@ -85,6 +85,7 @@ fn field_type(t: &ColumnType) -> serde_json::Value {
         | ScalarType::Text
         | ScalarType::Interval
         | ScalarType::Jsonb
+        | ScalarType::Array(_)
         | ScalarType::Unknown => json!("string"),
     };
     if t.nullable {
