@@ -176,6 +176,33 @@ fn psql_describes_objects_as_postgres_does() {
         got[0]
     );
 
+    // One object described: a table (also with `+`), a view, a materialized view with its
+    // index, and the index; and the listings whose answers do not depend on the server's own
+    // objects (PostgreSQL lists no user functions or types either).
+    let described = [
+        r"\d orders",
+        r"\d+ orders",
+        r"\d big_orders",
+        r"\d per_item",
+        r"\d per_item_idx",
+        r"\df",
+        r"\dT",
+    ];
+    let got = psql_at(&runnel, &described);
+    assert_eq!(got, psql_at(&pg, &described));
+    assert!(
+        got[0].contains("id|integer") && got[4].contains("item|text|yes|item"),
+        "{got:?}"
+    );
+    // The listings of databases, roles and extensions run (their rows are the servers' own).
+    let own = [r"\l", r"\du", r"\dx"];
+    for (command, out) in own.iter().zip(psql_at(&runnel, &own)) {
+        assert!(
+            !out.contains("ERROR") && out.contains("materialize") == (*command != r"\dx"),
+            "{command}: {out}"
+        );
+    }
+
     let queries = [
         "SELECT table_schema, table_name, table_type FROM information_schema.tables \
          WHERE table_schema = 'public' ORDER BY table_name",

@@ -28,6 +28,9 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("default_transaction_isolation", "serializable"),
     ("is_superuser", "off"),
     ("max_identifier_length", "63"),
+    // Asked for by clients' catalog queries (SQLAlchemy's reflection, pgJDBC).
+    ("default_table_access_method", "heap"),
+    ("max_index_keys", "32"),
 ];
 
 /// The settings a server reports in ParameterStatus at startup, as Postgres does.

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::error::EvalError;
 use super::func::compare_for_order;
-use super::relation::{AggregateFunc, ColumnOrder, RankFunc};
+use super::relation::{AggOrder, AggregateFunc, ColumnOrder, RankFunc};
 use crate::repr::{Datum, Diff, Row, ScalarType};
 
 /// Computes one aggregate over a group given as (argument value, multiplicity) pairs.
@@ -53,41 +53,34 @@ pub fn aggregate<'a>(
             .unwrap_or(Datum::Null)),
         AggregateFunc::BoolAnd => Ok(present.map(|(v, _)| v.clone()).min().unwrap_or(Datum::Null)),
         AggregateFunc::BoolOr => Ok(present.map(|(v, _)| v.clone()).max().unwrap_or(Datum::Null)),
-        // Each value is `[value, separator]`; NULL values are skipped, and each value but the
-        // first is preceded by its separator (a NULL one adds nothing).
-        AggregateFunc::StringAgg => {
+        AggregateFunc::StringAgg { order } => {
+            // Each payload is `[value, separator]`; NULL values are skipped, and each value but
+            // the first is preceded by its separator (a NULL one adds nothing).
             let mut out: Option<String> = None;
-            for (v, d) in present {
-                let Datum::Array(pair) = v else {
-                    return Err(EvalError::Internal(format!("string_agg of {v:?}")));
-                };
-                let (Some(Datum::String(value)), sep) = (pair.first(), pair.get(1)) else {
+            for record in ordered(present, 0, order) {
+                let (Some(Datum::String(value)), sep) = payload(&record, order, 2) else {
                     continue;
                 };
-                for _ in 0..d {
-                    match &mut out {
-                        None => out = Some(value.clone()),
-                        Some(s) => {
-                            s.push_str(sep.and_then(Datum::as_str).unwrap_or(""));
-                            s.push_str(value);
-                        }
+                match &mut out {
+                    None => out = Some(value.clone()),
+                    Some(s) => {
+                        s.push_str(sep.and_then(Datum::as_str).unwrap_or(""));
+                        s.push_str(value);
                     }
                 }
             }
             Ok(out.map_or(Datum::Null, Datum::String))
         }
-        AggregateFunc::ArrayAgg { desc } => {
+        AggregateFunc::ArrayAgg { order } => {
             if rows == 0 {
                 return Ok(Datum::Null);
             }
-            let repeat = |(v, d): (&Datum, Diff)| std::iter::repeat_n(v.clone(), d as usize);
-            let values: Vec<Datum> = present.flat_map(repeat).collect();
-            let nulls = std::iter::repeat_n(Datum::Null, times(nulls).min(nulls) as usize);
-            Ok(Datum::Array(if desc {
-                nulls.chain(values.into_iter().rev()).collect()
-            } else {
-                values.into_iter().chain(nulls).collect()
-            }))
+            let nulls = times(nulls).min(nulls);
+            let values = ordered(present, nulls, order)
+                .iter()
+                .map(|record| payload(record, order, 1).0.cloned().unwrap_or(Datum::Null))
+                .collect();
+            Ok(Datum::Array(values))
         }
         AggregateFunc::Sum | AggregateFunc::Avg => {
             let items: Vec<(&Datum, Diff)> = present.collect();
@@ -127,6 +120,53 @@ pub fn aggregate<'a>(
                 }
             }
         }
+    }
+}
+
+/// The values of an ordered aggregate with their multiplicities, sorted as `order` says (NULL
+/// values, counted apart, with them), each repeated as often as it occurs.
+fn ordered<'a>(
+    present: impl Iterator<Item = (&'a Datum, Diff)>,
+    nulls: Diff,
+    order: AggOrder,
+) -> Vec<Datum> {
+    let mut items: Vec<(&Datum, Diff)> = present.collect();
+    if nulls > 0 {
+        items.push((&Datum::Null, nulls));
+    }
+    let field = |d: &'a Datum, i: usize| match d {
+        Datum::Array(fields) => fields.get(i).unwrap_or(&Datum::Null),
+        _ => &Datum::Null,
+    };
+    items.sort_by(|(a, _), (b, _)| {
+        if order.keys == 0 {
+            let (desc, nulls_last) = order.key(0);
+            return compare_for_order(a, b, desc, nulls_last);
+        }
+        (0..order.keys as usize)
+            .map(|i| {
+                let (desc, nulls_last) = order.key(i);
+                compare_for_order(field(a, i), field(b, i), desc, nulls_last)
+            })
+            .find(|c| c.is_ne())
+            .unwrap_or_else(|| a.cmp(b))
+    });
+    items
+        .into_iter()
+        .flat_map(|(v, d)| std::iter::repeat_n(v.clone(), d.max(0) as usize))
+        .collect()
+}
+
+/// The first of the `width` payload fields of an ordered aggregate's argument (what follows its
+/// sort keys), and the second if there is one: the value itself when there are no keys and one
+/// field.
+fn payload(record: &Datum, order: AggOrder, width: usize) -> (Option<&Datum>, Option<&Datum>) {
+    match record {
+        Datum::Array(fields) if order.keys > 0 || width > 1 => {
+            let at = order.keys as usize;
+            (fields.get(at), fields.get(at + 1))
+        }
+        value => (Some(value), None),
     }
 }
 

@@ -96,7 +96,7 @@ impl ArrayFunc {
         }
         let elems = |d: &Datum| -> Result<Vec<Datum>, EvalError> {
             match d {
-                Datum::Array(e) => Ok(e.clone()),
+                Datum::Array(e) | Datum::Vector(e) => Ok(e.clone()),
                 Datum::Null => Ok(Vec::new()),
                 other => Err(super::func::type_error(&self.name(), other)),
             }
@@ -105,9 +105,15 @@ impl ArrayFunc {
         Ok(match self {
             ArrayFunc::Build(_) => Datum::Array(args.to_vec()),
             ArrayFunc::Subscript => {
+                // Vectors count from 0, arrays from 1.
+                let base = if matches!(args[0], Datum::Vector(_)) {
+                    0
+                } else {
+                    1
+                };
                 let index = args[1].as_i64().unwrap_or(0);
                 let e = elems(&args[0])?;
-                usize::try_from(index - 1)
+                usize::try_from(index - base)
                     .ok()
                     .and_then(|i| e.get(i).cloned())
                     .unwrap_or(Datum::Null)
@@ -146,7 +152,10 @@ impl ArrayFunc {
                 Datum::Array(e)
             }
             ArrayFunc::ToString => {
-                let (Datum::Array(e), Some(sep)) = (&args[0], args[1].as_str()) else {
+                if args[0].is_null() {
+                    return Ok(Datum::Null);
+                }
+                let (e, Some(sep)) = (elems(&args[0])?, args[1].as_str()) else {
                     return Ok(Datum::Null);
                 };
                 let null = args.get(2).and_then(Datum::as_str);
@@ -182,8 +191,14 @@ impl ArrayFunc {
                 if n == 0 || !dimension_one(args) {
                     return Ok(Datum::Null);
                 }
+                let lower = if matches!(args[0], Datum::Vector(_)) {
+                    0
+                } else {
+                    1
+                };
                 Datum::Int32(match self {
-                    ArrayFunc::Lower => 1,
+                    ArrayFunc::Lower => lower,
+                    ArrayFunc::Upper => lower + n - 1,
                     _ => n,
                 })
             }

@@ -22,6 +22,9 @@ pub enum EvalError {
     InvalidRegex(String),
     #[error("{0}")]
     InvalidParameter(String),
+    /// A `reg*` cast of a name that names no object of its kind (`relation`, `type`, `schema`).
+    #[error("{0} named by the text does not exist")]
+    UnknownObject(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -37,6 +40,12 @@ impl EvalError {
             EvalError::MultipleRowsFromSubquery => "21000",
             EvalError::InvalidRegex(_) => "2201B",
             EvalError::InvalidParameter(_) => "22023",
+            EvalError::UnknownObject(kind) => match kind.as_str() {
+                "relation" => "42P01",
+                "schema" => "3F000",
+                "configuration parameter" => "42704",
+                _ => "42704",
+            },
             EvalError::Internal(_) => "XX000",
         }
     }

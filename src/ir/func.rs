@@ -112,6 +112,8 @@ pub enum Func {
     FormatType,
     /// Functions and operators on arrays.
     Array(super::array::ArrayFunc),
+    /// Functions that build JSON (not strict: NULL values become JSON nulls).
+    Json(super::json::JsonFunc),
 }
 
 impl Func {
@@ -156,6 +158,7 @@ impl Func {
             Func::Extract(f) => format!("extract_{f}"),
             Func::DatePart(f) => format!("date_part_{f}"),
             Func::Array(f) => f.name(),
+            Func::Json(f) => f.name().to_string(),
             other => format!("{other:?}").to_lowercase(),
         }
     }
@@ -182,6 +185,7 @@ impl Func {
                 | Func::Now
                 | Func::QuoteNullable
                 | Func::FormatType
+                | Func::Json(_)
         )
     }
 
@@ -197,6 +201,7 @@ impl Func {
             .unwrap_or(ScalarType::Unknown);
         let scalar = match self {
             Func::Array(f) => return f.output_type(args),
+            Func::Json(_) => return ColumnType::new(ScalarType::Jsonb, false),
             Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
                 arithmetic_type(self, first, args.get(1).map(|a| a.scalar).unwrap_or(first))
             }
@@ -294,6 +299,7 @@ impl Func {
     pub fn eval(&self, args: &[Datum]) -> Result<Datum, EvalError> {
         match self {
             Func::Array(f) => return f.eval(args),
+            Func::Json(f) => return f.eval(args),
             Func::IsNull => return Ok(Datum::Bool(args[0].is_null())),
             Func::IsTrue => return Ok(Datum::Bool(args[0] == Datum::Bool(true))),
             Func::IsFalse => return Ok(Datum::Bool(args[0] == Datum::Bool(false))),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod eval;
 mod explain;
 pub mod func;
+pub mod json;
 pub mod quote;
 pub mod relation;
 pub mod scalar;

@@ -32,12 +32,40 @@ pub enum AggregateFunc {
     Avg,
     BoolAnd,
     BoolOr,
-    StringAgg,
-    /// `array_agg(x)`, NULLs included, its elements in the order of their values (ascending,
-    /// NULLs last; or descending, NULLs first, for `array_agg(x ORDER BY x DESC)`).
-    ArrayAgg {
-        desc: bool,
+    /// `string_agg(value, separator [ORDER BY ...])`: each argument is `[keys..., value,
+    /// separator]`.
+    StringAgg {
+        order: AggOrder,
     },
+    /// `array_agg(x [ORDER BY ...])`, NULLs included: each argument is `x`, or `[keys..., x]`
+    /// when ordered by other keys.
+    ArrayAgg {
+        order: AggOrder,
+    },
+}
+
+/// How `array_agg` and `string_agg` order their values. With `keys` above 0 each argument is a
+/// record (an array value) whose first `keys` fields are sort keys, bit `i` of `desc` and
+/// `nulls_first` saying how key `i` sorts; ties are broken by the whole record. With no keys the
+/// values sort by themselves (bit 0 saying how). Postgres leaves the order unspecified without
+/// `ORDER BY`; Runnel's is then the values' ascending order.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct AggOrder {
+    pub keys: u8,
+    pub desc: u16,
+    pub nulls_first: u16,
+}
+
+impl AggOrder {
+    /// The most sort keys one aggregate call may have.
+    pub const MAX_KEYS: usize = 16;
+
+    /// The sort of key `i`: (descending, NULLs last), for `compare_for_order`.
+    pub fn key(&self, i: usize) -> (bool, bool) {
+        (self.desc >> i & 1 == 1, self.nulls_first >> i & 1 == 0)
+    }
 }
 
 impl AggregateFunc {
@@ -60,7 +88,9 @@ impl AggregateFunc {
             },
             AggregateFunc::Min | AggregateFunc::Max => input,
             AggregateFunc::BoolAnd | AggregateFunc::BoolOr => Bool,
-            AggregateFunc::StringAgg => Text,
+            AggregateFunc::StringAgg { .. } => Text,
+            // A record of keys and value is typed as an array of the value's type already.
+            AggregateFunc::ArrayAgg { order } if order.keys > 0 => input,
             AggregateFunc::ArrayAgg { .. } => input.array_of().unwrap_or(Unknown),
         };
         ColumnType::new(scalar, true)
@@ -76,7 +106,7 @@ impl AggregateFunc {
             AggregateFunc::Avg => "avg",
             AggregateFunc::BoolAnd => "bool_and",
             AggregateFunc::BoolOr => "bool_or",
-            AggregateFunc::StringAgg => "string_agg",
+            AggregateFunc::StringAgg { .. } => "string_agg",
             AggregateFunc::ArrayAgg { .. } => "array_agg",
         }
     }

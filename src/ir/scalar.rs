@@ -204,6 +204,39 @@ impl ScalarExpr {
     }
 
     /// The columns the expression reads.
+    /// `a IS NOT DISTINCT FROM b` over two columns: equality that matches NULL to NULL, which is
+    /// what a join key means (SQL's `=` does not match NULLs).
+    pub fn same(a: usize, b: usize) -> ScalarExpr {
+        ScalarExpr::call(
+            Func::Not,
+            vec![ScalarExpr::call(
+                Func::IsDistinctFrom,
+                vec![ScalarExpr::Column(a), ScalarExpr::Column(b)],
+            )],
+        )
+    }
+
+    /// The two columns of a `same(a, b)`.
+    pub fn as_same(&self) -> Option<(usize, usize)> {
+        let ScalarExpr::Call {
+            func: Func::Not,
+            args,
+        } = self
+        else {
+            return None;
+        };
+        match args.as_slice() {
+            [ScalarExpr::Call {
+                func: Func::IsDistinctFrom,
+                args,
+            }] => match args.as_slice() {
+                [ScalarExpr::Column(a), ScalarExpr::Column(b)] => Some((*a, *b)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     pub fn support(&self) -> Vec<usize> {
         let mut cols = Vec::new();
         self.visit(&mut |e| {

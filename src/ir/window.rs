@@ -26,6 +26,10 @@ pub enum TableFunc {
     /// `generate_subscripts(array, dim)`: the subscripts of the elements (none for a dimension
     /// other than 1).
     GenerateSubscripts,
+    /// Several functions in lockstep (set-returning functions side by side in a select list),
+    /// each with its number of arguments: row `i` holds each function's row `i`, or NULLs for
+    /// those with fewer rows.
+    Zip { funcs: Vec<(TableFunc, usize)> },
 }
 
 impl TableFunc {
@@ -40,6 +44,20 @@ impl TableFunc {
             TableFunc::GenerateSubscripts => {
                 return vec![ColumnType::new(ScalarType::Int32, false)];
             }
+            TableFunc::Zip { funcs } => {
+                let mut rest = args;
+                let mut out = Vec::new();
+                for (f, n) in funcs {
+                    let (mine, others) = rest.split_at((*n).min(rest.len()));
+                    rest = others;
+                    out.extend(
+                        f.output_types(mine)
+                            .into_iter()
+                            .map(|t| ColumnType::new(t.scalar, true)),
+                    );
+                }
+                return out;
+            }
             TableFunc::Tumble { .. } | TableFunc::Hop { .. } => {}
         }
         vec![ColumnType::new(time, false), ColumnType::new(time, false)]
@@ -48,7 +66,7 @@ impl TableFunc {
     /// The rows of new columns for one input row's argument values. A NULL time is in no window.
     pub fn eval(&self, args: &[Datum]) -> Result<Vec<Row>, EvalError> {
         let elements = || match args.first() {
-            Some(Datum::Array(e)) => e.clone(),
+            Some(Datum::Array(e) | Datum::Vector(e)) => e.clone(),
             _ => Vec::new(),
         };
         let time = args.first().unwrap_or(&Datum::Null);
@@ -57,14 +75,48 @@ impl TableFunc {
             Ok(vec![from_micros(start, time)?, from_micros(end, time)?])
         };
         match *self {
+            TableFunc::Zip { ref funcs } => {
+                let mut rest = args;
+                let mut outputs = Vec::new();
+                for (f, n) in funcs {
+                    let (mine, others) = rest.split_at((*n).min(rest.len()));
+                    rest = others;
+                    let width = f
+                        .output_types(&vec![ColumnType::new(ScalarType::Unknown, true); *n])
+                        .len();
+                    outputs.push((f.eval(mine)?, width));
+                }
+                let rows = outputs
+                    .iter()
+                    .map(|(rows, _)| rows.len())
+                    .max()
+                    .unwrap_or(0);
+                Ok((0..rows)
+                    .map(|i| {
+                        outputs
+                            .iter()
+                            .flat_map(|(rows, width)| match rows.get(i) {
+                                Some(row) => row.clone(),
+                                None => vec![Datum::Null; *width],
+                            })
+                            .collect()
+                    })
+                    .collect())
+            }
             TableFunc::GenerateSeries => super::series::generate_series(args),
             TableFunc::Unnest => Ok(elements().into_iter().map(|e| vec![e]).collect()),
             TableFunc::GenerateSubscripts => {
                 if args.get(1).and_then(Datum::as_i64) != Some(1) {
                     return Ok(vec![]);
                 }
+                // Vectors count from 0, arrays from 1.
+                let lower = if matches!(args.first(), Some(Datum::Vector(_))) {
+                    0
+                } else {
+                    1
+                };
                 let n = elements().len() as i32;
-                Ok((1..=n).map(|i| vec![Datum::Int32(i)]).collect())
+                Ok((lower..lower + n).map(|i| vec![Datum::Int32(i)]).collect())
             }
             TableFunc::Tumble { size } => match to_micros(time)? {
                 Some(t) => Ok(vec![window(bin(t, size, 0), size)?]),
@@ -94,6 +146,7 @@ impl TableFunc {
             TableFunc::GenerateSeries => "generate_series",
             TableFunc::Unnest => "unnest",
             TableFunc::GenerateSubscripts => "generate_subscripts",
+            TableFunc::Zip { .. } => "zip",
         }
     }
 }
@@ -108,6 +161,10 @@ impl std::fmt::Display for TableFunc {
                 Interval::new(0, 0, *slide),
                 Interval::new(0, 0, *size)
             ),
+            TableFunc::Zip { funcs } => {
+                let names: Vec<String> = funcs.iter().map(|(f, _)| f.to_string()).collect();
+                write!(f, "zip({})", names.join(", "))
+            }
             other => write!(f, "{}", other.name()),
         }
     }

@@ -54,14 +54,9 @@ fn flatten(e: RelExpr, inputs: &mut Vec<RelExpr>, preds: &mut Vec<ScalarExpr>) {
             flatten(*left, inputs, preds);
             let right_offset: usize = inputs.iter().map(RelExpr::arity).sum();
             flatten(*right, inputs, preds);
+            // A key matches NULL to NULL: it becomes `IS NOT DISTINCT FROM`, not SQL's `=`.
             for (l, r) in keys {
-                preds.push(ScalarExpr::call(
-                    Func::Eq,
-                    vec![
-                        ScalarExpr::Column(offset + l),
-                        ScalarExpr::Column(right_offset + r),
-                    ],
-                ));
+                preds.push(ScalarExpr::same(offset + l, right_offset + r));
             }
         }
         RelExpr::Filter { input, predicates }
@@ -149,7 +144,8 @@ fn reorder(inputs: Vec<RelExpr>, preds: Vec<ScalarExpr>) -> RelExpr {
 
 /// Whether `p` equates two columns.
 fn is_equality(p: &ScalarExpr) -> bool {
-    matches!(p, ScalarExpr::Call { func: Func::Eq, args } if matches!(args.as_slice(), [ScalarExpr::Column(_), ScalarExpr::Column(_)]))
+    p.as_same().is_some()
+        || matches!(p, ScalarExpr::Call { func: Func::Eq, args } if matches!(args.as_slice(), [ScalarExpr::Column(_), ScalarExpr::Column(_)]))
 }
 
 #[cfg(test)]

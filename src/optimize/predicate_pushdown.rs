@@ -82,6 +82,15 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
                     let mut p = p;
                     p.permute(&|c| c - la);
                     rp.push(p);
+                } else if let Some((a, b)) = p
+                    .as_same()
+                    .filter(|(a, b)| (*a.min(b) < la) && (*a.max(b) >= la))
+                {
+                    // Exactly what a key means: it needs no filter after the join.
+                    let k = (a.min(b), a.max(b) - la);
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
                 } else {
                     for k in crate::plan::equi_keys(&p, la, &types) {
                         if !keys.contains(&k) {

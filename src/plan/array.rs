@@ -241,8 +241,11 @@ impl ExprCx<'_, '_> {
                     "array_append" => (true, false),
                     _ => (false, true),
                 };
-                let got = (lt.scalar.element().is_some(), rt.scalar.element().is_some());
-                if got != wanted {
+                // An untyped literal may be either.
+                let is_array = |t: ScalarType| t.element().is_some() || t == ScalarType::Unknown;
+                let fits =
+                    |t: ScalarType, want: bool| is_array(t) == want || t == ScalarType::Unknown;
+                if !(fits(lt.scalar, wanted.0) && fits(rt.scalar, wanted.1)) {
                     return Err(PlanError::UndefinedFunction(format!(
                         "{name}({}, {})",
                         lt.scalar.name(),

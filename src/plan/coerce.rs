@@ -112,8 +112,9 @@ fn catalog_type(name: &str) -> Option<ScalarType> {
         "oid" | "regclass" | "regtype" | "regproc" | "regprocedure" | "regnamespace"
         | "regrole" | "xid" | "cid" => ScalarType::Int32,
         "char" | "aclitem" | "pg_node_tree" => ScalarType::Text,
-        "int2vector" => ScalarType::Int16.array_of()?,
-        "oidvector" | "_oid" => int_array?,
+        "int2vector" => ScalarType::Int2Vector,
+        "oidvector" => ScalarType::OidVector,
+        "_oid" => int_array?,
         "_aclitem" | "_name" | "_char" | "_varchar" => ScalarType::Text.array_of()?,
         _ => {
             let element = name.strip_prefix('_')?;

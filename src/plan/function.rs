@@ -6,6 +6,7 @@ use sqlparser::ast::{self, Expr, Value};
 use super::coerce::cast;
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
+use crate::ir::json::JsonFunc;
 use crate::ir::{AggregateFunc, Func, ScalarExpr};
 use crate::repr::{Datum, ScalarType};
 
@@ -152,17 +153,35 @@ impl ExprCx<'_, '_> {
                 return Ok(ScalarExpr::Literal(Datum::String(v), ScalarType::Text));
             }
             "current_setting" if n == 1 || n == 2 => {
-                let setting = match &args[0] {
-                    Expr::Value(v) => match &v.value {
-                        Value::SingleQuotedString(s) => s.to_lowercase(),
-                        _ => return unsupported("current_setting of a non-literal name"),
-                    },
-                    _ => return unsupported("current_setting of a non-literal name"),
-                };
                 let missing_ok =
                     n == 2 && matches!(&args[1], Expr::Value(v) if v.value == Value::Boolean(true));
                 let pcx = self.qcx.pcx;
                 pcx.reads_system.set(true);
+                let setting = match &args[0] {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => s.to_lowercase(),
+                        _ => String::new(),
+                    },
+                    _ => String::new(),
+                };
+                // A name known only as the query runs (a parameter): looked up among the
+                // settings as they are when the query is planned.
+                if setting.is_empty() {
+                    let name = self.plan_as(&args[0], text, &name)?;
+                    let values = crate::coord::session::DEFAULTS
+                        .iter()
+                        .filter_map(|(s, _)| Some((s.to_string(), pcx.settings?(s)?)))
+                        .collect();
+                    let missing = if missing_ok {
+                        ScalarExpr::null(text)
+                    } else {
+                        ScalarExpr::Error(
+                            crate::ir::EvalError::UnknownObject("configuration parameter".into()),
+                            text,
+                        )
+                    };
+                    return Ok(super::system::lookup_text(name, values, missing));
+                }
                 let value = pcx.settings.and_then(|get| get(&setting));
                 return match value {
                     Some(v) => Ok(ScalarExpr::Literal(Datum::String(v), ScalarType::Text)),
@@ -179,6 +198,25 @@ impl ExprCx<'_, '_> {
                     "generate_series inside an expression (use it in FROM, or alone as a \
                      select-list item)",
                 )
+            }
+            "json_build_object" | "jsonb_build_object" | "json_build_array"
+            | "jsonb_build_array" => {
+                let f = if name.ends_with("object") {
+                    JsonFunc::BuildObject
+                } else {
+                    JsonFunc::BuildArray
+                };
+                let mut planned = Vec::new();
+                for a in &args {
+                    let (s, t) = self.plan_typed(a)?;
+                    // An untyped literal is text, as Postgres resolves it here.
+                    let to = match t.scalar {
+                        ScalarType::Unknown => ScalarType::Text,
+                        known => known,
+                    };
+                    planned.push(cast(s, t.scalar, to));
+                }
+                return Ok(ScalarExpr::call(Func::Json(f), planned));
             }
             "quote_ident" => (simple(Func::QuoteIdent, &[1])?, vec![Some(text)]),
             "quote_literal" => (simple(Func::QuoteLiteral, &[1])?, vec![Some(text)]),
@@ -340,8 +378,12 @@ pub fn aggregate_func(name: &str) -> Option<AggregateFunc> {
         "avg" => AggregateFunc::Avg,
         "bool_and" | "every" => AggregateFunc::BoolAnd,
         "bool_or" => AggregateFunc::BoolOr,
-        "string_agg" => AggregateFunc::StringAgg,
-        "array_agg" => AggregateFunc::ArrayAgg { desc: false },
+        "string_agg" => AggregateFunc::StringAgg {
+            order: Default::default(),
+        },
+        "array_agg" => AggregateFunc::ArrayAgg {
+            order: Default::default(),
+        },
         _ => return None,
     })
 }

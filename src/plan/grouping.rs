@@ -3,7 +3,6 @@
 
 use sqlparser::ast::{self, Expr, SelectItem};
 
-use super::array::value_order;
 use super::coerce::cast;
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
@@ -12,6 +11,7 @@ use super::next_local_id;
 use super::query::{ordinal, QueryCx};
 use super::scope::{Scope, ScopeItem};
 use crate::ir::array::ArrayFunc;
+use crate::ir::relation::AggOrder;
 use crate::ir::{AggregateExpr, AggregateFunc, Func, RelExpr, ScalarExpr};
 use crate::parse::normalize_ident;
 use crate::repr::{Datum, ScalarType};
@@ -154,35 +154,65 @@ pub(super) fn plan_grouping<'a, 'c>(
         let func = aggregate_func(&name).expect("collected as an aggregate");
         let distinct = matches!(&f.args, ast::FunctionArguments::List(l) if matches!(l.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)));
         let args = function_args(f)?;
-        // Refused rather than ignored: the answer would silently differ from Postgres'.
-        let mut func = func;
+        // ORDER BY inside array_agg and string_agg; refused elsewhere rather than ignored (the
+        // answer would silently differ from Postgres').
+        let mut sort_keys = Vec::new();
+        let mut order = AggOrder::default();
         if let ast::FunctionArguments::List(l) = &f.args {
             for clause in &l.clauses {
-                match (clause, &mut func, args.as_slice()) {
-                    (
-                        ast::FunctionArgumentClause::OrderBy(order),
-                        AggregateFunc::ArrayAgg { desc },
-                        [arg],
-                    ) => {
-                        *desc = value_order(order, |e| e == arg)?;
-                    }
-                    _ => return unsupported(format!("{clause} inside an aggregate call ({name})")),
+                let ast::FunctionArgumentClause::OrderBy(items) = clause else {
+                    return unsupported(format!("{clause} inside an aggregate call ({name})"));
+                };
+                if !matches!(
+                    func,
+                    AggregateFunc::ArrayAgg { .. } | AggregateFunc::StringAgg { .. }
+                ) {
+                    return unsupported(format!("ORDER BY inside {name}"));
                 }
+                if items.len() > AggOrder::MAX_KEYS {
+                    return unsupported(format!(
+                        "more than {} ORDER BY keys in {name}",
+                        AggOrder::MAX_KEYS
+                    ));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+                    if matches!(item.options.sort, Some(ast::OrderBySort::Using(_))) {
+                        return unsupported(format!("ORDER BY ... USING inside {name}"));
+                    }
+                    order.desc |= (desc as u16) << i;
+                    order.nulls_first |= (item.options.nulls_first.unwrap_or(desc) as u16) << i;
+                    let (key, t) = cx.plan_typed(&item.expr)?;
+                    sort_keys.push(cast(
+                        key,
+                        t.scalar,
+                        if t.scalar == ScalarType::Unknown {
+                            ScalarType::Text
+                        } else {
+                            t.scalar
+                        },
+                    ));
+                }
+                order.keys = items.len() as u8;
             }
         }
+        let func = match func {
+            AggregateFunc::ArrayAgg { .. } => AggregateFunc::ArrayAgg { order },
+            AggregateFunc::StringAgg { .. } => AggregateFunc::StringAgg { order },
+            other => other,
+        };
         let (func, arg) = match (func, args.as_slice()) {
             (AggregateFunc::Count, [Expr::Wildcard(_)]) | (AggregateFunc::Count, []) => {
                 (AggregateFunc::CountAll, ScalarExpr::null(ScalarType::Bool))
             }
-            // Each value travels with its row's separator (the one written before it).
-            (AggregateFunc::StringAgg, [e, sep]) => {
+            // Each value travels with its sort keys and its row's separator (the one written
+            // before it).
+            (AggregateFunc::StringAgg { .. }, [e, sep]) => {
                 let value = cx.plan_as(e, ScalarType::Text, "string_agg")?;
                 let sep = cx.plan_as(sep, ScalarType::Text, "string_agg")?;
-                let pair = ScalarExpr::call(
-                    Func::Array(ArrayFunc::Build(ScalarType::Text)),
-                    vec![value, sep],
-                );
-                (func, pair)
+                let mut fields = std::mem::take(&mut sort_keys);
+                fields.extend([value, sep]);
+                (func, record(ScalarType::Text, fields))
             }
             (_, [e]) => {
                 let (mut s, t) = cx.plan_typed(e)?;
@@ -211,7 +241,18 @@ pub(super) fn plan_grouping<'a, 'c>(
                         t.scalar.name()
                     )));
                 }
-                (func, s)
+                if sort_keys.is_empty() {
+                    (func, s)
+                } else {
+                    let element = if t.scalar == ScalarType::Unknown {
+                        ScalarType::Text
+                    } else {
+                        t.scalar
+                    };
+                    let mut fields = std::mem::take(&mut sort_keys);
+                    fields.push(s);
+                    (func, record(element, fields))
+                }
             }
             _ => {
                 return Err(PlanError::UndefinedFunction(format!(
@@ -313,4 +354,10 @@ pub(super) fn plan_grouping<'a, 'c>(
     );
     post.pre_agg_scope = Some(scope);
     Ok(post)
+}
+
+/// The argument of an ordered aggregate: its sort keys and payload as one array value, typed as
+/// an array of the payload's type.
+fn record(payload: ScalarType, fields: Vec<ScalarExpr>) -> ScalarExpr {
+    ScalarExpr::call(Func::Array(ArrayFunc::Build(payload)), fields)
 }

@@ -599,9 +599,9 @@ pub fn plan_select(
 
     super::ranking::plan_ranking(&mut cx, &s.projection)?;
 
-    // A set-returning function in the select list gives each row once per value, as in
-    // Postgres; several would be evaluated in lockstep there, which is not done here.
-    let mut srf = None;
+    // Set-returning functions in the select list give each row once per value, as in
+    // Postgres; several are evaluated in lockstep (the shorter padded with NULLs).
+    let mut calls = Vec::new();
     for (i, item) in s.projection.iter().enumerate() {
         let call = match item {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
@@ -609,20 +609,24 @@ pub fn plan_select(
             }
             _ => None,
         };
-        if let Some((name, args)) = call {
-            if srf.is_some() {
-                return unsupported("more than one set-returning function in the select list");
-            }
-            srf = Some((i, super::series::plan_in(&mut cx, name, args)?));
+        if let Some(call) = call {
+            calls.push((i, call));
         }
     }
+    let srf_columns = if calls.is_empty() {
+        Vec::new()
+    } else {
+        let planned: Vec<_> = calls.iter().map(|(_, c)| c.clone()).collect();
+        let columns = super::series::plan_in(&mut cx, &planned)?;
+        calls.iter().map(|(i, _)| *i).zip(columns).collect()
+    };
 
     // The select list.
     let mut outputs = Vec::new();
     let mut names = Vec::new();
     let mut output_exprs: Vec<Option<Expr>> = Vec::new();
     for (i, item) in s.projection.iter().enumerate() {
-        if let Some((at, col)) = srf.filter(|(at, _)| *at == i) {
+        if let Some(&(at, col)) = srf_columns.iter().find(|(at, _)| *at == i) {
             let (e, name) = match item {
                 SelectItem::ExprWithAlias { expr, alias } => (expr, normalize_ident(alias)),
                 SelectItem::UnnamedExpr(e) => (e, column_name(e)),

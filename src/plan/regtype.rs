@@ -15,7 +15,7 @@ use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use super::system;
 use crate::ir::func::{OWNER, OWNER_OID};
-use crate::ir::{Func, ScalarExpr};
+use crate::ir::{EvalError, Func, ScalarExpr};
 use crate::repr::{Datum, ScalarType};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,8 +29,10 @@ pub enum RegType {
 
 /// The `reg*` type a SQL type name denotes, if any.
 pub fn reg_type(dt: &DataType) -> Option<RegType> {
-    let DataType::Custom(name, _) = dt else {
-        return None;
+    let name = match dt {
+        DataType::Regclass => return Some(RegType::Class),
+        DataType::Custom(name, _) => name,
+        _ => return None,
     };
     let last = name.0.last()?.to_string().replace('"', "").to_lowercase();
     Some(match last.as_str() {
@@ -62,7 +64,8 @@ impl ExprCx<'_, '_> {
         let name = match &folded {
             ScalarExpr::Literal(Datum::String(name), _) => name.clone(),
             ScalarExpr::Literal(Datum::Null, _) => return Ok(ScalarExpr::null(ScalarType::Int32)),
-            _ => return unsupported("a cast of a non-constant text to an object identifier type"),
+            // A parameter or column: looked up as the query runs, among the names known now.
+            _ => return self.reg_oid_at_run_time(folded, reg),
         };
         let oid = match name.trim().parse::<i32>() {
             Ok(oid) => oid,
@@ -107,6 +110,44 @@ impl ExprCx<'_, '_> {
                 unsupported("regproc from a function name (Runnel lists no functions in pg_proc)")
             }
         }
+    }
+
+    /// `text::regclass` (or `regtype`, `regnamespace`) for a text known only as the query runs:
+    /// the oid of the name among those the catalog holds when the query is planned, else the
+    /// error the `reg*` input function gives.
+    fn reg_oid_at_run_time(&self, name: ScalarExpr, reg: RegType) -> PlanResult<ScalarExpr> {
+        let pcx = self.qcx.pcx;
+        pcx.reads_system.set(true);
+        let (names, missing) = match reg {
+            RegType::Class => (
+                system::relation_name_oids(pcx),
+                EvalError::UnknownObject("relation".into()),
+            ),
+            RegType::Type => (
+                system::type_names(),
+                EvalError::UnknownObject("type".into()),
+            ),
+            RegType::Namespace => (
+                system::schema_oids(pcx),
+                EvalError::UnknownObject("schema".into()),
+            ),
+            RegType::Role | RegType::Proc => {
+                return unsupported("a cast of a non-constant text to regrole or regproc")
+            }
+        };
+        let oid = system::lookup_oid(name.clone(), names);
+        let unknown = ScalarExpr::call(
+            Func::And,
+            vec![
+                ScalarExpr::call(Func::IsNull, vec![oid.clone()]),
+                ScalarExpr::call(Func::Not, vec![ScalarExpr::call(Func::IsNull, vec![name])]),
+            ],
+        );
+        Ok(ScalarExpr::If {
+            cond: Box::new(unknown),
+            then: Box::new(ScalarExpr::Error(missing, ScalarType::Int32)),
+            els: Box::new(oid),
+        })
     }
 
     /// The name an oid prints as, in the type `reg`; an unknown oid prints as its digits.

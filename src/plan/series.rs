@@ -17,10 +17,21 @@ use crate::parse::normalize_ident;
 use crate::repr::{ColumnType, ScalarType};
 
 /// A set-returning function's name, its arguments and alias, as a `FROM` item.
-pub(super) type Call<'a> = (&'static str, &'a [FunctionArg], Option<&'a ast::TableAlias>);
+pub(super) type Call<'a> = (&'static str, Vec<ast::Expr>, Option<&'a ast::TableAlias>);
 
 /// The set-returning function a `FROM` item calls; None for anything else.
 pub(super) fn call(tf: &TableFactor) -> Option<Call<'_>> {
+    // `unnest(a)` in FROM is parsed as its own kind of item.
+    if let TableFactor::UNNEST {
+        alias,
+        array_exprs,
+        with_offset: false,
+        with_ordinality: false,
+        ..
+    } = tf
+    {
+        return Some(("unnest", array_exprs.clone(), alias.as_ref()));
+    }
     let (name, args, alias) = match tf {
         TableFactor::Table {
             name,
@@ -33,7 +44,17 @@ pub(super) fn call(tf: &TableFactor) -> Option<Call<'_>> {
         } => (name, &args[..], alias),
         _ => return None,
     };
-    Some((srf_name(name)?, args, alias.as_ref()))
+    Some((srf_name(name)?, plain_args(args)?, alias.as_ref()))
+}
+
+/// The arguments of a call, when they are all plain expressions.
+fn plain_args(args: &[FunctionArg]) -> Option<Vec<ast::Expr>> {
+    args.iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The set-returning function a name denotes.
@@ -54,7 +75,7 @@ pub(super) fn plan(
     (name, args, alias): Call,
 ) -> PlanResult<(RelExpr, Scope)> {
     let mut cx = ExprCx::new(qcx, input, scope, name);
-    plan_in(&mut cx, name, args)?;
+    plan_in(&mut cx, &[(name, args)])?;
     let (rel, mut scope) = cx.finish();
     // A function returning one column names it after the alias, as in Postgres.
     let (table, column) = match alias {
@@ -76,42 +97,55 @@ pub(super) fn plan(
     ))
 }
 
-/// A set-returning function as a select-list item: its name and arguments, if `e` calls one.
-pub(super) fn select_item_call(e: &ast::Expr) -> Option<(&'static str, &[FunctionArg])> {
+/// A set-returning function's name and arguments, as a select-list item.
+pub(super) type SelectCall = (&'static str, Vec<ast::Expr>);
+
+/// A set-returning function as a select-list item, if `e` calls one.
+pub(super) fn select_item_call(e: &ast::Expr) -> Option<SelectCall> {
     match e {
         ast::Expr::Function(f) => match &f.args {
-            ast::FunctionArguments::List(l) => Some((srf_name(&f.name)?, &l.args)),
+            ast::FunctionArguments::List(l) => Some((srf_name(&f.name)?, plain_args(&l.args)?)),
             _ => None,
         },
         _ => None,
     }
 }
 
-/// Appends to `cx`'s relation one row per value of the function `name` of `args` (planned in
-/// `cx`), in a new column, whose index it returns; the column is hidden from names.
-pub(super) fn plan_in(cx: &mut ExprCx, name: &str, args: &[FunctionArg]) -> PlanResult<usize> {
-    let exprs: Vec<&ast::Expr> = args
-        .iter()
-        .map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(e),
-            _ => Err(PlanError::Syntax(format!("{name} takes plain arguments"))),
-        })
-        .collect::<PlanResult<_>>()?;
-    let (func, args, of) = match name {
-        "generate_series" => series(cx, &exprs)?,
-        _ => array_elements(cx, name, &exprs)?,
+/// Appends to `cx`'s relation one row per value of the functions of `calls` (planned in `cx`;
+/// several in lockstep), one new column each, whose indexes it returns; the columns are hidden
+/// from names.
+pub(super) fn plan_in(cx: &mut ExprCx, calls: &[SelectCall]) -> PlanResult<Vec<usize>> {
+    let mut funcs = Vec::new();
+    let mut all_args = Vec::new();
+    let mut types = Vec::new();
+    for (name, args) in calls {
+        let exprs: Vec<&ast::Expr> = args.iter().collect();
+        let (func, args, of) = match *name {
+            "generate_series" => series(cx, &exprs)?,
+            _ => array_elements(cx, name, &exprs)?,
+        };
+        funcs.push((func, args.len()));
+        all_args.extend(args);
+        types.push(of);
+    }
+    let func = match funcs.as_slice() {
+        [(one, _)] => one.clone(),
+        _ => TableFunc::Zip { funcs },
     };
     let input = std::mem::replace(&mut cx.rel, RelExpr::unit());
     cx.rel = RelExpr::FlatMap {
         input: Box::new(input),
         func,
-        args,
+        args: all_args,
     };
-    cx.types.push(of);
-    let mut item = Scope::from_names(None, &[name.to_string()]);
-    item.items[0].hidden = true;
-    cx.scope = std::mem::take(&mut cx.scope).concat(item);
-    Ok(cx.types.len() - 1)
+    let first = cx.types.len();
+    for ((name, _), of) in calls.iter().zip(types) {
+        cx.types.push(of);
+        let mut item = Scope::from_names(None, &[name.to_string()]);
+        item.items[0].hidden = true;
+        cx.scope = std::mem::take(&mut cx.scope).concat(item);
+    }
+    Ok((first..cx.types.len()).collect())
 }
 
 /// `unnest(array)`: its elements; `generate_subscripts(array, dim)`: their subscripts.

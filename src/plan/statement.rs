@@ -162,6 +162,10 @@ pub enum Plan {
     CloseCursor {
         name: Option<String>,
     },
+    /// `DEALLOCATE [PREPARE] name | ALL`: forget a session's prepared statement (all of them).
+    Deallocate {
+        name: Option<String>,
+    },
     Show(ShowKind),
     CopySubscribe(Box<Plan>),
     Copy(super::copy::CopyPlan),
@@ -791,6 +795,10 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             },
         }),
         Ast::Discard { .. } => Ok(Plan::Empty),
+        Ast::Deallocate { name, .. } => Ok(Plan::Deallocate {
+            name: (name.quote_style.is_some() || !name.value.eq_ignore_ascii_case("all"))
+                .then(|| normalize_ident(name)),
+        }),
         other => unsupported(first_words(&other.to_string())),
     }
 }

@@ -13,6 +13,7 @@ use super::coerce::coerce_all;
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
 use super::query::{lower_subquery, plan_query, QueryCx};
+use crate::ir::relation::AggOrder;
 use crate::ir::{AggregateExpr, AggregateFunc, EvalError, Func, RelExpr, ScalarExpr};
 use crate::parse::normalize_ident;
 use crate::repr::{ColumnType, Datum, ScalarType};
@@ -245,7 +246,13 @@ impl ExprCx<'_, '_> {
             input: Box::new(rows),
             group_key: (0..p).collect(),
             aggregates: vec![AggregateExpr {
-                func: AggregateFunc::ArrayAgg { desc },
+                func: AggregateFunc::ArrayAgg {
+                    order: AggOrder {
+                        keys: 0,
+                        desc: desc as u16,
+                        nulls_first: desc as u16,
+                    },
+                },
                 expr: ScalarExpr::Column(p),
                 distinct: false,
             }],

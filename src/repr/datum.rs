@@ -34,6 +34,8 @@ pub enum Datum {
     /// A one-dimensional array (lower bound 1); elements may be NULL. Ordered element by
     /// element, a prefix first, as Postgres orders arrays.
     Array(Vec<Datum>),
+    /// An `int2vector` or `oidvector`: elements of one integer type, subscripts from 0.
+    Vector(Vec<Datum>),
 }
 
 impl Datum {
@@ -61,6 +63,10 @@ impl Datum {
             Datum::Bytes(_) => ScalarType::Bytea,
             // The element type of an empty or all-NULL array is not in the value.
             Datum::Array(elems) => elems.iter().find_map(Datum::scalar_type)?.array_of()?,
+            Datum::Vector(elems) => match elems.first()? {
+                Datum::Int16(_) => ScalarType::Int2Vector,
+                _ => ScalarType::OidVector,
+            },
         })
     }
 

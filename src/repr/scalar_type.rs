@@ -25,6 +25,11 @@ pub enum ScalarType {
     /// is a `'static` reference to one of the constants of `array_of`, which keeps the type
     /// `Copy`.
     Array(#[serde(with = "element")] &'static ScalarType),
+    /// Postgres' `int2vector` and `oidvector` (of `pg_index` and `pg_proc`): arrays of
+    /// `smallint` and of oids (integers here) whose subscripts start at 0, printed with spaces
+    /// between the elements (`1 2`).
+    Int2Vector,
+    OidVector,
 }
 
 /// Serde for an array's element type: written as the type itself, read back as the static
@@ -87,7 +92,7 @@ impl ScalarType {
             Interval => &Interval,
             Jsonb => &Jsonb,
             Bytea => &Bytea,
-            Unknown | Array(_) => return None,
+            Unknown | Array(_) | Int2Vector | OidVector => return None,
         }))
     }
 
@@ -95,6 +100,8 @@ impl ScalarType {
     pub fn element(self) -> Option<ScalarType> {
         match self {
             ScalarType::Array(e) => Some(*e),
+            ScalarType::Int2Vector => Some(ScalarType::Int16),
+            ScalarType::OidVector => Some(ScalarType::Int32),
             _ => None,
         }
     }
@@ -108,6 +115,8 @@ impl ScalarType {
     pub fn oid(self) -> u32 {
         match self {
             ScalarType::Array(_) => self.array_entry().map(|(_, oid, _)| *oid).unwrap_or(0),
+            ScalarType::Int2Vector => 22,
+            ScalarType::OidVector => 30,
             ScalarType::Bool => 16,
             ScalarType::Int16 => 21,
             ScalarType::Int32 => 23,
@@ -144,6 +153,8 @@ impl ScalarType {
             0 | 705 => ScalarType::Unknown,
             // Runnel keeps oids as integers.
             26 => ScalarType::Int32,
+            22 => ScalarType::Int2Vector,
+            30 => ScalarType::OidVector,
             1028 => ScalarType::Int32.array_of()?,
             // name[], varchar[], bpchar[], json[]: arrays of what their elements map to.
             1003 | 1015 | 1014 => ScalarType::Text.array_of()?,
@@ -187,6 +198,8 @@ impl ScalarType {
                 .array_entry()
                 .map(|(_, _, n)| *n)
                 .unwrap_or("unknown[]"),
+            ScalarType::Int2Vector => "int2vector",
+            ScalarType::OidVector => "oidvector",
         }
     }
 

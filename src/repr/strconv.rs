@@ -48,14 +48,62 @@ pub fn format(d: &Datum) -> Option<String> {
         Datum::Float32(v) => format_float(v.0 as f64, 6, Some(v.0)),
         Datum::Float64(v) => format_float(v.0, 15, None),
         Datum::Numeric(v) => v.to_string(),
-        Datum::String(s) | Datum::Jsonb(s) => s.clone(),
+        Datum::String(s) => s.clone(),
+        Datum::Jsonb(s) => format_jsonb(s),
         Datum::Date(d) => d.format("%Y-%m-%d").to_string(),
         Datum::Timestamp(ts) => format_timestamp(ts),
         Datum::TimestampTz(ts) => format!("{}+00", format_timestamp(&ts.naive_utc())),
         Datum::Interval(iv) => format_interval(iv),
         Datum::Bytes(b) => format_bytea(b),
         Datum::Array(elems) => super::array::format_array(elems),
+        Datum::Vector(elems) => elems
+            .iter()
+            .filter_map(format)
+            .collect::<Vec<_>>()
+            .join(" "),
     })
+}
+
+/// `jsonb`'s output as Postgres writes it: `{"a": 1, "b": [1, 2]}`, an object's keys shorter
+/// first, then in byte order (jsonb's own order).
+fn format_jsonb(stored: &str) -> String {
+    fn write(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+                out.push('{');
+                for (i, (k, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push_str(": ");
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(stored) {
+        Ok(v) => {
+            let mut out = String::with_capacity(stored.len() + 8);
+            write(&v, &mut out);
+            out
+        }
+        Err(_) => stored.to_string(),
+    }
 }
 
 fn format_timestamp(ts: &NaiveDateTime) -> String {
@@ -190,6 +238,14 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
         }
         ScalarType::Bytea => Datum::Bytes(parse_bytea(text).map_err(|_| err(false))?),
         ScalarType::Array(element) => return super::array::parse_array(text, *element),
+        ScalarType::Int2Vector | ScalarType::OidVector => {
+            let element = typ.element().unwrap_or(ScalarType::Int32);
+            Datum::Vector(
+                t.split_whitespace()
+                    .map(|e| parse(e, element))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
     })
 }
 

@@ -557,6 +557,19 @@ impl Conn {
                 }
                 Ok(Outcome::Tag("CLOSE CURSOR".into()))
             }
+            Plan::Deallocate { name } => match name {
+                None => {
+                    self.statements.clear();
+                    Ok(Outcome::Tag("DEALLOCATE ALL".into()))
+                }
+                Some(n) if self.statements.remove(&n).is_some() => {
+                    Ok(Outcome::Tag("DEALLOCATE".into()))
+                }
+                Some(n) => Err(SqlError::new(
+                    "26000",
+                    format!("prepared statement \"{n}\" does not exist"),
+                )),
+            },
             Plan::Subscribe { .. } | Plan::CopySubscribe(_) => {
                 let plan = match plan {
                     Plan::CopySubscribe(p) => *p,

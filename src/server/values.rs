@@ -44,7 +44,8 @@ pub fn encode(d: &Datum, typ: ScalarType, binary: bool, out: &mut BytesMut) -> R
             out.put_slice(b);
             return Ok(());
         }
-        Datum::Array(elems) => return encode_array(elems, typ, out),
+        Datum::Array(elems) => return encode_array(elems, 1, typ, out),
+        Datum::Vector(elems) => return encode_array(elems, 0, typ, out),
     };
     r.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -84,14 +85,23 @@ pub fn decode(bytes: &[u8], typ: ScalarType, binary: bool) -> Result<Datum, Stri
             Datum::Jsonb(get::<serde_json::Value>(&Type::JSONB, bytes)?.to_string())
         }
         ScalarType::Bytea => Datum::Bytes(bytes.to_vec()),
-        ScalarType::Array(element) => decode_array(bytes, *element)?,
+        ScalarType::Array(element) => Datum::Array(decode_array(bytes, *element)?),
+        ScalarType::Int2Vector | ScalarType::OidVector => {
+            let element = typ.element().unwrap_or(ScalarType::Int32);
+            Datum::Vector(decode_array(bytes, element)?)
+        }
     })
 }
 
 /// An array in Postgres' binary form: dimensions (none when empty), a has-NULLs flag, the
-/// element type, each dimension's length and lower bound (1), then each element as a length
-/// (-1 for NULL) and its binary form.
-fn encode_array(elems: &[Datum], typ: ScalarType, out: &mut BytesMut) -> Result<(), String> {
+/// element type, each dimension's length and lower bound (1; 0 for the vectors), then each
+/// element as a length (-1 for NULL) and its binary form.
+fn encode_array(
+    elems: &[Datum],
+    lower_bound: i32,
+    typ: ScalarType,
+    out: &mut BytesMut,
+) -> Result<(), String> {
     let element = typ
         .element()
         .ok_or("an array value in a non-array column")?;
@@ -100,7 +110,7 @@ fn encode_array(elems: &[Datum], typ: ScalarType, out: &mut BytesMut) -> Result<
     out.put_u32(element.oid());
     if !elems.is_empty() {
         out.put_i32(elems.len() as i32);
-        out.put_i32(1);
+        out.put_i32(lower_bound);
     }
     for e in elems {
         if e.is_null() {
@@ -115,7 +125,7 @@ fn encode_array(elems: &[Datum], typ: ScalarType, out: &mut BytesMut) -> Result<
     Ok(())
 }
 
-fn decode_array(bytes: &[u8], element: ScalarType) -> Result<Datum, String> {
+fn decode_array(bytes: &[u8], element: ScalarType) -> Result<Vec<Datum>, String> {
     fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
         if rest.len() < n {
             return Err("binary array is truncated".into());
@@ -151,5 +161,5 @@ fn decode_array(bytes: &[u8], element: ScalarType) -> Result<Datum, String> {
             decode(take(&mut rest, n as usize)?, element, true)?
         });
     }
-    Ok(Datum::Array(elems))
+    Ok(elems)
 }

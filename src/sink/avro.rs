@@ -86,6 +86,8 @@ fn field_type(t: &ColumnType) -> serde_json::Value {
         | ScalarType::Interval
         | ScalarType::Jsonb
         | ScalarType::Array(_)
+        | ScalarType::Int2Vector
+        | ScalarType::OidVector
         | ScalarType::Unknown => json!("string"),
     };
     if t.nullable {

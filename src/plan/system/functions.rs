@@ -6,7 +6,10 @@ use sqlparser::ast::Expr;
 
 use super::super::error::{PlanError, PlanResult};
 use super::super::expr::ExprCx;
-use super::{index_definitions, lookup, view_definitions, visible_relation_oids};
+use super::{
+    index_definitions, lookup, lookup_oid, relation_name_oids, type_names, view_definitions,
+    visible_relation_oids,
+};
 use crate::ir::{Func, ScalarExpr};
 use crate::repr::{Datum, ScalarType};
 
@@ -148,6 +151,18 @@ impl ExprCx<'_, '_> {
                     self.plan(a)?;
                 }
                 e
+            }
+            // The oid of a type or relation by name (as text, so a parameter works too), or NULL.
+            "to_regtype" | "to_regclass" | "to_regnamespace" => {
+                arity(1, 1)?;
+                let key = self.plan_as(&args[0], ScalarType::Text, name)?;
+                pcx.reads_system.set(true);
+                let names = match name {
+                    "to_regtype" => type_names(),
+                    "to_regclass" => relation_name_oids(pcx),
+                    _ => super::schema_oids(pcx),
+                };
+                lookup_oid(key, names)
             }
             "pg_encoding_to_char" => {
                 arity(1, 1)?;

@@ -178,17 +178,88 @@ pub fn index_definitions(pcx: &PlanContext) -> Vec<(i32, String, Vec<String>)> {
         .collect()
 }
 
-/// The value of `key` looked up among `pairs` (a chain of comparisons made when the query is
-/// planned, for catalog queries over a few hundred objects at most), else `default`.
+/// The name for `key` among `(oid, name)` pairs, else `default`.
 pub fn lookup(key: ScalarExpr, pairs: Vec<(i32, String)>, default: ScalarExpr) -> ScalarExpr {
-    pairs.into_iter().rev().fold(default, |els, (oid, value)| {
-        let oid = ScalarExpr::Literal(Datum::Int32(oid), ScalarType::Int32);
-        ScalarExpr::If {
-            cond: Box::new(ScalarExpr::call(Func::Eq, vec![key.clone(), oid])),
-            then: Box::new(ScalarExpr::Literal(Datum::String(value), ScalarType::Text)),
-            els: Box::new(els),
-        }
+    let pairs = pairs
+        .into_iter()
+        .map(|(oid, name)| (Datum::Int32(oid), Datum::String(name)));
+    chain(key, pairs, default)
+}
+
+/// The value for the name `key` among `(name, value)` pairs, else `default`.
+pub fn lookup_text(
+    key: ScalarExpr,
+    pairs: Vec<(String, String)>,
+    default: ScalarExpr,
+) -> ScalarExpr {
+    let pairs = pairs
+        .into_iter()
+        .map(|(name, value)| (Datum::String(name), Datum::String(value)));
+    chain(key, pairs, default)
+}
+
+/// The oid for the name `key` among `(name, oid)` pairs, else NULL (the `to_reg*` functions).
+pub fn lookup_oid(key: ScalarExpr, pairs: Vec<(String, i32)>) -> ScalarExpr {
+    let pairs = pairs
+        .into_iter()
+        .map(|(name, oid)| (Datum::String(name), Datum::Int32(oid)));
+    chain(key, pairs, ScalarExpr::null(ScalarType::Int32))
+}
+
+/// `key` looked up among `(key, value)` pairs as a chain of comparisons made when the query is
+/// planned (catalog queries look among a few hundred objects at most), else `default`.
+fn chain(
+    key: ScalarExpr,
+    pairs: impl DoubleEndedIterator<Item = (Datum, Datum)>,
+    default: ScalarExpr,
+) -> ScalarExpr {
+    let literal = |d: Datum| {
+        let t = d.scalar_type().unwrap_or(ScalarType::Text);
+        ScalarExpr::Literal(d, t)
+    };
+    pairs.rev().fold(default, |els, (k, v)| ScalarExpr::If {
+        cond: Box::new(ScalarExpr::call(Func::Eq, vec![key.clone(), literal(k)])),
+        then: Box::new(literal(v)),
+        els: Box::new(els),
     })
+}
+
+/// The names `to_regtype` knows, with their oids: each type's own name (`int4`, `_int4`) and
+/// its SQL name (`integer`, `integer[]`), bare and in `pg_catalog`.
+pub fn type_names() -> Vec<(String, i32)> {
+    let mut names = Vec::new();
+    for (oid, typname) in rows::type_oids() {
+        let sql = crate::ir::quote::format_type(oid as i64, None);
+        for name in [typname, sql] {
+            names.push((format!("pg_catalog.{name}"), oid));
+            names.push((name, oid));
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The names `to_regclass` knows, with their oids: each relation's qualified name, and its
+/// bare name when that finds it.
+pub fn relation_name_oids(pcx: &PlanContext) -> Vec<(String, i32)> {
+    let visible = visible_relation_oids(pcx.catalog, &pcx.database, &pcx.search_path);
+    let cx = Snapshot::new(pcx.catalog, &pcx.database);
+    let mut names = Vec::new();
+    for r in RELATIONS {
+        names.push((format!("{}.{}", r.schema, r.name), r.oid));
+        if r.schema == "pg_catalog" {
+            names.push((r.name.to_string(), r.oid));
+        }
+    }
+    for i in &cx.items {
+        let oid = object_oid(i);
+        names.push((format!("{}.{}", i.name.schema, i.name.item), oid));
+        if visible.contains(&oid) {
+            names.push((i.name.item.clone(), oid));
+        }
+    }
+    names
 }
 
 /// Each view's and materialized view's oid with its query, as `pg_get_viewdef` gives it (a

@@ -34,7 +34,7 @@ impl Snapshot<'_> {
                     ItemKind::Index { on, key } => {
                         let table = self.items.iter().find(|t| t.id == *on)?;
                         let n = key.len() as i16;
-                        let indkey: Vec<String> = key.iter().map(|k| (k + 1).to_string()).collect();
+                        let indkey = key.iter().map(|k| Datum::Int16(*k as i16 + 1)).collect();
                         Some(vec![
                             int(object_oid(i)),
                             int(object_oid(table)),
@@ -49,7 +49,10 @@ impl Snapshot<'_> {
                             Datum::Bool(true),
                             Datum::Bool(true),
                             Datum::Bool(false),
-                            text(indkey.join(" ")),
+                            Datum::Vector(indkey),
+                            Datum::Vector(vec![int(0); key.len()]),
+                            Datum::Vector(vec![int(0); key.len()]),
+                            Datum::Vector(vec![Datum::Int16(0); key.len()]),
                             Datum::Bool(false),
                             Datum::Null,
                             Datum::Null,
@@ -135,7 +138,11 @@ impl Snapshot<'_> {
                                 int(n as i32 + 1),
                                 Datum::Null,
                                 text(if t.nullable { "YES" } else { "NO" }),
-                                text(t.scalar.name()),
+                                // Postgres names every array type `ARRAY` here.
+                                text(match t.scalar.element() {
+                                    Some(_) => "ARRAY",
+                                    None => t.scalar.name(),
+                                }),
                             ]
                         })
                         .collect::<Vec<_>>()
@@ -377,9 +384,11 @@ const TYPES: &[(u32, &str, &str, bool, u32, &str)] = &[
     (19, "name", "S", false, 1003, "name"),
     (20, "int8", "N", false, 1016, "int8"),
     (21, "int2", "N", false, 1005, "int2"),
+    (22, "int2vector", "A", false, 1006, "int2vector"),
     (23, "int4", "N", false, 1007, "int4"),
     (25, "text", "S", true, 1009, "text"),
     (26, "oid", "N", true, 1028, "oid"),
+    (30, "oidvector", "A", false, 1013, "oidvector"),
     (114, "json", "U", false, 199, "json"),
     (700, "float4", "N", false, 1021, "float4"),
     (701, "float8", "N", true, 1022, "float8"),
@@ -394,6 +403,19 @@ const TYPES: &[(u32, &str, &str, bool, u32, &str)] = &[
     (2206, "regtype", "N", false, 2211, "regtype"),
     (3802, "jsonb", "U", false, 3807, "jsonb"),
 ];
+
+/// The oid and name of each type `pg_type` lists.
+pub(super) fn type_oids() -> Vec<(i32, String)> {
+    TYPES
+        .iter()
+        .flat_map(|&(oid, name, _, _, array, _)| {
+            [
+                (oid as i32, name.to_string()),
+                (array as i32, format!("_{name}")),
+            ]
+        })
+        .collect()
+}
 
 /// `pg_type`: the base types of `TYPES` and their array types.
 fn pg_type() -> Vec<Row> {
