@@ -83,6 +83,9 @@ pub struct CatalogItem {
     pub close_defaults: crate::ir::window::CloseDefaults,
     /// A table that takes only INSERT (`APPEND ONLY`).
     pub append_only: bool,
+    /// Each column's `DEFAULT` expression as written (planned again by each INSERT that omits
+    /// the column, so `now()` is the time of the insert); empty for other objects.
+    pub defaults: Vec<Option<String>>,
 }
 
 #[derive(Debug)]

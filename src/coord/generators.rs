@@ -57,6 +57,7 @@ impl Coordinator {
                 event_time: output.event_time(),
                 close_defaults: Default::default(),
                 append_only: false,
+                defaults: vec![],
                 kind: ItemKind::Source(SourceSpec::Generator {
                     spec: spec.clone(),
                     output,

@@ -51,6 +51,7 @@ impl Coordinator {
             event_time: kafka.timestamp,
             close_defaults: Default::default(),
             append_only: false,
+            defaults: vec![],
             kind: ItemKind::Source(SourceSpec::Kafka(kafka)),
             depends_on: vec![],
             create_sql,

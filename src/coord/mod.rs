@@ -289,6 +289,7 @@ impl Coordinator {
                 event_time,
                 close_defaults,
                 append_only,
+                defaults,
                 create_sql,
             } => {
                 if st.catalog.lookup(&name).is_some() {
@@ -310,6 +311,7 @@ impl Coordinator {
                     event_time,
                     close_defaults,
                     append_only,
+                    defaults,
                 });
                 st.tables.create(id);
                 self.broadcast(st, || Command::CreateTable { id, retain });
@@ -372,6 +374,7 @@ impl Coordinator {
                     event_time,
                     close_defaults: Default::default(),
                     append_only: false,
+                    defaults: vec![],
                 });
                 Ok(Response::Tag(tag.into()))
             }
@@ -404,6 +407,7 @@ impl Coordinator {
                     event_time: None,
                     close_defaults: Default::default(),
                     append_only: false,
+                    defaults: vec![],
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }

@@ -137,7 +137,8 @@ impl Coordinator {
                 st.catalog.ensure_database(&database);
                 let stmt = parse_statement(&sql)?;
                 let plan = {
-                    let pcx = PlanContext::new(&st.catalog, &database, &search_path, vec![]);
+                    let pcx =
+                        PlanContext::new(&st.catalog, &database, &search_path, vec![]).replaying();
                     plan_statement(&pcx, &stmt)?
                 };
                 let mut session = Session::new("runnel", &database);

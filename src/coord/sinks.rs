@@ -122,6 +122,7 @@ impl Coordinator {
             event_time: None,
             close_defaults: Default::default(),
             append_only: false,
+            defaults: vec![],
         });
         if !st.replaying {
             self.start_sink(st, id);

@@ -289,6 +289,11 @@ impl ExprCx<'_, '_> {
             "concat" => (Func::Concat, vec![None; n]),
             "concat_ws" => (Func::ConcatWs, vec![None; n]),
             "now" | "current_timestamp" | "mz_now" => (simple(Func::Now, &[0])?, vec![]),
+            // Today in UTC, the session's only time zone.
+            "current_date" if n == 0 => {
+                let now = ScalarExpr::call(Func::Now, vec![]);
+                return Ok(cast(now, ScalarType::TimestampTz, ScalarType::Date));
+            }
             "date_trunc" => (simple(Func::DateTrunc, &[2])?, vec![Some(text), None]),
             "to_timestamp" => (
                 simple(Func::ToTimestamp, &[1])?,

@@ -71,6 +71,9 @@ pub struct PlanContext<'a> {
     pub status: Option<StatusRelations<'a>>,
     /// The session's settings by name (`current_setting`).
     pub settings: Option<Settings<'a>>,
+    /// Whether the statement is replayed from the log at start-up: it was accepted once, so
+    /// checks added since (a column `DEFAULT` that does not plan) must not refuse it.
+    pub replaying: bool,
 }
 
 /// See [`PlanContext::settings`].
@@ -113,6 +116,15 @@ impl<'a> PlanContext<'a> {
             reads_system: std::cell::Cell::new(false),
             status: None,
             settings: None,
+            replaying: false,
+        }
+    }
+
+    /// The same, for a statement replayed from the log.
+    pub fn replaying(self) -> Self {
+        PlanContext {
+            replaying: true,
+            ..self
         }
     }
 

@@ -66,6 +66,8 @@ pub enum Plan {
         close_defaults: crate::ir::window::CloseDefaults,
         /// `APPEND_ONLY = true`: INSERT only.
         append_only: bool,
+        /// Each column's `DEFAULT` as written.
+        defaults: Vec<Option<String>>,
         create_sql: String,
     },
     /// A relation fed by a Kafka topic.
@@ -516,6 +518,34 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             }
             let name = new_item_name(pcx, &ct.name)?;
             let (names, mut types) = column_defs(&ct.columns)?;
+            // Each DEFAULT must plan now, as a value of its column's type (and plans again for
+            // each INSERT that leaves the column out).
+            let mut defaults: Vec<Option<String>> = ct
+                .columns
+                .iter()
+                .map(|c| {
+                    c.options.iter().find_map(|o| match &o.option {
+                        ast::ColumnOption::Default(e) => Some(e.to_string()),
+                        _ => None,
+                    })
+                })
+                .collect();
+            for ((d, t), n) in defaults.iter_mut().zip(&types).zip(&names) {
+                let Some(sql) = d else { continue };
+                match super::write::default_value(pcx, sql, t.scalar, n) {
+                    Ok(_) => {}
+                    // Before Runnel applied defaults it accepted any: such a table keeps
+                    // leaving the column NULL rather than fail the start-up.
+                    Err(e) if pcx.replaying => {
+                        tracing::warn!(
+                            "column {n} of {}: DEFAULT {sql} does not plan ({e}); inserts leave                              it NULL, as when the table was created",
+                            name.item
+                        );
+                        *d = None;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             // PRIMARY KEY (a, b) as a table constraint implies NOT NULL.
             for con in &ct.constraints {
                 if let ast::TableConstraint::PrimaryKey(pk) = con {
@@ -551,6 +581,7 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 event_time,
                 close_defaults: options.close_defaults,
                 append_only: options.append_only,
+                defaults,
                 create_sql: stmt.to_string(),
             })
         }

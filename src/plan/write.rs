@@ -59,6 +59,36 @@ pub(super) fn target_table<'a>(
 }
 
 /// Converts `e` (typed `from`) for storage in a column of type `to`, as an assignment cast.
+/// A column's `DEFAULT` expression, planned as a value of the column's type. It may not use
+/// columns or subqueries (as in Postgres).
+pub(super) fn default_value(
+    pcx: &PlanContext,
+    sql: &str,
+    to: ScalarType,
+    column: &str,
+) -> PlanResult<ScalarExpr> {
+    let expr = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| PlanError::Syntax(e.to_string()))?;
+    let root = QueryCx::root(pcx);
+    let mut cx = ExprCx::new(
+        &root,
+        RelExpr::unit(),
+        Scope::default(),
+        "DEFAULT expressions",
+    );
+    let (e, t) = cx.plan_typed(&expr)?;
+    if !cx.types.is_empty() || !cx.lets.is_empty() {
+        return unsupported("subqueries in DEFAULT expressions");
+    }
+    // A constant that cannot be of the column's type fails now, as in Postgres.
+    match assign(e, t.scalar, to, column)? {
+        ScalarExpr::Error(e, _) => Err(PlanError::Eval(e)),
+        e => Ok(e),
+    }
+}
+
 fn assign(e: ScalarExpr, from: ScalarType, to: ScalarType, column: &str) -> PlanResult<ScalarExpr> {
     let assignable = from == ScalarType::Unknown
         || can_implicitly_cast(from, to)
@@ -124,7 +154,10 @@ pub(super) fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Pl
                 t.scalar,
                 &desc.names[i],
             )?,
-            _ => ScalarExpr::null(t.scalar),
+            _ => match table.defaults.get(i) {
+                Some(Some(default)) => default_value(pcx, default, t.scalar, &desc.names[i])?,
+                _ => ScalarExpr::null(t.scalar),
+            },
         };
         scalars.push(e);
     }

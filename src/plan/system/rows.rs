@@ -136,7 +136,11 @@ impl Snapshot<'_> {
                                 text(&i.name.item),
                                 text(name),
                                 int(n as i32 + 1),
-                                Datum::Null,
+                                i.defaults
+                                    .get(n)
+                                    .cloned()
+                                    .flatten()
+                                    .map_or(Datum::Null, Datum::String),
                                 text(if t.nullable { "YES" } else { "NO" }),
                                 // Postgres names every array type `ARRAY` here.
                                 text(match t.scalar.element() {
@@ -149,6 +153,22 @@ impl Snapshot<'_> {
                 })
                 .collect(),
             "pg_attribute" => self.pg_attribute(),
+            "pg_attrdef" => self
+                .items
+                .iter()
+                .flat_map(|i| {
+                    let table = object_oid(i);
+                    i.defaults.iter().enumerate().filter_map(move |(n, d)| {
+                        let n = n as i16 + 1;
+                        Some(vec![
+                            int(attrdef_oid(table, n)),
+                            int(table),
+                            Datum::Int16(n),
+                            text(d.as_deref()?),
+                        ])
+                    })
+                })
+                .collect(),
             "pg_type" => pg_type(),
             "pg_collation" => [
                 (100, "default", "d", Datum::Null),
@@ -218,48 +238,49 @@ impl Snapshot<'_> {
     /// columns). Only tables' columns are `NOT NULL`, as in Postgres, where a view's columns
     /// never are.
     fn pg_attribute(&self) -> Vec<Row> {
-        let column = |rel: i32, n: usize, name: &str, t: ScalarType, not_null: bool| {
-            let (align, storage) = layout(t);
-            let typlen = t.typlen();
-            vec![
-                int(rel),
-                text(name),
-                int(t.oid() as i32),
-                int(-1),
-                Datum::Int16(typlen),
-                Datum::Int16(n as i16 + 1),
-                int(t.element().is_some() as i32),
-                int(-1),
-                int(-1),
-                Datum::Bool(matches!(typlen, 1 | 2 | 4 | 8)),
-                text(align),
-                text(storage),
-                text(""),
-                Datum::Bool(not_null),
-                Datum::Bool(false),
-                Datum::Bool(false),
-                text(""),
-                text(""),
-                Datum::Bool(false),
-                Datum::Bool(true),
-                int(0),
-                int(if t.element().unwrap_or(t) == ScalarType::Text {
-                    100
-                } else {
-                    0
-                }),
-                Datum::Null,
-                Datum::Null,
-                Datum::Null,
-            ]
-        };
+        let column =
+            |rel: i32, n: usize, name: &str, t: ScalarType, not_null: bool, default: bool| {
+                let (align, storage) = layout(t);
+                let typlen = t.typlen();
+                vec![
+                    int(rel),
+                    text(name),
+                    int(t.oid() as i32),
+                    int(-1),
+                    Datum::Int16(typlen),
+                    Datum::Int16(n as i16 + 1),
+                    int(t.element().is_some() as i32),
+                    int(-1),
+                    int(-1),
+                    Datum::Bool(matches!(typlen, 1 | 2 | 4 | 8)),
+                    text(align),
+                    text(storage),
+                    text(""),
+                    Datum::Bool(not_null),
+                    Datum::Bool(default),
+                    Datum::Bool(false),
+                    text(""),
+                    text(""),
+                    Datum::Bool(false),
+                    Datum::Bool(true),
+                    int(0),
+                    int(if t.element().unwrap_or(t) == ScalarType::Text {
+                        100
+                    } else {
+                        0
+                    }),
+                    Datum::Null,
+                    Datum::Null,
+                    Datum::Null,
+                ]
+            };
         let mut rows: Vec<Row> = RELATIONS
             .iter()
             .flat_map(|r| {
                 r.columns
                     .iter()
                     .enumerate()
-                    .map(move |(n, (name, t))| column(r.oid, n, name, *t, false))
+                    .map(move |(n, (name, t))| column(r.oid, n, name, *t, false, false))
             })
             .collect();
         for (item, kind) in self.relations() {
@@ -273,13 +294,18 @@ impl Snapshot<'_> {
                 _ => Some(item),
             };
             let Some(described) = described else { continue };
+            let has_default = |c: usize| {
+                matches!(item.kind, ItemKind::Table)
+                    && matches!(item.defaults.get(c), Some(Some(_)))
+            };
             for (n, c) in columns.into_iter().enumerate() {
                 let (Some(name), Some(t)) =
                     (described.desc.names.get(c), described.desc.types.get(c))
                 else {
                     continue;
                 };
-                rows.push(column(oid, n, name, t.scalar, kind == "r" && !t.nullable));
+                let not_null = kind == "r" && !t.nullable;
+                rows.push(column(oid, n, name, t.scalar, not_null, has_default(c)));
             }
         }
         rows
@@ -514,4 +540,9 @@ fn pg_type() -> Vec<Row> {
         ));
     }
     rows
+}
+
+/// The oid of a column default in `pg_attrdef`: one per table column, above every object's.
+fn attrdef_oid(table: i32, column: i16) -> i32 {
+    table.saturating_mul(1000).saturating_add(column as i32)
 }
