@@ -1,18 +1,27 @@
 //! Real Postgres clients against Runnel: each of psycopg 3, psycopg2, SQLAlchemy (reflection
-//! through its Inspector) and asyncpg runs `tests/clients/scenario.py` (create, insert and query
-//! with parameters in text and binary, list and reflect metadata, errors with their SQLSTATEs),
-//! and its transcript must equal the one the same scenario gives against PostgreSQL.
+//! through its Inspector) and asyncpg runs `tests/clients/scenario.py`, and node-postgres
+//! `tests/clients/scenario.js` (create, insert and query with parameters in text and binary,
+//! prepared statements, list and reflect metadata, errors with their SQLSTATEs), and its
+//! transcript must equal the one the same scenario gives against PostgreSQL.
 
 mod common;
 
 use std::process::Command;
 
-fn scenario(python: &str, driver: &str, conn: &str) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/scenario.py");
-    let out = Command::new(python)
-        .args([script, driver, conn])
-        .output()
-        .expect("the clients' python runs");
+/// The transcript of `driver`'s scenario against `conn`.
+fn scenario(driver: &str, conn: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients");
+    let mut command = if driver == "node-postgres" {
+        let mut c = Command::new("node");
+        c.env("NODE_PATH", env("RUNNEL_TEST_NODE_MODULES"))
+            .args([&format!("{dir}/scenario.js"), conn]);
+        c
+    } else {
+        let mut c = Command::new(env("RUNNEL_TEST_PYTHON"));
+        c.args([&format!("{dir}/scenario.py"), driver, conn]);
+        c
+    };
+    let out = command.output().expect("the client runs");
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -32,24 +41,31 @@ fn psql(conn: &str, sql: &str) {
     );
 }
 
-#[test]
-fn python_clients_work_as_against_postgres() {
-    let (Ok(python), Ok(pg)) = (
-        std::env::var("RUNNEL_TEST_PYTHON"),
-        std::env::var("RUNNEL_TEST_PG"),
-    ) else {
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
         panic!(
-            "RUNNEL_TEST_PYTHON and RUNNEL_TEST_PG are not set: run the suite with bin/test, \
-             which installs the clients and starts PostgreSQL"
-        );
-    };
+            "{name} is not set: run the suite with bin/test, which installs the clients and \
+             starts PostgreSQL"
+        )
+    })
+}
+
+#[test]
+fn clients_work_as_against_postgres() {
+    let pg = env("RUNNEL_TEST_PG");
     let server = common::TestServer::start(2);
-    for driver in ["psycopg", "psycopg2", "sqlalchemy", "asyncpg"] {
-        let db = format!("clients_{driver}");
+    for driver in [
+        "psycopg",
+        "psycopg2",
+        "sqlalchemy",
+        "asyncpg",
+        "node-postgres",
+    ] {
+        let db = format!("clients_{}", driver.replace('-', "_"));
         psql(&pg, &format!("DROP DATABASE IF EXISTS {db}"));
         psql(&pg, &format!("CREATE DATABASE {db}"));
-        let want = scenario(&python, driver, &format!("{pg} dbname={db}"));
-        let got = scenario(&python, driver, &server.conn_string(&db));
+        let want = scenario(driver, &format!("{pg} dbname={db}"));
+        let got = scenario(driver, &server.conn_string(&db));
         assert!(
             want.contains("usable"),
             "{driver} against PostgreSQL did not finish:\n{want}"
