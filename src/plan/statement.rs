@@ -538,7 +538,8 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                     // leaving the column NULL rather than fail the start-up.
                     Err(e) if pcx.replaying => {
                         tracing::warn!(
-                            "column {n} of {}: DEFAULT {sql} does not plan ({e}); inserts leave                              it NULL, as when the table was created",
+                            "column {n} of {}: DEFAULT {sql} does not plan ({e}); inserts leave \
+                             it NULL, as when the table was created",
                             name.item
                         );
                         *d = None;

@@ -92,16 +92,22 @@ impl ExprCx<'_, '_> {
         answers.union(missing.map(vec![default]))
     }
 
-    pub fn scalar_subquery(&mut self, q: &Query) -> PlanResult<ScalarExpr> {
+    /// `plan_correlated` for a subquery that must give one column, with that column's type.
+    fn one_column(&mut self, q: &Query) -> PlanResult<(RelExpr, Vec<usize>, RelExpr, ColumnType)> {
         let (outer, refs, rows) = self.plan_correlated(q, &[])?;
-        let p = refs.len();
         let types = rows.typ();
-        if types.len() != p + 1 {
+        if types.len() != refs.len() + 1 {
             return Err(PlanError::Syntax(
                 "subquery must return only one column".into(),
             ));
         }
-        let vt = types[p].clone();
+        let value = types[refs.len()].clone();
+        Ok((outer, refs, rows, value))
+    }
+
+    pub fn scalar_subquery(&mut self, q: &Query) -> PlanResult<ScalarExpr> {
+        let (outer, refs, rows, vt) = self.one_column(q)?;
+        let p = refs.len();
         // One row per key: the value, or an error if the subquery produced several rows.
         let reduced = RelExpr::Reduce {
             input: Box::new(rows),
@@ -227,15 +233,9 @@ impl ExprCx<'_, '_> {
             }
             Some(OrderByKind::All(_)) => return unsupported("ORDER BY ALL in ARRAY(subquery)"),
         };
-        let (outer, refs, rows) = self.plan_correlated(q, &[])?;
+        let (outer, refs, rows, value) = self.one_column(q)?;
         let p = refs.len();
-        let types = rows.typ();
-        if types.len() != p + 1 {
-            return Err(PlanError::Syntax(
-                "subquery must return only one column".into(),
-            ));
-        }
-        let element = types[p].scalar;
+        let element = value.scalar;
         let array_type = element.array_of().ok_or_else(|| {
             PlanError::UndefinedObject(format!(
                 "could not find array type for data type {}",
