@@ -1,8 +1,8 @@
 //! Real Postgres clients against Runnel: each of psycopg 3, psycopg2, SQLAlchemy (reflection
-//! through its Inspector) and asyncpg runs `tests/clients/scenario.py`, and node-postgres
-//! `tests/clients/scenario.js` (create, insert and query with parameters in text and binary,
-//! prepared statements, list and reflect metadata, errors with their SQLSTATEs), and its
-//! transcript must equal the one the same scenario gives against PostgreSQL.
+//! through its Inspector) and asyncpg runs `tests/clients/scenario.py`, node-postgres
+//! `scenario.js` and pgJDBC `Scenario.java` (create, insert and query with parameters in text
+//! and binary, prepared statements, list and reflect metadata, errors with their SQLSTATEs),
+//! and its transcript must equal the one the same scenario gives against PostgreSQL.
 
 mod common;
 
@@ -15,6 +15,21 @@ fn scenario(driver: &str, conn: &str) -> String {
         let mut c = Command::new("node");
         c.env("NODE_PATH", env("RUNNEL_TEST_NODE_MODULES"))
             .args([&format!("{dir}/scenario.js"), conn]);
+        c
+    } else if driver == "pgjdbc" {
+        // Java runs the one source file directly; JDBC takes a URL, not libpq's key=value.
+        let field = |key: &str| {
+            conn.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(str::to_string))
+                .unwrap_or_default()
+        };
+        let mut c = Command::new("java");
+        c.args([
+            "-cp",
+            &env("RUNNEL_TEST_JDBC"),
+            &format!("{dir}/Scenario.java"),
+        ])
+        .args([field("host"), field("port"), field("user"), field("dbname")]);
         c
     } else {
         let mut c = Command::new(env("RUNNEL_TEST_PYTHON"));
@@ -60,6 +75,7 @@ fn clients_work_as_against_postgres() {
         "sqlalchemy",
         "asyncpg",
         "node-postgres",
+        "pgjdbc",
     ] {
         let db = format!("clients_{}", driver.replace('-', "_"));
         psql(&pg, &format!("DROP DATABASE IF EXISTS {db}"));
