@@ -141,7 +141,7 @@ fn psql_describes_objects_as_postgres_does() {
     let Ok(pg) = std::env::var("RUNNEL_TEST_PG") else {
         panic!("RUNNEL_TEST_PG is not set: run the suite with bin/test, which starts PostgreSQL");
     };
-    let setup = "CREATE TABLE orders (id int, item text); \
+    let setup = "CREATE TABLE orders (id int NOT NULL, item text); \
                  CREATE VIEW big_orders AS SELECT * FROM orders WHERE id > 10; \
                  CREATE MATERIALIZED VIEW per_item AS SELECT item, count(*) AS n FROM orders GROUP BY item; \
                  CREATE INDEX per_item_idx ON per_item (item);";
@@ -216,6 +216,12 @@ fn psql_describes_objects_as_postgres_does() {
         "SELECT i.indnatts, t.relname FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid \
          JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname = 'per_item_idx'",
         "SELECT datname FROM pg_database WHERE datname = current_database()",
+        "SELECT table_name FROM information_schema.views WHERE table_schema = 'public'",
+        "SELECT table_name, constraint_type FROM information_schema.table_constraints \
+         WHERE table_schema = 'public'",
+        "SELECT count(*) FROM information_schema.key_column_usage WHERE table_schema = 'public'",
+        "SELECT name, setting FROM pg_settings \
+         WHERE name IN ('standard_conforming_strings', 'integer_datetimes') ORDER BY 1",
         "SELECT 'abc' ~ 'b', 'abc' ~* 'B', 'abc' !~ '^b', 'ABC' !~* 'c$', NULL ~ 'a'",
     ];
     assert_eq!(psql_at(&runnel, &queries), psql_at(&pg, &queries));

@@ -53,7 +53,10 @@ pub fn resolve(pcx: &PlanContext, parts: &[String]) -> Option<(RelExpr, Vec<Stri
             .find(|r| r.schema == "pg_catalog" && r.name == name)?,
         _ => return None,
     };
-    let rows = Snapshot::new(pcx.catalog, &pcx.database).rows(relation.name);
+    let rows = match relation.name {
+        "pg_settings" => settings_rows(pcx),
+        name => Snapshot::new(pcx.catalog, &pcx.database).rows(name),
+    };
     let types: Vec<ColumnType> = relation
         .columns
         .iter()
@@ -65,6 +68,39 @@ pub fn resolve(pcx: &PlanContext, parts: &[String]) -> Option<(RelExpr, Vec<Stri
         .map(|(n, _)| n.to_string())
         .collect();
     Some(constant(names, &types, rows))
+}
+
+/// `pg_settings`: each setting Runnel knows, with the session's value.
+fn settings_rows(pcx: &PlanContext) -> Vec<Row> {
+    crate::coord::session::DEFAULTS
+        .iter()
+        .map(|(name, default)| {
+            let value = pcx
+                .settings
+                .and_then(|get| get(name))
+                .unwrap_or_else(|| default.to_string());
+            let text = |s: &str| Datum::String(s.to_string());
+            vec![
+                text(name),
+                text(&value),
+                Datum::Null,
+                text("Runnel"),
+                text(""),
+                Datum::Null,
+                text("user"),
+                text("string"),
+                text("default"),
+                Datum::Null,
+                Datum::Null,
+                Datum::Null,
+                text(default),
+                text(default),
+                Datum::Null,
+                Datum::Null,
+                Datum::Bool(false),
+            ]
+        })
+        .collect()
 }
 
 fn constant(names: Vec<String>, types: &[ColumnType], rows: Vec<Row>) -> (RelExpr, Vec<String>) {

@@ -17,6 +17,21 @@ const TEXT_ARRAY: ScalarType = ScalarType::Array(&Text);
 const INT_ARRAY: ScalarType = ScalarType::Array(&Int32);
 const INT2_ARRAY: ScalarType = ScalarType::Array(&Int16);
 
+/// A view of `information_schema` with these columns.
+const fn information_schema(
+    name: &'static str,
+    oid: i32,
+    columns: &'static [(&'static str, ScalarType)],
+) -> Relation {
+    Relation {
+        schema: "information_schema",
+        name,
+        oid,
+        kind: "v",
+        columns,
+    }
+}
+
 /// A relation of `pg_catalog` with these columns (rows come from `rows.rs`; none where Runnel
 /// has no such objects).
 const fn catalog(
@@ -602,6 +617,77 @@ pub const RELATIONS: &[Relation] = &[
             ("opcintype", Int32),
             ("opcdefault", Bool),
             ("opckeytype", Int32),
+        ],
+    ),
+    catalog(
+        "pg_settings",
+        12_020,
+        &[
+            ("name", Text),
+            ("setting", Text),
+            ("unit", Text),
+            ("category", Text),
+            ("short_desc", Text),
+            ("extra_desc", Text),
+            ("context", Text),
+            ("vartype", Text),
+            ("source", Text),
+            ("min_val", Text),
+            ("max_val", Text),
+            ("enumvals", TEXT_ARRAY),
+            ("boot_val", Text),
+            ("reset_val", Text),
+            ("sourcefile", Text),
+            ("sourceline", Int32),
+            ("pending_restart", Bool),
+        ],
+    ),
+    information_schema(
+        "views",
+        13_004,
+        &[
+            ("table_catalog", Text),
+            ("table_schema", Text),
+            ("table_name", Text),
+            ("view_definition", Text),
+            ("check_option", Text),
+            ("is_updatable", Text),
+            ("is_insertable_into", Text),
+            ("is_trigger_updatable", Text),
+            ("is_trigger_deletable", Text),
+            ("is_trigger_insertable_into", Text),
+        ],
+    ),
+    information_schema(
+        "table_constraints",
+        13_005,
+        &[
+            ("constraint_catalog", Text),
+            ("constraint_schema", Text),
+            ("constraint_name", Text),
+            ("table_catalog", Text),
+            ("table_schema", Text),
+            ("table_name", Text),
+            ("constraint_type", Text),
+            ("is_deferrable", Text),
+            ("initially_deferred", Text),
+            ("enforced", Text),
+            ("nulls_distinct", Text),
+        ],
+    ),
+    information_schema(
+        "key_column_usage",
+        13_006,
+        &[
+            ("constraint_catalog", Text),
+            ("constraint_schema", Text),
+            ("constraint_name", Text),
+            ("table_catalog", Text),
+            ("table_schema", Text),
+            ("table_name", Text),
+            ("column_name", Text),
+            ("ordinal_position", Int32),
+            ("position_in_unique_constraint", Int32),
         ],
     ),
 ];

@@ -100,6 +100,50 @@ impl Snapshot<'_> {
                     text(&i.create_sql),
                 ]
             }),
+            "views" => self
+                .relations()
+                .filter(|(_, kind)| *kind == "v")
+                .map(|(i, _)| {
+                    let mut row = vec![
+                        text(self.database),
+                        text(&i.name.schema),
+                        text(&i.name.item),
+                        text(&i.create_sql),
+                        text("NONE"),
+                    ];
+                    row.extend((0..5).map(|_| text("NO")));
+                    row
+                })
+                .collect(),
+            // Postgres lists each NOT NULL column of a table as a CHECK constraint here.
+            "table_constraints" => self
+                .relations()
+                .filter(|(_, kind)| *kind == "r")
+                .flat_map(|(i, _)| {
+                    let table = object_oid(i);
+                    let schema = self.schema_oid(&i.name.schema);
+                    i.desc
+                        .types
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, t)| !t.nullable)
+                        .map(move |(n, _)| {
+                            vec![
+                                text(self.database),
+                                text(&i.name.schema),
+                                text(format!("{schema}_{table}_{}_not_null", n + 1)),
+                                text(self.database),
+                                text(&i.name.schema),
+                                text(&i.name.item),
+                                text("CHECK"),
+                                text("NO"),
+                                text("NO"),
+                                text("YES"),
+                                Datum::Null,
+                            ]
+                        })
+                })
+                .collect(),
             "schemata" => self
                 .schemas
                 .iter()
