@@ -191,7 +191,7 @@ fn psql_describes_objects_as_postgres_does() {
     let got = psql_at(&runnel, &described);
     assert_eq!(got, psql_at(&pg, &described));
     assert!(
-        got[0].contains("id|integer") && got[4].contains("item|text|yes|item"),
+        got[0].contains("id|integer||not null") && got[4].contains("item|text|yes|item"),
         "{got:?}"
     );
     // The listings of databases, roles and extensions run (their rows are the servers' own).
