@@ -17,33 +17,20 @@ const TEXT_ARRAY: ScalarType = ScalarType::Array(&Text);
 const INT_ARRAY: ScalarType = ScalarType::Array(&Int32);
 const INT2_ARRAY: ScalarType = ScalarType::Array(&Int16);
 
-/// A view of `information_schema` with these columns.
-const fn information_schema(
+/// A relation of `schema` of `kind` (`r` or `v`) with these columns (rows come from
+/// `rows.rs`; none where Runnel has no such objects).
+const fn relation(
+    schema: &'static str,
+    kind: &'static str,
     name: &'static str,
     oid: i32,
     columns: &'static [(&'static str, ScalarType)],
 ) -> Relation {
     Relation {
-        schema: "information_schema",
+        schema,
         name,
         oid,
-        kind: "v",
-        columns,
-    }
-}
-
-/// A relation of `pg_catalog` with these columns (rows come from `rows.rs`; none where Runnel
-/// has no such objects).
-const fn catalog(
-    name: &'static str,
-    oid: i32,
-    columns: &'static [(&'static str, ScalarType)],
-) -> Relation {
-    Relation {
-        schema: "pg_catalog",
-        name,
-        oid,
-        kind: "r",
+        kind,
         columns,
     }
 }
@@ -238,7 +225,9 @@ pub const RELATIONS: &[Relation] = &[
             ("data_type", Text),
         ],
     },
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_attribute",
         1249,
         &[
@@ -269,7 +258,9 @@ pub const RELATIONS: &[Relation] = &[
             ("attfdwoptions", TEXT_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_attrdef",
         2604,
         &[
@@ -279,7 +270,9 @@ pub const RELATIONS: &[Relation] = &[
             ("adbin", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_type",
         1247,
         &[
@@ -317,7 +310,9 @@ pub const RELATIONS: &[Relation] = &[
             ("typacl", TEXT_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_collation",
         3456,
         &[
@@ -334,7 +329,9 @@ pub const RELATIONS: &[Relation] = &[
             ("collversion", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_constraint",
         2606,
         &[
@@ -361,7 +358,9 @@ pub const RELATIONS: &[Relation] = &[
             ("conbin", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_roles",
         12_010,
         &[
@@ -380,7 +379,9 @@ pub const RELATIONS: &[Relation] = &[
             ("oid", Int32),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_user",
         12_011,
         &[
@@ -395,7 +396,9 @@ pub const RELATIONS: &[Relation] = &[
             ("useconfig", TEXT_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_auth_members",
         1261,
         &[
@@ -405,7 +408,9 @@ pub const RELATIONS: &[Relation] = &[
             ("admin_option", Bool),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_tablespace",
         1213,
         &[
@@ -416,7 +421,9 @@ pub const RELATIONS: &[Relation] = &[
             ("spcoptions", TEXT_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_description",
         2609,
         &[
@@ -426,7 +433,9 @@ pub const RELATIONS: &[Relation] = &[
             ("description", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_proc",
         1255,
         &[
@@ -456,7 +465,9 @@ pub const RELATIONS: &[Relation] = &[
             ("proacl", TEXT_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_extension",
         3079,
         &[
@@ -470,7 +481,9 @@ pub const RELATIONS: &[Relation] = &[
             ("extcondition", TEXT_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_inherits",
         2611,
         &[
@@ -480,7 +493,9 @@ pub const RELATIONS: &[Relation] = &[
             ("inhdetachpending", Bool),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_rewrite",
         2618,
         &[
@@ -494,7 +509,9 @@ pub const RELATIONS: &[Relation] = &[
             ("ev_action", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_policy",
         3256,
         &[
@@ -508,7 +525,9 @@ pub const RELATIONS: &[Relation] = &[
             ("polwithcheck", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_statistic_ext",
         3381,
         &[
@@ -523,7 +542,9 @@ pub const RELATIONS: &[Relation] = &[
             ("stxexprs", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_publication",
         6104,
         &[
@@ -538,12 +559,16 @@ pub const RELATIONS: &[Relation] = &[
             ("pubviaroot", Bool),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_publication_namespace",
         6237,
         &[("oid", Int32), ("pnpubid", Int32), ("pnnspid", Int32)],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_publication_rel",
         6106,
         &[
@@ -554,7 +579,9 @@ pub const RELATIONS: &[Relation] = &[
             ("prattrs", INT2_ARRAY),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_depend",
         2608,
         &[
@@ -567,7 +594,9 @@ pub const RELATIONS: &[Relation] = &[
             ("deptype", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_enum",
         3501,
         &[
@@ -577,7 +606,9 @@ pub const RELATIONS: &[Relation] = &[
             ("enumlabel", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_range",
         3541,
         &[
@@ -590,7 +621,9 @@ pub const RELATIONS: &[Relation] = &[
             ("rngsubdiff", Text),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_sequence",
         2224,
         &[
@@ -604,7 +637,9 @@ pub const RELATIONS: &[Relation] = &[
             ("seqcycle", Bool),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_opclass",
         2616,
         &[
@@ -619,7 +654,9 @@ pub const RELATIONS: &[Relation] = &[
             ("opckeytype", Int32),
         ],
     ),
-    catalog(
+    relation(
+        "pg_catalog",
+        "r",
         "pg_settings",
         12_020,
         &[
@@ -642,7 +679,9 @@ pub const RELATIONS: &[Relation] = &[
             ("pending_restart", Bool),
         ],
     ),
-    information_schema(
+    relation(
+        "information_schema",
+        "v",
         "views",
         13_004,
         &[
@@ -658,7 +697,9 @@ pub const RELATIONS: &[Relation] = &[
             ("is_trigger_insertable_into", Text),
         ],
     ),
-    information_schema(
+    relation(
+        "information_schema",
+        "v",
         "table_constraints",
         13_005,
         &[
@@ -675,7 +716,9 @@ pub const RELATIONS: &[Relation] = &[
             ("nulls_distinct", Text),
         ],
     ),
-    information_schema(
+    relation(
+        "information_schema",
+        "v",
         "key_column_usage",
         13_006,
         &[
