@@ -11,6 +11,7 @@ pub mod eval;
 mod explain;
 pub mod func;
 pub mod json;
+mod pattern;
 pub mod quote;
 pub mod relation;
 pub mod scalar;

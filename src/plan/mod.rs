@@ -4,6 +4,7 @@
 mod array;
 mod coerce;
 mod copy;
+mod create_table;
 mod error;
 mod expr;
 mod from;
