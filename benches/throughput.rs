@@ -139,7 +139,7 @@ mod sql {
         rt.block_on(async move {
             let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(runnel::server::serve(listener, coord));
+            tokio::spawn(runnel::server::serve(listener, coord, Default::default()));
             let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={} user=bench dbname=bench", addr.port()), tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
             client.batch_execute("CREATE TABLE facts (k int, v int)").await.unwrap();

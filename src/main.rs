@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "runnel", version, about = "A streaming SQL database: SQL views kept up to date by differential dataflow, served over the Postgres wire protocol.", long_about = None)]
@@ -31,6 +31,12 @@ enum Command {
     ///
     /// Example: runnel produce ratings --broker 127.0.0.1:9092 --rate 20 --seed 42
     Produce(ProduceArgs),
+    /// Read a password from standard input and print its SCRAM-SHA-256 verifier, the form to
+    /// put in a --password-file line (`alice:SCRAM-SHA-256$4096:...`) so the file does not hold
+    /// the password itself.
+    ///
+    /// Example: echo 's3cret' | runnel hash-password
+    HashPassword,
 }
 
 #[derive(clap::Args)]
@@ -125,6 +131,27 @@ struct ServeArgs {
     /// Off by default; anyone who can reach the address can read every view.
     #[arg(long, env = "RUNNEL_HTTP")]
     http: Option<SocketAddr>,
+    /// Require a password of every client: a file of `user:password` lines, or
+    /// `user:SCRAM-SHA-256$...` verifiers (`runnel hash-password` makes them). Without it every
+    /// client is trusted as whichever user it names, so keep --listen on loopback.
+    #[arg(long, env = "RUNNEL_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+    /// How clients prove their password: `scram-sha-256` (a challenge and response, what every
+    /// current driver speaks) or `password` (the password in cleartext: use it with TLS).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "scram-sha-256",
+        env = "RUNNEL_AUTH_METHOD"
+    )]
+    auth_method: runnel::server::AuthMethod,
+    /// A PEM certificate (chain) to serve TLS with, with --tls-key. Clients that ask for TLS
+    /// get it (psql: sslmode=require); plain connections are still accepted.
+    #[arg(long, env = "RUNNEL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "RUNNEL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -146,6 +173,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Serve(a)) => a,
         Some(Command::Replay(a)) => return replay(a),
         Some(Command::Produce(a)) => return produce(a),
+        Some(Command::HashPassword) => return hash_password(),
         None => cli.serve,
     };
     let workers = args.workers.unwrap_or_else(|| {
@@ -168,6 +196,18 @@ fn main() -> std::process::ExitCode {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+    let security = match runnel::server::Security::load(
+        tls,
+        args.password_file.as_deref(),
+        args.auth_method,
+    ) {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => {
+            tracing::error!("cannot set up security: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -199,7 +239,7 @@ fn main() -> std::process::ExitCode {
             kafka_broker: args.kafka_broker.clone(),
         };
         let starting = tokio::task::spawn_blocking(move || runnel::coord::Coordinator::start(&config));
-        let coord = match runnel::server::refuse_until(&listener, starting).await {
+        let coord = match runnel::server::refuse_until(&listener, &security, starting).await {
             Ok(Ok(c)) => c,
             Err(panicked) => {
                 tracing::error!("start-up failed: {panicked}");
@@ -217,6 +257,22 @@ fn main() -> std::process::ExitCode {
             args.listen.ip(),
             args.listen.port()
         );
+        match &security.passwords {
+            Some(p) => tracing::info!(
+                "clients authenticate with {} ({} user(s) in {})",
+                args.auth_method.to_possible_value().map_or("?".into(), |v| v.get_name().to_string()),
+                p.len(),
+                args.password_file.as_deref().map_or("?".into(), |f| f.display().to_string())
+            ),
+            None if !args.listen.ip().is_loopback() => tracing::warn!(
+                "every client that reaches {} is trusted as any user it names; pass --password-file to require passwords",
+                args.listen
+            ),
+            None => {}
+        }
+        if security.tls.is_some() {
+            tracing::info!("TLS is offered to clients that ask for it");
+        }
         if let Some(listener) = console {
             let addr = listener.local_addr().map_or_else(|_| "?".into(), |a| a.to_string());
             tracing::info!("web console on http://{addr}/");
@@ -228,7 +284,7 @@ fn main() -> std::process::ExitCode {
             });
         }
         tokio::select! {
-            r = runnel::server::serve(listener, std::sync::Arc::clone(&coord)) => {
+            r = runnel::server::serve(listener, std::sync::Arc::clone(&coord), security) => {
                 if let Err(e) = r {
                     tracing::error!("the server stopped: {e}");
                     return std::process::ExitCode::FAILURE;
@@ -250,6 +306,30 @@ async fn terminated() {
             s.recv().await;
         }
         Err(_) => std::future::pending().await,
+    }
+}
+
+/// `runnel hash-password`: a verifier for the password on standard input.
+fn hash_password() -> std::process::ExitCode {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as typed): ");
+    }
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(n) if n > 0 => {
+            let password = line.trim_end_matches(['\n', '\r']);
+            println!("{}", runnel::server::Verifier::new(password));
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(_) => {
+            eprintln!("no password on standard input");
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("cannot read standard input: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

@@ -45,14 +45,17 @@ pub const REPORTED: &[&str] = &[
     "standard_conforming_strings",
     "application_name",
     "is_superuser",
+    "session_authorization",
 ];
 
 impl Session {
     pub fn new(user: &str, database: &str) -> Self {
-        let vars = DEFAULTS
+        let mut vars: BTreeMap<String, String> = DEFAULTS
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        // Who the session is: `current_user`, `session_user` and `SHOW session_authorization`.
+        vars.insert("session_authorization".into(), user.to_string());
         Session {
             user: user.to_string(),
             database: database.to_string(),
@@ -69,7 +72,11 @@ impl Session {
         let name = canonical(name);
         if matches!(
             name.as_str(),
-            "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes"
+            "server_version"
+                | "server_version_num"
+                | "server_encoding"
+                | "integer_datetimes"
+                | "session_authorization"
         ) {
             return Err(format!("parameter \"{name}\" cannot be changed"));
         }

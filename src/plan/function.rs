@@ -189,6 +189,16 @@ impl ExprCx<'_, '_> {
                     None => Err(PlanError::UnknownSetting(setting)),
                 };
             }
+            // The user the client authenticated as (or named, when every client is trusted).
+            "current_user" | "session_user" | "user" | "current_role" if n == 0 => {
+                let user = self
+                    .qcx
+                    .pcx
+                    .settings
+                    .and_then(|get| get("session_authorization"))
+                    .unwrap_or_else(|| crate::ir::func::OWNER.to_string());
+                return Ok(ScalarExpr::Literal(Datum::String(user), ScalarType::Text));
+            }
             "pg_get_userbyid" => (
                 simple(Func::PgGetUserById, &[1])?,
                 vec![Some(ScalarType::Int32)],

@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use super::describe::{fields, format_of, subscribe_desc};
 use super::values;
 use super::wire::Wire;
-use super::CancelRegistry;
+use super::{CancelRegistry, Security};
 
 mod copy;
 mod extended;
@@ -94,6 +94,7 @@ pub async fn run(
     socket: TcpStream,
     coord: Arc<Coordinator>,
     registry: Arc<CancelRegistry>,
+    security: &Security,
     peer: SocketAddr,
 ) -> Result<(), SqlError> {
     let mut conn = Conn {
@@ -107,7 +108,7 @@ pub async fn run(
         cursors: HashMap::new(),
         cancel: Arc::new(Notify::new()),
     };
-    let Some(startup) = conn.wire.startup(Some(&registry)).await? else {
+    let Some(startup) = conn.wire.startup(Some(&registry), security).await? else {
         return Ok(());
     };
     let user = startup
@@ -120,6 +121,15 @@ pub async fn run(
         .get("database")
         .cloned()
         .unwrap_or_else(|| user.clone());
+    if let Some(passwords) = &security.passwords {
+        if let Err(e) =
+            super::auth::authenticate(&mut conn.wire, passwords, security.method, &user).await
+        {
+            tracing::info!(%peer, user, "authentication failed: {}", e.message);
+            let _ = conn.wire.fatal(&e).await;
+            return Err(e);
+        }
+    }
     conn.session = Session::new(&user, &database);
     for (k, v) in &startup.parameters {
         if !matches!(k.as_str(), "user" | "database" | "options" | "replication") {

@@ -1,11 +1,15 @@
 //! The Postgres wire protocol front end: accepts connections, runs one task per session, and
 //! routes CancelRequests to the session they name.
 
+mod auth;
 mod conn;
 mod copy;
 mod describe;
+mod tls;
 mod values;
 mod wire;
+
+pub use auth::{AuthMethod, Passwords, Verifier};
 
 pub use conn::subscribe_rows;
 pub use copy::{encode_row, header};
@@ -20,6 +24,41 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::coord::Coordinator;
+
+/// Who may connect and how. The default, what tests and a bare `runnel` use, speaks plain TCP
+/// and trusts every client (the server listens on loopback unless told otherwise).
+pub struct Security {
+    /// With a certificate, clients that ask for TLS get it.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// With users, every client must prove its password.
+    pub passwords: Option<Passwords>,
+    pub method: AuthMethod,
+}
+
+impl Default for Security {
+    fn default() -> Security {
+        Security {
+            tls: None,
+            passwords: None,
+            method: AuthMethod::Scram,
+        }
+    }
+}
+
+impl Security {
+    /// From `--tls-cert/--tls-key` and `--password-file`.
+    pub fn load(
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        password_file: Option<&std::path::Path>,
+        method: AuthMethod,
+    ) -> Result<Security, String> {
+        Ok(Security {
+            tls: tls.map(|(cert, key)| tls::load(cert, key)).transpose()?,
+            passwords: password_file.map(Passwords::load).transpose()?,
+            method,
+        })
+    }
+}
 
 /// Live sessions by backend pid, with their secret key and cancel signal.
 #[derive(Default)]
@@ -63,28 +102,26 @@ impl CancelRegistry {
     }
 }
 
+/// A cancel key nobody can guess: whoever knows it can cancel the session's queries.
 fn rand_secret() -> i32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    h.finish() as i32
+    i32::from_be_bytes(auth::random_bytes::<4>())
 }
 
 /// Serves pgwire on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, coord: Arc<Coordinator>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    coord: Arc<Coordinator>,
+    security: Arc<Security>,
+) -> std::io::Result<()> {
     let registry = Arc::new(CancelRegistry::default());
     loop {
         let (socket, peer) = listener.accept().await?;
         let _ = socket.set_nodelay(true);
         let coord = Arc::clone(&coord);
         let registry = Arc::clone(&registry);
+        let security = Arc::clone(&security);
         tokio::spawn(async move {
-            if let Err(e) = conn::run(socket, coord, registry, peer).await {
+            if let Err(e) = conn::run(socket, coord, registry, &security, peer).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });
@@ -96,6 +133,7 @@ pub async fn serve(listener: TcpListener, coord: Arc<Coordinator>) -> std::io::R
 /// and returns what `starting` returns.
 pub async fn refuse_until<T>(
     listener: &TcpListener,
+    security: &Arc<Security>,
     starting: impl std::future::Future<Output = T>,
 ) -> T {
     tokio::pin!(starting);
@@ -104,9 +142,10 @@ pub async fn refuse_until<T>(
             done = &mut starting => return done,
             accepted = listener.accept() => {
                 let Ok((socket, peer)) = accepted else { continue };
+                let security = Arc::clone(security);
                 tokio::spawn(async move {
                     let mut wire = wire::Wire::new(socket);
-                    if let Ok(Some(_)) = wire.startup(None).await {
+                    if let Ok(Some(_)) = wire.startup(None, &security).await {
                         let e = crate::error::SqlError::new("57P03", "the database system is starting up")
                             .with_hint("The log is being replayed. Connect again in a moment; SHOW HYDRATION then lists the views still catching up.");
                         let _ = wire.fatal(&e).await;

@@ -1,5 +1,6 @@
 //! A client's socket as a stream of pgwire messages, and the start of every connection: SSL
-//! negotiation (refused: we speak plain TCP), then a StartupMessage or a CancelRequest.
+//! negotiation (TLS when the server has a certificate, refused otherwise), then a
+//! StartupMessage or a CancelRequest.
 
 use bytes::BytesMut;
 use pgwire::messages::response::{ErrorResponse, SslResponse};
@@ -11,11 +12,12 @@ use pgwire::messages::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::CancelRegistry;
+use super::tls::Stream;
+use super::{CancelRegistry, Security};
 use crate::error::SqlError;
 
 pub(super) struct Wire {
-    pub socket: TcpStream,
+    pub socket: Stream,
     pub rbuf: BytesMut,
     wbuf: BytesMut,
     ctx: DecodeContext,
@@ -24,7 +26,7 @@ pub(super) struct Wire {
 impl Wire {
     pub fn new(socket: TcpStream) -> Wire {
         Wire {
-            socket,
+            socket: Stream::Plain(socket),
             rbuf: BytesMut::with_capacity(8192),
             wbuf: BytesMut::with_capacity(8192),
             ctx: DecodeContext::default(),
@@ -65,23 +67,46 @@ impl Wire {
         Ok(())
     }
 
-    /// Reads up to the client's StartupMessage. A CancelRequest is passed to `registry` (if
-    /// there are sessions to cancel) and ends the connection, as does the client hanging up:
-    /// both give `None`.
+    /// Reads up to the client's StartupMessage, first switching to TLS if the client asks and
+    /// `security` has a certificate. A CancelRequest is passed to `registry` (if there are
+    /// sessions to cancel) and ends the connection, as does the client hanging up: both give
+    /// `None`.
     pub async fn startup(
         &mut self,
         registry: Option<&CancelRegistry>,
+        security: &Security,
     ) -> Result<Option<Startup>, SqlError> {
         loop {
             match self.read().await? {
                 None => return Ok(None),
-                Some(F::SslNegotiation(
-                    SslNegotiationMetaMessage::PostgresSsl(_)
-                    | SslNegotiationMetaMessage::PostgresGss(_),
-                )) => {
+                Some(F::SslNegotiation(SslNegotiationMetaMessage::PostgresSsl(_))) => {
+                    self.ctx.awaiting_frontend_ssl = false;
+                    match &security.tls {
+                        // The client must wait for our answer, so nothing of its can be
+                        // buffered yet: anything there would be plaintext injected ahead of
+                        // the handshake.
+                        Some(config) if self.rbuf.is_empty() && !self.socket.is_tls() => {
+                            self.send(B::SslResponse(SslResponse::Accept))?;
+                            self.flush().await?;
+                            self.socket.upgrade(config).await.map_err(io)?;
+                        }
+                        Some(_) => {
+                            return Err(SqlError::new(
+                                "08P01",
+                                "unexpected data after the SSLRequest",
+                            ))
+                        }
+                        None => {
+                            self.send(B::SslResponse(SslResponse::Refuse))?;
+                            self.flush().await?;
+                        }
+                    }
+                }
+                // GSSAPI encryption is refused; libpq then tries an SSLRequest, so the
+                // decoder keeps expecting one.
+                Some(F::SslNegotiation(SslNegotiationMetaMessage::PostgresGss(_))) => {
                     self.send(B::SslResponse(SslResponse::Refuse))?;
                     self.flush().await?;
-                    self.ctx.awaiting_frontend_ssl = false;
                 }
                 Some(F::SslNegotiation(SslNegotiationMetaMessage::None)) => {
                     self.ctx.awaiting_frontend_ssl = false

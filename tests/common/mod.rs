@@ -71,7 +71,7 @@ impl TestServer {
                     .await
                     .unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let _ = runnel::server::serve(listener, c).await;
+                let _ = runnel::server::serve(listener, c, Default::default()).await;
             });
         });
         TestServer {
