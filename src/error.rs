@@ -12,6 +12,9 @@ pub struct SqlError {
     pub hint: Option<String>,
     /// 1-based character position in the statement, as Postgres reports it.
     pub position: Option<usize>,
+    /// Where in the statement's text the error is, as a 1-based line and column, until the
+    /// server turns it into `position` (it has the text).
+    pub location: Option<(u32, u32)>,
 }
 
 impl SqlError {
@@ -22,6 +25,7 @@ impl SqlError {
             detail: None,
             hint: None,
             position: None,
+            location: None,
         }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -60,6 +64,18 @@ impl From<PlanError> for SqlError {
     fn from(e: PlanError) -> Self {
         match e {
             PlanError::Eval(e) => e.into(),
+            PlanError::At {
+                error,
+                line,
+                column,
+            } => {
+                let mut e = SqlError::from(*error);
+                e.location = Some((
+                    u32::try_from(line).unwrap_or(u32::MAX),
+                    u32::try_from(column).unwrap_or(u32::MAX),
+                ));
+                e
+            }
             e => SqlError::new(e.sqlstate(), e.to_string()),
         }
     }

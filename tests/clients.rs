@@ -1,5 +1,6 @@
 //! Real Postgres clients against Runnel: each of psycopg 3, psycopg2, SQLAlchemy (reflection
-//! through its Inspector) and asyncpg runs `tests/clients/scenario.py`, node-postgres
+//! through its Inspector), pandas, asyncpg, pgcli and psqlODBC (through pyodbc) runs
+//! `tests/clients/scenario.py`, node-postgres
 //! `scenario.js` and pgJDBC `Scenario.java` (create, insert and query with parameters in text
 //! and binary, prepared statements, list and reflect metadata, errors with their SQLSTATEs),
 //! and its transcript must equal the one the same scenario gives against PostgreSQL.
@@ -73,7 +74,10 @@ fn clients_work_as_against_postgres() {
         "psycopg",
         "psycopg2",
         "sqlalchemy",
+        "pandas",
         "asyncpg",
+        "pgcli",
+        "pyodbc",
         "node-postgres",
         "pgjdbc",
     ] {

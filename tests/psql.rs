@@ -29,8 +29,11 @@ fn psql_creates_inserts_and_reads() {
     );
     assert_eq!(out, "6\n");
     let out = psql(&server, "shop", "SELECT * FROM missing;");
+    // With where in the statement, as PostgreSQL shows it.
     assert!(
-        out.contains("ERROR:  relation \"missing\" does not exist"),
+        out.contains(
+            "ERROR:  relation \"missing\" does not exist\nLINE 1: SELECT * FROM missing;\n                      ^"
+        ),
         "{out}"
     );
 

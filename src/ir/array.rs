@@ -37,6 +37,10 @@ pub enum ArrayFunc {
     Length,
     /// `cardinality(a)`: the number of elements.
     Cardinality,
+    /// `array_remove(a, x)`: `a` without the elements not distinct from `x`.
+    Remove,
+    /// `array_position(a, x)`: where the first element not distinct from `x` is, or NULL.
+    Position,
 }
 
 impl ArrayFunc {
@@ -57,6 +61,8 @@ impl ArrayFunc {
             ArrayFunc::Upper => "array_upper".into(),
             ArrayFunc::Length => "array_length".into(),
             ArrayFunc::Cardinality => "cardinality".into(),
+            ArrayFunc::Remove => "array_remove".into(),
+            ArrayFunc::Position => "array_position".into(),
         }
     }
 
@@ -86,6 +92,8 @@ impl ArrayFunc {
             ArrayFunc::FromString => (text_array, any_nullable),
             ArrayFunc::Lower | ArrayFunc::Upper | ArrayFunc::Length => (ScalarType::Int32, true),
             ArrayFunc::Cardinality => (ScalarType::Int32, any_nullable),
+            ArrayFunc::Remove => (arg(0), args.first().is_none_or(|a| a.nullable)),
+            ArrayFunc::Position => (ScalarType::Int32, true),
         };
         ColumnType::new(scalar, nullable)
     }
@@ -141,6 +149,17 @@ impl ArrayFunc {
                 (a, Datum::Null) => a.clone(),
                 (a, b) => Datum::Array([elems(a)?, elems(b)?].concat()),
             },
+            ArrayFunc::Remove | ArrayFunc::Position if args[0].is_null() => Datum::Null,
+            ArrayFunc::Remove => Datum::Array(
+                elems(&args[0])?
+                    .into_iter()
+                    .filter(|e| e != &args[1])
+                    .collect(),
+            ),
+            ArrayFunc::Position => elems(&args[0])?
+                .iter()
+                .position(|e| e == &args[1])
+                .map_or(Datum::Null, |i| Datum::Int32(i as i32 + 1)),
             ArrayFunc::Append => {
                 let mut e = elems(&args[0])?;
                 e.push(args[1].clone());

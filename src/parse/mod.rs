@@ -408,6 +408,16 @@ fn syntax(msg: impl Into<String>, position: Option<usize>) -> SqlError {
     e
 }
 
+/// The 1-based character position of sqlparser's 1-based `line` and `column` in `sql`.
+pub fn char_position(sql: &str, line: u32, column: u32) -> usize {
+    let before: usize = sql
+        .lines()
+        .take((line as usize).saturating_sub(1))
+        .map(|l| l.chars().count() + 1)
+        .sum();
+    before + column as usize
+}
+
 /// Turns sqlparser's "... at Line: L, Column: C" into Postgres' 1-based character position.
 fn parser_error(sql: &str, e: sqlparser::parser::ParserError) -> SqlError {
     let msg = e.to_string();
@@ -418,13 +428,11 @@ fn parser_error(sql: &str, e: sqlparser::parser::ParserError) -> SqlError {
     let position = msg.rfind(" at Line: ").and_then(|at| {
         let rest = &msg[at + " at Line: ".len()..];
         let (line, col) = rest.split_once(", Column: ")?;
-        let (line, col): (usize, usize) = (line.trim().parse().ok()?, col.trim().parse().ok()?);
-        let before: usize = sql
-            .lines()
-            .take(line.saturating_sub(1))
-            .map(|l| l.chars().count() + 1)
-            .sum();
-        Some(before + col)
+        Some(char_position(
+            sql,
+            line.trim().parse().ok()?,
+            col.trim().parse().ok()?,
+        ))
     });
     if position.is_none() && msg.ends_with("found: EOF") {
         // As Postgres: the error is at the end of the input.

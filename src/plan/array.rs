@@ -50,10 +50,29 @@ impl ExprCx<'_, '_> {
         root: &Expr,
         chain: &[AccessExpr],
     ) -> PlanResult<ScalarExpr> {
-        let [AccessExpr::Subscript(Subscript::Index { index })] = chain else {
+        // `t.col[i]` parses as `t` with the accesses `.col` and `[i]`: the dots name a column.
+        let dots = chain
+            .iter()
+            .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+            .count();
+        let root = if dots == 0 {
+            root.clone()
+        } else {
+            let mut parts = match root {
+                Expr::CompoundIdentifier(parts) => parts.clone(),
+                Expr::Identifier(first) => vec![first.clone()],
+                _ => return unsupported(format!("the access {root}{}", chain_text(chain))),
+            };
+            parts.extend(chain[..dots].iter().filter_map(|a| match a {
+                AccessExpr::Dot(Expr::Identifier(id)) => Some(id.clone()),
+                _ => None,
+            }));
+            Expr::CompoundIdentifier(parts)
+        };
+        let [AccessExpr::Subscript(Subscript::Index { index })] = &chain[dots..] else {
             return unsupported(format!("the access {root}{}", chain_text(chain)));
         };
-        let (array, t) = self.plan_typed(root)?;
+        let (array, t) = self.plan_typed(&root)?;
         if t.scalar.element().is_none() {
             return Err(PlanError::TypeMismatch(format!(
                 "cannot subscript type {} because it does not support subscripting",
@@ -231,6 +250,36 @@ impl ExprCx<'_, '_> {
                 arity(&[1])?;
                 let array = self.plan_array(&args[0], name)?;
                 call(ArrayFunc::Cardinality, vec![array])
+            }
+            "array_remove" | "array_position" => {
+                arity(&[2])?;
+                let (array, at) = self.plan_typed(&args[0])?;
+                // An untyped literal is an array of the other argument's type, or of text.
+                let (array, at) = match at.scalar {
+                    ScalarType::Unknown => {
+                        let (_, xt) = self.plan_typed(&args[1])?;
+                        let element = match xt.scalar {
+                            ScalarType::Unknown => text,
+                            t => t,
+                        };
+                        let to = element.array_of().ok_or_else(|| no_array_type(element))?;
+                        (cast(array, ScalarType::Unknown, to), to)
+                    }
+                    t => (array, t),
+                };
+                let Some(element) = at.element() else {
+                    return Err(PlanError::UndefinedFunction(format!(
+                        "{name}({}, ...)",
+                        at.name()
+                    )));
+                };
+                let x = self.plan_as(&args[1], element, name)?;
+                let f = if name == "array_remove" {
+                    ArrayFunc::Remove
+                } else {
+                    ArrayFunc::Position
+                };
+                call(f, vec![array, x])
             }
             "array_cat" | "array_append" | "array_prepend" => {
                 arity(&[2])?;

@@ -8,6 +8,11 @@ pub enum PlanError {
     UnknownRelation(String),
     #[error("column \"{0}\" does not exist")]
     UnknownColumn(String),
+    /// PostgreSQL's spelling for `t.c`: unquoted.
+    #[error("column {0} does not exist")]
+    UnknownQualifiedColumn(String),
+    #[error("missing FROM-clause entry for table \"{0}\"")]
+    MissingFromEntry(String),
     #[error("column reference \"{0}\" is ambiguous")]
     AmbiguousColumn(String),
     #[error("relation \"{0}\" already exists")]
@@ -57,13 +62,37 @@ pub enum PlanError {
     Eval(#[from] EvalError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error at a place in the statement text (sqlparser's 1-based line and column), which
+    /// clients show under the statement (`LINE 1: SELECT * FROM missing` and a caret).
+    #[error("{error}")]
+    At {
+        error: Box<PlanError>,
+        line: u64,
+        column: u64,
+    },
 }
 
 impl PlanError {
+    /// This error, placed where `span` starts (unless it has a place already, or the span is
+    /// empty, as for nodes the planner made up).
+    pub fn at(self, span: sqlparser::tokenizer::Span) -> PlanError {
+        match self {
+            PlanError::At { .. } => self,
+            _ if span.start.line == 0 => self,
+            error => PlanError::At {
+                error: Box::new(error),
+                line: span.start.line,
+                column: span.start.column,
+            },
+        }
+    }
+
     pub fn sqlstate(&self) -> &'static str {
         match self {
+            PlanError::At { error, .. } => error.sqlstate(),
             PlanError::UnknownRelation(_) => "42P01",
-            PlanError::UnknownColumn(_) => "42703",
+            PlanError::UnknownColumn(_) | PlanError::UnknownQualifiedColumn(_) => "42703",
+            PlanError::MissingFromEntry(_) => "42P01",
             PlanError::AmbiguousColumn(_) => "42702",
             PlanError::AlreadyExists(_) => "42P07",
             PlanError::UnknownDatabase(_) => "3D000",

@@ -94,7 +94,9 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             return Ok(ScalarExpr::Column(*col));
         }
         match e {
-            Expr::Identifier(id) => self.column(None, &normalize_ident(id)),
+            Expr::Identifier(id) => self
+                .column(None, &normalize_ident(id))
+                .map_err(|e| e.at(id.span)),
             Expr::CompoundIdentifier(ids) => {
                 let parts: Vec<String> = ids.iter().map(normalize_ident).collect();
                 match parts.as_slice() {
@@ -105,6 +107,10 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                         parts.join(".")
                     ))),
                 }
+                .map_err(|e| match ids.first() {
+                    Some(first) => e.at(first.span),
+                    None => e,
+                })
             }
             Expr::Value(v) => self.value(&v.value),
             Expr::TypedString(ts) => {
@@ -570,6 +576,9 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             }
             other => return unsupported(format!("operator {other}")),
         };
+        if let Some(compared) = self.reg_comparison(left, &func, right) {
+            return compared;
+        }
         let (l, lt) = self.plan_typed(left)?;
         let (r, rt) = self.plan_typed(right)?;
         // Date/time arithmetic keeps distinct operand types.

@@ -39,6 +39,22 @@ pub(super) fn plan_from(
             first = false;
             continue;
         }
+        if let Some((r, s)) = correlated_derived(qcx, &twj.relation)? {
+            // Already over the outer prefix: joined to it, not crossed with it.
+            let (width, prefix) = (scope.len(), qcx.prefix_len());
+            let outputs = (0..width).chain(width + prefix..width + prefix + s.len());
+            rel = rel
+                .join(r, (0..prefix).map(|i| (i, i)).collect())
+                .project(outputs.collect());
+            scope = scope.concat(s);
+            let mut s_rel = (rel, scope);
+            for j in &twj.joins {
+                s_rel = plan_joined(qcx, s_rel.0, s_rel.1, j)?;
+            }
+            (rel, scope) = s_rel;
+            first = false;
+            continue;
+        }
         let (mut r, mut s) = plan_table_factor(qcx, &twj.relation)?;
         for j in &twj.joins {
             (r, s) = plan_joined(qcx, r, s, j)?;
@@ -72,6 +88,37 @@ fn plan_joined(
     plan_join(qcx, left, scope, jr, js, &j.join_operator)
 }
 
+/// A derived table inside a correlated subquery that uses the enclosing queries' columns
+/// (`(SELECT unnest(fk.conkey) ...) x`, as pgcli and psqlODBC write): planned over the outer
+/// prefix, so its rows come with the prefix's columns first. `None` when `tf` is anything
+/// else, or does not reference the prefix (it is then planned on its own, as usual).
+fn correlated_derived(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<Option<(RelExpr, Scope)>> {
+    let TableFactor::Derived {
+        subquery,
+        alias,
+        lateral: false,
+        ..
+    } = tf
+    else {
+        return Ok(None);
+    };
+    if qcx.prefix_len() == 0 {
+        return Ok(None);
+    }
+    let inner = QueryCx::new(qcx.pcx, qcx.outer_scope.clone(), qcx.outer_rel.clone());
+    let pq = plan_query(&inner, subquery)?;
+    let refs = inner.refs.into_inner();
+    if refs.is_empty() {
+        return Ok(None);
+    }
+    for r in refs {
+        qcx.note_reference(r);
+    }
+    let names = pq.names.clone();
+    let rel = lower_subquery(pq, qcx.prefix_len());
+    Ok(Some(aliased(rel, names, None, alias.as_ref())))
+}
+
 fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Scope)> {
     if let Some(call) = super::series::call(tf) {
         return super::series::plan(qcx, RelExpr::unit(), Scope::default(), call);
@@ -94,7 +141,8 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
                 .iter()
                 .map(|p| p.as_ident().map(normalize_ident).unwrap_or_default())
                 .collect();
-            let (rel, names) = resolve_relation(qcx.pcx, &parts)?;
+            let (rel, names) = resolve_relation(qcx.pcx, &parts)
+                .map_err(|e| e.at(sqlparser::ast::Spanned::span(name)))?;
             let event_time = super::window::event_time_of(qcx.pcx, &parts, &names);
             let table = parts.last().cloned().unwrap_or_default();
             let (rel, mut scope) = aliased(rel, names, Some(table), alias.as_ref());

@@ -45,7 +45,53 @@ pub fn reg_type(dt: &DataType) -> Option<RegType> {
     })
 }
 
+/// `e` if it is a cast to a `reg*` type: the operand and the type.
+fn reg_cast_of(e: &Expr) -> Option<(&Expr, RegType)> {
+    match e {
+        Expr::Cast {
+            expr, data_type, ..
+        } => Some((expr, reg_type(data_type)?)),
+        Expr::Nested(inner) => reg_cast_of(inner),
+        _ => None,
+    }
+}
+
 impl ExprCx<'_, '_> {
+    /// A comparison with a `reg*` cast on either side (`p.prorettype::regtype !=
+    /// 'trigger'::regtype`, `c.oid = 'orders'::regclass`) compares oids, as in PostgreSQL
+    /// (where the name is only how a reg value prints). `None` if neither side is one.
+    pub(super) fn reg_comparison(
+        &mut self,
+        left: &Expr,
+        func: &Func,
+        right: &Expr,
+    ) -> Option<PlanResult<ScalarExpr>> {
+        if !matches!(
+            func,
+            Func::Eq | Func::NotEq | Func::Lt | Func::Lte | Func::Gt | Func::Gte
+        ) || (reg_cast_of(left).is_none() && reg_cast_of(right).is_none())
+        {
+            return None;
+        }
+        let mut oid = |e: &Expr| -> PlanResult<ScalarExpr> {
+            let Some((inner, reg)) = reg_cast_of(e) else {
+                return self.plan_as(e, ScalarType::Int32, "comparison");
+            };
+            let (s, t) = self.plan_typed(inner)?;
+            if t.scalar.is_integer() {
+                Ok(cast(s, t.scalar, ScalarType::Int32))
+            } else {
+                self.reg_cast(inner, reg)
+            }
+        };
+        Some((|| {
+            Ok(ScalarExpr::call(
+                func.clone(),
+                vec![oid(left)?, oid(right)?],
+            ))
+        })())
+    }
+
     /// `e::regclass` and its kin.
     pub(super) fn reg_cast(&mut self, e: &Expr, reg: RegType) -> PlanResult<ScalarExpr> {
         let (s, t) = self.plan_typed(e)?;
@@ -87,6 +133,13 @@ impl ExprCx<'_, '_> {
             RegType::Type => {
                 let missing =
                     || PlanError::UndefinedObject(format!("type \"{name}\" does not exist"));
+                // A name pg_type lists (also the pseudo-types no column has), else any
+                // spelling of a type (`character varying(10)`, `int[]`).
+                let lower = name.trim().to_lowercase();
+                if let Some((_, oid)) = system::type_names().into_iter().find(|(n, _)| *n == lower)
+                {
+                    return Ok(oid);
+                }
                 let dt = Parser::new(&PostgreSqlDialect {})
                     .try_with_sql(name)
                     .and_then(|mut p| p.parse_data_type())

@@ -98,19 +98,13 @@ impl Scope {
                 .collect();
         }
         let Some(level) = matches.iter().map(|(_, i)| i.level).min() else {
-            let full = match table {
-                Some(t) => {
-                    if !self.items.iter().any(|i| i.table.as_deref() == Some(t)) {
-                        return Err(PlanError::UnknownRelation(format!(
-                            "missing FROM-clause entry for table \"{t}\""
-                        )))
-                        .map_err(|_| PlanError::UnknownColumn(format!("{t}.{name}")));
-                    }
-                    format!("{t}.{name}")
+            return Err(match table {
+                Some(t) if !self.items.iter().any(|i| i.table.as_deref() == Some(t)) => {
+                    PlanError::MissingFromEntry(t.to_string())
                 }
-                None => name.to_string(),
-            };
-            return Err(PlanError::UnknownColumn(full));
+                Some(t) => PlanError::UnknownQualifiedColumn(format!("{t}.{name}")),
+                None => PlanError::UnknownColumn(name.to_string()),
+            });
         };
         let at_level: Vec<usize> = matches
             .iter()

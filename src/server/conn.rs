@@ -334,11 +334,15 @@ impl Conn {
             };
             let result = match parsed {
                 Ok(stmt) => self.run(&stmt, &[], &[], None).await,
-                Err(mut e) => {
-                    e.position = e.position.map(|p| p + sql[..offset].chars().count());
-                    Err(e)
+                Err(e) => Err(e),
+            }
+            .map_err(|mut e| {
+                if let Some((line, column)) = e.location.take() {
+                    e.position = Some(parse::char_position(text, line, column));
                 }
-            };
+                e.position = e.position.map(|p| p + sql[..offset].chars().count());
+                e
+            });
             match result {
                 Ok(outcome) => self.write_outcome(outcome, &[], true)?,
                 Err(e) if e.code == "08006" => return Err(e),

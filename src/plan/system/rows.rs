@@ -390,6 +390,13 @@ impl Snapshot<'_> {
                 Datum::Null,
                 int(0),
                 Datum::Null,
+                int(oid),
+                Datum::Float32((-1.0f32).into()),
+                int(0),
+                Datum::Bool(false),
+                int(0),
+                int(0),
+                int(0),
             ]
         };
         let mut rows: Vec<Row> = RELATIONS
@@ -474,6 +481,21 @@ const TYPES: &[(u32, &str, &str, bool, u32, &str)] = &[
     (3802, "jsonb", "U", false, 3807, "jsonb"),
 ];
 
+/// Pseudo-types (typtype `p`): no column has them, but catalog queries name them
+/// (`prorettype::regtype != 'trigger'::regtype`): (oid, name, typlen).
+const PSEUDO_TYPES: &[(u32, &str, i16)] = &[
+    (2249, "record", -1),
+    (2275, "cstring", -2),
+    (2276, "any", 4),
+    (2277, "anyarray", -1),
+    (2278, "void", 4),
+    (2279, "trigger", 4),
+    (2281, "internal", 8),
+    (2283, "anyelement", 4),
+    (2776, "anynonarray", 4),
+    (3838, "event_trigger", 4),
+];
+
 /// The oid and name of each type `pg_type` lists.
 pub(super) fn type_oids() -> Vec<(i32, String)> {
     TYPES
@@ -484,10 +506,74 @@ pub(super) fn type_oids() -> Vec<(i32, String)> {
                 (array as i32, format!("_{name}")),
             ]
         })
+        .chain(
+            PSEUDO_TYPES
+                .iter()
+                .map(|&(oid, name, _)| (oid as i32, name.to_string())),
+        )
         .collect()
 }
 
-/// `pg_type`: the base types of `TYPES` and their array types.
+/// One `pg_type` row's varying fields.
+struct TypeRow<'a> {
+    oid: u32,
+    name: String,
+    typlen: i16,
+    kind: &'a str,
+    category: &'a str,
+    preferred: bool,
+    elem: u32,
+    array: u32,
+    io: &'a str,
+    align: &'a str,
+    storage: &'a str,
+    collation: i32,
+}
+
+impl TypeRow<'_> {
+    fn row(self) -> Row {
+        vec![
+            int(self.oid as i32),
+            text(self.name),
+            int(PG_CATALOG_OID),
+            int(OWNER_OID),
+            Datum::Int16(self.typlen),
+            Datum::Bool(matches!(self.typlen, 1 | 2 | 4 | 8)),
+            text(self.kind),
+            text(self.category),
+            Datum::Bool(self.preferred),
+            Datum::Bool(true),
+            text(","),
+            int(0),
+            text(if self.elem == 0 {
+                "-"
+            } else {
+                "array_subscript_handler"
+            }),
+            int(self.elem as i32),
+            int(self.array as i32),
+            text(format!("{}in", self.io)),
+            text(format!("{}out", self.io)),
+            text(format!("{}recv", self.io)),
+            text(format!("{}send", self.io)),
+            text("-"),
+            text("-"),
+            text("-"),
+            text(self.align),
+            text(self.storage),
+            Datum::Bool(false),
+            int(0),
+            int(-1),
+            int(0),
+            int(self.collation),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+        ]
+    }
+}
+
+/// `pg_type`: the base types of `TYPES`, their array types, and the pseudo-types.
 fn pg_type() -> Vec<Row> {
     let mut rows = Vec::new();
     for &(oid, name, category, preferred, array, io) in TYPES {
@@ -504,84 +590,63 @@ fn pg_type() -> Vec<Row> {
             "S" => 100,
             _ => 0,
         };
-        let byval = matches!(typlen, 1 | 2 | 4 | 8);
-        let row = |oid: u32,
-                   name: String,
-                   typlen: i16,
-                   byval: bool,
-                   category: &str,
-                   preferred: bool,
-                   elem: u32,
-                   array: u32,
-                   io: &str,
-                   align: &str,
-                   storage: &str| {
-            vec![
-                int(oid as i32),
-                text(name),
-                int(PG_CATALOG_OID),
-                int(OWNER_OID),
-                Datum::Int16(typlen),
-                Datum::Bool(byval),
-                text("b"),
-                text(category),
-                Datum::Bool(preferred),
-                Datum::Bool(true),
-                text(","),
-                int(0),
-                text(if elem == 0 {
-                    "-"
+        rows.push(
+            TypeRow {
+                oid,
+                name: name.to_string(),
+                typlen,
+                kind: "b",
+                category,
+                preferred,
+                elem: 0,
+                array,
+                io,
+                align,
+                storage,
+                collation,
+            }
+            .row(),
+        );
+        rows.push(
+            TypeRow {
+                oid: array,
+                name: format!("_{name}"),
+                typlen: -1,
+                kind: "b",
+                category: "A",
+                preferred: false,
+                elem: oid,
+                array: 0,
+                io: "array_",
+                align: if align == "d" { "d" } else { "i" },
+                storage: "x",
+                collation,
+            }
+            .row(),
+        );
+    }
+    for &(oid, name, typlen) in PSEUDO_TYPES {
+        rows.push(
+            TypeRow {
+                oid,
+                name: name.to_string(),
+                typlen,
+                kind: "p",
+                category: "P",
+                preferred: false,
+                elem: 0,
+                array: 0,
+                io: &format!("{name}_"),
+                align: if typlen == 8 || typlen == -1 {
+                    "d"
                 } else {
-                    "array_subscript_handler"
-                }),
-                int(elem as i32),
-                int(array as i32),
-                text(format!("{io}in")),
-                text(format!("{io}out")),
-                text(format!("{io}recv")),
-                text(format!("{io}send")),
-                text("-"),
-                text("-"),
-                text("-"),
-                text(align),
-                text(storage),
-                Datum::Bool(false),
-                int(0),
-                int(-1),
-                int(0),
-                int(collation),
-                Datum::Null,
-                Datum::Null,
-                Datum::Null,
-            ]
-        };
-        rows.push(row(
-            oid,
-            name.to_string(),
-            typlen,
-            byval,
-            category,
-            preferred,
-            0,
-            array,
-            io,
-            align,
-            storage,
-        ));
-        let array_align = if align == "d" { "d" } else { "i" };
-        rows.push(row(
-            array,
-            format!("_{name}"),
-            -1,
-            false,
-            "A",
-            false,
-            oid,
-            0,
-            "array_",
-            array_align,
-            "x",
-        ));
+                    "i"
+                },
+                storage: "p",
+                collation: 0,
+            }
+            .row(),
+        );
     }
     rows
 }

@@ -38,7 +38,15 @@ impl Conn {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let plan = self.coord.plan(&self.session, &stmt, &declared)?;
+        let plan = self
+            .coord
+            .plan(&self.session, &stmt, &declared)
+            .map_err(|mut e| {
+                if let Some((line, column)) = e.location.take() {
+                    e.position = Some(parse::char_position(sql, line, column));
+                }
+                e
+            })?;
         let param_types = infer_param_types(&plan, &declared);
         let desc = plan_desc(&plan);
         self.statements.insert(
