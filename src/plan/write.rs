@@ -58,7 +58,6 @@ pub(super) fn target_table<'a>(
     Ok(item)
 }
 
-/// Converts `e` (typed `from`) for storage in a column of type `to`, as an assignment cast.
 /// A column's `DEFAULT` expression, planned as a value of the column's type. It may not use
 /// columns or subqueries (as in Postgres).
 pub(super) fn default_value(
@@ -67,10 +66,7 @@ pub(super) fn default_value(
     to: ScalarType,
     column: &str,
 ) -> PlanResult<ScalarExpr> {
-    let expr = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| PlanError::Syntax(e.to_string()))?;
+    let expr = parse_expr(sql)?;
     let root = QueryCx::root(pcx);
     let mut cx = ExprCx::new(
         &root,
@@ -89,6 +85,61 @@ pub(super) fn default_value(
     }
 }
 
+/// Whether `e` is the keyword `DEFAULT` (in `VALUES (DEFAULT, ...)` or `SET c = DEFAULT`), which
+/// sqlparser reads as a bare identifier.
+fn is_default(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+/// What `DEFAULT` stands for in column `i` of `table`: its default expression, else NULL.
+fn default_expr(table: &crate::catalog::CatalogItem, i: usize) -> PlanResult<ast::Expr> {
+    let sql = match table.defaults.get(i) {
+        Some(Some(sql)) => sql.as_str(),
+        _ => "NULL",
+    };
+    Ok(ast::Expr::Nested(Box::new(parse_expr(sql)?)))
+}
+
+/// A default expression as stored in the catalog (its SQL text).
+fn parse_expr(sql: &str) -> PlanResult<ast::Expr> {
+    sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| PlanError::Syntax(e.to_string()))
+}
+
+/// `VALUES` rows with each `DEFAULT` replaced by its column's default expression (planned
+/// with the rows, so `now()` is the insert's time as when the column is left out).
+fn values_with_defaults(
+    source: &ast::Query,
+    table: &crate::catalog::CatalogItem,
+    columns: &[usize],
+) -> PlanResult<Option<ast::Query>> {
+    let ast::SetExpr::Values(values) = &*source.body else {
+        return Ok(None);
+    };
+    if !values.rows.iter().flat_map(|r| &r.content).any(is_default) {
+        return Ok(None);
+    }
+    let mut values = values.clone();
+    for row in &mut values.rows {
+        for (j, e) in row.content.iter_mut().enumerate() {
+            if is_default(e) {
+                let Some(&i) = columns.get(j) else {
+                    return Err(PlanError::Syntax(
+                        "INSERT has more expressions than target columns".into(),
+                    ));
+                };
+                *e = default_expr(table, i)?;
+            }
+        }
+    }
+    let mut query = source.clone();
+    query.body = Box::new(ast::SetExpr::Values(values));
+    Ok(Some(query))
+}
+
+/// Converts `e` (typed `from`) for storage in a column of type `to`, as an assignment cast.
 fn assign(e: ScalarExpr, from: ScalarType, to: ScalarType, column: &str) -> PlanResult<ScalarExpr> {
     let assignable = from == ScalarType::Unknown
         || can_implicitly_cast(from, to)
@@ -121,18 +172,27 @@ pub(super) fn plan_insert(pcx: &PlanContext, ins: &ast::Insert) -> PlanResult<Pl
         .map(|c| object_name(c).last().cloned().unwrap_or_default())
         .collect();
     let columns = target_columns(table, &names)?;
-    let source = ins
-        .source
-        .as_ref()
-        .ok_or_else(|| PlanError::Unsupported("INSERT without a source".into()))?;
-    if matches!(&*source.body, ast::SetExpr::Values(_)) {
-        *pcx.values_hint.borrow_mut() =
-            Some(columns.iter().map(|c| desc.types[*c].scalar).collect());
-    }
-    let root = QueryCx::root(pcx);
-    let pq = plan_query(&root, source);
-    pcx.values_hint.borrow_mut().take();
-    let src = lower_subquery(pq?, 0);
+    let src = match &ins.source {
+        // `DEFAULT VALUES`: one row, every column its default.
+        None if ins.columns.is_empty() => RelExpr::unit(),
+        None => {
+            return Err(PlanError::Syntax(
+                "INSERT with columns needs a source".into(),
+            ))
+        }
+        Some(source) => {
+            let with_defaults = values_with_defaults(source, table, &columns)?;
+            let source = with_defaults.as_ref().unwrap_or(source);
+            if matches!(&*source.body, ast::SetExpr::Values(_)) {
+                *pcx.values_hint.borrow_mut() =
+                    Some(columns.iter().map(|c| desc.types[*c].scalar).collect());
+            }
+            let root = QueryCx::root(pcx);
+            let pq = plan_query(&root, source);
+            pcx.values_hint.borrow_mut().take();
+            lower_subquery(pq?, 0)
+        }
+    };
     let src_types = src.typ();
     if src_types.len() > columns.len() {
         return Err(PlanError::Syntax(
@@ -227,7 +287,12 @@ pub(super) fn plan_update(pcx: &PlanContext, up: &ast::Update) -> PlanResult<Pla
         };
         let n = object_name(col).last().cloned().unwrap_or_default();
         let i = scope.resolve(None, &n)?;
-        let (e, t) = cx.plan_typed(&a.value)?;
+        let value = if is_default(&a.value) {
+            &default_expr(table, i)?
+        } else {
+            &a.value
+        };
+        let (e, t) = cx.plan_typed(value)?;
         new[i] = assign(e, t.scalar, table.desc.types[i].scalar, &n)?;
     }
     let width = cx.types.len();
