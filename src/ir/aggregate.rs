@@ -102,9 +102,30 @@ pub fn aggregate<'a>(
                         Datum::f64(s)
                     })
                 }
-                ScalarType::Interval => Err(EvalError::Internal(
-                    "sum/avg of interval is not supported yet".into(),
-                )),
+                ScalarType::Interval => {
+                    // Field by field, as Postgres adds intervals; the average divides that.
+                    let (mut months, mut days, mut micros) = (0i128, 0i128, 0i128);
+                    for (v, d) in &items {
+                        if let Datum::Interval(i) = v {
+                            months += i.months as i128 * *d as i128;
+                            days += i.days as i128 * *d as i128;
+                            micros += i.micros as i128 * *d as i128;
+                        }
+                    }
+                    let range = || EvalError::OutOfRange("interval".into());
+                    let sum = crate::repr::Interval::new(
+                        i32::try_from(months).map_err(|_| range())?,
+                        i32::try_from(days).map_err(|_| range())?,
+                        i64::try_from(micros).map_err(|_| range())?,
+                    );
+                    if avg {
+                        sum.scale(n as f64, true)
+                            .map(Datum::Interval)
+                            .ok_or_else(range)
+                    } else {
+                        Ok(Datum::Interval(sum))
+                    }
+                }
                 _ => {
                     let mut s = Decimal::ZERO;
                     for (v, d) in &items {

@@ -115,19 +115,13 @@ pub(super) fn arithmetic(op: &Func, a: &Datum, b: &Datum) -> Result<Datum, EvalE
             )))
         }
         (Datum::Interval(x), Datum::Float64(f)) => {
-            let f = if matches!(op, Func::Div) {
-                if f.0 == 0.0 {
-                    return Err(EvalError::DivisionByZero);
-                }
-                1.0 / f.0
-            } else {
-                f.0
-            };
-            Ok(Datum::Interval(Interval::new(
-                (x.months as f64 * f) as i32,
-                (x.days as f64 * f) as i32,
-                (x.micros as f64 * f) as i64,
-            )))
+            let divide = matches!(op, Func::Div);
+            if divide && f.0 == 0.0 {
+                return Err(EvalError::DivisionByZero);
+            }
+            x.scale(f.0, divide)
+                .map(Datum::Interval)
+                .ok_or(range("interval"))
         }
         _ => Err(EvalError::Internal(format!(
             "no arithmetic {op:?} for {a:?} and {b:?}"

@@ -156,6 +156,12 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     return self.reg_cast(expr, reg);
                 }
                 let to = scalar_type(data_type)?;
+                // `ARRAY[]::int[]`: the cast gives the empty array its type.
+                if let (Expr::Array(a), Some(_)) = (&**expr, to.element()) {
+                    if a.elem.is_empty() {
+                        return Ok(ScalarExpr::Literal(Datum::Array(Vec::new()), to));
+                    }
+                }
                 let (s, t) = self.plan_typed(expr)?;
                 Ok(cast(s, t.scalar, to))
             }
@@ -604,6 +610,21 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             ) {
                 let r = cast(r, rt.scalar, ScalarType::Interval);
                 return Ok(ScalarExpr::call(func, vec![l, r]));
+            }
+        }
+        // interval * number, number * interval and interval / number scale the interval.
+        if matches!(func, Func::Mul | Func::Div) {
+            let number = |t: ScalarType| t.is_numeric() || t == ScalarType::Unknown;
+            match (lt.scalar, rt.scalar) {
+                (ScalarType::Interval, n) if number(n) => {
+                    let factor = cast(r, n, ScalarType::Float64);
+                    return Ok(ScalarExpr::call(func, vec![l, factor]));
+                }
+                (n, ScalarType::Interval) if number(n) && func == Func::Mul => {
+                    let factor = cast(l, n, ScalarType::Float64);
+                    return Ok(ScalarExpr::call(func, vec![r, factor]));
+                }
+                _ => {}
             }
         }
         let mut types = [lt.scalar, rt.scalar];
