@@ -30,6 +30,8 @@ pub enum TableFunc {
     /// each with its number of arguments: row `i` holds each function's row `i`, or NULLs for
     /// those with fewer rows.
     Zip { funcs: Vec<(TableFunc, usize)> },
+    /// `f WITH ORDINALITY`: `f`'s rows, each with its number (from 1) appended.
+    Ordinality(Box<TableFunc>),
 }
 
 impl TableFunc {
@@ -56,6 +58,11 @@ impl TableFunc {
                             .map(|t| ColumnType::new(t.scalar, true)),
                     );
                 }
+                return out;
+            }
+            TableFunc::Ordinality(f) => {
+                let mut out = f.output_types(args);
+                out.push(ColumnType::new(ScalarType::Int64, false));
                 return out;
             }
             TableFunc::Tumble { .. } | TableFunc::Hop { .. } => {}
@@ -103,6 +110,15 @@ impl TableFunc {
                     })
                     .collect())
             }
+            TableFunc::Ordinality(ref f) => Ok(f
+                .eval(args)?
+                .into_iter()
+                .zip(1i64..)
+                .map(|(mut row, n)| {
+                    row.push(Datum::Int64(n));
+                    row
+                })
+                .collect()),
             TableFunc::GenerateSeries => super::series::generate_series(args),
             TableFunc::Unnest => Ok(elements().into_iter().map(|e| vec![e]).collect()),
             TableFunc::GenerateSubscripts => {
@@ -147,6 +163,7 @@ impl TableFunc {
             TableFunc::Unnest => "unnest",
             TableFunc::GenerateSubscripts => "generate_subscripts",
             TableFunc::Zip { .. } => "zip",
+            TableFunc::Ordinality(_) => "ordinality",
         }
     }
 }
@@ -165,6 +182,7 @@ impl std::fmt::Display for TableFunc {
                 let names: Vec<String> = funcs.iter().map(|(f, _)| f.to_string()).collect();
                 write!(f, "zip({})", names.join(", "))
             }
+            TableFunc::Ordinality(inner) => write!(f, "{inner} with ordinality"),
             other => write!(f, "{}", other.name()),
         }
     }

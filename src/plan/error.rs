@@ -13,6 +13,9 @@ pub enum PlanError {
     UnknownQualifiedColumn(String),
     #[error("missing FROM-clause entry for table \"{0}\"")]
     MissingFromEntry(String),
+    /// A column reference that cannot be made, such as more alias columns than there are.
+    #[error("{0}")]
+    InvalidColumnReference(String),
     #[error("column reference \"{0}\" is ambiguous")]
     AmbiguousColumn(String),
     #[error("relation \"{0}\" already exists")]
@@ -93,6 +96,7 @@ impl PlanError {
             PlanError::UnknownRelation(_) => "42P01",
             PlanError::UnknownColumn(_) | PlanError::UnknownQualifiedColumn(_) => "42703",
             PlanError::MissingFromEntry(_) => "42P01",
+            PlanError::InvalidColumnReference(_) => "42P10",
             PlanError::AmbiguousColumn(_) => "42702",
             PlanError::AlreadyExists(_) => "42P07",
             PlanError::UnknownDatabase(_) => "3D000",

@@ -617,7 +617,7 @@ pub fn plan_select(
         Vec::new()
     } else {
         let planned: Vec<_> = calls.iter().map(|(_, c)| c.clone()).collect();
-        let columns = super::series::plan_in(&mut cx, &planned)?;
+        let columns = super::series::plan_in(&mut cx, &planned, false)?;
         calls.iter().map(|(i, _)| *i).zip(columns).collect()
     };
 

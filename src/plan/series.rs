@@ -3,7 +3,8 @@
 //! arguments may use the columns of the `FROM` items before them (`FROM t, generate_series(1,
 //! t.n)`, also spelled `CROSS JOIN [LATERAL]`): the function is then a `FlatMap` over them, one
 //! output row per value. Elsewhere (first in `FROM`, or the right side of another join) it is a
-//! `FlatMap` over one empty row.
+//! `FlatMap` over one empty row. In `FROM`, `WITH ORDINALITY` adds a last column numbering each
+//! input row's output rows from 1.
 
 use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, TableFactor};
 
@@ -16,8 +17,13 @@ use crate::ir::{RelExpr, ScalarExpr, TableFunc};
 use crate::parse::normalize_ident;
 use crate::repr::{ColumnType, ScalarType};
 
-/// A set-returning function's name, its arguments and alias, as a `FROM` item.
-pub(super) type Call<'a> = (&'static str, Vec<ast::Expr>, Option<&'a ast::TableAlias>);
+/// A set-returning function as a `FROM` item.
+pub(super) struct Call<'a> {
+    name: &'static str,
+    args: Vec<ast::Expr>,
+    alias: Option<&'a ast::TableAlias>,
+    ordinality: bool,
+}
 
 /// The set-returning function a `FROM` item calls; None for anything else.
 pub(super) fn call(tf: &TableFactor) -> Option<Call<'_>> {
@@ -26,25 +32,40 @@ pub(super) fn call(tf: &TableFactor) -> Option<Call<'_>> {
         alias,
         array_exprs,
         with_offset: false,
-        with_ordinality: false,
+        with_ordinality,
         ..
     } = tf
     {
-        return Some(("unnest", array_exprs.clone(), alias.as_ref()));
+        return Some(Call {
+            name: "unnest",
+            args: array_exprs.clone(),
+            alias: alias.as_ref(),
+            ordinality: *with_ordinality,
+        });
     }
-    let (name, args, alias) = match tf {
+    let (name, args, alias, ordinality) = match tf {
         TableFactor::Table {
             name,
             args: Some(args),
             alias,
+            with_ordinality,
             ..
-        } => (name, &args.args[..], alias),
+        } => (name, &args.args[..], alias, with_ordinality),
         TableFactor::Function {
-            name, args, alias, ..
-        } => (name, &args[..], alias),
+            name,
+            args,
+            alias,
+            with_ordinality,
+            ..
+        } => (name, &args[..], alias, with_ordinality),
         _ => return None,
     };
-    Some((srf_name(name)?, plain_args(args)?, alias.as_ref()))
+    Some(Call {
+        name: srf_name(name)?,
+        args: plain_args(args)?,
+        alias: alias.as_ref(),
+        ordinality: *ordinality,
+    })
 }
 
 /// The arguments of a call, when they are all plain expressions.
@@ -72,29 +93,42 @@ pub(super) fn plan(
     qcx: &QueryCx,
     input: RelExpr,
     scope: Scope,
-    (name, args, alias): Call,
+    call: Call,
 ) -> PlanResult<(RelExpr, Scope)> {
+    let Call {
+        name,
+        args,
+        alias,
+        ordinality,
+    } = call;
     let mut cx = ExprCx::new(qcx, input, scope, name);
-    plan_in(&mut cx, &[(name, args)])?;
+    let columns = plan_in(&mut cx, &[(name, args)], ordinality)?;
     let (rel, mut scope) = cx.finish();
-    // A function returning one column names it after the alias, as in Postgres.
-    let (table, column) = match alias {
+    // A function returning one column names it after the alias, as in Postgres; the ordinality
+    // column is `ordinality` unless the alias names it.
+    let (table, mut names) = match alias {
         Some(a) => {
             let table = normalize_ident(&a.name);
-            let column = a
-                .columns
-                .first()
-                .map(|c| normalize_ident(&c.name))
-                .unwrap_or_else(|| table.clone());
-            (table, column)
+            let names: Vec<String> = a.columns.iter().map(|c| normalize_ident(&c.name)).collect();
+            (
+                table.clone(),
+                if names.is_empty() { vec![table] } else { names },
+            )
         }
-        None => (name.to_string(), name.to_string()),
+        None => (name.to_string(), vec![name.to_string()]),
     };
-    scope.items.pop();
-    Ok((
-        rel,
-        scope.concat(Scope::from_names(Some(&table), &[column])),
-    ))
+    if names.len() > columns.len() {
+        return Err(PlanError::InvalidColumnReference(format!(
+            "table \"{table}\" has {} columns available but {} columns specified",
+            columns.len(),
+            names.len()
+        )));
+    }
+    if ordinality && names.len() < 2 {
+        names.push("ordinality".into());
+    }
+    scope.items.truncate(scope.items.len() - columns.len());
+    Ok((rel, scope.concat(Scope::from_names(Some(&table), &names))))
 }
 
 /// A set-returning function's name and arguments, as a select-list item.
@@ -112,9 +146,13 @@ pub(super) fn select_item_call(e: &ast::Expr) -> Option<SelectCall> {
 }
 
 /// Appends to `cx`'s relation one row per value of the functions of `calls` (planned in `cx`;
-/// several in lockstep), one new column each, whose indexes it returns; the columns are hidden
-/// from names.
-pub(super) fn plan_in(cx: &mut ExprCx, calls: &[SelectCall]) -> PlanResult<Vec<usize>> {
+/// several in lockstep), one new column each (and with `ordinality` one more, the row's number),
+/// whose indexes it returns; the columns are hidden from names.
+pub(super) fn plan_in(
+    cx: &mut ExprCx,
+    calls: &[SelectCall],
+    ordinality: bool,
+) -> PlanResult<Vec<usize>> {
     let mut funcs = Vec::new();
     let mut all_args = Vec::new();
     let mut types = Vec::new();
@@ -132,6 +170,11 @@ pub(super) fn plan_in(cx: &mut ExprCx, calls: &[SelectCall]) -> PlanResult<Vec<u
         [(one, _)] => one.clone(),
         _ => TableFunc::Zip { funcs },
     };
+    let func = if ordinality {
+        TableFunc::Ordinality(Box::new(func))
+    } else {
+        func
+    };
     let input = std::mem::replace(&mut cx.rel, RelExpr::unit());
     cx.rel = RelExpr::FlatMap {
         input: Box::new(input),
@@ -139,7 +182,13 @@ pub(super) fn plan_in(cx: &mut ExprCx, calls: &[SelectCall]) -> PlanResult<Vec<u
         args: all_args,
     };
     let first = cx.types.len();
-    for ((name, _), of) in calls.iter().zip(types) {
+    let ordinal = ordinality.then_some(("ordinality", ColumnType::new(ScalarType::Int64, false)));
+    let columns = calls
+        .iter()
+        .map(|(name, _)| *name)
+        .zip(types)
+        .chain(ordinal);
+    for (name, of) in columns {
         cx.types.push(of);
         let mut item = Scope::from_names(None, &[name.to_string()]);
         item.items[0].hidden = true;
