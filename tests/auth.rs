@@ -271,3 +271,96 @@ async fn without_tls_and_with_bad_files() {
         "{failed}"
     );
 }
+
+/// Each driver's own SCRAM client (asyncpg, node-postgres and pgJDBC implement it themselves;
+/// psycopg and psqlODBC use libpq's) logs in with the right password and is refused with the
+/// wrong one. Needs the clients `bin/with-clients` installs (`bin/test` runs it).
+#[tokio::test]
+async fn drivers_authenticate_with_scram() {
+    let env = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the suite with bin/test, which installs the clients")
+        })
+    };
+    let dir = credentials();
+    let server = start(&dir, &[]).await;
+    let port = server.port.to_string();
+    let run = |password: &str| -> Vec<(&str, String)> {
+        let python = |code: &str| {
+            let out = Command::new(env("RUNNEL_TEST_PYTHON"))
+                .args(["-c", code, &port, password])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+        };
+        let asyncpg = python(
+            "import asyncio, sys, asyncpg\n\
+             async def main():\n\
+             \x20   try:\n\
+             \x20       c = await asyncpg.connect(host='127.0.0.1', port=int(sys.argv[1]), user='bob', password=sys.argv[2], database='materialize')\n\
+             \x20       print(await c.fetchval('SELECT current_user'))\n\
+             \x20   except asyncpg.PostgresError as e:\n\
+             \x20       print(e.sqlstate, e)\n\
+             asyncio.run(main())",
+        );
+        let odbc = python(
+            "import sys, pyodbc\n\
+             try:\n\
+             \x20   c = pyodbc.connect('DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;PORT=' + sys.argv[1] + ';DATABASE=materialize;UID=bob;PWD={' + sys.argv[2] + '}')\n\
+             \x20   print(c.cursor().execute('SELECT current_user').fetchval())\n\
+             except pyodbc.Error as e:\n\
+             \x20   print(e.args[0], str(e))",
+        );
+        let node = Command::new("node")
+            .env("NODE_PATH", env("RUNNEL_TEST_NODE_MODULES"))
+            .args([
+                "-e",
+                "const { Client } = require('pg');\
+                 const c = new Client({ host: '127.0.0.1', port: +process.argv[1], user: 'bob', password: process.argv[2], database: 'materialize' });\
+                 c.connect().then(() => c.query('SELECT current_user'))\
+                  .then(r => { console.log(r.rows[0].current_user); return c.end(); })\
+                  .catch(e => console.log(e.code, e.message));",
+                &port,
+                password,
+            ])
+            .output()
+            .unwrap();
+        let java = Command::new("java")
+            .args([
+                "-cp",
+                &env("RUNNEL_TEST_JDBC"),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/Login.java"),
+                "127.0.0.1",
+                &port,
+                "bob",
+                password,
+            ])
+            .output()
+            .unwrap();
+        let text = |o: std::process::Output| {
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+        };
+        vec![
+            ("asyncpg", asyncpg),
+            ("psqlODBC", odbc),
+            ("node-postgres", text(node)),
+            ("pgJDBC", text(java)),
+        ]
+    };
+    for (client, out) in run("b0b's päss") {
+        assert_eq!(out.trim(), "bob", "{client} with the right password");
+    }
+    for (client, out) in run("wrong") {
+        // ODBC reports a failed login as its own 08001, with the server's message.
+        let code = if client == "psqlODBC" {
+            "08001"
+        } else {
+            "28P01"
+        };
+        assert!(
+            out.starts_with(code)
+                && out.contains("password authentication failed for user \"bob\""),
+            "{client} with a wrong password: {out}"
+        );
+    }
+}
