@@ -94,6 +94,21 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             return Ok(ScalarExpr::Column(*col));
         }
         match e {
+            // A keyword PostgreSQL reads as a function, which sqlparser leaves as a name.
+            Expr::Identifier(id)
+                if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("current_role") =>
+            {
+                self.plan(&Expr::Function(ast::Function {
+                    name: ast::ObjectName::from(vec![ast::Ident::new("current_user")]),
+                    uses_odbc_syntax: false,
+                    parameters: ast::FunctionArguments::None,
+                    args: ast::FunctionArguments::None,
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: vec![],
+                }))
+            }
             Expr::Identifier(id) => self
                 .column(None, &normalize_ident(id))
                 .map_err(|e| e.at(id.span)),

@@ -235,9 +235,9 @@ impl ExprCx<'_, '_> {
                 simple(Func::FormatType, &[2])?,
                 vec![Some(ScalarType::Int32), Some(ScalarType::Int32)],
             ),
-            "current_database" | "current_schema" if n == 0 => {
+            "current_database" | "current_catalog" | "current_schema" if n == 0 => {
                 let pcx = self.qcx.pcx;
-                let value = if name == "current_database" {
+                let value = if name != "current_schema" {
                     Some(pcx.database.clone())
                 } else {
                     // The first schema of the search path that exists, as in Postgres.
