@@ -76,6 +76,11 @@ impl From<PlanError> for SqlError {
                 ));
                 e
             }
+            e @ PlanError::UndefinedFunction(_) => SqlError::new(e.sqlstate(), e.to_string())
+                .with_hint(
+                    "No function matches the given name and argument types. You might need to \
+                     add explicit type casts.",
+                ),
             e => SqlError::new(e.sqlstate(), e.to_string()),
         }
     }

@@ -28,6 +28,13 @@ fn psql_creates_inserts_and_reads() {
         "INSERT INTO orders VALUES (4, 'pear', 5); SELECT total FROM totals WHERE item = 'pear';",
     );
     assert_eq!(out, "6\n");
+    let out = psql(&server, "shop", "SELECT 1,\n  foo(1, 'a');");
+    assert!(
+        out.contains(
+            "ERROR:  function foo(integer, unknown) does not exist\nLINE 2:   foo(1, 'a');\n          ^\nHINT:  No function matches"
+        ),
+        "{out}"
+    );
     let out = psql(&server, "shop", "SELECT * FROM missing;");
     // With where in the statement, as PostgreSQL shows it.
     assert!(

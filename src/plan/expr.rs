@@ -307,7 +307,11 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                 {
                     self.array_subquery(q)
                 }
-                _ => self.function(f),
+                // An unknown function is shown where its name is, as PostgreSQL does.
+                _ => self.function(f).map_err(|e| match e {
+                    PlanError::UndefinedFunction(_) => e.at(sqlparser::ast::Spanned::span(&f.name)),
+                    e => e,
+                }),
             },
             Expr::Array(a) => self.array_constructor(&a.elem),
             Expr::CompoundFieldAccess { root, access_chain } => self.subscript(root, access_chain),

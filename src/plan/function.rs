@@ -330,10 +330,16 @@ impl ExprCx<'_, '_> {
                 ));
             }
             _ => {
+                // Named with its argument types, as PostgreSQL names it (whose errors in the
+                // arguments come first).
+                let mut types = Vec::new();
+                for a in &args {
+                    types.push(self.plan_typed(a)?.1.scalar.name());
+                }
                 return Err(PlanError::UndefinedFunction(format!(
                     "{name}({})",
-                    vec!["unknown"; n].join(", ")
-                )))
+                    types.join(", ")
+                )));
             }
         };
         let mut planned = Vec::new();
