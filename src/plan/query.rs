@@ -599,44 +599,28 @@ pub fn plan_select(
 
     super::ranking::plan_ranking(&mut cx, &s.projection)?;
 
-    // Set-returning functions in the select list give each row once per value, as in
-    // Postgres; several are evaluated in lockstep (the shorter padded with NULLs).
+    // Set-returning functions in the select list (also inside expressions: `unnest(a) + 1`,
+    // `(f(x)).field`) give each row once per value, as in Postgres; several are evaluated in
+    // lockstep (the shorter padded with NULLs). Each call becomes a column the select list
+    // reads like a grouped expression.
     let mut calls = Vec::new();
-    for (i, item) in s.projection.iter().enumerate() {
-        let call = match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                super::series::select_item_call(e)
-            }
-            _ => None,
-        };
-        if let Some(call) = call {
-            calls.push((i, call));
+    for item in &s.projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            super::series::nested_calls(e, &mut calls);
         }
     }
-    let srf_columns = if calls.is_empty() {
-        Vec::new()
-    } else {
+    if !calls.is_empty() {
         let planned: Vec<_> = calls.iter().map(|(_, c)| c.clone()).collect();
         let columns = super::series::plan_in(&mut cx, &planned, false)?;
-        calls.iter().map(|(i, _)| *i).zip(columns).collect()
-    };
+        cx.grouped
+            .extend(calls.into_iter().map(|(e, _)| e).zip(columns));
+    }
 
     // The select list.
     let mut outputs = Vec::new();
     let mut names = Vec::new();
     let mut output_exprs: Vec<Option<Expr>> = Vec::new();
-    for (i, item) in s.projection.iter().enumerate() {
-        if let Some(&(at, col)) = srf_columns.iter().find(|(at, _)| *at == i) {
-            let (e, name) = match item {
-                SelectItem::ExprWithAlias { expr, alias } => (expr, normalize_ident(alias)),
-                SelectItem::UnnamedExpr(e) => (e, column_name(e)),
-                _ => return Err(PlanError::Internal(format!("select item {at}"))),
-            };
-            outputs.push(ScalarExpr::Column(col));
-            names.push(name);
-            output_exprs.push(Some(e.clone()));
-            continue;
-        }
+    for item in &s.projection {
         match item {
             SelectItem::UnnamedExpr(e) => {
                 outputs.push(cx.plan(e)?);

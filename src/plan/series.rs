@@ -134,6 +134,42 @@ pub(super) fn plan(
 /// A set-returning function's name and arguments, as a select-list item.
 pub(super) type SelectCall = (&'static str, Vec<ast::Expr>);
 
+/// The set-returning function calls in `e` (not inside subqueries, nor inside another such
+/// call's arguments), each with the expression that makes it, added to `calls` once each.
+pub(super) fn nested_calls(e: &ast::Expr, calls: &mut Vec<(ast::Expr, SelectCall)>) {
+    use ast::Expr as E;
+    if let Some(call) = select_item_call(e) {
+        if !calls.iter().any(|(seen, _)| seen == e) {
+            calls.push((e.clone(), call));
+        }
+        return;
+    }
+    let mut visit = |e: &ast::Expr| nested_calls(e, calls);
+    match e {
+        E::Nested(e) | E::UnaryOp { expr: e, .. } | E::Cast { expr: e, .. } => visit(e),
+        E::IsNull(e) | E::IsNotNull(e) | E::IsTrue(e) | E::IsFalse(e) => visit(e),
+        E::BinaryOp { left, right, .. } => {
+            visit(left);
+            visit(right);
+        }
+        E::CompoundFieldAccess { root, .. } => visit(root),
+        // Not into an aggregate's arguments: it runs before the select list, on the input rows.
+        E::Function(f)
+            if super::function::aggregate_func(&f.name.to_string().to_lowercase()).is_none()
+                && f.over.is_none() =>
+        {
+            if let ast::FunctionArguments::List(l) = &f.args {
+                for a in &l.args {
+                    if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = a {
+                        visit(e);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A set-returning function as a select-list item, if `e` calls one.
 pub(super) fn select_item_call(e: &ast::Expr) -> Option<SelectCall> {
     match e {
