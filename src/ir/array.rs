@@ -41,6 +41,8 @@ pub enum ArrayFunc {
     Remove,
     /// `array_position(a, x)`: where the first element not distinct from `x` is, or NULL.
     Position,
+    /// `(r).field` of a record: the field at this index.
+    Field(usize),
 }
 
 impl ArrayFunc {
@@ -63,6 +65,7 @@ impl ArrayFunc {
             ArrayFunc::Cardinality => "cardinality".into(),
             ArrayFunc::Remove => "array_remove".into(),
             ArrayFunc::Position => "array_position".into(),
+            ArrayFunc::Field(i) => format!("field_{i}"),
         }
     }
 
@@ -94,6 +97,16 @@ impl ArrayFunc {
             ArrayFunc::Cardinality => (ScalarType::Int32, any_nullable),
             ArrayFunc::Remove => (arg(0), args.first().is_none_or(|a| a.nullable)),
             ArrayFunc::Position => (ScalarType::Int32, true),
+            ArrayFunc::Field(i) => match arg(0) {
+                ScalarType::Record(shape) => (
+                    shape
+                        .fields
+                        .get(*i)
+                        .map_or(ScalarType::Unknown, |(_, t)| *t),
+                    true,
+                ),
+                _ => (ScalarType::Unknown, true),
+            },
         };
         ColumnType::new(scalar, nullable)
     }
@@ -148,6 +161,10 @@ impl ArrayFunc {
                 (Datum::Null, b) => b.clone(),
                 (a, Datum::Null) => a.clone(),
                 (a, b) => Datum::Array([elems(a)?, elems(b)?].concat()),
+            },
+            ArrayFunc::Field(i) => match &args[0] {
+                Datum::Record(fields) => fields.get(*i).cloned().unwrap_or(Datum::Null),
+                _ => Datum::Null,
             },
             ArrayFunc::Remove | ArrayFunc::Position if args[0].is_null() => Datum::Null,
             ArrayFunc::Remove => Datum::Array(

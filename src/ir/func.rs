@@ -115,6 +115,57 @@ pub enum Func {
     Array(super::array::ArrayFunc),
     /// Functions that build JSON (not strict: NULL values become JSON nulls).
     Json(super::json::JsonFunc),
+    /// The bitwise operators on integers: `&`, `|`, `#`, `<<`, `>>` (psql's and pgJDBC's catalog
+    /// queries test flag bits with them).
+    Bitwise(BitOp),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum BitOp {
+    And,
+    Or,
+    Xor,
+    ShiftLeft,
+    ShiftRight,
+}
+
+impl BitOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BitOp::And => "&",
+            BitOp::Or => "|",
+            BitOp::Xor => "#",
+            BitOp::ShiftLeft => "<<",
+            BitOp::ShiftRight => ">>",
+        }
+    }
+
+    /// On the integer `x` (of the first operand's type) and `y`, as Postgres computes them on
+    /// x86-64: smallint and integer in 32 bits, bigint in 64, a shift count taken modulo the
+    /// width, the result truncated to the operand's type.
+    fn eval(self, x: &Datum, y: &Datum) -> Result<Datum, EvalError> {
+        let (Some(a), Some(b)) = (x.as_i64(), y.as_i64()) else {
+            return Err(EvalError::Internal(format!(
+                "{} of {x:?} and {y:?}",
+                self.symbol()
+            )));
+        };
+        let wide = matches!(x, Datum::Int64(_));
+        let v = match self {
+            BitOp::And => a & b,
+            BitOp::Or => a | b,
+            BitOp::Xor => a ^ b,
+            BitOp::ShiftLeft if wide => a.wrapping_shl(b as u32),
+            BitOp::ShiftRight if wide => a.wrapping_shr(b as u32),
+            BitOp::ShiftLeft => (a as i32).wrapping_shl(b as u32) as i64,
+            BitOp::ShiftRight => (a as i32).wrapping_shr(b as u32) as i64,
+        };
+        Ok(match x {
+            Datum::Int16(_) => Datum::Int16(v as i16),
+            Datum::Int32(_) => Datum::Int32(v as i32),
+            _ => Datum::Int64(v),
+        })
+    }
 }
 
 impl Func {
@@ -203,6 +254,7 @@ impl Func {
         let scalar = match self {
             Func::Array(f) => return f.output_type(args),
             Func::Json(_) => return ColumnType::new(ScalarType::Jsonb, false),
+            Func::Bitwise(_) => first,
             Func::Add | Func::Sub | Func::Mul | Func::Div | Func::Mod => {
                 arithmetic_type(self, first, args.get(1).map(|a| a.scalar).unwrap_or(first))
             }
@@ -355,6 +407,7 @@ impl Func {
                 arithmetic(self, &args[0], &args[1])
             }
             Func::Neg => negate(&args[0]),
+            Func::Bitwise(op) => op.eval(&args[0], &args[1]),
             Func::Eq => Ok(Datum::Bool(args[0] == args[1])),
             Func::NotEq => Ok(Datum::Bool(args[0] != args[1])),
             Func::Lt => Ok(Datum::Bool(args[0] < args[1])),

@@ -32,6 +32,9 @@ pub enum TableFunc {
     Zip { funcs: Vec<(TableFunc, usize)> },
     /// `f WITH ORDINALITY`: `f`'s rows, each with its number (from 1) appended.
     Ordinality(Box<TableFunc>),
+    /// `information_schema._pg_expandarray(array)`: one record `(x, n)` per element, the
+    /// element and its position from 1 (pgJDBC's `getPrimaryKeys` reads index keys with it).
+    ExpandArray,
 }
 
 impl TableFunc {
@@ -59,6 +62,14 @@ impl TableFunc {
                     );
                 }
                 return out;
+            }
+            TableFunc::ExpandArray => {
+                let element = time.element().unwrap_or(ScalarType::Unknown);
+                let shape = crate::repr::RecordType::intern(vec![
+                    ("x".into(), element),
+                    ("n".into(), ScalarType::Int32),
+                ]);
+                return vec![ColumnType::new(ScalarType::Record(shape), false)];
             }
             TableFunc::Ordinality(f) => {
                 let mut out = f.output_types(args);
@@ -119,6 +130,11 @@ impl TableFunc {
                     row
                 })
                 .collect()),
+            TableFunc::ExpandArray => Ok(elements()
+                .into_iter()
+                .zip(1..)
+                .map(|(e, n)| vec![Datum::Record(vec![e, Datum::Int32(n)])])
+                .collect()),
             TableFunc::GenerateSeries => super::series::generate_series(args),
             TableFunc::Unnest => Ok(elements().into_iter().map(|e| vec![e]).collect()),
             TableFunc::GenerateSubscripts => {
@@ -164,6 +180,7 @@ impl TableFunc {
             TableFunc::GenerateSubscripts => "generate_subscripts",
             TableFunc::Zip { .. } => "zip",
             TableFunc::Ordinality(_) => "ordinality",
+            TableFunc::ExpandArray => "_pg_expandarray",
         }
     }
 }

@@ -51,10 +51,14 @@ impl ExprCx<'_, '_> {
         chain: &[AccessExpr],
     ) -> PlanResult<ScalarExpr> {
         // `t.col[i]` parses as `t` with the accesses `.col` and `[i]`: the dots name a column.
-        let dots = chain
-            .iter()
-            .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
-            .count();
+        // After anything else (`(r).field`) they name a record's fields.
+        let dots = match root {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => chain
+                .iter()
+                .take_while(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+                .count(),
+            _ => 0,
+        };
         let root = if dots == 0 {
             root.clone()
         } else {
@@ -69,18 +73,42 @@ impl ExprCx<'_, '_> {
             }));
             Expr::CompoundIdentifier(parts)
         };
-        let [AccessExpr::Subscript(Subscript::Index { index })] = &chain[dots..] else {
-            return unsupported(format!("the access {root}{}", chain_text(chain)));
-        };
-        let (array, t) = self.plan_typed(&root)?;
-        if t.scalar.element().is_none() {
-            return Err(PlanError::TypeMismatch(format!(
-                "cannot subscript type {} because it does not support subscripting",
-                t.scalar.name()
-            )));
+        let (mut value, mut t) = self.plan_typed(&root)?;
+        for access in &chain[dots..] {
+            match (access, t.scalar) {
+                (AccessExpr::Subscript(Subscript::Index { index }), array) => {
+                    if array.element().is_none() {
+                        return Err(PlanError::TypeMismatch(format!(
+                            "cannot subscript type {} because it does not support subscripting",
+                            array.name()
+                        )));
+                    }
+                    let index = self.plan_as(index, ScalarType::Int32, "array subscript")?;
+                    value = call(ArrayFunc::Subscript, vec![value, index]);
+                }
+                // `(r).field`.
+                (AccessExpr::Dot(Expr::Identifier(name)), ScalarType::Record(shape)) => {
+                    let name = crate::parse::normalize_ident(name);
+                    let Some((i, _)) = shape.field(&name) else {
+                        return Err(PlanError::UnknownColumn(format!(
+                            "{name}\" of record \"{root}"
+                        )));
+                    };
+                    value = call(ArrayFunc::Field(i), vec![value]);
+                }
+                (AccessExpr::Dot(_), other) => {
+                    return Err(PlanError::NotComposite(
+                        chain_text(std::slice::from_ref(access))
+                            .trim_start_matches('.')
+                            .to_string(),
+                        other.name(),
+                    ))
+                }
+                _ => return unsupported(format!("the access {root}{}", chain_text(chain))),
+            }
+            t = value.typ(&self.types);
         }
-        let index = self.plan_as(index, ScalarType::Int32, "array subscript")?;
-        Ok(call(ArrayFunc::Subscript, vec![array, index]))
+        Ok(value)
     }
 
     /// `x op ANY (array)` and `x op ALL (array)`; `x = ANY (subquery)` is `x IN (subquery)`.

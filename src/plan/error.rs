@@ -13,6 +13,9 @@ pub enum PlanError {
     UnknownQualifiedColumn(String),
     #[error("missing FROM-clause entry for table \"{0}\"")]
     MissingFromEntry(String),
+    /// `.field` of a value that has no fields.
+    #[error("column notation .{0} applied to type {1}, which is not a composite type")]
+    NotComposite(String, &'static str),
     /// A column reference that cannot be made, such as more alias columns than there are.
     #[error("{0}")]
     InvalidColumnReference(String),
@@ -97,6 +100,7 @@ impl PlanError {
             PlanError::UnknownColumn(_) | PlanError::UnknownQualifiedColumn(_) => "42703",
             PlanError::MissingFromEntry(_) => "42P01",
             PlanError::InvalidColumnReference(_) => "42P10",
+            PlanError::NotComposite(..) => "42809",
             PlanError::AmbiguousColumn(_) => "42702",
             PlanError::AlreadyExists(_) => "42P07",
             PlanError::UnknownDatabase(_) => "3D000",

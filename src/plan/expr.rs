@@ -549,6 +549,11 @@ impl<'a, 'c> ExprCx<'a, 'c> {
                     e
                 });
             }
+            B::BitwiseAnd
+            | B::BitwiseOr
+            | B::PGBitwiseXor
+            | B::PGBitwiseShiftLeft
+            | B::PGBitwiseShiftRight => return self.bitwise(left, op, right),
             B::Eq => Func::Eq,
             B::NotEq => Func::NotEq,
             B::Lt => Func::Lt,
@@ -685,6 +690,63 @@ impl<'a, 'c> ExprCx<'a, 'c> {
             ))
         })?;
         Ok(ScalarExpr::call(func, args))
+    }
+
+    /// `a & b`, `a | b`, `a # b` (integers of a common type) and `a << n`, `a >> n`.
+    fn bitwise(
+        &mut self,
+        left: &Expr,
+        op: &BinaryOperator,
+        right: &Expr,
+    ) -> PlanResult<ScalarExpr> {
+        use crate::ir::func::BitOp;
+        let bit = match op {
+            BinaryOperator::BitwiseAnd => BitOp::And,
+            BinaryOperator::BitwiseOr => BitOp::Or,
+            BinaryOperator::PGBitwiseXor => BitOp::Xor,
+            BinaryOperator::PGBitwiseShiftLeft => BitOp::ShiftLeft,
+            _ => BitOp::ShiftRight,
+        };
+        let (l, lt) = self.plan_typed(left)?;
+        let (r, rt) = self.plan_typed(right)?;
+        let int = |t: ScalarType| t.is_integer() || t == ScalarType::Unknown;
+        if !int(lt.scalar) || !int(rt.scalar) {
+            return Err(PlanError::UndefinedOperator(format!(
+                "{} {} {}",
+                lt.scalar.name(),
+                bit.symbol(),
+                rt.scalar.name()
+            )));
+        }
+        let known = |t: ScalarType| {
+            if t == ScalarType::Unknown {
+                ScalarType::Int32
+            } else {
+                t
+            }
+        };
+        let args = if matches!(bit, BitOp::ShiftLeft | BitOp::ShiftRight) {
+            vec![
+                cast(l, lt.scalar, known(lt.scalar)),
+                cast(r, rt.scalar, ScalarType::Int32),
+            ]
+        } else {
+            let (args, _) = coerce_all(
+                vec![
+                    (
+                        cast(l, lt.scalar, known(lt.scalar)),
+                        ColumnType::new(known(lt.scalar), lt.nullable),
+                    ),
+                    (
+                        cast(r, rt.scalar, known(rt.scalar)),
+                        ColumnType::new(known(rt.scalar), rt.nullable),
+                    ),
+                ],
+                bit.symbol(),
+            )?;
+            args
+        };
+        Ok(ScalarExpr::call(Func::Bitwise(bit), args))
     }
 
     fn like(

@@ -508,7 +508,11 @@ fn column_name(e: &Expr) -> String {
             },
         },
         Expr::Array(_) => "array".into(),
-        Expr::CompoundFieldAccess { root, .. } => column_name(root),
+        // `(r).field` is named after the field, as in Postgres; `a[i]` after the array.
+        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
+            Some(ast::AccessExpr::Dot(Expr::Identifier(id))) => normalize_ident(id),
+            _ => column_name(root),
+        },
         Expr::Nested(inner) => column_name(inner),
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),

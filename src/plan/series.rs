@@ -82,9 +82,15 @@ fn plain_args(args: &[FunctionArg]) -> Option<Vec<ast::Expr>> {
 pub(super) fn srf_name(name: &ast::ObjectName) -> Option<&'static str> {
     let name = name.to_string().to_lowercase();
     let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
-    ["generate_series", "unnest", "generate_subscripts"]
-        .into_iter()
-        .find(|f| *f == name)
+    let name = name.strip_prefix("information_schema.").unwrap_or(name);
+    [
+        "generate_series",
+        "unnest",
+        "generate_subscripts",
+        "_pg_expandarray",
+    ]
+    .into_iter()
+    .find(|f| *f == name)
 }
 
 /// A set-returning function over `input` (whose columns, in `scope`, the arguments may use):
@@ -239,7 +245,7 @@ fn array_elements(
     name: &str,
     exprs: &[&ast::Expr],
 ) -> PlanResult<(TableFunc, Vec<ScalarExpr>, ColumnType)> {
-    let arity = if name == "unnest" { 1 } else { 2 };
+    let arity = if name == "generate_subscripts" { 2 } else { 1 };
     if exprs.len() != arity {
         return Err(PlanError::UndefinedFunction(format!(
             "{name} with {} arguments",
@@ -266,6 +272,12 @@ fn array_elements(
             vec![array],
             ColumnType::new(element, true),
         ));
+    }
+    if name == "_pg_expandarray" {
+        let of = TableFunc::ExpandArray
+            .output_types(&[ColumnType::new(t, true)])
+            .remove(0);
+        return Ok((TableFunc::ExpandArray, vec![array], of));
     }
     let dim = cx.plan_as(exprs[1], ScalarType::Int32, name)?;
     Ok((

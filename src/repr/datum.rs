@@ -36,6 +36,8 @@ pub enum Datum {
     Array(Vec<Datum>),
     /// An `int2vector` or `oidvector`: elements of one integer type, subscripts from 0.
     Vector(Vec<Datum>),
+    /// A row value (`record`): its fields, in order.
+    Record(Vec<Datum>),
 }
 
 impl Datum {
@@ -67,6 +69,8 @@ impl Datum {
                 Datum::Int16(_) => ScalarType::Int2Vector,
                 _ => ScalarType::OidVector,
             },
+            // The field names are not in the value.
+            Datum::Record(_) => return None,
         })
     }
 

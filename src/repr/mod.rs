@@ -11,7 +11,7 @@ pub mod strconv;
 
 pub use datum::Datum;
 pub use interval::Interval;
-pub use scalar_type::ScalarType;
+pub use scalar_type::{RecordType, ScalarType};
 
 /// A row is a vector of datums, one per column.
 pub type Row = Vec<Datum>;

@@ -30,6 +30,53 @@ pub enum ScalarType {
     /// between the elements (`1 2`).
     Int2Vector,
     OidVector,
+    /// A row value with named fields (Postgres' `record`), as a function returning one gives it
+    /// (`information_schema._pg_expandarray`); `(r).field` reads a field. The shape is interned,
+    /// which keeps the type `Copy`.
+    Record(#[serde(with = "record")] &'static RecordType),
+}
+
+/// The fields of a record type, in order.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordType {
+    pub fields: Vec<(String, ScalarType)>,
+}
+
+impl RecordType {
+    /// The one `'static` copy of this shape (made on first use; there are few shapes).
+    pub fn intern(fields: Vec<(String, ScalarType)>) -> &'static RecordType {
+        static SHAPES: std::sync::Mutex<Vec<&'static RecordType>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut shapes = SHAPES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shape) = shapes.iter().find(|s| s.fields == fields) {
+            return shape;
+        }
+        let shape: &'static RecordType = Box::leak(Box::new(RecordType { fields }));
+        shapes.push(shape);
+        shape
+    }
+
+    /// The index and type of the field named `name`.
+    pub fn field(&self, name: &str) -> Option<(usize, ScalarType)> {
+        self.fields
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| (i, self.fields[i].1))
+    }
+}
+
+/// Serde for a record's shape: written as the fields, read back as the interned shape.
+mod record {
+    use super::RecordType;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &&'static RecordType, s: S) -> Result<S::Ok, S::Error> {
+        (*t).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static RecordType, D::Error> {
+        Ok(RecordType::intern(RecordType::deserialize(d)?.fields))
+    }
 }
 
 /// Serde for an array's element type: written as the type itself, read back as the static
@@ -92,7 +139,7 @@ impl ScalarType {
             Interval => &Interval,
             Jsonb => &Jsonb,
             Bytea => &Bytea,
-            Unknown | Array(_) | Int2Vector | OidVector => return None,
+            Unknown | Array(_) | Int2Vector | OidVector | Record(_) => return None,
         }))
     }
 
@@ -117,6 +164,7 @@ impl ScalarType {
             ScalarType::Array(_) => self.array_entry().map(|(_, oid, _)| *oid).unwrap_or(0),
             ScalarType::Int2Vector => 22,
             ScalarType::OidVector => 30,
+            ScalarType::Record(_) => 2249,
             ScalarType::Bool => 16,
             ScalarType::Int16 => 21,
             ScalarType::Int32 => 23,
@@ -200,6 +248,7 @@ impl ScalarType {
                 .unwrap_or("unknown[]"),
             ScalarType::Int2Vector => "int2vector",
             ScalarType::OidVector => "oidvector",
+            ScalarType::Record(_) => "record",
         }
     }
 

@@ -61,7 +61,29 @@ pub fn format(d: &Datum) -> Option<String> {
             .filter_map(format)
             .collect::<Vec<_>>()
             .join(" "),
+        Datum::Record(fields) => format_record(fields),
     })
+}
+
+/// A record as Postgres' `record_out` writes it: `(1,,"a b")`, NULL as nothing, and a field
+/// quoted when it is empty or holds a delimiter, quote, backslash or space.
+fn format_record(fields: &[Datum]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|f| match format(f) {
+            None => String::new(),
+            Some(s)
+                if s.is_empty()
+                    || s.chars().any(|c| {
+                        matches!(c, ',' | '(' | ')' | '"' | '\\') || c.is_whitespace()
+                    }) =>
+            {
+                format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\"\""))
+            }
+            Some(s) => s,
+        })
+        .collect();
+    format!("({})", parts.join(","))
 }
 
 /// `jsonb`'s output as Postgres writes it: `{"a": 1, "b": [1, 2]}`, an object's keys shorter
@@ -232,6 +254,8 @@ pub fn parse(text: &str, typ: ScalarType) -> Result<Datum, ParseError> {
             Datum::TimestampTz(Utc.from_utc_datetime(&utc))
         }
         ScalarType::Interval => Datum::Interval(parse_interval(t).ok_or_else(|| err(false))?),
+        // Records are made by functions, never read from text (as a column of one is not).
+        ScalarType::Record(_) => return Err(err(false)),
         ScalarType::Jsonb => {
             let v: serde_json::Value = serde_json::from_str(t).map_err(|_| err(false))?;
             Datum::Jsonb(v.to_string())

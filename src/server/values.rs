@@ -46,6 +46,7 @@ pub fn encode(d: &Datum, typ: ScalarType, binary: bool, out: &mut BytesMut) -> R
         }
         Datum::Array(elems) => return encode_array(elems, 1, typ, out),
         Datum::Vector(elems) => return encode_array(elems, 0, typ, out),
+        Datum::Record(fields) => return encode_record(fields, typ, out),
     };
     r.map(|_| ()).map_err(|e| e.to_string())
 }
@@ -90,7 +91,29 @@ pub fn decode(bytes: &[u8], typ: ScalarType, binary: bool) -> Result<Datum, Stri
             let element = typ.element().unwrap_or(ScalarType::Int32);
             Datum::Vector(decode_array(bytes, element)?)
         }
+        ScalarType::Record(_) => return Err("records cannot be parameters".into()),
     })
+}
+
+/// A record in Postgres' binary form (`record_send`): the number of fields, then each field's
+/// type oid, length (-1 for NULL) and binary form.
+fn encode_record(fields: &[Datum], typ: ScalarType, out: &mut BytesMut) -> Result<(), String> {
+    let ScalarType::Record(shape) = typ else {
+        return Err("a record value in a non-record column".into());
+    };
+    out.put_i32(fields.len() as i32);
+    for (f, (_, t)) in fields.iter().zip(&shape.fields) {
+        out.put_u32(t.oid());
+        if f.is_null() {
+            out.put_i32(-1);
+            continue;
+        }
+        let mut item = BytesMut::new();
+        encode(f, *t, true, &mut item)?;
+        out.put_i32(item.len() as i32);
+        out.put_slice(&item);
+    }
+    Ok(())
 }
 
 /// An array in Postgres' binary form: dimensions (none when empty), a has-NULLs flag, the

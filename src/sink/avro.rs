@@ -88,6 +88,7 @@ fn field_type(t: &ColumnType) -> serde_json::Value {
         | ScalarType::Array(_)
         | ScalarType::Int2Vector
         | ScalarType::OidVector
+        | ScalarType::Record(_)
         | ScalarType::Unknown => json!("string"),
     };
     if t.nullable {

@@ -47,6 +47,7 @@ public class Scenario {
             }
             st.execute("CREATE VIEW big AS SELECT id, item FROM orders WHERE qty > 1");
             st.execute("CREATE MATERIALIZED VIEW per_item AS SELECT item, sum(qty) AS total FROM orders GROUP BY item");
+            st.execute("CREATE INDEX per_item_idx ON per_item (item)");
             // Prepared five times over: pgJDBC switches to a named server-side statement.
             PreparedStatement q = conn.prepareStatement("SELECT id, item, price, at FROM orders WHERE qty >= ? ORDER BY id");
             for (int i = 0; i < 6; i++) {
@@ -59,8 +60,11 @@ public class Scenario {
                     "TABLE_SCHEM", "TABLE_NAME", "TABLE_TYPE"));
             out("columns", rows(md.getColumns(null, "public", "orders", "%"),
                     "COLUMN_NAME", "DATA_TYPE", "TYPE_NAME", "NULLABLE", "ORDINAL_POSITION"));
-            // Not yet: getPrimaryKeys reads information_schema._pg_expandarray(indkey), a
-            // function returning records, which Runnel does not have.
+            // Reads information_schema._pg_expandarray(i.indkey), a function returning records.
+            out("primary keys", rows(md.getPrimaryKeys(null, "public", "orders"),
+                    "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"));
+            out("index info", rows(md.getIndexInfo(null, "public", "per_item", false, false),
+                    "TABLE_NAME", "INDEX_NAME", "COLUMN_NAME", "ORDINAL_POSITION"));
             out("schemas", rows(md.getSchemas(), "TABLE_SCHEM"));
             for (String[] bad : new String[][] {
                     {"missing relation", "SELECT * FROM missing"},
