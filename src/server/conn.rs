@@ -418,6 +418,9 @@ impl Conn {
         params: &[Datum],
         copy_formats: Option<&[i16]>,
     ) -> Result<Outcome, SqlError> {
+        // A CancelRequest that arrived while nothing ran (or after what it canceled had ended)
+        // is spent: it must not cancel this statement, as in Postgres.
+        let _ = futures::FutureExt::now_or_never(self.cancel.notified());
         let _ = copy_formats;
         let mut plan = self.coord.plan(&self.session, stmt, param_types)?;
         bind_plan(&mut plan, params)?;

@@ -203,8 +203,12 @@ impl Conn {
             self.send(B::CommandComplete(CommandComplete::new(format!(
                 "{tag} {sent}"
             ))))?;
-            // Completed portals can be executed again from the start.
-            let _ = desc;
+            // A portal run to completion stays at its end, as in Postgres: executing it again
+            // returns no rows (it does not run the query again).
+            self.portals
+                .get_mut(name)
+                .expect("portal checked above")
+                .pending = Some((desc, Vec::new().into_iter(), 0));
         }
         Ok(())
     }
