@@ -1,18 +1,24 @@
 //! Windowed aggregation throughput: events (key, event time, value) with event time advancing
-//! 10 ms per event over 1,000 keys, into
-//!   (0) one count of the table (what the table itself costs: the baseline for memory),
+//! 10 ms per event over 1,000 keys, written to a stream (an `APPEND ONLY` table, whose rows
+//! are kept only in the log), into
+//!   (0) one count of the events in a plain table (which keeps every row: what memory grows by
+//!       when the events are kept),
+//!   (0s) one count of the stream (the baseline for memory: the server, the log, one group),
 //!   (a) a 1-minute tumbling count per key,
 //!   (b) a 5-minute window sliding by 1 minute, summing per key,
 //!   (c) (a) with EMIT FINAL and a 10-second grace,
 //!   (d) a 1-minute tumbling max per key (an aggregate that keeps its group's values),
 //!   (e) (d) with EMIT FINAL and a 10-second grace,
+//!   (f) (c) keeping an hour of results (`retention`): the one whose state is bounded,
 //! through Runnel's SQL path (the real server binary, `COPY` batches of 10,000 rows, durable log
 //! included) and, for (a) and (b), the same computation hand-written in differential dataflow in
 //! this process (the ceiling; the tumbling count's is the tumbling views' baseline). Also
 //! reported: the server's resident memory after each quarter of the events, to show how state
-//! grows (the table keeps every event: compare with (0)).
+//! grows: flat for (0s) and (f), whose state does not depend on how many events came ((c) and
+//! (e) keep one result row per key and window).
 //!
-//! Run: `cargo bench --bench windows` (`EVENTS=N`, default 1,000,000; `WORKERS=N`, default 2).
+//! Run: `cargo bench --bench windows` (`EVENTS=N`, default 1,000,000; `WORKERS=N`, default 2;
+//! `VIEWS=0s,c,e` for some of them).
 
 mod common;
 
@@ -34,42 +40,60 @@ fn event(i: usize) -> (u64, u64, u64) {
 
 const FINAL: &str = "emit => 'final', grace => INTERVAL '10 seconds'";
 
-/// Each computation: its name, its query, and which hand-written ceiling it is compared with
-/// (0: the tumbling count, 1: the hopping sum).
-fn views() -> Vec<(&'static str, String, usize)> {
+/// Each computation: its name, its query, which hand-written ceiling it is compared with
+/// (0: the tumbling count, 1: the hopping sum), and whether the events go to a stream.
+fn views() -> Vec<(&'static str, String, usize, bool)> {
     let tumble =
         |options: &str| format!("TUMBLE(events, DESCRIPTOR(at), INTERVAL '1 minute'{options})");
     let fin = format!(", {FINAL}");
     vec![
         (
-            "(0) the table and one count (memory baseline)",
+            "(0) one count, events kept in a plain table",
             "SELECT count(*) AS n FROM events".into(),
             0,
+            false,
+        ),
+        (
+            "(0s) one count of the stream (memory baseline)",
+            "SELECT count(*) AS n FROM events".into(),
+            0,
+            true,
         ),
         (
             "(a) tumbling 1 min, count per key",
             format!("SELECT k, window_start, count(*) AS n FROM {} GROUP BY k, window_start", tumble("")),
             0,
+            true,
         ),
         (
             "(b) hopping 5 min / 1 min, sum per key",
             "SELECT k, window_start, sum(v) AS s FROM HOP(events, DESCRIPTOR(at), INTERVAL '1 minute', INTERVAL '5 minutes') GROUP BY k, window_start".into(),
             1,
+            true,
         ),
         (
             "(c) (a) with EMIT FINAL, 10 s grace",
             format!("SELECT k, window_start, count(*) AS n FROM {} GROUP BY k, window_start", tumble(&fin)),
             0,
+            true,
         ),
         (
             "(d) tumbling 1 min, max per key",
             format!("SELECT k, window_start, max(v) AS m FROM {} GROUP BY k, window_start", tumble("")),
             0,
+            true,
+        ),
+        (
+            "(f) (c) keeping 1 hour of results",
+            format!("SELECT k, window_start, count(*) AS n FROM {} GROUP BY k, window_start", tumble(&format!("{fin}, retention => INTERVAL '1 hour'"))),
+            0,
+            true,
         ),
         (
             "(e) (d) with EMIT FINAL, 10 s grace",
             format!("SELECT k, window_start, max(v) AS m FROM {} GROUP BY k, window_start", tumble(&fin)),
             0,
+            true,
         ),
     ]
 }
@@ -87,8 +111,17 @@ fn main() {
         dd::run(events, workers, true),
     ];
     let mut shown = [false; 2];
-    for (name, query, baseline) in views() {
-        let (rate, quarters) = sql(events, &query);
+    let only = std::env::var("VIEWS").ok();
+    for (name, query, baseline, stream) in views() {
+        // `VIEWS=c,e` runs only those (by the letter or digit in their name).
+        let tag = name[1..].split(')').next().unwrap_or_default();
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|t| t == tag))
+        {
+            continue;
+        }
+        let (rate, quarters) = sql(events, &query, stream);
         let ceiling = ceilings[baseline];
         if !std::mem::replace(&mut shown[baseline], true) {
             println!(
@@ -120,7 +153,7 @@ fn main() {
 }
 
 /// The SQL path: returns events/s and the server's resident memory after each quarter.
-fn sql(events: usize, query: &str) -> (f64, Vec<u64>) {
+fn sql(events: usize, query: &str, stream: bool) -> (f64, Vec<u64>) {
     let data_dir =
         std::env::temp_dir().join(format!("runnel-bench-windows-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -130,8 +163,9 @@ fn sql(events: usize, query: &str) -> (f64, Vec<u64>) {
         let client = connect(&server.conn()).await;
         client
             .batch_execute(&format!(
-                "CREATE TABLE events (k bigint, at timestamp, v bigint);
-                 CREATE MATERIALIZED VIEW v AS {query}"
+                "CREATE TABLE events (k bigint, at timestamp, v bigint){};
+                 CREATE MATERIALIZED VIEW v AS {query}",
+                if stream { " APPEND ONLY" } else { "" }
             ))
             .await
             .unwrap();

@@ -88,6 +88,14 @@ pub struct CatalogItem {
     pub defaults: Vec<Option<String>>,
 }
 
+impl CatalogItem {
+    /// A stream: an `APPEND ONLY` table, whose rows are kept only in the log (see
+    /// `coord::streams`).
+    pub fn is_stream(&self) -> bool {
+        self.append_only && matches!(self.kind, ItemKind::Table)
+    }
+}
+
 #[derive(Debug)]
 pub struct Catalog {
     next_id: u64,

@@ -1,13 +1,12 @@
 //! Plans evaluated by the reference evaluator in the coordinator (the state a write reads, and
 //! batch replay), and the checks on plans and rows made before they are sequenced.
 
-use super::{now_ms, State};
+use super::{now_ms, Coordinator, State};
 use crate::catalog::{Catalog, ItemKind};
 use crate::error::SqlError;
 use crate::ir::{eval, RelExpr};
 use crate::plan::PlanError;
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
-use crate::storage::TableStore;
 
 /// Refuses a plan to be maintained that uses now() other than in a temporal filter.
 pub(super) fn check_maintained(expr: &RelExpr) -> Result<(), SqlError> {
@@ -16,26 +15,39 @@ pub(super) fn check_maintained(expr: &RelExpr) -> Result<(), SqlError> {
 
 /// Evaluates a plan over the current table contents (for writes, which must read exactly the
 /// state they change).
-pub(super) fn evaluate(st: &State, expr: &RelExpr) -> Result<Vec<(Row, Diff)>, SqlError> {
+pub(super) fn evaluate(
+    coord: &Coordinator,
+    st: &State,
+    expr: &RelExpr,
+) -> Result<Vec<(Row, Diff)>, SqlError> {
+    let streams = coord.stream_contents(st, expr)?;
+    let contents = |id| match streams.get(&id) {
+        Some(rows) => rows.clone(),
+        None => st.tables.contents(id),
+    };
     Ok(evaluate_over(
         &st.catalog,
-        &st.tables,
+        &contents,
         expr,
         now_ms().max(st.write_ts),
     )?)
 }
 
-/// Evaluates `expr` with the reference evaluator over `tables`; the materialized views it reads
-/// are evaluated from their definitions (and their errors are its errors), all at time `now`.
+/// What a table or stream holds, for the reference evaluator.
+pub(crate) type Contents<'a> = &'a dyn Fn(GlobalId) -> Vec<(Row, Diff)>;
+
+/// Evaluates `expr` with the reference evaluator over the tables' `contents`; the materialized
+/// views it reads are evaluated from their definitions (and their errors are its errors), all
+/// at time `now`.
 pub(crate) fn evaluate_over(
     catalog: &Catalog,
-    tables: &TableStore,
+    tables: Contents,
     expr: &RelExpr,
     now: Timestamp,
 ) -> Result<Vec<(Row, Diff)>, crate::ir::EvalError> {
     fn inputs(
         catalog: &Catalog,
-        tables: &TableStore,
+        tables: Contents,
         expr: &RelExpr,
         now: Timestamp,
         out: &mut std::collections::HashMap<GlobalId, Vec<(Row, Diff)>>,
@@ -51,7 +63,7 @@ pub(crate) fn evaluate_over(
                     inputs(catalog, tables, &expr, now, out)?;
                     eval::evaluate(&expr, &|i| out.get(&i).cloned().unwrap_or_default())?
                 }
-                _ => tables.contents(id),
+                _ => tables(id),
             };
             out.insert(id, rows);
         }

@@ -76,6 +76,8 @@ impl Coordinator {
             .catalog
             .items()
             .filter(|i| database.is_none_or(|d| i.name.database == d))
+            // A stream has no arrangement to hydrate (its readers hydrate theirs).
+            .filter(|i| !i.is_stream())
             .filter_map(|i| {
                 let kind = match i.kind {
                     ItemKind::Table => "table",

@@ -17,6 +17,7 @@ pub mod session;
 pub mod show;
 mod sinks;
 mod sources;
+mod streams;
 mod workers;
 
 use std::collections::HashMap;
@@ -127,6 +128,8 @@ pub enum StartError {
     Log(#[from] crate::storage::LogError),
     #[error("cannot replay the log: record {index} ({what})")]
     Replay { index: usize, what: String },
+    #[error("cannot rebuild {view} from the streams it reads: {what}")]
+    Streams { view: String, what: String },
 }
 
 impl Coordinator {
@@ -313,8 +316,12 @@ impl Coordinator {
                     append_only,
                     defaults,
                 });
-                st.tables.create(id);
-                self.broadcast(st, || Command::CreateTable { id, retain });
+                if append_only {
+                    self.broadcast(st, || Command::CreateStream { id });
+                } else {
+                    st.tables.create(id);
+                    self.broadcast(st, || Command::CreateTable { id, retain });
+                }
                 Ok(Response::Tag("CREATE TABLE".into()))
             }
             Plan::CreateView {
@@ -352,10 +359,12 @@ impl Coordinator {
                 let kind = if materialized {
                     let optimized = crate::optimize::optimize(expr);
                     let cmd_expr = optimized.clone();
+                    let mut shares = self.stream_shares(st, &optimized)?;
                     self.broadcast(st, || Command::CreateView {
                         id,
                         expr: cmd_expr.clone(),
                         retain,
+                        streams: shares.next(),
                     });
                     ItemKind::MaterializedView { expr: optimized }
                 } else {
@@ -466,7 +475,7 @@ impl Coordinator {
                 cascade,
             } => self.drop_named(st, session, kind, &names, if_exists, cascade),
             Plan::Insert { id, source } => {
-                let rows = evaluate(st, &source)?;
+                let rows = evaluate(self, st, &source)?;
                 check_not_null(&st.catalog, id, &rows)?;
                 let n: Diff = rows.iter().map(|(_, d)| *d).sum();
                 self.write(st, id, rows)?;
@@ -478,7 +487,7 @@ impl Coordinator {
                 arity,
                 is_delete,
             } => {
-                let rows = evaluate(st, &changes)?;
+                let rows = evaluate(self, st, &changes)?;
                 let mut updates = Vec::new();
                 let mut n: Diff = 0;
                 for (row, d) in rows {
@@ -558,11 +567,13 @@ impl Coordinator {
                 };
                 let id = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let mut shares = self.stream_shares(st, &expr)?;
                 self.broadcast(st, || Command::Subscribe {
                     id,
                     expr: expr.clone(),
                     as_of,
                     snapshot,
+                    streams: shares.next(),
                     reply: tx.clone(),
                 });
                 Ok(Response::Subscribe(Subscription {
@@ -683,19 +694,19 @@ impl Coordinator {
         };
         // A one-off read happens at one time, and now() is that time.
         expr.bind_now(time);
-        let target = match &expr {
-            RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
-            _ => PeekTarget::Transient(expr.clone()),
+        let arranged = match &expr {
+            RelExpr::Get { id, .. } => st
+                .catalog
+                .get(*id)
+                .is_some_and(|i| i.kind.is_arranged() && !i.is_stream()),
+            _ => false,
         };
+        let mut shares = self.stream_shares(st, &expr)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut target = Some(target);
         self.workers.broadcast(|| Command::Peek {
-            target: match target.take() {
-                Some(t) => t,
-                None => match &expr {
-                    RelExpr::Get { id, .. } => PeekTarget::Arranged(*id),
-                    e => PeekTarget::Transient(e.clone()),
-                },
+            target: match &expr {
+                RelExpr::Get { id, .. } if arranged => PeekTarget::Arranged(*id),
+                e => PeekTarget::Transient(e.clone(), shares.next()),
             },
             time,
             reply: tx.clone(),
@@ -722,10 +733,19 @@ impl Coordinator {
             return Ok(());
         }
         let time = now_ms().max(st.write_ts + 1);
-        let record = LogRecord::Write {
-            time,
-            table: id,
-            updates,
+        let stream = st.catalog.get(id).is_some_and(|i| i.is_stream());
+        let record = if stream {
+            LogRecord::Append {
+                time,
+                table: id,
+                updates,
+            }
+        } else {
+            LogRecord::Write {
+                time,
+                table: id,
+                updates,
+            }
         };
         let payload = record.encode();
         if payload.len() > crate::storage::log::MAX_RECORD {
@@ -740,10 +760,12 @@ impl Coordinator {
             .with_hint("Write the rows in several smaller transactions."));
         }
         st.write_ts = time;
-        let LogRecord::Write { updates, .. } = record else {
+        let (LogRecord::Write { updates, .. } | LogRecord::Append { updates, .. }) = record else {
             unreachable!("built above")
         };
-        st.tables.apply(id, &updates);
+        if !stream {
+            st.tables.apply(id, &updates);
+        }
         let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
         let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
         let (tx, rx) = tokio::sync::oneshot::channel();

@@ -75,15 +75,19 @@ impl Coordinator {
             retain: self.retain_history,
             folded_through: 0,
             writes: Vec::new(),
+            appends_are_writes: false,
         };
         self.replay_all(records, &mut window)?;
         let mut st = self.lock();
-        let time = self.install(&mut st, window);
+        let time = self.install(&mut st, window)?;
         if total > 0 {
             tracing::info!(
                 "replayed {total} log records in {:.1?}: {} tables, {} materialized views; reads start at time {time}",
                 started.elapsed(),
-                st.tables.tables().count(),
+                st.catalog
+                    .items()
+                    .filter(|i| matches!(i.kind, ItemKind::Table | ItemKind::Source(_)))
+                    .count(),
                 st.catalog
                     .items()
                     .filter(|i| matches!(i.kind, ItemKind::MaterializedView { .. }))
@@ -184,6 +188,18 @@ impl Coordinator {
                 };
                 return self.replay(st, window, write);
             }
+            LogRecord::Append {
+                time,
+                table,
+                updates,
+            } => {
+                // A stream's rows are not kept: dataflows read them from the log when they
+                // are built. Batch replay (which evaluates from writes) takes them as writes.
+                st.write_ts = st.write_ts.max(time);
+                if window.appends_are_writes {
+                    window.writes.push((time, table, updates));
+                }
+            }
             LogRecord::Write {
                 time,
                 table,
@@ -207,20 +223,30 @@ impl Coordinator {
     /// Creates every table and materialized view in the workers (in creation order, so each
     /// finds what it reads), gives them the tables' contents as of the start of the retention
     /// window, then each write inside the window, and returns the time reads continue from.
-    fn install(&self, st: &mut State, window: Window) -> u64 {
+    fn install(&self, st: &mut State, window: Window) -> Result<u64, StartError> {
         let mut items: Vec<_> = st.catalog.items().collect();
         items.sort_by_key(|i| i.id);
         for item in items {
             let (id, retain) = (item.id, item.retain_history);
             match &item.kind {
+                ItemKind::Table if item.is_stream() => {
+                    self.workers.broadcast(|| Command::CreateStream { id })
+                }
                 ItemKind::Table | ItemKind::Source(_) => self
                     .workers
                     .broadcast(|| Command::CreateTable { id, retain }),
                 ItemKind::MaterializedView { expr } => {
+                    let mut shares =
+                        self.stream_shares(st, expr)
+                            .map_err(|e| StartError::Streams {
+                                view: item.name.to_string(),
+                                what: e.message,
+                            })?;
                     self.workers.broadcast(|| Command::CreateView {
                         id,
                         expr: expr.clone(),
                         retain,
+                        streams: shares.next(),
                     })
                 }
                 ItemKind::View { .. } | ItemKind::Index { .. } | ItemKind::Sink { .. } => {}
@@ -254,7 +280,7 @@ impl Coordinator {
         st.write_ts = time;
         st.started_at = time;
         self.read_ts.store(time, Ordering::SeqCst);
-        time
+        Ok(time)
     }
 }
 
@@ -269,4 +295,6 @@ pub(super) struct Window {
     /// The time of the latest write before the window, where the snapshot is placed.
     pub folded_through: Timestamp,
     pub writes: Vec<TimedWrite>,
+    /// Whether streams' appends are kept as writes (batch replay), or left in the log.
+    pub appends_are_writes: bool,
 }

@@ -68,6 +68,7 @@ impl History {
             retain: Timestamp::MAX,
             folded_through: 0,
             writes: Vec::new(),
+            appends_are_writes: true,
         };
         coord.replay_all(records, &mut window)?;
         // A base holds the tables' contents as of the last write it folded; all its writes
@@ -76,6 +77,8 @@ impl History {
             Some((t, _, _)) if from_base => *t,
             _ => 0,
         };
+        // It holds the streams' appends after those contents, at their own (earlier) times.
+        window.writes.sort_by_key(|(t, _, _)| *t);
         Ok(History {
             coord,
             writes: window.writes,
@@ -214,7 +217,7 @@ impl History {
         time: Timestamp,
     ) -> Result<Vec<(Row, Diff)>, ReplayError> {
         let st = self.coord.lock();
-        let rows = evaluate_over(&st.catalog, tables, &plan.expr, time)
+        let rows = evaluate_over(&st.catalog, &|id| tables.contents(id), &plan.expr, time)
             .map_err(|e| ReplayError::Query(e.into()))?;
         Ok(crate::ir::eval::consolidate(rows))
     }

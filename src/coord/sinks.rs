@@ -196,11 +196,13 @@ impl SinkHost for Coordinator {
         };
         let sub = self.next_subscribe.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut shares = self.stream_shares(&st, &expr).map_err(|e| e.message)?;
         self.workers.broadcast(|| Command::Subscribe {
             id: sub,
             expr: expr.clone(),
             as_of,
             snapshot,
+            streams: shares.next(),
             reply: tx.clone(),
         });
         let desc = st

@@ -36,8 +36,18 @@ pub type ErrTrace = TraceAgent<ErrSpine>;
 pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
 pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
 
-/// The arrangements of the global objects a dataflow reads, imported into its scope.
-pub type Imports<'s> = HashMap<GlobalId, (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>)>;
+/// How a dataflow reads one global object. (A few per dataflow, built once: their size does
+/// not matter.)
+#[allow(clippy::large_enum_variant)]
+pub enum Import<'s> {
+    /// A table's or materialized view's arrangements (rows and errors), imported.
+    Arranged(Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>),
+    /// A stream's rows as they are appended (streams are arranged nowhere, and hold no errors).
+    Stream(Rows<'s>),
+}
+
+/// What a dataflow reads, by object.
+pub type Imports<'s> = HashMap<GlobalId, Import<'s>>;
 
 /// Renders `expr` in `scope`. `constants_here` is true on exactly one worker, which introduces
 /// constant rows (every worker renders the same plan).
@@ -110,16 +120,16 @@ impl<'s> RenderCx<'_, 's> {
                 };
                 (data.to_stream(self.scope).as_collection(), self.no_errors())
             }
-            RelExpr::Get { id, name, .. } => {
-                let (rows, errs) = self
-                    .imports
-                    .get(id)
-                    .unwrap_or_else(|| panic!("invariant: the coordinator imports every object a plan reads ({name} {id})"));
-                (
+            RelExpr::Get { id, name, .. } => match self.imports.get(id) {
+                Some(Import::Arranged(rows, errs)) => (
                     rows.clone().as_collection(|k, _| k.clone()),
                     errs.clone().as_collection(|k, _| k.clone()),
-                )
-            }
+                ),
+                Some(Import::Stream(rows)) => (rows.clone(), self.no_errors()),
+                None => panic!(
+                    "invariant: the coordinator imports every object a plan reads ({name} {id})"
+                ),
+            },
             RelExpr::Let { id, value, body } => {
                 let v = self.render(value);
                 self.lets.insert(*id, v);

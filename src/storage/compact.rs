@@ -3,7 +3,8 @@
 //! and items still alive (their CREATE records, in id order) and each table's consolidated
 //! contents as of the last folded write. A table updated in place then costs its size, not its
 //! history. Writes inside the window stay as they are, so `AS OF` can still reach them after a
-//! restart.
+//! restart. A stream's appends (an `APPEND ONLY` table's rows) are its only copy: they are
+//! copied into the base as they are, one folded segment in memory at a time.
 //!
 //! The base is written to a temporary file, fsynced, and renamed over the last folded segment;
 //! only then are the earlier folded segments removed. A crash at any point leaves either the
@@ -11,9 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use super::log::{self, LogError, BASE_MAGIC};
@@ -36,6 +37,7 @@ pub struct Compacted {
 pub(super) fn run(
     dir: &Path,
     frontier: impl Fn() -> Timestamp,
+    files: &Mutex<()>,
     closed: mpsc::Receiver<()>,
     every: Duration,
 ) {
@@ -45,7 +47,7 @@ pub(super) fn run(
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
         let frontier = frontier();
-        match compact(dir, frontier) {
+        match compact(dir, frontier, files) {
             Ok(Some(c)) => tracing::info!(
                 "compacted the log: {} segments of {} bytes folded into a base of {} bytes (writes up to {frontier})",
                 c.segments,
@@ -60,8 +62,13 @@ pub(super) fn run(
 }
 
 /// Folds the longest prefix of closed segments whose writes are all at or before `frontier`
-/// into a base segment. Returns what was done, if anything.
-pub fn compact(dir: &Path, frontier: Timestamp) -> Result<Option<Compacted>, LogError> {
+/// into a base segment, swapping the files while holding `files`. Returns what was done, if
+/// anything.
+pub fn compact(
+    dir: &Path,
+    frontier: Timestamp,
+    files: &Mutex<()>,
+) -> Result<Option<Compacted>, LogError> {
     let segments = log::live_segments(dir, false)?;
     let Some((_active, closed)) = segments.split_last() else {
         return Ok(None);
@@ -82,7 +89,9 @@ pub fn compact(dir: &Path, frontier: Timestamp) -> Result<Option<Compacted>, Log
         let latest = records
             .iter()
             .filter_map(|r| match r {
-                LogRecord::Write { time, .. } | LogRecord::Ingest { time, .. } => Some(*time),
+                LogRecord::Write { time, .. }
+                | LogRecord::Ingest { time, .. }
+                | LogRecord::Append { time, .. } => Some(*time),
                 _ => None,
             })
             .max();
@@ -105,21 +114,38 @@ pub fn compact(dir: &Path, frontier: Timestamp) -> Result<Option<Compacted>, Log
         .iter()
         .map(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let mut data = BASE_MAGIC.to_vec();
-    for record in fold.into_records() {
-        log::frame(&record.encode(), &mut data);
-    }
     let tmp = last.with_extension("seg.tmp");
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |e| LogError::Io(p, e)
     };
-    File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(&data)?;
-            f.sync_all()
-        })
+    let mut base = Base {
+        out: BufWriter::new(File::create(&tmp).map_err(io(&tmp))?),
+        bytes: 0,
+        frame: Vec::new(),
+    };
+    base.put(BASE_MAGIC, false).map_err(io(&tmp))?;
+    let live = fold.items.keys().copied().collect::<BTreeSet<_>>();
+    for record in fold.into_records() {
+        base.put(&record.encode(), true).map_err(io(&tmp))?;
+    }
+    for path in &folded {
+        let (payloads, _) = log::read_segment(path, false, false)?;
+        for p in payloads.iter().filter(|p| LogRecord::is_append(p)) {
+            if let Ok(LogRecord::Append { table, .. }) = LogRecord::decode(p) {
+                if live.contains(&table) {
+                    base.put(p, true).map_err(io(&tmp))?;
+                }
+            }
+        }
+    }
+    let bytes_after = base.bytes;
+    base.out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
         .map_err(io(&tmp))?;
+    let _files = files.lock().unwrap_or_else(|p| p.into_inner());
     fs::rename(&tmp, last).map_err(io(last))?;
     log::sync_dir(dir)?;
     for stale in &folded[..folded.len() - 1] {
@@ -129,8 +155,29 @@ pub fn compact(dir: &Path, frontier: Timestamp) -> Result<Option<Compacted>, Log
     Ok(Some(Compacted {
         segments: folded.len(),
         bytes_before,
-        bytes_after: data.len() as u64,
+        bytes_after,
     }))
+}
+
+/// A base segment being written.
+struct Base {
+    out: BufWriter<File>,
+    bytes: u64,
+    frame: Vec<u8>,
+}
+
+impl Base {
+    /// Writes `bytes`, framed as a record or (the magic) as they are.
+    fn put(&mut self, bytes: &[u8], framed: bool) -> std::io::Result<()> {
+        self.frame.clear();
+        if framed {
+            log::frame(bytes, &mut self.frame);
+        } else {
+            self.frame.extend_from_slice(bytes);
+        }
+        self.bytes += self.frame.len() as u64;
+        self.out.write_all(&self.frame)
+    }
 }
 
 fn is_base(path: &Path) -> Result<bool, LogError> {
@@ -205,6 +252,8 @@ impl Fold {
                 self.time = self.time.max(time);
             }
             LogRecord::NextId { id } => self.next_id = self.next_id.max(id.0),
+            // Copied into the base as they are (see `compact`).
+            LogRecord::Append { time, .. } => self.time = self.time.max(time),
         }
     }
 
@@ -380,7 +429,7 @@ mod tests {
         write_log(&dir, 300);
         let before = log::live_segments(&dir, false).unwrap().len();
         assert!(before > 10, "small segments: {before}");
-        compact(&dir, Timestamp::MAX).unwrap();
+        compact(&dir, Timestamp::MAX, &Mutex::new(())).unwrap();
         let after = log::live_segments(&dir, false).unwrap();
         assert!(after.len() <= 2, "{} segments left", after.len());
         let (contents, latest, records) = replayed(&dir);
@@ -396,7 +445,7 @@ mod tests {
     fn writes_after_the_frontier_are_kept_as_they_are() {
         let dir = temp_dir("frontier");
         write_log(&dir, 300);
-        compact(&dir, 150).unwrap();
+        compact(&dir, 150, &Mutex::new(())).unwrap();
         let (contents, latest, _) = replayed(&dir);
         assert_eq!(contents, vec![(vec![Datum::Int64(300)], 1)]);
         assert_eq!(latest, 300);
@@ -420,10 +469,67 @@ mod tests {
     }
 
     #[test]
+    fn a_streams_appends_are_copied_as_they_are_and_a_dropped_ones_go() {
+        let dir = temp_dir("appends");
+        {
+            let opened = Log::open(&dir, &LogOptions { segment_bytes: 200 }).unwrap();
+            opened.log.retain_at_least(Timestamp::MAX);
+            let create = |id: u64| LogRecord::CreateItem {
+                id: GlobalId(id),
+                database: "materialize".into(),
+                search_path: vec!["public".into()],
+                sql: format!("CREATE TABLE s{id} (v bigint) APPEND ONLY"),
+            };
+            let mut records = vec![create(1), create(2)];
+            for t in 1..=100 {
+                records.push(LogRecord::Append {
+                    time: t,
+                    table: GlobalId(1 + t % 2),
+                    updates: vec![(vec![Datum::Int64(t as i64)], 1)],
+                });
+            }
+            records.push(LogRecord::DropItems {
+                ids: vec![GlobalId(2)],
+            });
+            // Enough after the drop that its segment closes and is folded too.
+            for t in 101..=130 {
+                records.push(LogRecord::Append {
+                    time: t,
+                    table: GlobalId(1),
+                    updates: vec![(vec![Datum::Int64(t as i64)], 1)],
+                });
+            }
+            let (tx, rx) = mpsc::channel();
+            for r in &records {
+                let tx = tx.clone();
+                opened.log.append(r.encode(), move || tx.send(()).unwrap());
+                rx.recv().unwrap();
+            }
+        }
+        let read = |dir: &Path| {
+            let opened = Log::open(dir, &LogOptions::default()).unwrap();
+            let streams = [GlobalId(1), GlobalId(2)].into_iter().collect();
+            opened.log.read_appends(&streams).unwrap()
+        };
+        let before = read(&dir);
+        assert_eq!(before[&GlobalId(1)].len(), 80);
+        compact(&dir, Timestamp::MAX, &Mutex::new(())).unwrap();
+        assert!(log::live_segments(&dir, false).unwrap().len() <= 2);
+        let after = read(&dir);
+        // Every row of the live stream, at its own time, in order; none of the dropped one's.
+        assert_eq!(after[&GlobalId(1)], before[&GlobalId(1)]);
+        assert!(after[&GlobalId(2)].is_empty());
+        let times: Vec<Timestamp> = after[&GlobalId(1)].iter().map(|(_, t, _)| *t).collect();
+        let want: Vec<Timestamp> = (1..=50).map(|i| 2 * i).chain(101..=130).collect();
+        assert_eq!(times, want);
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn segments_left_before_a_base_by_a_crash_are_removed_on_open() {
         let dir = temp_dir("stale");
         write_log(&dir, 100);
-        compact(&dir, Timestamp::MAX).unwrap();
+        compact(&dir, Timestamp::MAX, &Mutex::new(())).unwrap();
         // A crash between the rename and the removals leaves old segments before the base.
         fs::write(
             dir.join(log::segment_name(1)),

@@ -14,11 +14,15 @@
 //! record followed by good ones, or in an earlier segment, is corruption in the middle: opening
 //! fails with the file and offset, and nothing is truncated.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
+
+use super::LogRecord;
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
 
 /// A segment is closed and a new one started once it passes this size (by default).
 pub const SEGMENT_BYTES: u64 = 64 << 20;
@@ -80,6 +84,9 @@ pub struct Opened {
 
 type Completion = Box<dyn FnOnce() + Send>;
 
+/// Each stream's appended rows, with their times.
+pub type Appended = HashMap<GlobalId, Vec<(Row, Timestamp, Diff)>>;
+
 pub struct Log {
     appends: Option<mpsc::Sender<(Vec<u8>, Completion)>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -89,6 +96,10 @@ pub struct Log {
     /// The time of the latest durable write (kept by the coordinator, which reads there):
     /// compaction folds writes up to it, less `retain`.
     durable_time: Arc<AtomicU64>,
+    dir: PathBuf,
+    /// Held while compaction swaps segment files, and while they are read back: a reader must
+    /// not see a new base and the segments it replaces.
+    files: Arc<Mutex<()>>,
 }
 
 impl Drop for Log {
@@ -149,9 +160,11 @@ impl Log {
             .map_err(spawn_error)?;
         let retain = Arc::new(AtomicU64::new(0));
         let durable_time = Arc::new(AtomicU64::new(0));
+        let files = Arc::new(Mutex::new(()));
         let compactor = {
             let dir = dir.to_path_buf();
             let (retain, time) = (Arc::clone(&retain), Arc::clone(&durable_time));
+            let files = Arc::clone(&files);
             std::thread::Builder::new()
                 .name("log-compactor".into())
                 .spawn(move || {
@@ -159,7 +172,7 @@ impl Log {
                         let t = time.load(Ordering::SeqCst);
                         t.saturating_sub(retain.load(Ordering::SeqCst))
                     };
-                    super::compact::run(&dir, frontier, closed_rx, COMPACT_EVERY)
+                    super::compact::run(&dir, frontier, &files, closed_rx, COMPACT_EVERY)
                 })
                 .map_err(spawn_error)?
         };
@@ -172,6 +185,8 @@ impl Log {
                 compactor: Some(compactor),
                 retain,
                 durable_time,
+                dir: dir.to_path_buf(),
+                files,
             },
         })
     }
@@ -209,7 +224,43 @@ impl Log {
             compactor: None,
             retain: Arc::new(AtomicU64::new(0)),
             durable_time: Arc::new(AtomicU64::new(0)),
+            dir: PathBuf::new(),
+            files: Arc::default(),
         }
+    }
+
+    /// Every row appended to each of `streams` (`LogRecord::Append`), with its time, in log
+    /// order: a stream's rows are kept nowhere else, so a dataflow that reads one starts here.
+    /// Reads what is on disk: the caller waits for pending appends first if it needs them.
+    pub fn read_appends(&self, streams: &BTreeSet<GlobalId>) -> Result<Appended, LogError> {
+        let mut out: Appended = streams.iter().map(|id| (*id, Vec::new())).collect();
+        if streams.is_empty() || self.appends.is_none() {
+            return Ok(out);
+        }
+        let _files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let segments = live_segments(&self.dir, false)?;
+        for (i, path) in segments.iter().enumerate() {
+            // A torn tail cannot be: nothing is being appended while the caller reads.
+            let (payloads, _) = read_segment(path, i + 1 == segments.len(), false)?;
+            for p in payloads.iter().filter(|p| LogRecord::is_append(p)) {
+                let record = LogRecord::decode(p).map_err(|what| LogError::Corrupt {
+                    file: path.clone(),
+                    offset: 0,
+                    what: format!("an undecodable record: {what}"),
+                })?;
+                if let LogRecord::Append {
+                    time,
+                    table,
+                    updates,
+                } = record
+                {
+                    if let Some(rows) = out.get_mut(&table) {
+                        rows.extend(updates.into_iter().map(|(r, d)| (r, time, d)));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Appends a record; `durable` runs on the writer thread once it is on disk, after the

@@ -62,6 +62,15 @@ pub enum LogRecord {
         /// Records that could not be decoded (skipped, or halted at).
         errors: Vec<crate::source::RecordError>,
     },
+    /// One transaction's rows appended to a stream (an `APPEND ONLY` table). A stream's rows
+    /// are kept nowhere but here: compaction copies these records as they are, and a dataflow
+    /// reading the stream starts from them (`Log::read_appends`). Last, so that logs written
+    /// before it existed decode unchanged.
+    Append {
+        time: Timestamp,
+        table: GlobalId,
+        updates: Vec<(Row, Diff)>,
+    },
 }
 
 impl LogRecord {
@@ -72,7 +81,15 @@ impl LogRecord {
     pub fn decode(bytes: &[u8]) -> Result<LogRecord, String> {
         postcard::from_bytes(bytes).map_err(|e| e.to_string())
     }
+    /// Whether an encoded record is an `Append`, without decoding it: postcard writes the
+    /// variant's index first (one byte below 128).
+    pub fn is_append(bytes: &[u8]) -> bool {
+        bytes.first() == Some(&APPEND_VARIANT)
+    }
 }
+
+/// `LogRecord::Append`'s variant index.
+const APPEND_VARIANT: u8 = 8;
 
 #[derive(Default)]
 pub struct TableStore {
@@ -125,5 +142,30 @@ impl TableStore {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repr::Datum;
+
+    #[test]
+    fn an_append_is_told_by_its_first_byte() {
+        let append = LogRecord::Append {
+            time: 7,
+            table: GlobalId(3),
+            updates: vec![(vec![Datum::Int64(1)], 1)],
+        };
+        assert!(LogRecord::is_append(&append.encode()));
+        let write = LogRecord::Write {
+            time: 7,
+            table: GlobalId(3),
+            updates: vec![],
+        };
+        assert!(!LogRecord::is_append(&write.encode()));
+        assert!(!LogRecord::is_append(
+            &LogRecord::NextId { id: GlobalId(9) }.encode()
+        ));
     }
 }

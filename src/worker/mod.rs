@@ -18,12 +18,16 @@ use timely::progress::frontier::AntichainRef;
 use timely::worker::Worker;
 
 use crate::ir::{EvalError, RelExpr};
-use crate::render::{self, ErrTrace, Imports, RowTrace};
+use crate::render::{self, ErrTrace, Import, Imports, RowTrace};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 
 pub use crate::render::WindowGates;
 pub use peek::{PeekReply, PeekResult};
 pub use subscribe::{SubscribeBatch, SubscribeReply};
+
+/// One worker's share of the rows appended to each stream a new dataflow reads, with their
+/// times: where the dataflow starts (streams are kept in the log only).
+pub type StreamRows = std::collections::HashMap<GlobalId, Vec<(Row, Timestamp, Diff)>>;
 
 /// One worker's arrangement frontiers, by object.
 pub type FrontierReply = tokio::sync::mpsc::UnboundedSender<Vec<(GlobalId, Timestamp)>>;
@@ -35,12 +39,18 @@ pub enum Command {
         id: GlobalId,
         retain: Timestamp,
     },
+    /// A stream (an `APPEND ONLY` table): its rows are arranged nowhere; each dataflow that
+    /// reads it gets its own input, started from the log's appends and fed every later write.
+    CreateStream {
+        id: GlobalId,
+    },
     /// A materialized view: `expr` maintained and arranged, readable as `id`, keeping `retain`
     /// milliseconds of history.
     CreateView {
         id: GlobalId,
         expr: RelExpr,
         retain: Timestamp,
+        streams: StreamRows,
     },
     /// Drops a table, view or index and its dataflow.
     Drop {
@@ -69,6 +79,7 @@ pub enum Command {
         expr: RelExpr,
         as_of: Timestamp,
         snapshot: bool,
+        streams: StreamRows,
         reply: SubscribeReply,
     },
     DropSubscribe {
@@ -84,7 +95,8 @@ pub enum Command {
 
 pub enum PeekTarget {
     Arranged(GlobalId),
-    Transient(RelExpr),
+    /// A dataflow built for the read, with what it starts from of the streams it reads.
+    Transient(RelExpr, StreamRows),
 }
 
 /// An arranged object: its traces and the dataflow that maintains it.
@@ -109,8 +121,16 @@ impl Arrangement {
     }
 }
 
+/// A dataflow's input of one stream.
+struct StreamReader {
+    dataflow: usize,
+    input: InputSession<Timestamp, Row, Diff>,
+}
+
 struct State {
     inputs: BTreeMap<GlobalId, InputSession<Timestamp, Row, Diff>>,
+    /// Each stream's readers.
+    streams: BTreeMap<GlobalId, Vec<StreamReader>>,
     arrangements: BTreeMap<GlobalId, Arrangement>,
     subscribes: BTreeMap<u64, usize>,
     peeks: Vec<peek::PendingPeek>,
@@ -127,6 +147,7 @@ pub fn run(
 ) {
     let mut state = State {
         inputs: BTreeMap::new(),
+        streams: BTreeMap::new(),
         arrangements: BTreeMap::new(),
         subscribes: BTreeMap::new(),
         peeks: Vec::new(),
@@ -193,7 +214,15 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                 },
             );
         }
-        Command::CreateView { id, expr, retain } => {
+        Command::CreateStream { id } => {
+            state.streams.entry(id).or_default();
+        }
+        Command::CreateView {
+            id,
+            expr,
+            retain,
+            streams,
+        } => {
             let dataflow = worker.next_dataflow_index();
             let leader = worker.index() == 0;
             let (rows, errs) = build(
@@ -202,6 +231,7 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                 &format!("view {id}"),
                 &expr,
                 leader,
+                streams,
                 |rows, errs| {
                     let (r, e) = render::arrange(rows, errs);
                     (r.trace, e.trace)
@@ -219,21 +249,31 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
         }
         Command::Drop { id } => {
             state.inputs.remove(&id);
+            state.streams.remove(&id);
             if let Some(a) = state.arrangements.remove(&id) {
-                worker.drop_dataflow(a.dataflow);
+                drop_dataflow(worker, state, a.dataflow);
             }
         }
         Command::Write { time, updates } => {
             for (id, row, diff) in updates {
                 if let Some(input) = state.inputs.get_mut(&id) {
                     input.update_at(row, time, diff);
+                } else if let Some(readers) = state.streams.get_mut(&id) {
+                    // A stream nobody reads keeps nothing.
+                    if let Some((last, others)) = readers.split_last_mut() {
+                        for r in others {
+                            r.input.update_at(row.clone(), time, diff);
+                        }
+                        last.input.update_at(row, time, diff);
+                    }
                 }
             }
         }
         Command::AdvanceTo { time, since } => {
             state.input_time = state.input_time.max(time);
             state.since = state.since.max(since);
-            for input in state.inputs.values_mut() {
+            let readers = state.streams.values_mut().flatten().map(|r| &mut r.input);
+            for input in state.inputs.values_mut().chain(readers) {
                 input.advance_to(state.input_time);
                 input.flush();
             }
@@ -248,11 +288,12 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             expr,
             as_of,
             snapshot,
+            streams,
             reply,
-        } => subscribe::start(worker, state, id, expr, as_of, snapshot, reply),
+        } => subscribe::start(worker, state, id, expr, as_of, snapshot, streams, reply),
         Command::DropSubscribe { id } => {
             if let Some(dataflow) = state.subscribes.remove(&id) {
-                worker.drop_dataflow(dataflow);
+                drop_dataflow(worker, state, dataflow);
             }
         }
         Command::Frontiers { reply } => {
@@ -268,26 +309,56 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
 }
 
 /// Builds a dataflow that imports what `expr` reads, renders it, and hands the result to `finish`.
+/// Each stream it reads gets an input of its own, given `streams`' rows (this worker's share of
+/// what the log holds), then every later write.
 fn build<R>(
     worker: &mut Worker,
     state: &mut State,
     name: &str,
     expr: &RelExpr,
     leader: bool,
+    mut streams: StreamRows,
     finish: impl for<'s> FnOnce(render::Rows<'s>, render::Errs<'s>) -> R,
 ) -> R {
+    let dataflow = worker.next_dataflow_index();
     let (arrangements, gates) = (&mut state.arrangements, &state.gates);
-    worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
+    let mut readers = Vec::new();
+    let result = worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
         let mut imports = Imports::new();
         for id in expr.depends_on() {
-            let a = arrangements.get_mut(&id).unwrap_or_else(|| {
-                panic!("invariant: {id} is installed before dataflows that read it")
-            });
-            imports.insert(id, (a.rows.import(scope), a.errs.import(scope)));
+            let import = match arrangements.get_mut(&id) {
+                Some(a) => Import::Arranged(a.rows.import(scope), a.errs.import(scope)),
+                None => {
+                    let (mut input, rows) = scope.new_collection::<Row, Diff>();
+                    for (row, time, diff) in streams.remove(&id).unwrap_or_default() {
+                        input.update_at(row, time, diff);
+                    }
+                    readers.push((id, input));
+                    Import::Stream(rows)
+                }
+            };
+            imports.insert(id, import);
         }
         let (rows, errs) = render::render(scope, gates, name, expr, &imports, leader);
         finish(rows, errs)
-    })
+    });
+    for (id, mut input) in readers {
+        input.advance_to(state.input_time);
+        input.flush();
+        match state.streams.get_mut(&id) {
+            Some(readers) => readers.push(StreamReader { dataflow, input }),
+            None => panic!("invariant: {id} is installed before dataflows that read it"),
+        }
+    }
+    result
+}
+
+/// Drops a dataflow, and its inputs of streams.
+fn drop_dataflow(worker: &mut Worker, state: &mut State, dataflow: usize) {
+    for readers in state.streams.values_mut() {
+        readers.retain(|r| r.dataflow != dataflow);
+    }
+    worker.drop_dataflow(dataflow);
 }
 
 /// Whether every arrangement in `ids` still holds its history at `time`: a read `AS OF` a time

@@ -32,7 +32,7 @@ pub fn start(
 ) {
     let reads: Vec<_> = match &target {
         PeekTarget::Arranged(id) => vec![*id],
-        PeekTarget::Transient(expr) => expr.depends_on().into_iter().collect(),
+        PeekTarget::Transient(expr, _) => expr.depends_on().into_iter().collect(),
     };
     if let Err(e) = super::check_readable(state, reads, time) {
         let _ = reply.send(Err(e));
@@ -52,13 +52,21 @@ pub fn start(
                 return;
             }
         },
-        PeekTarget::Transient(expr) => {
+        PeekTarget::Transient(expr, streams) => {
             let dataflow = worker.next_dataflow_index();
             let leader = worker.index() == 0;
-            let (rows, errs) = build(worker, state, "peek", &expr, leader, |rows, errs| {
-                let (r, e) = render::arrange(rows, errs);
-                (r.trace, e.trace)
-            });
+            let (rows, errs) = build(
+                worker,
+                state,
+                "peek",
+                &expr,
+                leader,
+                streams,
+                |rows, errs| {
+                    let (r, e) = render::arrange(rows, errs);
+                    (r.trace, e.trace)
+                },
+            );
             PendingPeek {
                 time,
                 rows,
@@ -92,7 +100,7 @@ pub fn answer_ready(worker: &mut Worker, state: &mut State) {
         };
         let _ = p.reply.send(result);
         if let Some(d) = p.dataflow {
-            worker.drop_dataflow(d);
+            super::drop_dataflow(worker, state, d);
         }
     }
 }

@@ -26,6 +26,7 @@ type Update = (Result<Row, EvalError>, Timestamp, Diff);
 
 pub type SubscribeReply = tokio::sync::mpsc::UnboundedSender<Result<SubscribeBatch, EvalError>>;
 
+#[allow(clippy::too_many_arguments)] // the fields of `Command::Subscribe`
 pub fn start(
     worker: &mut Worker,
     state: &mut State,
@@ -33,6 +34,7 @@ pub fn start(
     expr: RelExpr,
     as_of: Timestamp,
     snapshot: bool,
+    streams: super::StreamRows,
     reply: SubscribeReply,
 ) {
     if let Err(e) = super::check_readable(state, expr.depends_on(), as_of) {
@@ -47,6 +49,7 @@ pub fn start(
         &format!("subscribe {id}"),
         &expr,
         leader,
+        streams,
         move |rows, errs| {
             let results = rows.map(Ok).concat(errs.map(Err));
             let mut pending: BTreeMap<Timestamp, Vec<Update>> = BTreeMap::new();
