@@ -44,10 +44,12 @@ fn fact(i: usize, key_space: i32) -> (i32, i32) {
 fn main() {
     if let Ok(mode) = std::env::var("RUNNEL_BENCH_MODE") {
         let (rows, secs) = match mode.as_str() {
-            "insert-agg" => sql::run(false, false),
-            "insert-join" => sql::run(true, false),
-            "copy-agg" => sql::run(false, true),
-            "copy-join" => sql::run(true, true),
+            "insert-agg" => sql::run(false, false, false),
+            "insert-join" => sql::run(true, false, false),
+            "copy-agg" => sql::run(false, true, false),
+            "copy-join" => sql::run(true, true, false),
+            "stream-agg" => sql::run(false, true, true),
+            "stream-join" => sql::run(true, true, true),
             "dd-agg" => dd::run(false),
             "dd-join" => dd::run(true),
             other => panic!("unknown mode {other}"),
@@ -66,12 +68,12 @@ fn main() {
         workers()
     );
     println!(
-        "{:<52} {:>14} {:>14} {:>12}",
+        "{:<58} {:>14} {:>14} {:>12}",
         "computation", "rows/s", "peak RSS MiB", "vs ceiling"
     );
     for view in ["agg", "join"] {
         let mut results = Vec::new();
-        for path in ["dd", "insert", "copy"] {
+        for path in ["dd", "insert", "copy", "stream"] {
             let out = Command::new(&exe)
                 .env("RUNNEL_BENCH_MODE", format!("{path}-{view}"))
                 .env("BATCHES", batches.to_string())
@@ -106,11 +108,12 @@ fn main() {
                 match path {
                     "dd" => "differential",
                     "insert" => "SQL, INSERT VALUES",
-                    _ => "SQL, COPY FROM STDIN",
+                    "copy" => "SQL, COPY FROM STDIN",
+                    _ => "SQL, COPY into APPEND ONLY",
                 }
             );
             println!(
-                "{name:<52} {rate:>14.0} {mem:>14.1} {:>11.2}x",
+                "{name:<58} {rate:>14.0} {mem:>14.1} {:>11.2}x",
                 rate / ceiling
             );
         }
@@ -121,9 +124,10 @@ mod sql {
     use super::*;
     use futures::SinkExt;
 
-    /// Runs the SQL path, each batch one INSERT statement or one COPY; returns (rows, seconds)
-    /// for the fact batches.
-    pub fn run(join: bool, copy: bool) -> (usize, f64) {
+    /// Runs the SQL path, each batch one INSERT statement or one COPY, into a table or (with
+    /// `stream`) an `APPEND ONLY` table, whose rows are not kept; returns (rows, seconds) for
+    /// the fact batches.
+    pub fn run(join: bool, copy: bool, stream: bool) -> (usize, f64) {
         let data_dir = std::env::temp_dir().join(format!("runnel-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let coord =
@@ -142,7 +146,8 @@ mod sql {
             tokio::spawn(runnel::server::serve(listener, coord, Default::default()));
             let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={} user=bench dbname=bench", addr.port()), tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
-            client.batch_execute("CREATE TABLE facts (k int, v int)").await.unwrap();
+            let append_only = if stream { " APPEND ONLY" } else { "" };
+            client.batch_execute(&format!("CREATE TABLE facts (k int, v int){append_only}")).await.unwrap();
             let key_space = if join {
                 client.batch_execute("CREATE TABLE dim (k int, name text)").await.unwrap();
                 for start in (0..DIM_ROWS).step_by(BATCH) {

@@ -27,6 +27,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &std::path::Path) -> (Server, Duration) {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// Starts the server with more flags.
+    pub fn start_with(data_dir: &std::path::Path, flags: &[&str]) -> (Server, Duration) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -37,6 +42,13 @@ impl Server {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(flags)
+            // More server flags for an experiment (`SERVER_ARGS="--log-segment-bytes 1000000000"`).
+            .args(
+                std::env::var("SERVER_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            )
             .env("RUNNEL_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -3,8 +3,9 @@
 //! and items still alive (their CREATE records, in id order) and each table's consolidated
 //! contents as of the last folded write. A table updated in place then costs its size, not its
 //! history. Writes inside the window stay as they are, so `AS OF` can still reach them after a
-//! restart. A stream's appends (an `APPEND ONLY` table's rows) are its only copy: they are
-//! copied into the base as they are, one folded segment in memory at a time.
+//! restart. A stream's appends (an `APPEND ONLY` table's rows) are its only copy and fold to
+//! nothing smaller: they are copied as they are into an appends file beside the base, written
+//! once (a compaction never reads an earlier one), one folded segment in memory at a time.
 //!
 //! The base is written to a temporary file, fsynced, and renamed over the last folded segment;
 //! only then are the earlier folded segments removed. A crash at any point leaves either the
@@ -77,24 +78,27 @@ pub fn compact(
     let mut folded: Vec<&PathBuf> = Vec::new();
     for path in closed {
         let (payloads, _) = log::read_segment(path, false, false)?;
+        let corrupt = |what: String| LogError::Corrupt {
+            file: path.clone(),
+            offset: 0,
+            what: format!("an undecodable record: {what}"),
+        };
         let mut records = Vec::with_capacity(payloads.len());
+        let mut latest: Option<Timestamp> = None;
         for p in &payloads {
-            let record = LogRecord::decode(p).map_err(|what| LogError::Corrupt {
-                file: path.clone(),
-                offset: 0,
-                what: format!("an undecodable record: {what}"),
-            })?;
+            if LogRecord::is_append(p) {
+                // Only its time matters here: its rows are copied, not folded.
+                let (time, _) =
+                    LogRecord::append_header(p).ok_or_else(|| corrupt("an append".into()))?;
+                latest = latest.max(Some(time));
+                continue;
+            }
+            let record = LogRecord::decode(p).map_err(corrupt)?;
+            if let LogRecord::Write { time, .. } | LogRecord::Ingest { time, .. } = &record {
+                latest = latest.max(Some(*time));
+            }
             records.push(record);
         }
-        let latest = records
-            .iter()
-            .filter_map(|r| match r {
-                LogRecord::Write { time, .. }
-                | LogRecord::Ingest { time, .. }
-                | LogRecord::Append { time, .. } => Some(*time),
-                _ => None,
-            })
-            .max();
         if latest.is_some_and(|t| t > frontier) {
             break;
         }
@@ -114,38 +118,43 @@ pub fn compact(
         .iter()
         .map(|p| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let tmp = last.with_extension("seg.tmp");
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |e| LogError::Io(p, e)
     };
-    let mut base = Base {
-        out: BufWriter::new(File::create(&tmp).map_err(io(&tmp))?),
-        bytes: 0,
-        frame: Vec::new(),
-    };
-    base.put(BASE_MAGIC, false).map_err(io(&tmp))?;
+    // The live streams' appends, copied into the appends file of this base.
     let live = fold.items.keys().copied().collect::<BTreeSet<_>>();
-    for record in fold.into_records() {
-        base.put(&record.encode(), true).map_err(io(&tmp))?;
-    }
+    let index = log::index_of(last).unwrap_or(0);
+    let appends = dir.join(log::appends_name(index));
+    let appends_tmp = appends.with_extension("appends.tmp");
+    let mut out = Framed::create(&appends_tmp).map_err(io(&appends_tmp))?;
     for path in &folded {
         let (payloads, _) = log::read_segment(path, false, false)?;
-        for p in payloads.iter().filter(|p| LogRecord::is_append(p)) {
-            if let Ok(LogRecord::Append { table, .. }) = LogRecord::decode(p) {
-                if live.contains(&table) {
-                    base.put(p, true).map_err(io(&tmp))?;
-                }
+        for p in &payloads {
+            if LogRecord::append_header(p).is_some_and(|(_, table)| live.contains(&table)) {
+                out.put(p, true).map_err(io(&appends_tmp))?;
             }
         }
     }
-    let bytes_after = base.bytes;
-    base.out
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .and_then(|f| f.sync_all())
-        .map_err(io(&tmp))?;
+    let appended = out.bytes;
+    out.finish().map_err(io(&appends_tmp))?;
+    // The base: the catalog, the tables' contents, the sources' offsets.
+    let tmp = last.with_extension("seg.tmp");
+    let mut base = Framed::create(&tmp).map_err(io(&tmp))?;
+    base.put(BASE_MAGIC, false).map_err(io(&tmp))?;
+    for record in fold.into_records() {
+        base.put(&record.encode(), true).map_err(io(&tmp))?;
+    }
+    let bytes_after = base.bytes + appended;
+    base.finish().map_err(io(&tmp))?;
+    // The appends file is valid once the base is in place (a crash between the two leaves an
+    // appends file newer than any base, which the next open removes).
     let _files = files.lock().unwrap_or_else(|p| p.into_inner());
+    if appended > 0 {
+        fs::rename(&appends_tmp, &appends).map_err(io(&appends))?;
+    } else {
+        fs::remove_file(&appends_tmp).map_err(io(&appends_tmp))?;
+    }
     fs::rename(&tmp, last).map_err(io(last))?;
     log::sync_dir(dir)?;
     for stale in &folded[..folded.len() - 1] {
@@ -159,14 +168,30 @@ pub fn compact(
     }))
 }
 
-/// A base segment being written.
-struct Base {
+/// A file of records being written (a base, or an appends file).
+struct Framed {
     out: BufWriter<File>,
     bytes: u64,
     frame: Vec<u8>,
 }
 
-impl Base {
+impl Framed {
+    fn create(path: &Path) -> std::io::Result<Framed> {
+        Ok(Framed {
+            out: BufWriter::new(File::create(path)?),
+            bytes: 0,
+            frame: Vec::new(),
+        })
+    }
+
+    /// Flushes and fsyncs the file.
+    fn finish(self) -> std::io::Result<()> {
+        self.out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+    }
+
     /// Writes `bytes`, framed as a record or (the magic) as they are.
     fn put(&mut self, bytes: &[u8], framed: bool) -> std::io::Result<()> {
         self.frame.clear();
@@ -522,6 +547,22 @@ mod tests {
         let times: Vec<Timestamp> = after[&GlobalId(1)].iter().map(|(_, t, _)| *t).collect();
         let want: Vec<Timestamp> = (1..=50).map(|i| 2 * i).chain(101..=130).collect();
         assert_eq!(times, want);
+        // They went to an appends file beside the base, which batch replay reads too.
+        let appends: Vec<PathBuf> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "appends"))
+            .collect();
+        assert_eq!(appends.len(), 1, "{appends:?}");
+        let (records, _, _) = Log::read_only(&dir).unwrap();
+        let replayed = records.iter().filter(|r| LogRecord::is_append(r)).count();
+        assert_eq!(replayed, after[&GlobalId(1)].len());
+        // An appends file newer than every base (a crash before the base's rename) is removed
+        // on open, so its rows are not read twice.
+        let orphan = dir.join(log::appends_name(99_999));
+        fs::copy(&appends[0], &orphan).unwrap();
+        assert_eq!(read(&dir)[&GlobalId(1)], before[&GlobalId(1)]);
+        assert!(!orphan.exists());
         fs::remove_dir_all(&dir).ok();
     }
 

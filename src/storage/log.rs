@@ -8,6 +8,9 @@
 //! Compaction (`compact.rs`) replaces a prefix of closed segments by one *base* segment: the
 //! file of the last segment it folds, rewritten (through a temporary file and a rename) to
 //! start with `BASE_MAGIC`. On open, everything before the latest base is stale and removed.
+//! The streams' appends it folds go to an *appends* file named after the base's index
+//! (`NNNNNNNN.appends`), written once and never rewritten: valid once a base at least that
+//! index exists (one named after a base whose rename a crash prevented is removed on open).
 //!
 //! On open, every segment is read back. A record cut short or failing its checksum at the very
 //! end of the last segment is a torn write from a crash: it is cut away and reported. A bad
@@ -203,7 +206,8 @@ impl Log {
     }
 
     /// Reads every record without changing anything (no lock, a torn tail is left in place
-    /// and reported): for batch replay, also of a log a running server is appending to.
+    /// and reported): for batch replay, also of a log a running server is appending to. The
+    /// appends files' records come first, then the segments'.
     ///
     /// Also says whether the log begins with a base (history before it was compacted away).
     pub fn read_only(dir: &Path) -> Result<ReadOnly, LogError> {
@@ -212,7 +216,9 @@ impl Log {
             Some(first) => is_base(first)?,
             None => false,
         };
-        let (records, torn) = read_segments(&segments, false)?;
+        let (mut records, _) = read_segments(&appends_files(dir, &segments)?, false)?;
+        let (mut rest, torn) = read_segments(&segments, false)?;
+        records.append(&mut rest);
         Ok((records, torn, from_base))
     }
 
@@ -239,9 +245,11 @@ impl Log {
         }
         let _files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let segments = live_segments(&self.dir, false)?;
-        for (i, path) in segments.iter().enumerate() {
+        let mut paths = appends_files(&self.dir, &segments)?;
+        paths.extend(segments);
+        for (i, path) in paths.iter().enumerate() {
             // A torn tail cannot be: nothing is being appended while the caller reads.
-            let (payloads, _) = read_segment(path, i + 1 == segments.len(), false)?;
+            let (payloads, _) = read_segment(path, i + 1 == paths.len(), false)?;
             for p in payloads.iter().filter(|p| LogRecord::is_append(p)) {
                 let record = LogRecord::decode(p).map_err(|what| LogError::Corrupt {
                     file: path.clone(),
@@ -376,6 +384,12 @@ pub(super) fn live_segments(dir: &Path, clean: bool) -> Result<Vec<PathBuf>, Log
         for stale in paths {
             fs::remove_file(&stale).map_err(|e| LogError::Io(stale.clone(), e))?;
         }
+        let valid = appends_files(dir, &live)?;
+        for stale in files_with_extension(dir, "appends")? {
+            if !valid.contains(&stale) {
+                fs::remove_file(&stale).map_err(|e| LogError::Io(stale.clone(), e))?;
+            }
+        }
         for entry in fs::read_dir(dir).map_err(|e| LogError::Io(dir.to_path_buf(), e))? {
             let p = entry
                 .map_err(|e| LogError::Io(dir.to_path_buf(), e))?
@@ -405,13 +419,39 @@ pub(super) fn read_segments(
 }
 
 fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, LogError> {
+    files_with_extension(dir, "seg")
+}
+
+fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, LogError> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| LogError::Io(dir.to_path_buf(), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
         .collect();
     paths.sort();
     Ok(paths)
+}
+
+/// The appends file compaction writes with the base at `index`.
+pub(super) fn appends_name(index: u64) -> String {
+    format!("{index:08}.appends")
+}
+
+pub(super) fn index_of(path: &Path) -> Option<u64> {
+    segment_index(path)
+}
+
+/// The valid appends files, in order: those named after the live base (the first of
+/// `live_segments`) or an earlier one.
+fn appends_files(dir: &Path, live_segments: &[PathBuf]) -> Result<Vec<PathBuf>, LogError> {
+    let base = match live_segments.first() {
+        Some(first) if is_base(first)? => segment_index(first).unwrap_or(0),
+        _ => return Ok(Vec::new()),
+    };
+    Ok(files_with_extension(dir, "appends")?
+        .into_iter()
+        .filter(|p| segment_index(p).is_some_and(|i| i <= base))
+        .collect())
 }
 
 pub(super) fn sync_dir(dir: &Path) -> Result<(), LogError> {

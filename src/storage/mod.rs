@@ -86,6 +86,15 @@ impl LogRecord {
     pub fn is_append(bytes: &[u8]) -> bool {
         bytes.first() == Some(&APPEND_VARIANT)
     }
+
+    /// An encoded `Append`'s time and stream, without decoding its rows (they follow).
+    pub fn append_header(bytes: &[u8]) -> Option<(Timestamp, GlobalId)> {
+        if !LogRecord::is_append(bytes) {
+            return None;
+        }
+        let (header, _rows) = postcard::take_from_bytes::<(u8, Timestamp, GlobalId)>(bytes).ok()?;
+        Some((header.1, header.2))
+    }
 }
 
 /// `LogRecord::Append`'s variant index.
@@ -158,12 +167,17 @@ mod tests {
             updates: vec![(vec![Datum::Int64(1)], 1)],
         };
         assert!(LogRecord::is_append(&append.encode()));
+        assert_eq!(
+            LogRecord::append_header(&append.encode()),
+            Some((7, GlobalId(3)))
+        );
         let write = LogRecord::Write {
             time: 7,
             table: GlobalId(3),
             updates: vec![],
         };
         assert!(!LogRecord::is_append(&write.encode()));
+        assert_eq!(LogRecord::append_header(&write.encode()), None);
         assert!(!LogRecord::is_append(
             &LogRecord::NextId { id: GlobalId(9) }.encode()
         ));
