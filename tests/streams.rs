@@ -90,30 +90,43 @@ impl Model {
     }
 }
 
+/// The rows of `sql`; a read that does not answer (a view that never catches up) fails.
+async fn read(client: &tokio_postgres::Client, sql: &str, when: &str) -> Rows {
+    tokio::time::timeout(Duration::from_secs(30), text_rows(client, sql))
+        .await
+        .unwrap_or_else(|_| panic!("{when}: {sql} did not answer in 30 s"))
+}
+
 /// Checks every view and read of the stream against the model.
 async fn check(client: &tokio_postgres::Client, model: &Model, midway: bool, when: &str) {
     let per_key = "SELECT k, n, s FROM per_key";
-    assert_eq!(text_rows(client, per_key).await, model.per_key(), "{when}");
+    assert_eq!(read(client, per_key, when).await, model.per_key(), "{when}");
     let big = "SELECT k, v FROM big";
-    assert_eq!(text_rows(client, big).await, model.big(), "{when}");
+    assert_eq!(read(client, big, when).await, model.big(), "{when}");
     let all = "SELECT k, v FROM ev";
-    assert_eq!(text_rows(client, all).await, model.events(), "{when}");
+    assert_eq!(read(client, all, when).await, model.events(), "{when}");
     if midway {
         let per_name = "SELECT name, n FROM per_name";
         assert_eq!(
-            text_rows(client, per_name).await,
+            read(client, per_name, when).await,
             model.per_name(),
             "{when}"
         );
     }
 }
 
-/// One random batch: rows into the stream (INSERT or COPY), sometimes a rename in `dim`.
-async fn write_batch(client: &tokio_postgres::Client, model: &mut Model, rng: &mut impl Rng) {
-    let rows: Vec<(i64, i64)> = (0..rng.random_range(1..30))
+/// One random batch of fewer than `size` rows into the stream (INSERT or COPY), sometimes a
+/// rename in `dim`.
+async fn write_batch(
+    client: &tokio_postgres::Client,
+    model: &mut Model,
+    rng: &mut impl Rng,
+    size: usize,
+) {
+    let rows: Vec<(i64, i64)> = (0..rng.random_range(1..size))
         .map(|_| (rng.random_range(0..8), rng.random_range(0..100)))
         .collect();
-    if rng.random_bool(0.5) {
+    if size < 100 && rng.random_bool(0.5) {
         let values: Vec<String> = rows.iter().map(|(k, v)| format!("({k}, {v})")).collect();
         client
             .batch_execute(&format!("INSERT INTO ev VALUES {}", values.join(", ")))
@@ -198,7 +211,9 @@ async fn a_streams_rows_live_in_the_log_and_every_reader_starts_from_it() {
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for batch in 0..30 {
-        write_batch(&client, &mut model, &mut rng).await;
+        // One large batch: a reader starting later is fed thousands of rows per worker.
+        let size = if batch == 5 { 20_000 } else { 30 };
+        write_batch(&client, &mut model, &mut rng, size).await;
         if batch == 10 {
             // Starts from the log: the rows before it exist only there.
             client
@@ -256,7 +271,7 @@ async fn a_streams_rows_live_in_the_log_and_every_reader_starts_from_it() {
     let client = server.connect("streams").await;
     check(&client, &model, true, "after a restart").await;
     for batch in 0..5 {
-        write_batch(&client, &mut model, &mut rng).await;
+        write_batch(&client, &mut model, &mut rng, 30).await;
         check(
             &client,
             &model,

@@ -81,7 +81,7 @@ pub struct CatalogItem {
     /// What a table declares for windows closing over its event-time column (`WATERMARK`,
     /// `IDLE`, `LATE`).
     pub close_defaults: crate::ir::window::CloseDefaults,
-    /// A table that takes only INSERT (`APPEND ONLY`).
+    /// A table that takes only INSERT (`APPEND ONLY`), or a source that only appends.
     pub append_only: bool,
     /// Each column's `DEFAULT` expression as written (planned again by each INSERT that omits
     /// the column, so `now()` is the time of the insert); empty for other objects.
@@ -89,10 +89,10 @@ pub struct CatalogItem {
 }
 
 impl CatalogItem {
-    /// A stream: an `APPEND ONLY` table, whose rows are kept only in the log (see
-    /// `coord::streams`).
+    /// A stream: an `APPEND ONLY` table or a source that only appends, whose rows are kept
+    /// only in the log (see `coord::streams`).
     pub fn is_stream(&self) -> bool {
-        self.append_only && matches!(self.kind, ItemKind::Table)
+        self.append_only && matches!(self.kind, ItemKind::Table | ItemKind::Source(_))
     }
 }
 

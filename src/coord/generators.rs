@@ -11,7 +11,6 @@ use crate::plan::CreateGeneratorPlan;
 use crate::repr::GlobalId;
 use crate::source::generator::{self, Feed, Generation, GeneratorSpec, Output};
 use crate::source::{Ingest, SourceSpec};
-use crate::worker::Command;
 
 impl Coordinator {
     pub(super) fn create_generator(
@@ -56,7 +55,7 @@ impl Coordinator {
                 desc: output.desc(),
                 event_time: output.event_time(),
                 close_defaults: Default::default(),
-                append_only: false,
+                append_only: output.is_append_only(),
                 defaults: vec![],
                 kind: ItemKind::Source(SourceSpec::Generator {
                     spec: spec.clone(),
@@ -67,8 +66,7 @@ impl Coordinator {
                 retain_history: retain,
                 created_at: st.write_ts,
             });
-            st.tables.create(id);
-            self.broadcast(st, || Command::CreateTable { id, retain });
+            self.install_relation(st, id, retain);
             owner.get_or_insert(id);
         }
         if let (Some(owner), false) = (owner, st.replaying) {

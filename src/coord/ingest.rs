@@ -10,8 +10,7 @@ use crate::error::SqlError;
 use crate::parse::CreateSource;
 use crate::repr::{GlobalId, RelationDesc};
 use crate::source::{kafka, Batch, Ingest, KafkaSpec, SourceSpec};
-use crate::storage::LogRecord;
-use crate::worker::Command;
+use crate::storage::{LogRecord, SourceProgress};
 
 impl Coordinator {
     #[allow(clippy::too_many_arguments)]
@@ -50,7 +49,8 @@ impl Coordinator {
             desc,
             event_time: kafka.timestamp,
             close_defaults: Default::default(),
-            append_only: false,
+            // Records only ever add rows: a stream.
+            append_only: kafka.envelope == crate::parse::Envelope::None,
             defaults: vec![],
             kind: ItemKind::Source(SourceSpec::Kafka(kafka)),
             depends_on: vec![],
@@ -58,8 +58,7 @@ impl Coordinator {
             retain_history: retain,
             created_at: st.write_ts,
         });
-        st.tables.create(id);
-        self.broadcast(st, || Command::CreateTable { id, retain });
+        self.install_relation(st, id, retain);
         if !st.replaying {
             self.start_source(st, id);
         }
@@ -130,27 +129,38 @@ impl Ingest for Coordinator {
                 return false;
             }
             let time = now_ms().max(st.write_ts + 1);
-            let record = LogRecord::Ingest {
-                time,
-                source: id,
-                updates: batch.updates,
-                offsets: batch.offsets,
-                errors: batch.errors,
+            let stream = st.catalog.get(id).is_some_and(|i| i.is_stream());
+            // A stream's rows are kept only in the log; a table's are applied here too.
+            let record = if stream {
+                LogRecord::Append {
+                    time,
+                    table: id,
+                    progress: Some(SourceProgress {
+                        offsets: batch.offsets.clone(),
+                        errors: batch.errors.clone(),
+                    }),
+                    updates: batch.updates,
+                }
+            } else {
+                LogRecord::Ingest {
+                    time,
+                    source: id,
+                    updates: batch.updates,
+                    offsets: batch.offsets.clone(),
+                    errors: batch.errors.clone(),
+                }
             };
             let payload = record.encode();
-            let LogRecord::Ingest {
-                updates,
-                offsets,
-                errors,
-                ..
-            } = record
+            let (LogRecord::Append { updates, .. } | LogRecord::Ingest { updates, .. }) = record
             else {
                 unreachable!("built above")
             };
             st.write_ts = time;
-            st.tables.apply(id, &updates);
-            st.source_offsets.insert(id, offsets);
-            st.source_errors.entry(id).or_default().add(errors);
+            if !stream {
+                st.tables.apply(id, &updates);
+            }
+            st.source_offsets.insert(id, batch.offsets);
+            st.source_errors.entry(id).or_default().add(batch.errors);
             let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
             let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
             let (tx, rx) = std::sync::mpsc::channel();

@@ -316,12 +316,7 @@ impl Coordinator {
                     append_only,
                     defaults,
                 });
-                if append_only {
-                    self.broadcast(st, || Command::CreateStream { id });
-                } else {
-                    st.tables.create(id);
-                    self.broadcast(st, || Command::CreateTable { id, retain });
-                }
+                self.install_relation(st, id, retain);
                 Ok(Response::Tag("CREATE TABLE".into()))
             }
             Plan::CreateView {
@@ -738,6 +733,7 @@ impl Coordinator {
             LogRecord::Append {
                 time,
                 table: id,
+                progress: None,
                 updates,
             }
         } else {

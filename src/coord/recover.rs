@@ -191,8 +191,13 @@ impl Coordinator {
             LogRecord::Append {
                 time,
                 table,
+                progress,
                 updates,
             } => {
+                if let Some(p) = progress {
+                    st.source_offsets.insert(table, p.offsets);
+                    st.source_errors.entry(table).or_default().add(p.errors);
+                }
                 // A stream's rows are not kept: dataflows read them from the log when they
                 // are built. Batch replay (which evaluates from writes) takes them as writes.
                 st.write_ts = st.write_ts.max(time);
@@ -229,9 +234,7 @@ impl Coordinator {
         for item in items {
             let (id, retain) = (item.id, item.retain_history);
             match &item.kind {
-                ItemKind::Table if item.is_stream() => {
-                    self.workers.broadcast(|| Command::CreateStream { id })
-                }
+                _ if item.is_stream() => self.workers.broadcast(|| Command::CreateStream { id }),
                 ItemKind::Table | ItemKind::Source(_) => self
                     .workers
                     .broadcast(|| Command::CreateTable { id, retain }),

@@ -9,9 +9,9 @@ use super::{Coordinator, State};
 use crate::catalog::{Catalog, ItemKind};
 use crate::error::SqlError;
 use crate::ir::RelExpr;
-use crate::repr::{Diff, GlobalId, Row};
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
 use crate::storage::log::Appended;
-use crate::worker::StreamRows;
+use crate::worker::{Command, StreamRows};
 
 /// Each worker's share of the streams a new dataflow reads, handed out one per command.
 pub(super) struct Shares(Vec<StreamRows>);
@@ -44,6 +44,17 @@ fn streams_read_through_views(catalog: &Catalog, expr: &RelExpr) -> BTreeSet<Glo
 }
 
 impl Coordinator {
+    /// Installs a table or source just put in the catalog: a stream in the workers (rows
+    /// kept only in the log), or a table in the workers and the coordinator.
+    pub(super) fn install_relation(&self, st: &mut State, id: GlobalId, retain: Timestamp) {
+        if st.catalog.get(id).is_some_and(|i| i.is_stream()) {
+            self.broadcast(st, || Command::CreateStream { id });
+        } else {
+            st.tables.create(id);
+            self.broadcast(st, || Command::CreateTable { id, retain });
+        }
+    }
+
     /// Every row appended to `streams` so far. First waits until every append sequenced
     /// before is durable and handed to the workers: called in the critical section (no new
     /// write can be sequenced meanwhile), so a dataflow built next gets exactly these rows

@@ -84,13 +84,17 @@ pub fn compact(
             what: format!("an undecodable record: {what}"),
         };
         let mut records = Vec::with_capacity(payloads.len());
+        let mut appended_progress = Vec::new();
         let mut latest: Option<Timestamp> = None;
         for p in &payloads {
             if LogRecord::is_append(p) {
-                // Only its time matters here: its rows are copied, not folded.
+                // Its rows are copied, not folded: only its time and a source's progress are.
                 let (time, _) =
                     LogRecord::append_header(p).ok_or_else(|| corrupt("an append".into()))?;
                 latest = latest.max(Some(time));
+                if let Some((source, progress)) = LogRecord::append_progress(p) {
+                    appended_progress.push((time, source, progress));
+                }
                 continue;
             }
             let record = LogRecord::decode(p).map_err(corrupt)?;
@@ -101,6 +105,9 @@ pub fn compact(
         }
         if latest.is_some_and(|t| t > frontier) {
             break;
+        }
+        for (time, source, progress) in appended_progress.drain(..) {
+            fold.progress(time, source, progress.offsets, progress.errors);
         }
         for r in records {
             fold.apply(r);
@@ -267,19 +274,38 @@ impl Fold {
                 errors,
             } => {
                 self.tables.apply(source, &updates);
-                self.offsets.insert(source, offsets);
-                if !errors.is_empty() {
-                    let kept = self.errors.entry(source).or_default();
-                    kept.extend(errors);
-                    let excess = kept.len().saturating_sub(crate::source::ERRORS_KEPT);
-                    kept.drain(..excess);
-                }
-                self.time = self.time.max(time);
+                self.progress(time, source, offsets, errors);
             }
             LogRecord::NextId { id } => self.next_id = self.next_id.max(id.0),
-            // Copied into the base as they are (see `compact`).
-            LogRecord::Append { time, .. } => self.time = self.time.max(time),
+            // Rows copied as they are (see `compact`).
+            LogRecord::Append {
+                time,
+                table,
+                progress,
+                ..
+            } => match progress {
+                Some(p) => self.progress(time, table, p.offsets, p.errors),
+                None => self.time = self.time.max(time),
+            },
         }
+    }
+
+    /// A source read up to `offsets` at `time`, failing to decode `errors`.
+    fn progress(
+        &mut self,
+        time: Timestamp,
+        source: GlobalId,
+        offsets: crate::source::Offsets,
+        errors: Vec<crate::source::RecordError>,
+    ) {
+        self.offsets.insert(source, offsets);
+        if !errors.is_empty() {
+            let kept = self.errors.entry(source).or_default();
+            kept.extend(errors);
+            let excess = kept.len().saturating_sub(crate::source::ERRORS_KEPT);
+            kept.drain(..excess);
+        }
+        self.time = self.time.max(time);
     }
 
     /// The records that rebuild this state: the catalog first (items in creation order, so
@@ -510,6 +536,7 @@ mod tests {
                 records.push(LogRecord::Append {
                     time: t,
                     table: GlobalId(1 + t % 2),
+                    progress: None,
                     updates: vec![(vec![Datum::Int64(t as i64)], 1)],
                 });
             }
@@ -521,6 +548,7 @@ mod tests {
                 records.push(LogRecord::Append {
                     time: t,
                     table: GlobalId(1),
+                    progress: None,
                     updates: vec![(vec![Datum::Int64(t as i64)], 1)],
                 });
             }

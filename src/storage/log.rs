@@ -260,6 +260,7 @@ impl Log {
                     time,
                     table,
                     updates,
+                    ..
                 } = record
                 {
                     if let Some(rows) = out.get_mut(&table) {

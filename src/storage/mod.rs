@@ -62,13 +62,16 @@ pub enum LogRecord {
         /// Records that could not be decoded (skipped, or halted at).
         errors: Vec<crate::source::RecordError>,
     },
-    /// One transaction's rows appended to a stream (an `APPEND ONLY` table). A stream's rows
-    /// are kept nowhere but here: compaction copies these records as they are, and a dataflow
-    /// reading the stream starts from them (`Log::read_appends`). Last, so that logs written
-    /// before it existed decode unchanged.
+    /// One transaction's rows appended to a stream (an `APPEND ONLY` table, or a source that
+    /// only appends), with the offsets reading them advanced to if a source read them. A
+    /// stream's rows are kept nowhere but here: compaction copies these records as they are,
+    /// and a dataflow reading the stream starts from them (`Log::read_appends`). Last, so that
+    /// logs written before it existed decode unchanged.
     Append {
         time: Timestamp,
         table: GlobalId,
+        /// Before the rows, so compaction reads it without decoding them.
+        progress: Option<SourceProgress>,
         updates: Vec<(Row, Diff)>,
     },
 }
@@ -95,6 +98,24 @@ impl LogRecord {
         let (header, _rows) = postcard::take_from_bytes::<(u8, Timestamp, GlobalId)>(bytes).ok()?;
         Some((header.1, header.2))
     }
+
+    /// An encoded `Append`'s source progress, without decoding its rows.
+    pub fn append_progress(bytes: &[u8]) -> Option<(GlobalId, SourceProgress)> {
+        if !LogRecord::is_append(bytes) {
+            return None;
+        }
+        type Header = (u8, Timestamp, GlobalId, Option<SourceProgress>);
+        let ((_, _, source, progress), _rows) = postcard::take_from_bytes::<Header>(bytes).ok()?;
+        Some((source, progress?))
+    }
+}
+
+/// How far a source that appends to a stream has read, logged with the rows it read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceProgress {
+    pub offsets: crate::source::Offsets,
+    /// Records that could not be decoded (skipped, or halted at).
+    pub errors: Vec<crate::source::RecordError>,
 }
 
 /// `LogRecord::Append`'s variant index.
@@ -164,6 +185,7 @@ mod tests {
         let append = LogRecord::Append {
             time: 7,
             table: GlobalId(3),
+            progress: None,
             updates: vec![(vec![Datum::Int64(1)], 1)],
         };
         assert!(LogRecord::is_append(&append.encode()));

@@ -329,10 +329,7 @@ fn build<R>(
             let import = match arrangements.get_mut(&id) {
                 Some(a) => Import::Arranged(a.rows.import(scope), a.errs.import(scope)),
                 None => {
-                    let (mut input, rows) = scope.new_collection::<Row, Diff>();
-                    for (row, time, diff) in streams.remove(&id).unwrap_or_default() {
-                        input.update_at(row, time, diff);
-                    }
+                    let (input, rows) = scope.new_collection::<Row, Diff>();
                     readers.push((id, input));
                     Import::Stream(rows)
                 }
@@ -342,7 +339,11 @@ fn build<R>(
         let (rows, errs) = render::render(scope, gates, name, expr, &imports, leader);
         finish(rows, errs)
     });
+    // Fed once the dataflow is built: data sent while it is under construction is lost.
     for (id, mut input) in readers {
+        for (row, time, diff) in streams.remove(&id).unwrap_or_default() {
+            input.update_at(row, time, diff);
+        }
         input.advance_to(state.input_time);
         input.flush();
         match state.streams.get_mut(&id) {

@@ -53,6 +53,17 @@ pub enum Output {
     Progress,
 }
 
+impl Output {
+    /// Whether the relation only ever gains rows (a stream of events), rather than changing
+    /// the rows it has (customers, progress counts).
+    pub fn is_append_only(self) -> bool {
+        matches!(
+            self,
+            Output::Ratings | Output::Authorizations | Output::Syslog
+        )
+    }
+}
+
 impl GeneratorSpec {
     /// The relations the generator fills, the main one first.
     pub fn outputs(&self) -> &'static [Output] {
