@@ -223,20 +223,8 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             retain,
             streams,
         } => {
-            let dataflow = worker.next_dataflow_index();
-            let leader = worker.index() == 0;
-            let (rows, errs) = build(
-                worker,
-                state,
-                &format!("view {id}"),
-                &expr,
-                leader,
-                streams,
-                |rows, errs| {
-                    let (r, e) = render::arrange(rows, errs);
-                    (r.trace, e.trace)
-                },
-            );
+            let name = format!("view {id}");
+            let (dataflow, rows, errs) = build_arranged(worker, state, &name, &expr, streams);
             state.arrangements.insert(
                 id,
                 Arrangement {
@@ -352,6 +340,23 @@ fn build<R>(
         }
     }
     result
+}
+
+/// Builds a dataflow for `expr` whose result is arranged: returns its index and traces.
+fn build_arranged(
+    worker: &mut Worker,
+    state: &mut State,
+    name: &str,
+    expr: &RelExpr,
+    streams: StreamRows,
+) -> (usize, RowTrace, ErrTrace) {
+    let dataflow = worker.next_dataflow_index();
+    let leader = worker.index() == 0;
+    let (rows, errs) = build(worker, state, name, expr, leader, streams, |rows, errs| {
+        let (r, e) = render::arrange(rows, errs);
+        (r.trace, e.trace)
+    });
+    (dataflow, rows, errs)
 }
 
 /// Drops a dataflow, and its inputs of streams.

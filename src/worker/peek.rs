@@ -5,9 +5,9 @@ use differential_dataflow::trace::TraceReader;
 use timely::progress::Antichain;
 use timely::worker::Worker;
 
-use super::{build, Arrangement, PeekTarget, State};
+use super::{build_arranged, Arrangement, PeekTarget, State};
 use crate::ir::EvalError;
-use crate::render::{self, ErrTrace, RowTrace};
+use crate::render::{ErrTrace, RowTrace};
 use crate::repr::{Diff, Row, Timestamp};
 
 /// One worker's share of a peek's answer.
@@ -53,20 +53,7 @@ pub fn start(
             }
         },
         PeekTarget::Transient(expr, streams) => {
-            let dataflow = worker.next_dataflow_index();
-            let leader = worker.index() == 0;
-            let (rows, errs) = build(
-                worker,
-                state,
-                "peek",
-                &expr,
-                leader,
-                streams,
-                |rows, errs| {
-                    let (r, e) = render::arrange(rows, errs);
-                    (r.trace, e.trace)
-                },
-            );
+            let (dataflow, rows, errs) = build_arranged(worker, state, "peek", &expr, streams);
             PendingPeek {
                 time,
                 rows,
