@@ -10,6 +10,7 @@ mod evaluate;
 mod generators;
 mod hydration;
 mod ingest;
+mod peek;
 mod read;
 mod recover;
 pub mod replay;
@@ -19,6 +20,7 @@ mod sinks;
 mod sources;
 mod streams;
 mod workers;
+mod write;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,12 +32,12 @@ pub use session::Session;
 
 use crate::catalog::{Catalog, CatalogItem, ItemKind};
 use crate::error::SqlError;
-use crate::ir::{eval, RelExpr};
+
 use crate::parse::Statement;
-use crate::plan::{plan_statement, Plan, PlanContext, PlanError, SelectPlan, ShowKind};
+use crate::plan::{plan_statement, Plan, PlanContext, PlanError, ShowKind};
 use crate::repr::{now_ms, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
 use crate::storage::{Log, LogRecord, TableStore};
-use crate::worker::{Command, PeekTarget};
+use crate::worker::Command;
 pub(crate) use evaluate::evaluate_over;
 use evaluate::{check_maintained, check_not_null, evaluate};
 use read::Pending;
@@ -596,182 +598,6 @@ impl Coordinator {
                 "the session handles {other:?} itself"
             ))),
         }
-    }
-
-    /// Appends rows decoded outside the planner (COPY FROM) to a table, in one transaction.
-    /// The returned signal fires once they are durable.
-    pub fn append(
-        &self,
-        id: GlobalId,
-        rows: Vec<Row>,
-    ) -> Result<Option<tokio::sync::oneshot::Receiver<()>>, SqlError> {
-        let mut st = self.lock();
-        if st.catalog.get(id).is_none() {
-            return Err(SqlError::new("42P01", "the table was dropped during COPY"));
-        }
-        st.pending = None;
-        self.write(&mut st, id, rows.into_iter().map(|r| (r, 1)).collect())?;
-        Ok(st.pending.take())
-    }
-
-    /// Checks that `expr` can be read at the past time `t`, and returns the time to read at:
-    /// every object it reads existed then and still retains its history there.
-    ///
-    /// Every write is timed by the wall clock, so a write not yet sequenced will be later than
-    /// any `t` before now: the state at such a `t` is that at the latest write sequenced up to
-    /// `t`, which is where the read happens (after waiting, if it is not yet durable). A
-    /// SELECT AS OF a time still to come is refused (it would wait for the clock); a SUBSCRIBE
-    /// may start there.
-    fn check_as_of(
-        &self,
-        st: &State,
-        expr: &RelExpr,
-        t: Timestamp,
-        is_select: bool,
-    ) -> Result<Timestamp, SqlError> {
-        let read_ts = self.read_ts.load(Ordering::SeqCst);
-        let now = now_ms();
-        if is_select && t >= now && t > st.write_ts {
-            return Err(SqlError::new(
-                "22023",
-                format!("AS OF {t} is in the future: the time is now {now}"),
-            ));
-        }
-        for id in expr.depends_on() {
-            let Some(item) = st.catalog.get(id) else {
-                continue;
-            };
-            let since = item
-                .created_at
-                .max(read_ts.saturating_sub(item.retain_history));
-            if t < since {
-                let why = if since == item.created_at {
-                    "it was created after that time".to_string()
-                } else {
-                    format!("its history is retained for {} ms", item.retain_history)
-                };
-                return Err(SqlError::new(
-                    "22023",
-                    format!(
-                        "AS OF {t} is outside the history of {} \"{}\", which can be read from {since} on: {why}",
-                        item.kind.type_name(),
-                        item.name.item
-                    ),
-                )
-                .with_hint(
-                    "Read at a later time, or keep more history with WITH (RETAIN HISTORY = '1 hour') or runnel --retain-history.",
-                ));
-            }
-        }
-        Ok(if t < now { t.min(st.write_ts) } else { t })
-    }
-
-    fn read(&self, st: &State, plan: SelectPlan) -> Result<ReadFuture, SqlError> {
-        let SelectPlan {
-            expr,
-            desc,
-            finishing,
-            as_of,
-        } = plan;
-        let mut expr = crate::optimize::optimize(expr);
-        if expr.depends_on().is_empty() {
-            expr.bind_now(now_ms());
-            let result = eval::evaluate(&expr, &|_| vec![]).map_err(SqlError::from);
-            return Ok(ReadFuture {
-                desc,
-                pending: Pending::Ready(result),
-                finishing,
-            });
-        }
-        let time = match as_of {
-            Some(t) => self.check_as_of(st, &expr, t, true)?,
-            None => self.read_ts.load(Ordering::SeqCst),
-        };
-        // A one-off read happens at one time, and now() is that time.
-        expr.bind_now(time);
-        let arranged = match &expr {
-            RelExpr::Get { id, .. } => st
-                .catalog
-                .get(*id)
-                .is_some_and(|i| i.kind.is_arranged() && !i.is_stream()),
-            _ => false,
-        };
-        let mut shares = self.stream_shares(st, &expr)?;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        self.workers.broadcast(|| Command::Peek {
-            target: match &expr {
-                RelExpr::Get { id, .. } if arranged => PeekTarget::Arranged(*id),
-                e => PeekTarget::Transient(e.clone(), shares.next()),
-            },
-            time,
-            reply: tx.clone(),
-        });
-        Ok(ReadFuture {
-            desc,
-            pending: Pending::Workers {
-                rx,
-                expected: self.workers.len(),
-            },
-            finishing,
-        })
-    }
-
-    /// Appends updates to one table at a new time. They reach the workers, and become visible
-    /// to reads, once the log has made them durable (and after every earlier write).
-    fn write(
-        &self,
-        st: &mut State,
-        id: GlobalId,
-        updates: Vec<(Row, Diff)>,
-    ) -> Result<(), SqlError> {
-        if updates.is_empty() {
-            return Ok(());
-        }
-        let time = now_ms().max(st.write_ts + 1);
-        let stream = st.catalog.get(id).is_some_and(|i| i.is_stream());
-        let record = if stream {
-            LogRecord::Append {
-                time,
-                table: id,
-                progress: None,
-                updates,
-            }
-        } else {
-            LogRecord::Write {
-                time,
-                table: id,
-                updates,
-            }
-        };
-        let payload = record.encode();
-        if payload.len() > crate::storage::log::MAX_RECORD {
-            return Err(SqlError::new(
-                "54000",
-                format!(
-                    "a transaction of {} MiB is larger than the log takes in one record ({} MiB)",
-                    payload.len() >> 20,
-                    crate::storage::log::MAX_RECORD >> 20
-                ),
-            )
-            .with_hint("Write the rows in several smaller transactions."));
-        }
-        st.write_ts = time;
-        let (LogRecord::Write { updates, .. } | LogRecord::Append { updates, .. }) = record else {
-            unreachable!("built above")
-        };
-        if !stream {
-            st.tables.apply(id, &updates);
-        }
-        let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
-        let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.log.append(payload, move || {
-            workers.write(time, tagged);
-            read_ts.store(time, Ordering::SeqCst);
-            let _ = tx.send(());
-        });
-        st.pending = Some(rx);
-        Ok(())
     }
 
     /// Records the creation of a catalog item, to be planned again on start-up.

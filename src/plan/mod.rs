@@ -12,6 +12,7 @@ mod function;
 mod generator;
 mod grouping;
 mod kafka;
+mod operator;
 mod query;
 mod ranking;
 mod regtype;

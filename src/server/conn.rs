@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use pgwire::messages::data::{DataRow, RowDescription};
@@ -19,20 +18,23 @@ use pgwire::messages::{PgWireBackendMessage as B, PgWireFrontendMessage as F};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use super::describe::{fields, format_of, subscribe_desc};
+use super::describe::{fields, format_of};
 use super::values;
 use super::wire::Wire;
 use super::{CancelRegistry, Security};
 
 mod copy;
+mod cursor;
 mod extended;
+mod params;
 use crate::coord::{Coordinator, Response, Session, Subscription};
 use crate::error::SqlError;
-use crate::ir::{RelExpr, ScalarExpr};
 use crate::parse::{self, Statement};
 use crate::plan::Plan;
 use crate::repr::{Datum, RelationDesc, Row, ScalarType};
 use crate::source::registry::with_latest_schema_async;
+pub use cursor::subscribe_rows;
+use params::{bind_plan, infer_param_types};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Txn {
@@ -635,63 +637,6 @@ impl Conn {
     fn close_unheld_cursors(&mut self) {
         self.cursors.clear();
     }
-
-    async fn fetch(
-        &mut self,
-        name: &str,
-        count: Option<u64>,
-        timeout: Option<Duration>,
-    ) -> Result<Outcome, SqlError> {
-        let cancel = Arc::clone(&self.cancel);
-        let cursor = self
-            .cursors
-            .get_mut(name)
-            .ok_or_else(|| SqlError::new("34000", format!("cursor \"{name}\" does not exist")))?;
-        let limit = count.map(|c| c as usize).unwrap_or(usize::MAX);
-        match cursor {
-            Cursor::Rows { desc, rows } => {
-                let out: Vec<Row> = rows.by_ref().take(limit).collect();
-                Ok(Outcome::Rows {
-                    desc: desc.clone(),
-                    rows: out,
-                    tag: "FETCH",
-                })
-            }
-            Cursor::Subscribe { sub, buffered } => {
-                let desc = subscribe_desc(&sub.desc, sub.progress);
-                let arity = sub.desc.arity();
-                // Wait for at least one row (or the timeout), then take what is there.
-                let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-                while buffered.is_empty() {
-                    let next = async {
-                        match deadline {
-                            Some(d) => tokio::time::timeout_at(d, sub.next()).await.ok(),
-                            None => Some(sub.next().await),
-                        }
-                    };
-                    tokio::select! {
-                        got = next => match got {
-                            None => break,
-                            Some(None) => break,
-                            Some(Some(batch)) => buffered.extend(subscribe_rows(&batch?, sub.progress, arity)),
-                        },
-                        _ = cancel.notified() => return Err(canceled()),
-                    }
-                }
-                // Drain whatever else is already available without waiting.
-                while let Ok(Some(batch)) = tokio::time::timeout(Duration::ZERO, sub.next()).await {
-                    buffered.extend(subscribe_rows(&batch?, sub.progress, arity));
-                }
-                let n = limit.min(buffered.len());
-                let out: Vec<Row> = buffered.drain(..n).collect();
-                Ok(Outcome::Rows {
-                    desc,
-                    rows: out,
-                    tag: "FETCH",
-                })
-            }
-        }
-    }
 }
 
 fn same_statement(a: &Statement, b: &Statement) -> bool {
@@ -714,99 +659,4 @@ fn empty_tag(stmt: &Statement) -> String {
             .to_uppercase(),
         _ => String::new(),
     }
-}
-
-/// Rows of a subscription batch: (time, [progressed,] diff, columns...), and a progress row
-/// when asked for.
-/// A subscription batch as rows of `subscribe_desc`'s columns (with a progress row, if asked).
-pub fn subscribe_rows(
-    batch: &crate::worker::SubscribeBatch,
-    progress: bool,
-    arity: usize,
-) -> Vec<Row> {
-    let mut out = Vec::new();
-    for (t, row, d) in &batch.updates {
-        let mut r = vec![Datum::Numeric((*t).into())];
-        if progress {
-            r.push(Datum::Bool(false));
-        }
-        r.push(Datum::Int64(*d));
-        r.extend(row.iter().cloned());
-        out.push(r);
-    }
-    if progress && batch.upper != u64::MAX {
-        let mut r = vec![
-            Datum::Numeric(batch.upper.into()),
-            Datum::Bool(true),
-            Datum::Null,
-        ];
-        r.extend(std::iter::repeat_n(Datum::Null, arity));
-        out.push(r);
-    }
-    out
-}
-
-/// Each parameter's type: declared by the client, else inferred from where the plan uses it,
-/// else text.
-fn infer_param_types(plan: &Plan, declared: &[ScalarType]) -> Vec<ScalarType> {
-    let mut found: Vec<ScalarType> = declared.to_vec();
-    let mut note = |e: &ScalarExpr| {
-        if let ScalarExpr::Param(n, t) = e {
-            if found.len() <= *n {
-                found.resize(n + 1, ScalarType::Unknown);
-            }
-            if found[*n] == ScalarType::Unknown {
-                found[*n] = *t;
-            }
-        }
-    };
-    for_each_expr(plan, &mut |rel| {
-        let mut rel = rel.clone();
-        rel.visit_scalars_mut(&mut |s| s.visit(&mut note));
-    });
-    found
-        .into_iter()
-        .map(|t| {
-            if t == ScalarType::Unknown {
-                ScalarType::Text
-            } else {
-                t
-            }
-        })
-        .collect()
-}
-
-fn for_each_expr(plan: &Plan, f: &mut impl FnMut(&RelExpr)) {
-    match plan {
-        Plan::Select(s) => f(&s.expr),
-        Plan::Subscribe { plan, .. } => f(&plan.expr),
-        Plan::Insert { source, .. } => f(source),
-        Plan::Update { changes, .. } => f(changes),
-        Plan::CreateView { expr, .. } => f(expr),
-        Plan::DeclareCursor { plan, .. } | Plan::CopySubscribe(plan) => for_each_expr(plan, f),
-        _ => {}
-    }
-}
-
-/// Replaces parameters with their values throughout a plan.
-fn bind_plan(plan: &mut Plan, params: &[Datum]) -> Result<(), SqlError> {
-    let mut result = Ok(());
-    let mut bind = |rel: &mut RelExpr| {
-        rel.visit_scalars_mut(&mut |s| {
-            if let Err(e) = s.bind_params(params) {
-                result = Err(e);
-            }
-        })
-    };
-    match plan {
-        Plan::Select(s) => bind(&mut s.expr),
-        Plan::Subscribe { plan, .. } => bind(&mut plan.expr),
-        Plan::Insert { source, .. } => bind(source),
-        Plan::Update { changes, .. } => bind(changes),
-        Plan::DeclareCursor { plan, .. } | Plan::CopySubscribe(plan) => {
-            return bind_plan(plan, params)
-        }
-        _ => {}
-    }
-    result.map_err(SqlError::from)
 }
