@@ -53,7 +53,8 @@ impl ItemKind {
             ItemKind::Sink { .. } => "sink",
         }
     }
-    /// Whether the object's contents live in a worker arrangement that can be read directly.
+    /// Whether objects of this kind are kept in a worker arrangement that can be read directly
+    /// (but a stream, a table or source that only appends, is not: `CatalogItem::is_arranged`).
     pub fn is_arranged(&self) -> bool {
         matches!(
             self,
@@ -93,6 +94,11 @@ impl CatalogItem {
     /// only in the log (see `coord::streams`).
     pub fn is_stream(&self) -> bool {
         self.append_only && matches!(self.kind, ItemKind::Table | ItemKind::Source(_))
+    }
+
+    /// Whether a worker arrangement holds the object's contents, to be read directly.
+    pub fn is_arranged(&self) -> bool {
+        self.kind.is_arranged() && !self.is_stream()
     }
 }
 

@@ -136,8 +136,8 @@ impl Ingest for Coordinator {
                     time,
                     table: id,
                     progress: Some(SourceProgress {
-                        offsets: batch.offsets.clone(),
-                        errors: batch.errors.clone(),
+                        offsets: batch.offsets,
+                        errors: batch.errors,
                     }),
                     updates: batch.updates,
                 }
@@ -146,12 +146,22 @@ impl Ingest for Coordinator {
                     time,
                     source: id,
                     updates: batch.updates,
-                    offsets: batch.offsets.clone(),
-                    errors: batch.errors.clone(),
+                    offsets: batch.offsets,
+                    errors: batch.errors,
                 }
             };
             let payload = record.encode();
-            let (LogRecord::Append { updates, .. } | LogRecord::Ingest { updates, .. }) = record
+            let (LogRecord::Append {
+                updates,
+                progress: Some(SourceProgress { offsets, errors }),
+                ..
+            }
+            | LogRecord::Ingest {
+                updates,
+                offsets,
+                errors,
+                ..
+            }) = record
             else {
                 unreachable!("built above")
             };
@@ -159,8 +169,8 @@ impl Ingest for Coordinator {
             if !stream {
                 st.tables.apply(id, &updates);
             }
-            st.source_offsets.insert(id, batch.offsets);
-            st.source_errors.entry(id).or_default().add(batch.errors);
+            st.source_offsets.insert(id, offsets);
+            st.source_errors.entry(id).or_default().add(errors);
             let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
             let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
             let (tx, rx) = std::sync::mpsc::channel();

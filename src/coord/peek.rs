@@ -88,10 +88,7 @@ impl Coordinator {
         // A one-off read happens at one time, and now() is that time.
         expr.bind_now(time);
         let arranged = match &expr {
-            RelExpr::Get { id, .. } => st
-                .catalog
-                .get(*id)
-                .is_some_and(|i| i.kind.is_arranged() && !i.is_stream()),
+            RelExpr::Get { id, .. } => st.catalog.get(*id).is_some_and(|i| i.is_arranged()),
             _ => false,
         };
         let mut shares = self.stream_shares(st, &expr)?;

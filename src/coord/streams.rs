@@ -17,7 +17,7 @@ use crate::worker::{Command, StreamRows};
 pub(super) struct Shares(Vec<StreamRows>);
 
 impl Shares {
-    /// The next worker's share (nothing once all are handed out: the log is being replayed).
+    /// The next worker's share (one per worker, handed out in any order).
     pub(super) fn next(&mut self) -> StreamRows {
         self.0.pop().unwrap_or_default()
     }

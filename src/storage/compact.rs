@@ -76,6 +76,8 @@ pub fn compact(
     };
     let mut fold = Fold::default();
     let mut folded: Vec<&PathBuf> = Vec::new();
+    // The folded segments holding appends: read again to copy them (one at a time in memory).
+    let mut with_appends: Vec<&PathBuf> = Vec::new();
     for path in closed {
         let (payloads, _) = log::read_segment(path, false, false)?;
         let corrupt = |what: String| LogError::Corrupt {
@@ -84,17 +86,15 @@ pub fn compact(
             what: format!("an undecodable record: {what}"),
         };
         let mut records = Vec::with_capacity(payloads.len());
-        let mut appended_progress = Vec::new();
+        let mut appends = Vec::new();
         let mut latest: Option<Timestamp> = None;
         for p in &payloads {
             if LogRecord::is_append(p) {
                 // Its rows are copied, not folded: only its time and a source's progress are.
-                let (time, _) =
+                let header =
                     LogRecord::append_header(p).ok_or_else(|| corrupt("an append".into()))?;
-                latest = latest.max(Some(time));
-                if let Some((source, progress)) = LogRecord::append_progress(p) {
-                    appended_progress.push((time, source, progress));
-                }
+                latest = latest.max(Some(header.time));
+                appends.push(header);
                 continue;
             }
             let record = LogRecord::decode(p).map_err(corrupt)?;
@@ -106,8 +106,13 @@ pub fn compact(
         if latest.is_some_and(|t| t > frontier) {
             break;
         }
-        for (time, source, progress) in appended_progress.drain(..) {
-            fold.progress(time, source, progress.offsets, progress.errors);
+        if !appends.is_empty() {
+            with_appends.push(path);
+        }
+        for a in appends {
+            if let Some(p) = a.progress {
+                fold.progress(a.time, a.table, p.offsets, p.errors);
+            }
         }
         for r in records {
             fold.apply(r);
@@ -131,14 +136,14 @@ pub fn compact(
     };
     // The live streams' appends, copied into the appends file of this base.
     let live = fold.items.keys().copied().collect::<BTreeSet<_>>();
-    let index = log::index_of(last).unwrap_or(0);
+    let index = log::segment_index(last).unwrap_or(0);
     let appends = dir.join(log::appends_name(index));
     let appends_tmp = appends.with_extension("appends.tmp");
     let mut out = Framed::create(&appends_tmp).map_err(io(&appends_tmp))?;
-    for path in &folded {
+    for path in with_appends {
         let (payloads, _) = log::read_segment(path, false, false)?;
         for p in &payloads {
-            if LogRecord::append_header(p).is_some_and(|(_, table)| live.contains(&table)) {
+            if LogRecord::append_header(p).is_some_and(|h| live.contains(&h.table)) {
                 out.put(p, true).map_err(io(&appends_tmp))?;
             }
         }

@@ -357,7 +357,7 @@ pub(super) fn segment_name(index: u64) -> String {
     format!("{index:08}.seg")
 }
 
-fn segment_index(path: &Path) -> Option<u64> {
+pub(super) fn segment_index(path: &Path) -> Option<u64> {
     path.file_stem()?.to_str()?.parse().ok()
 }
 
@@ -436,10 +436,6 @@ fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, Log
 /// The appends file compaction writes with the base at `index`.
 pub(super) fn appends_name(index: u64) -> String {
     format!("{index:08}.appends")
-}
-
-pub(super) fn index_of(path: &Path) -> Option<u64> {
-    segment_index(path)
 }
 
 /// The valid appends files, in order: those named after the live base (the first of

@@ -90,24 +90,28 @@ impl LogRecord {
         bytes.first() == Some(&APPEND_VARIANT)
     }
 
-    /// An encoded `Append`'s time and stream, without decoding its rows (they follow).
-    pub fn append_header(bytes: &[u8]) -> Option<(Timestamp, GlobalId)> {
-        if !LogRecord::is_append(bytes) {
-            return None;
-        }
-        let (header, _rows) = postcard::take_from_bytes::<(u8, Timestamp, GlobalId)>(bytes).ok()?;
-        Some((header.1, header.2))
-    }
-
-    /// An encoded `Append`'s source progress, without decoding its rows.
-    pub fn append_progress(bytes: &[u8]) -> Option<(GlobalId, SourceProgress)> {
+    /// An encoded `Append`'s fields before its rows, without decoding the rows.
+    pub fn append_header(bytes: &[u8]) -> Option<AppendHeader> {
         if !LogRecord::is_append(bytes) {
             return None;
         }
         type Header = (u8, Timestamp, GlobalId, Option<SourceProgress>);
-        let ((_, _, source, progress), _rows) = postcard::take_from_bytes::<Header>(bytes).ok()?;
-        Some((source, progress?))
+        let ((_, time, table, progress), _rows) =
+            postcard::take_from_bytes::<Header>(bytes).ok()?;
+        Some(AppendHeader {
+            time,
+            table,
+            progress,
+        })
     }
+}
+
+/// What an encoded `Append` says before its rows.
+#[derive(Debug, PartialEq)]
+pub struct AppendHeader {
+    pub time: Timestamp,
+    pub table: GlobalId,
+    pub progress: Option<SourceProgress>,
 }
 
 /// How far a source that appends to a stream has read, logged with the rows it read.
@@ -190,7 +194,7 @@ mod tests {
         };
         assert!(LogRecord::is_append(&append.encode()));
         assert_eq!(
-            LogRecord::append_header(&append.encode()),
+            LogRecord::append_header(&append.encode()).map(|h| (h.time, h.table)),
             Some((7, GlobalId(3)))
         );
         let write = LogRecord::Write {
