@@ -41,7 +41,7 @@ impl Coordinator {
         self.log.after_pending(move || {
             workers.broadcast(|| Command::AdvanceTo {
                 time: now + 1,
-                since: now,
+                since: now.saturating_sub(super::workers::SINCE_LAG),
             });
             read_ts.store(now, Ordering::SeqCst);
         });
