@@ -77,6 +77,14 @@ impl Evaluator<'_> {
                 }
                 out
             }
+            RelExpr::StreamTableJoin { .. } => {
+                return Err(EvalError::InvalidParameter(
+                    "a stream-table join reads the table as it was when each stream row \
+                     arrived, which a from-scratch evaluation does not see: read its \
+                     materialized view instead"
+                        .into(),
+                ))
+            }
             RelExpr::CloseWindows { .. } => {
                 return Err(EvalError::InvalidParameter(
                     "a query with EMIT FINAL depends on the order rows arrived in, which a \

@@ -98,6 +98,21 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
                 writeln!(out, "{pad}Join on=({})", ks.join(" AND "))?
             }
         }
+        RelExpr::StreamTableJoin {
+            keys,
+            predicates,
+            outer,
+            ..
+        } => {
+            let ks: Vec<String> = keys.iter().map(|(l, r)| format!("#{l} = #{r}")).collect();
+            let kind = if *outer { "left" } else { "inner" };
+            write!(out, "{pad}StreamTableJoin {kind} on=({})", ks.join(" AND "))?;
+            if predicates.is_empty() {
+                writeln!(out)?
+            } else {
+                writeln!(out, " where {}", join(predicates))?
+            }
+        }
         RelExpr::Reduce {
             group_key,
             aggregates,

@@ -216,6 +216,19 @@ pub enum RelExpr {
         right: Box<RelExpr>,
         keys: Vec<(usize, usize)>,
     },
+    /// ksqlDB's stream-table join: each row of `stream` (an append-only relation) is paired
+    /// with the rows of `table` whose `keys` equal its own and that satisfy `predicates` (over
+    /// the paired row), as `table` was at the stream row's time; later changes to `table` do not
+    /// revise output already given. With `outer`, a stream row with no partner is passed on
+    /// padded with NULLs. Output: stream columns then table columns. State: `table` arranged by
+    /// key; stream rows are held only until the table is complete at their time.
+    StreamTableJoin {
+        stream: Box<RelExpr>,
+        table: Box<RelExpr>,
+        keys: Vec<(usize, usize)>,
+        predicates: Vec<ScalarExpr>,
+        outer: bool,
+    },
     /// Groups by the key columns and appends one column per aggregate. Output: the key columns,
     /// then the aggregates. With no key and no input rows, no output row (the planner adds the
     /// SQL default row). State: the input arranged by key, and the output.
@@ -300,6 +313,19 @@ impl RelExpr {
             RelExpr::Join { left, right, .. } => {
                 let mut types = left.typ();
                 types.extend(right.typ());
+                types
+            }
+            RelExpr::StreamTableJoin {
+                stream,
+                table,
+                outer,
+                ..
+            } => {
+                let mut types = stream.typ();
+                types.extend(table.typ().into_iter().map(|t| ColumnType {
+                    nullable: t.nullable || *outer,
+                    ..t
+                }));
                 types
             }
             RelExpr::Reduce {
@@ -440,6 +466,7 @@ impl RelExpr {
             | RelExpr::Negate { input }
             | RelExpr::Threshold { input } => vec![input],
             RelExpr::Join { left, right, .. } => vec![left, right],
+            RelExpr::StreamTableJoin { stream, table, .. } => vec![stream, table],
             RelExpr::Union { inputs } => inputs.iter().collect(),
         }
     }
@@ -461,6 +488,7 @@ impl RelExpr {
             | RelExpr::Negate { input }
             | RelExpr::Threshold { input } => vec![input],
             RelExpr::Join { left, right, .. } => vec![left, right],
+            RelExpr::StreamTableJoin { stream, table, .. } => vec![stream, table],
             RelExpr::Union { inputs } => inputs.iter_mut().collect(),
         }
     }
@@ -488,6 +516,7 @@ impl RelExpr {
         match self {
             RelExpr::Map { scalars: es, .. }
             | RelExpr::Filter { predicates: es, .. }
+            | RelExpr::StreamTableJoin { predicates: es, .. }
             | RelExpr::FlatMap { args: es, .. } => es.iter_mut().for_each(&mut *f),
             RelExpr::Reduce { aggregates, .. } => {
                 aggregates.iter_mut().for_each(|a| f(&mut a.expr))
@@ -509,12 +538,33 @@ impl RelExpr {
         let own: Vec<&ScalarExpr> = match self {
             RelExpr::Map { scalars: es, .. }
             | RelExpr::Filter { predicates: es, .. }
+            | RelExpr::StreamTableJoin { predicates: es, .. }
             | RelExpr::FlatMap { args: es, .. } => es.iter().collect(),
             RelExpr::Reduce { aggregates, .. } => aggregates.iter().map(|a| &a.expr).collect(),
             _ => vec![],
         };
         own.into_iter().any(super::temporal::mentions_now)
             || self.children().into_iter().any(RelExpr::mentions_now)
+    }
+
+    /// Whether the plan's output only ever grows (no row is retracted) when the objects for
+    /// which `is_stream` holds only grow and every other object may change: streams, and rows
+    /// computed one at a time from them.
+    pub fn is_append_only(&self, is_stream: &dyn Fn(GlobalId) -> bool) -> bool {
+        match self {
+            RelExpr::Get { id, .. } => is_stream(*id),
+            RelExpr::Constant { rows, .. } => rows.iter().all(|(_, d)| *d > 0),
+            RelExpr::Map { input, .. }
+            | RelExpr::FlatMap { input, .. }
+            | RelExpr::Project { input, .. } => input.is_append_only(is_stream),
+            // A temporal filter retracts rows as time passes.
+            RelExpr::Filter { input, .. } => {
+                !self.mentions_now() && input.is_append_only(is_stream)
+            }
+            RelExpr::StreamTableJoin { stream, .. } => stream.is_append_only(is_stream),
+            RelExpr::Union { inputs } => inputs.iter().all(|i| i.is_append_only(is_stream)),
+            _ => false,
+        }
     }
 
     /// The constant rows of a `Constant` plan.

@@ -97,7 +97,7 @@ fn without_emit_changes(mut t: Vec<Tok>) -> (Vec<Tok>, bool) {
 /// `SELECT ... EMIT CHANGES` as `SUBSCRIBE (SELECT ...)`'s argument text, or None.
 pub fn push_query(sql: &str) -> Option<String> {
     let (t, emit) = without_emit_changes(tokens(sql)?);
-    emit.then(|| format!("({})", text(sql, &t)))
+    emit.then(|| format!("({})", super::stream_table::mark_ksql_joins(&text(sql, &t))))
 }
 
 /// Where a ksqlDB persistent query writes its rows: `WITH (KAFKA_TOPIC = 't' [, VALUE_FORMAT =
@@ -208,7 +208,10 @@ pub fn create_as_select(sql: &str) -> Option<Result<(String, Option<TopicOutput>
         None => None,
     };
     Some(Ok((
-        format!("{head}{name} AS {}", text(sql, &t[i + 1..])),
+        format!(
+            "{head}{name} AS {}",
+            super::stream_table::mark_ksql_joins(&text(sql, &t[i + 1..]))
+        ),
         output,
     )))
 }

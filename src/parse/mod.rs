@@ -16,6 +16,7 @@ pub use ksql::TopicOutput;
 mod ksql_window;
 mod sink;
 mod source;
+pub mod stream_table;
 mod watermark;
 pub use generator::{CreateGenerator, Generator};
 pub use sink::{parse_create_sink, CreateSink, SinkEnvelope, SinkFormat};
@@ -178,6 +179,9 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
     }
     if let Some(table) = watermark::rewrite(sql) {
         return parse_statement(&table?);
+    }
+    if let Some(marked) = stream_table::rewrite(sql) {
+        return parse_statement(&marked?);
     }
     if let Some(bounded) = ksql_window::within(sql) {
         return parse_statement(&bounded?);

@@ -84,8 +84,58 @@ fn plan_joined(
     {
         return super::series::plan(qcx, left, scope, call);
     }
+    if let Some(lookup) = as_of_arrival(&j.relation)? {
+        let (parts, alias, mode) = lookup;
+        let (jr, names) = resolve_relation(qcx.pcx, &parts)?;
+        let (jr, js) = aliased(jr, names, parts.last().cloned(), alias);
+        return plan_join(qcx, left, scope, jr, js, &j.join_operator, Some(mode));
+    }
     let (jr, js) = plan_table_factor(qcx, &j.relation)?;
-    plan_join(qcx, left, scope, jr, js, &j.join_operator)
+    plan_join(qcx, left, scope, jr, js, &j.join_operator, None)
+}
+
+/// How a join marked as reading its right side as of each left row's arrival was written.
+#[derive(Clone, Copy, PartialEq)]
+enum AsOfArrival {
+    /// `FOR SYSTEM_TIME AS OF PROCTIME()`: the left side must be a stream.
+    Sql,
+    /// Any join of a ksqlDB query: a stream-table join when the sides are a stream and a
+    /// table, relational otherwise (ksqlDB's table-table and windowed stream-stream joins).
+    Ksql,
+}
+
+type AsOfArrivalItem<'a> = (Vec<String>, Option<&'a ast::TableAlias>, AsOfArrival);
+
+/// The relation's name, alias and spelling when `tf` is the parser's stream-table marker
+/// (`crate::parse::stream_table`).
+fn as_of_arrival(tf: &TableFactor) -> PlanResult<Option<AsOfArrivalItem<'_>>> {
+    use crate::parse::stream_table::{KSQL, MARKER};
+    let TableFactor::Table {
+        name,
+        alias,
+        args: Some(args),
+        ..
+    } = tf
+    else {
+        return Ok(None);
+    };
+    if !name.to_string().eq_ignore_ascii_case(MARKER) {
+        return Ok(None);
+    }
+    let arg = |i: usize| match args.args.get(i) {
+        Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))) => Some(e),
+        _ => None,
+    };
+    let parts: Vec<String> = match arg(0) {
+        Some(Expr::Identifier(i)) => vec![normalize_ident(i)],
+        Some(Expr::CompoundIdentifier(is)) => is.iter().map(normalize_ident).collect(),
+        _ => return unsupported("FOR SYSTEM_TIME AS OF on anything but a named relation"),
+    };
+    let mode = match arg(1) {
+        Some(Expr::Value(v)) if v.to_string() == format!("'{KSQL}'") => AsOfArrival::Ksql,
+        _ => AsOfArrival::Sql,
+    };
+    Ok(Some((parts, alias.as_ref(), mode)))
 }
 
 /// A derived table inside a correlated subquery that uses the enclosing queries' columns
@@ -248,6 +298,7 @@ fn plan_join(
     r: RelExpr,
     rs: Scope,
     op: &JoinOperator,
+    as_of_arrival: Option<AsOfArrival>,
 ) -> PlanResult<(RelExpr, Scope)> {
     let (kind, constraint) = match op {
         JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
@@ -305,6 +356,30 @@ fn plan_join(
         .as_ref()
         .map(|p| equi_keys(p, la, &cx.types))
         .unwrap_or_default();
+    if let Some(spelling) = as_of_arrival {
+        let is_stream = |id| qcx.pcx.catalog.get(id).is_some_and(|i| i.is_stream());
+        let stream_table = l.is_append_only(&is_stream)
+            && matches!(kind, JoinKind::Inner | JoinKind::Left)
+            && (spelling == AsOfArrival::Sql || !r.is_append_only(&is_stream));
+        if stream_table {
+            let rel = RelExpr::StreamTableJoin {
+                stream: Box::new(l),
+                table: Box::new(r),
+                keys,
+                predicates: pred.into_iter().collect(),
+                outer: matches!(kind, JoinKind::Left),
+            };
+            return Ok((rel, scope));
+        }
+        if spelling == AsOfArrival::Sql {
+            return Err(PlanError::Unsupported(
+                "FOR SYSTEM_TIME AS OF PROCTIME() other than on the right of an inner or LEFT join \
+                 whose left side is a stream (an APPEND ONLY table, a source without an envelope, or rows \
+                 computed one by one from one)"
+                    .into(),
+            ));
+        }
+    }
     let inner = l
         .clone()
         .join(r.clone(), keys)

@@ -23,6 +23,7 @@ use crate::repr::{Diff, GlobalId, Row, Timestamp};
 mod accumulate;
 mod close;
 mod reduce;
+mod stream_table;
 mod temporal;
 
 pub use close::WindowGates;
@@ -59,8 +60,21 @@ pub fn render<'s>(
     imports: &Imports<'s>,
     constants_here: bool,
 ) -> (Rows<'s>, Errs<'s>) {
+    // The oldest time every imported arrangement still distinguishes.
+    let lower = imports
+        .values()
+        .filter_map(|import| match import {
+            Import::Arranged(rows, _) => {
+                use differential_dataflow::trace::TraceReader;
+                rows.trace.clone().get_logical_compaction().iter().max().copied()
+            }
+            Import::Stream(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
     let mut cx = RenderCx {
         scope,
+        lower,
         gates,
         dataflow,
         imports,
@@ -72,6 +86,9 @@ pub fn render<'s>(
 
 struct RenderCx<'a, 's> {
     scope: Scope<'s, Timestamp>,
+    /// The oldest time at which every imported arrangement is accurate: a stream-table join
+    /// reads the table no earlier.
+    lower: Timestamp,
     /// Where `EMIT FINAL` gates report, under the dataflow's name.
     gates: &'a WindowGates,
     dataflow: &'a str,
@@ -224,6 +241,26 @@ impl<'s> RenderCx<'_, 's> {
                     Some(row)
                 });
                 (joined, lerrs.concat(rerrs))
+            }
+            RelExpr::StreamTableJoin {
+                stream,
+                table,
+                keys,
+                predicates,
+                outer,
+            } => {
+                let (srows, serrs) = self.render(stream);
+                let (trows, terrs) = self.render(table);
+                let sk: Vec<usize> = keys.iter().map(|(s, _)| *s).collect();
+                let tk: Vec<usize> = keys.iter().map(|(_, t)| *t).collect();
+                let keyed = srows.map(move |row: Row| (key_of(&row, &sk), row));
+                let arranged = trows
+                    .map(move |row: Row| (key_of(&row, &tk), row))
+                    .arrange_by_key();
+                let pad_to = outer.then(|| table.arity());
+                let joined =
+                    stream_table::render(keyed, arranged, self.lower, predicates.clone(), pad_to);
+                fallible("StreamTableJoin", joined, serrs.concat(terrs), Some)
             }
             RelExpr::Reduce {
                 input,
