@@ -221,44 +221,124 @@ async fn same_inputs_of(a: &Client, b: &Client, names: &[&str]) {
     }
 }
 
+/// Creates table `name` in PostgreSQL and loads `data` (text values) into it.
+async fn load(pg: &Client, name: &str, columns: &str, data: &[Vec<String>]) {
+    let names: Vec<&str> = columns
+        .split(", ")
+        .map(|c| c.split(' ').next().unwrap())
+        .collect();
+    let json: Vec<serde_json::Value> = data
+        .iter()
+        .map(|row| {
+            serde_json::Value::Object(
+                names
+                    .iter()
+                    .zip(row)
+                    .map(|(n, v)| (n.to_string(), serde_json::Value::String(v.clone())))
+                    .collect(),
+            )
+        })
+        .collect();
+    pg.batch_execute(&format!("CREATE TABLE {name} ({columns})"))
+        .await
+        .unwrap();
+    pg.execute(
+        &format!("INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, $1::text::json)"),
+        &[&serde_json::Value::Array(json).to_string()],
+    )
+    .await
+    .unwrap();
+}
+
+/// The join of the relational oracles, and what it is in ksqlDB's form, where a stream row
+/// joins the customer as it was when the rating arrived (each input's changes with their
+/// times: `History`).
+const JOIN: &str = "FROM ratings r JOIN customers c ON r.user_id = c.id";
+const JOIN_AS_OF_ARRIVAL: &str = "FROM ratings_at r JOIN LATERAL (
+      SELECT id, first_name, last_name, email, gender, club_status, comments
+      FROM customer_changes h WHERE h.id = r.user_id AND h.mz_ts <= r.mz_ts
+      GROUP BY id, first_name, last_name, email, gender, club_status, comments
+      HAVING sum(diff) > 0) c ON true";
+
+/// Each input's changes, `[time, diff, columns...]`, from subscriptions opened before the data.
+struct History {
+    ratings: Vec<Vec<String>>,
+    customers: Vec<Vec<String>>,
+}
+
+/// A subscription to `relation` from its first time, as cursor `h` of a connection of its own.
+async fn subscribe_from_creation(server: &common::TestServer, db: &str, relation: &str) -> Client {
+    let client = server.connect(db).await;
+    // Time 1 is before the relation was created; the error says when it was.
+    let declare = |t: u64| format!("BEGIN; DECLARE h CURSOR FOR SUBSCRIBE {relation} AS OF {t}");
+    let err = client.batch_execute(&declare(1)).await.unwrap_err();
+    let message = err.as_db_error().expect("a database error").message();
+    let created: u64 = message
+        .split("can be read from ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no creation time in: {message}"));
+    client.batch_execute("ROLLBACK").await.unwrap();
+    client.batch_execute(&declare(created)).await.unwrap();
+    client
+}
+
+/// The subscription's changes until they add up to `relation`'s contents.
+async fn changes_until(sub: &Client, rn: &Client, relation: &str) -> Vec<Vec<String>> {
+    let want = rows(rn, &format!("SELECT * FROM {relation}")).await;
+    let mut changes: Vec<Vec<String>> = vec![];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let fetched = common::text_rows(sub, "FETCH ALL h WITH (timeout = '0.5s')").await;
+        changes.extend(fetched.into_iter().map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        }));
+        let mut sum: std::collections::BTreeMap<&[String], i64> = Default::default();
+        for c in &changes {
+            *sum.entry(&c[2..]).or_default() += c[1].parse::<i64>().unwrap();
+        }
+        let got: Vec<Vec<String>> = sum
+            .into_iter()
+            .flat_map(|(r, n)| std::iter::repeat_n(r.to_vec(), n.max(0) as usize))
+            .collect();
+        if got == want {
+            return changes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the changes of {relation} never added up to it"
+        );
+    }
+}
+
 /// Loads Runnel's inputs into PostgreSQL (schema `schema`) and checks every view against
-/// PostgreSQL's evaluation.
-async fn check_views(rn: &Client, pg: &Client, schema: &str) {
+/// PostgreSQL's evaluation; with `history`, joins are ksqlDB's stream-table joins.
+async fn check_views(rn: &Client, pg: &Client, schema: &str, history: Option<&History>) {
     pg.batch_execute(&format!(
         "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema}"
     ))
     .await
     .unwrap();
     for ((name, columns), data) in INPUTS.iter().zip(inputs(rn).await) {
-        let names: Vec<&str> = columns
-            .split(", ")
-            .map(|c| c.split(' ').next().unwrap())
-            .collect();
-        let json: Vec<serde_json::Value> = data
-            .iter()
-            .map(|row| {
-                serde_json::Value::Object(
-                    names
-                        .iter()
-                        .zip(row)
-                        .map(|(n, v)| (n.to_string(), serde_json::Value::String(v.clone())))
-                        .collect(),
-                )
-            })
-            .collect();
-        pg.batch_execute(&format!("CREATE TABLE {name} ({columns})"))
-            .await
-            .unwrap();
-        pg.execute(
-            &format!("INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, $1::text::json)"),
-            &[&serde_json::Value::Array(json).to_string()],
-        )
-        .await
-        .unwrap();
+        load(pg, name, columns, &data).await;
+    }
+    if let Some(h) = history {
+        let joins = ORACLE.iter().filter(|(_, o)| o.contains(JOIN)).count();
+        assert_eq!(joins, 3, "the oracles' join is spelled as JOIN");
+        let timed = |columns: &str| format!("mz_ts bigint, diff bigint, {columns}");
+        load(pg, "ratings_at", &timed(INPUTS[0].1), &h.ratings).await;
+        load(pg, "customer_changes", &timed(INPUTS[1].1), &h.customers).await;
     }
     for (view, oracle) in ORACLE {
         let got = rows(rn, &format!("SELECT * FROM {view}")).await;
-        let want = rows(pg, oracle).await;
+        let oracle = match history {
+            Some(_) => oracle.replace(JOIN, JOIN_AS_OF_ARRIVAL),
+            None => oracle.to_string(),
+        };
+        let want = rows(pg, &oracle).await;
         assert!(
             !want.is_empty(),
             "{view}: the generated data should produce rows"
@@ -283,6 +363,10 @@ async fn demo_pipeline_in_both_dialects_matches_postgres() {
             .unwrap();
         client.batch_execute(pipeline).await.unwrap();
     }
+    // ksqlDB's form joins each rating to its customer as of the rating's arrival: the oracle
+    // needs each input's changes with their times, from the first one.
+    let ratings_sub = subscribe_from_creation(&server, "ksql_form", "ratings").await;
+    let customers_sub = subscribe_from_creation(&server, "ksql_form", "customers").await;
     // The files as shipped (live, unseeded) create and fill the same relations.
     let shipped = server.connect("shipped").await;
     shipped.batch_execute(SOURCES_GENERATOR).await.unwrap();
@@ -318,8 +402,12 @@ async fn demo_pipeline_in_both_dialects_matches_postgres() {
     );
     // The same seed, the same data.
     same_inputs(&sql, &ksql).await;
-    check_views(&sql, &pg, "demo_sql_form").await;
-    check_views(&ksql, &pg, "demo_ksql_form").await;
+    check_views(&sql, &pg, "demo_sql_form", None).await;
+    let history = History {
+        ratings: changes_until(&ratings_sub, &ksql, "ratings").await,
+        customers: changes_until(&customers_sub, &ksql, "customers").await,
+    };
+    check_views(&ksql, &pg, "demo_ksql_form", Some(&history)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,7 +456,7 @@ async fn demo_pipeline_through_kafka_matches_the_generators() {
     }
     // Kafka carries the seed's data.
     same_inputs(&kafka, &embedded).await;
-    check_views(&kafka, &pg, "demo_kafka").await;
+    check_views(&kafka, &pg, "demo_kafka", None).await;
 }
 
 /// `demo/run --check` (and `--kafka --check`): the script a newcomer runs sets everything up

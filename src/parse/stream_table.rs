@@ -88,7 +88,12 @@ pub fn mark_ksql_joins(sql: &str) -> String {
             continue; // a derived table, a function, or not a name
         }
         out.push_str(&sql[copied..t[i + 1].start]);
-        out.push_str(&marked(sql, &t[i + 1..end], Some(KSQL), has_alias(t.get(end))));
+        out.push_str(&marked(
+            sql,
+            &t[i + 1..end],
+            Some(KSQL),
+            has_alias(t.get(end)),
+        ));
         copied = t[end - 1].end;
     }
     out.push_str(&sql[copied..]);
@@ -133,7 +138,8 @@ mod tests {
 
     #[test]
     fn marks_proctime_joins() {
-        let sql = "SELECT * FROM r JOIN s.customers FOR SYSTEM_TIME AS OF PROCTIME() AS c ON r.u = c.id";
+        let sql =
+            "SELECT * FROM r JOIN s.customers FOR SYSTEM_TIME AS OF PROCTIME() AS c ON r.u = c.id";
         assert_eq!(
             rewrite(sql).unwrap().unwrap(),
             "SELECT * FROM r JOIN __as_of_arrival(s.customers) AS c ON r.u = c.id"
@@ -144,9 +150,11 @@ mod tests {
             "SELECT * FROM r LEFT JOIN __as_of_arrival(customers) AS customers ON true"
         );
         assert!(rewrite("SELECT 'for system_time as of proctime()'").is_none());
-        assert!(rewrite("SELECT * FROM r JOIN c FOR SYSTEM_TIME AS OF r.ts ON true")
-            .unwrap()
-            .is_err());
+        assert!(
+            rewrite("SELECT * FROM r JOIN c FOR SYSTEM_TIME AS OF r.ts ON true")
+                .unwrap()
+                .is_err()
+        );
     }
 
     #[test]

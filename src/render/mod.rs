@@ -66,7 +66,12 @@ pub fn render<'s>(
         .filter_map(|import| match import {
             Import::Arranged(rows, _) => {
                 use differential_dataflow::trace::TraceReader;
-                rows.trace.clone().get_logical_compaction().iter().max().copied()
+                rows.trace
+                    .clone()
+                    .get_logical_compaction()
+                    .iter()
+                    .max()
+                    .copied()
             }
             Import::Stream(_) => None,
         })

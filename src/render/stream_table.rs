@@ -118,7 +118,9 @@ fn look_up(
 ) {
     // The cursor only seeks forward: visit keys in order.
     rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let batches = trace.batches_through(AntichainRef::new(&[])).unwrap_or_default();
+    let batches = trace
+        .batches_through(AntichainRef::new(&[]))
+        .unwrap_or_default();
     let (mut cursor, storage) = cursor_list(batches);
     for (key, row, d) in rows {
         let mut matched = false;
