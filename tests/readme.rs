@@ -44,4 +44,19 @@ async fn readme_examples_run() {
             .await
             .unwrap_or_else(|e| panic!("README example failed: {e:?}\n{block}"));
     }
+    // What the README says these examples give.
+    let expected: [(&str, &[[&str; 2]]); 2] = [
+        (
+            "SELECT * FROM clicks_by_tier_then",
+            &[["free", "1"], ["pro", "2"]],
+        ),
+        ("SELECT * FROM clicks_by_tier_now", &[["pro", "3"]]),
+    ];
+    for (sql, want) in expected {
+        let want: Vec<Vec<Option<String>>> = want
+            .iter()
+            .map(|r| r.iter().map(|v| Some(v.to_string())).collect())
+            .collect();
+        assert_eq!(common::text_rows(&client, sql).await, want, "{sql}");
+    }
 }
