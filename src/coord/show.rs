@@ -170,9 +170,13 @@ fn late_rows_desc() -> RelationDesc {
     )
 }
 
+/// Whether the plan drops late rows: windows that close, or an interval join of streams.
 fn closes_windows(expr: &crate::ir::RelExpr) -> bool {
-    matches!(expr, crate::ir::RelExpr::CloseWindows { .. })
-        || expr.children().into_iter().any(closes_windows)
+    use crate::ir::RelExpr;
+    matches!(
+        expr,
+        RelExpr::CloseWindows { .. } | RelExpr::IntervalJoin { .. }
+    ) || expr.children().into_iter().any(closes_windows)
 }
 
 /// `SHOW HYDRATION`'s columns: each table's and materialized view's name, its type, and whether

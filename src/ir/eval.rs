@@ -85,6 +85,14 @@ impl Evaluator<'_> {
                         .into(),
                 ))
             }
+            RelExpr::IntervalJoin { .. } => {
+                return Err(EvalError::InvalidParameter(
+                    "an interval join of streams drops rows that arrive behind its watermark, \
+                     which depends on the order rows arrived in: read its materialized view \
+                     instead"
+                        .into(),
+                ))
+            }
             RelExpr::CloseWindows { .. } => {
                 return Err(EvalError::InvalidParameter(
                     "a query with EMIT FINAL depends on the order rows arrived in, which a \

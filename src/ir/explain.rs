@@ -98,6 +98,10 @@ fn write_plan(e: &RelExpr, depth: usize, out: &mut String) -> fmt::Result {
                 writeln!(out, "{pad}Join on=({})", ks.join(" AND "))?
             }
         }
+        RelExpr::IntervalJoin { keys, bound, .. } => {
+            let ks: Vec<String> = keys.iter().map(|(l, r)| format!("#{l} = #{r}")).collect();
+            writeln!(out, "{pad}IntervalJoin on=({}) {bound}", ks.join(" AND "))?
+        }
         RelExpr::StreamTableJoin {
             keys,
             predicates,

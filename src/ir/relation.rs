@@ -229,6 +229,20 @@ pub enum RelExpr {
         predicates: Vec<ScalarExpr>,
         outer: bool,
     },
+    /// A join of two append-only relations whose `predicates` bound the right side's event
+    /// time to an interval around the left side's (`bound`): pairs of rows with equal `keys`
+    /// that satisfy `predicates`. Rows are taken in the order they arrive; one whose event time
+    /// is behind the watermark (the largest event time seen, less the grace period) is late,
+    /// dropped and counted, so a row whose interval the watermark has passed can meet no
+    /// future row and is retired. One worker sees every row. Output: left columns then right
+    /// columns, only ever inserted. State: the rows not yet retired.
+    IntervalJoin {
+        left: Box<RelExpr>,
+        right: Box<RelExpr>,
+        keys: Vec<(usize, usize)>,
+        predicates: Vec<ScalarExpr>,
+        bound: super::window::JoinBound,
+    },
     /// Groups by the key columns and appends one column per aggregate. Output: the key columns,
     /// then the aggregates. With no key and no input rows, no output row (the planner adds the
     /// SQL default row). State: the input arranged by key, and the output.
@@ -310,7 +324,7 @@ impl RelExpr {
                 let types = input.typ();
                 outputs.iter().map(|i| types[*i].clone()).collect()
             }
-            RelExpr::Join { left, right, .. } => {
+            RelExpr::Join { left, right, .. } | RelExpr::IntervalJoin { left, right, .. } => {
                 let mut types = left.typ();
                 types.extend(right.typ());
                 types
@@ -467,6 +481,7 @@ impl RelExpr {
             | RelExpr::Threshold { input } => vec![input],
             RelExpr::Join { left, right, .. } => vec![left, right],
             RelExpr::StreamTableJoin { stream, table, .. } => vec![stream, table],
+            RelExpr::IntervalJoin { left, right, .. } => vec![left, right],
             RelExpr::Union { inputs } => inputs.iter().collect(),
         }
     }
@@ -489,6 +504,7 @@ impl RelExpr {
             | RelExpr::Threshold { input } => vec![input],
             RelExpr::Join { left, right, .. } => vec![left, right],
             RelExpr::StreamTableJoin { stream, table, .. } => vec![stream, table],
+            RelExpr::IntervalJoin { left, right, .. } => vec![left, right],
             RelExpr::Union { inputs } => inputs.iter_mut().collect(),
         }
     }
@@ -517,6 +533,7 @@ impl RelExpr {
             RelExpr::Map { scalars: es, .. }
             | RelExpr::Filter { predicates: es, .. }
             | RelExpr::StreamTableJoin { predicates: es, .. }
+            | RelExpr::IntervalJoin { predicates: es, .. }
             | RelExpr::FlatMap { args: es, .. } => es.iter_mut().for_each(&mut *f),
             RelExpr::Reduce { aggregates, .. } => {
                 aggregates.iter_mut().for_each(|a| f(&mut a.expr))
@@ -539,6 +556,7 @@ impl RelExpr {
             RelExpr::Map { scalars: es, .. }
             | RelExpr::Filter { predicates: es, .. }
             | RelExpr::StreamTableJoin { predicates: es, .. }
+            | RelExpr::IntervalJoin { predicates: es, .. }
             | RelExpr::FlatMap { args: es, .. } => es.iter().collect(),
             RelExpr::Reduce { aggregates, .. } => aggregates.iter().map(|a| &a.expr).collect(),
             _ => vec![],
@@ -562,6 +580,7 @@ impl RelExpr {
                 !self.mentions_now() && input.is_append_only(is_stream)
             }
             RelExpr::StreamTableJoin { stream, .. } => stream.is_append_only(is_stream),
+            RelExpr::IntervalJoin { .. } => true,
             RelExpr::Union { inputs } => inputs.iter().all(|i| i.is_append_only(is_stream)),
             _ => false,
         }

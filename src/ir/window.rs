@@ -262,6 +262,34 @@ pub struct CloseSpec {
     pub retention: Option<i64>,
 }
 
+/// An interval join's time bound: right event time within `[left + lo, left + hi]`
+/// (microseconds, of the columns `left_time` and `right_time` of the joined row), and the
+/// grace period of its watermark.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct JoinBound {
+    pub left_time: usize,
+    pub right_time: usize,
+    pub lo: i64,
+    pub hi: i64,
+    pub grace: i64,
+}
+
+impl std::fmt::Display for JoinBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |us: i64| us as f64 / 1000.0;
+        write!(
+            f,
+            "#{} within [#{} {:+}ms, #{} {:+}ms] grace={}ms",
+            self.right_time,
+            self.left_time,
+            ms(self.lo),
+            self.left_time,
+            ms(self.hi),
+            ms(self.grace)
+        )
+    }
+}
+
 /// What a table declares for the windows that close over its event-time column: the delay of
 /// its watermark (their default grace period), the idle timeout, and the policy for late rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -321,8 +321,14 @@ pub fn within(sql: &str) -> Option<Result<String, SqlError>> {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => return Some(Err(e)),
     };
-    // The grace period bounds how long a side's rows wait; all are kept for now.
+    // The grace period: how far behind the latest event time a row may arrive and still join
+    // (an interval join of streams), passed to the planner as a conjunct it removes.
+    let mut grace = String::new();
     if is_word(t.get(i), "GRACE") && is_word(t.get(i + 1), "PERIOD") {
+        match duration(t.get(i + 2), t.get(i + 3), "GRACE PERIOD") {
+            Ok(ms) => grace = format!(" AND {}({ms})", crate::parse::stream_table::JOIN_GRACE),
+            Err(e) => return Some(Err(e)),
+        }
         i += 4;
     }
     if !at_depth(i, "ON") {
@@ -377,7 +383,7 @@ pub fn within(sql: &str) -> Option<Result<String, SqlError>> {
     let cond = &sql[t[on + 1].start..t[end - 1].end];
     let bound = format!(
         "({cond}) AND {right}.rowtime BETWEEN {left}.rowtime - INTERVAL '{before} milliseconds' \
-         AND {left}.rowtime + INTERVAL '{after} milliseconds'"
+         AND {left}.rowtime + INTERVAL '{after} milliseconds'{grace}"
     );
     let mut out = sql.to_string();
     out.replace_range(t[on + 1].start..t[end - 1].end, &bound);

@@ -18,6 +18,10 @@ pub const MARKER: &str = "__as_of_arrival";
 /// Its second argument in ksqlDB's statements.
 pub const KSQL: &str = "ksql";
 
+/// ksqlDB's `WITHIN ... GRACE PERIOD n` reaches the planner as a conjunct `__join_grace(ms)` of
+/// the join condition, which the planner takes out (`plan::join_time::take_join_grace`).
+pub const JOIN_GRACE: &str = "__join_grace";
+
 /// `sql` with each `name FOR SYSTEM_TIME AS OF PROCTIME()` as the marker, or None when it has
 /// none.
 pub fn rewrite(sql: &str) -> Option<Result<String, SqlError>> {

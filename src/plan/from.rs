@@ -5,6 +5,7 @@ use sqlparser::ast::{self, Expr, JoinConstraint, JoinOperator, TableFactor};
 
 use super::error::{unsupported, PlanError, PlanResult};
 use super::expr::ExprCx;
+use super::join_time::{self, AsOfArrival};
 use super::query::{lower_subquery, plan_query, QueryCx};
 use super::scope::{Scope, ScopeItem};
 use super::{next_local_id, PlanContext};
@@ -84,58 +85,13 @@ fn plan_joined(
     {
         return super::series::plan(qcx, left, scope, call);
     }
-    if let Some(lookup) = as_of_arrival(&j.relation)? {
+    if let Some(lookup) = join_time::as_of_arrival(&j.relation)? {
         let (parts, alias, mode) = lookup;
-        let (jr, names) = resolve_relation(qcx.pcx, &parts)?;
-        let (jr, js) = aliased(jr, names, parts.last().cloned(), alias);
+        let (jr, js) = named_relation(qcx, &parts, alias)?;
         return plan_join(qcx, left, scope, jr, js, &j.join_operator, Some(mode));
     }
     let (jr, js) = plan_table_factor(qcx, &j.relation)?;
     plan_join(qcx, left, scope, jr, js, &j.join_operator, None)
-}
-
-/// How a join marked as reading its right side as of each left row's arrival was written.
-#[derive(Clone, Copy, PartialEq)]
-enum AsOfArrival {
-    /// `FOR SYSTEM_TIME AS OF PROCTIME()`: the left side must be a stream.
-    Sql,
-    /// Any join of a ksqlDB query: a stream-table join when the sides are a stream and a
-    /// table, relational otherwise (ksqlDB's table-table and windowed stream-stream joins).
-    Ksql,
-}
-
-type AsOfArrivalItem<'a> = (Vec<String>, Option<&'a ast::TableAlias>, AsOfArrival);
-
-/// The relation's name, alias and spelling when `tf` is the parser's stream-table marker
-/// (`crate::parse::stream_table`).
-fn as_of_arrival(tf: &TableFactor) -> PlanResult<Option<AsOfArrivalItem<'_>>> {
-    use crate::parse::stream_table::{KSQL, MARKER};
-    let TableFactor::Table {
-        name,
-        alias,
-        args: Some(args),
-        ..
-    } = tf
-    else {
-        return Ok(None);
-    };
-    if !name.to_string().eq_ignore_ascii_case(MARKER) {
-        return Ok(None);
-    }
-    let arg = |i: usize| match args.args.get(i) {
-        Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))) => Some(e),
-        _ => None,
-    };
-    let parts: Vec<String> = match arg(0) {
-        Some(Expr::Identifier(i)) => vec![normalize_ident(i)],
-        Some(Expr::CompoundIdentifier(is)) => is.iter().map(normalize_ident).collect(),
-        _ => return unsupported("FOR SYSTEM_TIME AS OF on anything but a named relation"),
-    };
-    let mode = match arg(1) {
-        Some(Expr::Value(v)) if v.to_string() == format!("'{KSQL}'") => AsOfArrival::Ksql,
-        _ => AsOfArrival::Sql,
-    };
-    Ok(Some((parts, alias.as_ref(), mode)))
 }
 
 /// A derived table inside a correlated subquery that uses the enclosing queries' columns
@@ -191,15 +147,8 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
                 .iter()
                 .map(|p| p.as_ident().map(normalize_ident).unwrap_or_default())
                 .collect();
-            let (rel, names) = resolve_relation(qcx.pcx, &parts)
-                .map_err(|e| e.at(sqlparser::ast::Spanned::span(name)))?;
-            let event_time = super::window::event_time_of(qcx.pcx, &parts, &names);
-            let table = parts.last().cloned().unwrap_or_default();
-            let (rel, mut scope) = aliased(rel, names, Some(table), alias.as_ref());
-            if let Some(i) = event_time {
-                scope.items[i].event_time = true;
-            }
-            Ok((rel, scope))
+            named_relation(qcx, &parts, alias.as_ref())
+                .map_err(|e| e.at(sqlparser::ast::Spanned::span(name)))
         }
         TableFactor::Derived {
             subquery,
@@ -232,6 +181,22 @@ fn plan_table_factor(qcx: &QueryCx, tf: &TableFactor) -> PlanResult<(RelExpr, Sc
         }
         other => unsupported(format!("FROM item {other}")),
     }
+}
+
+/// A relation in FROM by name, aliased, its event-time column marked (for `rowtime`).
+fn named_relation(
+    qcx: &QueryCx,
+    parts: &[String],
+    alias: Option<&ast::TableAlias>,
+) -> PlanResult<(RelExpr, Scope)> {
+    let (rel, names) = resolve_relation(qcx.pcx, parts)?;
+    let event_time = super::window::event_time_of(qcx.pcx, parts, &names);
+    let table = parts.last().cloned().unwrap_or_default();
+    let (rel, mut scope) = aliased(rel, names, Some(table), alias);
+    if let Some(i) = event_time {
+        scope.items[i].event_time = true;
+    }
+    Ok((rel, scope))
 }
 
 /// Resolves a relation name: a CTE in scope, or a catalog object (views are inlined).
@@ -340,6 +305,7 @@ fn plan_join(
         }
         JoinConstraint::Natural => return unsupported("NATURAL JOIN"),
     };
+    let (predicate, given_grace) = join_time::take_join_grace(predicate);
     let joined = l.clone().join(r.clone(), vec![]);
     let mut cx = ExprCx::new(qcx, joined, scope.clone(), "JOIN conditions");
     let pred = match &predicate {
@@ -356,8 +322,8 @@ fn plan_join(
         .as_ref()
         .map(|p| equi_keys(p, la, &cx.types))
         .unwrap_or_default();
+    let is_stream = |id| join_time::is_stream(qcx.pcx, id);
     if let Some(spelling) = as_of_arrival {
-        let is_stream = |id| qcx.pcx.catalog.get(id).is_some_and(|i| i.is_stream());
         let stream_table = l.is_append_only(&is_stream)
             && matches!(kind, JoinKind::Inner | JoinKind::Left)
             && (spelling == AsOfArrival::Sql || !r.is_append_only(&is_stream));
@@ -378,6 +344,13 @@ fn plan_join(
                  computed one by one from one)"
                     .into(),
             ));
+        }
+    }
+    let streams = l.is_append_only(&is_stream) && r.is_append_only(&is_stream);
+    if let (JoinKind::Inner, true, Some(p)) = (&kind, streams, &pred) {
+        let preds = [p.clone()];
+        if let Some(rel) = join_time::interval_join(qcx.pcx, (&l, &r), &keys, &preds, given_grace) {
+            return Ok((rel, scope));
         }
     }
     let inner = l

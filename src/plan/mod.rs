@@ -11,6 +11,7 @@ mod from;
 mod function;
 mod generator;
 mod grouping;
+mod join_time;
 mod kafka;
 mod operator;
 mod query;

@@ -55,6 +55,16 @@ pub(super) struct GateStats {
     held: AtomicU64,
 }
 
+impl GateStats {
+    pub(super) fn add_late(&self, rows: u64) {
+        self.late.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    pub(super) fn set_held(&self, values: u64) {
+        self.held.store(values, Ordering::Relaxed);
+    }
+}
+
 impl WindowGates {
     /// Per dataflow with an `EMIT FINAL` gate: rows dropped as late, windows open, values held.
     pub fn figures(&self) -> Vec<(String, [u64; 3])> {
@@ -71,7 +81,7 @@ impl WindowGates {
             .collect()
     }
 
-    fn stats(&self, dataflow: &str) -> Arc<GateStats> {
+    pub(super) fn stats(&self, dataflow: &str) -> Arc<GateStats> {
         let mut gates = self.0.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(gates.entry(dataflow.to_string()).or_default())
     }

@@ -22,6 +22,7 @@ use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 mod accumulate;
 mod close;
+mod interval_join;
 mod reduce;
 mod stream_table;
 mod temporal;
@@ -246,6 +247,27 @@ impl<'s> RenderCx<'_, 's> {
                     Some(row)
                 });
                 (joined, lerrs.concat(rerrs))
+            }
+            RelExpr::IntervalJoin {
+                left,
+                right,
+                keys,
+                predicates,
+                bound,
+            } => {
+                let (lrows, lerrs) = self.render(left);
+                let (rrows, rerrs) = self.render(right);
+                let stats = self.gates.stats(self.dataflow);
+                let joined = interval_join::render(
+                    lrows,
+                    rrows,
+                    left.arity(),
+                    keys,
+                    predicates.clone(),
+                    bound.clone(),
+                    stats,
+                );
+                fallible("IntervalJoin", joined, lerrs.concat(rerrs), Some)
             }
             RelExpr::StreamTableJoin {
                 stream,

@@ -41,7 +41,7 @@ pub(super) fn render<'s>(
 ) -> VecCollection<'s, Timestamp, Joined, Diff> {
     let mut builder = OperatorBuilder::new("StreamTableJoin".to_owned(), stream.inner.scope());
     // Each row goes to the worker that holds its key in the arrangement (the same exchange).
-    let exchange = Exchange::new(|u: &((Row, Row), Timestamp, Diff)| (u.0).0.hashed().into());
+    let exchange = Exchange::new(|u: &((Row, Row), Timestamp, Diff)| (u.0).0.hashed());
     let mut rows_in = builder.new_input(stream.inner, exchange);
     let mut table_in = builder.new_input(table.stream, Pipeline);
     let (output, joined) = builder.new_output();
