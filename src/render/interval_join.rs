@@ -30,6 +30,7 @@ struct Side {
     by_key: HashMap<Row, Vec<(Row, Diff)>>,
     /// Event time (microseconds) after which the watermark retires the row, to its key.
     retire: BTreeMap<i64, Vec<(Row, Row)>>,
+    /// Rows held, with multiplicity.
     rows: u64,
 }
 
@@ -40,7 +41,7 @@ impl Side {
             .or_default()
             .push((key.clone(), row.clone()));
         self.by_key.entry(key).or_default().push((row, diff));
-        self.rows += 1;
+        self.rows += diff.unsigned_abs();
     }
 
     /// Forgets the rows that retire before `watermark`.
@@ -52,8 +53,8 @@ impl Side {
             for (key, row) in entry.remove() {
                 if let Some(rows) = self.by_key.get_mut(&key) {
                     if let Some(i) = rows.iter().position(|(r, _)| *r == row) {
-                        rows.swap_remove(i);
-                        self.rows -= 1;
+                        let (_, diff) = rows.swap_remove(i);
+                        self.rows -= diff.unsigned_abs();
                     }
                     if rows.is_empty() {
                         self.by_key.remove(&key);
