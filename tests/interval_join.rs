@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::{text_rows, Process};
 use rand::{Rng, SeedableRng};
 

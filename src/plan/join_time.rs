@@ -145,8 +145,9 @@ pub(super) fn interval_join(
 /// `(left column, right column, lo, hi)`: the right column lies within `[left + lo, left +
 /// hi]` (microseconds) wherever all of `predicates` hold; columns index the joined row.
 fn time_bound(predicates: &[ScalarExpr], la: usize) -> Option<(usize, usize, i64, i64)> {
-    // Per pair of columns, the tightest bounds found.
-    let mut bounds: Vec<((usize, usize), Option<i64>, Option<i64>)> = Vec::new();
+    // Per pair of columns (left, right), the tightest bounds found.
+    type Found = ((usize, usize), Option<i64>, Option<i64>);
+    let mut bounds: Vec<Found> = Vec::new();
     for p in ScalarExpr::conjuncts(predicates.to_vec()) {
         let ScalarExpr::Call { func, args } = &p else {
             continue;

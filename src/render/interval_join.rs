@@ -197,7 +197,8 @@ pub(super) fn render<'s>(
         max_event: None,
     };
     builder.build(move |_| {
-        let mut stash: BTreeMap<Timestamp, (Vec<(Row, Diff)>, Vec<(Row, Diff)>)> = BTreeMap::new();
+        // Each time's rows of the left and the right side, until the time is complete.
+        let mut stash: BTreeMap<Timestamp, [Vec<(Row, Diff)>; 2]> = BTreeMap::new();
         let mut cap: Option<Capability<Timestamp>> = None;
         move |frontiers| {
             for (input, is_left) in [(&mut left_in, true), (&mut right_in, false)] {
@@ -208,11 +209,7 @@ pub(super) fn render<'s>(
                         }
                     }
                     for (row, t, d) in data.flat_map(|d| d.drain(..)) {
-                        let sides = stash.entry(t).or_default();
-                        match is_left {
-                            true => sides.0.push((row, d)),
-                            false => sides.1.push((row, d)),
-                        }
+                        stash.entry(t).or_default()[usize::from(!is_left)].push((row, d));
                     }
                 });
             }
@@ -222,7 +219,7 @@ pub(super) fn render<'s>(
                 if !complete(&t) {
                     break;
                 }
-                let (l, r) = stash.remove(&t).unwrap_or_default();
+                let [l, r] = stash.remove(&t).unwrap_or_default();
                 out.extend(join.at(l, r).into_iter().map(|(j, d)| (j, t, d)));
             }
             if let (Some(held), false) = (&cap, out.is_empty()) {
