@@ -24,12 +24,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::held::Held;
 use differential_dataflow::AsCollection;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::operators::Capability;
 
 use super::Rows;
 use crate::ir::window::{to_micros, CloseSpec, LatePolicy};
@@ -144,13 +144,11 @@ pub(super) fn render<'s, H: Hold>(
         OutputBuilder::<_, CapacityContainerBuilder<Vec<(H::Out, Timestamp, Diff)>>>::from(output);
     builder.build(move |_| {
         let mut gate = Gate::new(spec, event_time, window_end, stats, hold);
-        let mut cap: Option<Capability<Timestamp>> = None;
+        let mut held = Held::default();
         move |frontiers| {
             input.for_each_stamp(|c, data| {
                 if let Some(c) = c.retain_least(0) {
-                    if cap.as_ref().is_none_or(|held| c.time() < held.time()) {
-                        cap = Some(c);
-                    }
+                    held.offer(c);
                 }
                 for (row, t, d) in data.flat_map(|d| d.drain(..)) {
                     gate.stash.entry(t).or_default().push((row, d));
@@ -169,25 +167,18 @@ pub(super) fn render<'s, H: Hold>(
             // Times before the frontier are complete: an idle input's windows close there.
             let limit = frontier.iter().next().copied().unwrap_or(Timestamp::MAX);
             gate.idle_until(limit, &mut released);
-            if let Some(held) = &cap {
-                if !released.is_empty() {
-                    let mut out = output.activate();
-                    let mut session = out.session(held);
-                    for (row, t, d) in released {
-                        session.give((row, t.max(*held.time()), d));
-                    }
-                }
-            }
+            // (An idle close is released at the time held, which may be after its own.)
+            let floor = held.time().unwrap_or_default();
+            let released = released
+                .into_iter()
+                .map(|(row, t, d)| (row, t.max(floor), d));
+            held.give(&mut output, released.collect());
             // Hold a capability for the earliest time something may still be released.
             let next = [gate.stash.keys().next().copied(), gate.next_idle_close()]
                 .into_iter()
                 .flatten()
                 .min();
-            match (next, &mut cap) {
-                (None, _) => cap = None,
-                (Some(n), Some(held)) if n > *held.time() => held.downgrade(&n),
-                _ => {}
-            }
+            held.release_to(next);
             gate.report();
         }
     });

@@ -14,9 +14,9 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::operators::Capability;
 
 use super::close::GateStats;
+use super::held::Held;
 use super::Rows;
 use crate::ir::window::{to_micros, JoinBound};
 use crate::ir::{EvalError, ScalarExpr};
@@ -199,14 +199,12 @@ pub(super) fn render<'s>(
     builder.build(move |_| {
         // Each time's rows of the left and the right side, until the time is complete.
         let mut stash: BTreeMap<Timestamp, [Vec<(Row, Diff)>; 2]> = BTreeMap::new();
-        let mut cap: Option<Capability<Timestamp>> = None;
+        let mut held = Held::default();
         move |frontiers| {
             for (input, is_left) in [(&mut left_in, true), (&mut right_in, false)] {
                 input.for_each_stamp(|c, data| {
                     if let Some(c) = c.retain_least(0) {
-                        if cap.as_ref().is_none_or(|held| c.time() < held.time()) {
-                            cap = Some(c);
-                        }
+                        held.offer(c);
                     }
                     for (row, t, d) in data.flat_map(|d| d.drain(..)) {
                         stash.entry(t).or_default()[usize::from(!is_left)].push((row, d));
@@ -222,18 +220,8 @@ pub(super) fn render<'s>(
                 let [l, r] = stash.remove(&t).unwrap_or_default();
                 out.extend(join.at(l, r).into_iter().map(|(j, d)| (j, t, d)));
             }
-            if let (Some(held), false) = (&cap, out.is_empty()) {
-                let mut activated = output.activate();
-                let mut session = activated.session(held);
-                for update in out {
-                    session.give(update);
-                }
-            }
-            match (stash.keys().next().copied(), &mut cap) {
-                (None, _) => cap = None,
-                (Some(n), Some(held)) if n > *held.time() => held.downgrade(&n),
-                _ => {}
-            }
+            held.give(&mut output, out);
+            held.release_to(stash.keys().next().copied());
         }
     });
     joined.as_collection()

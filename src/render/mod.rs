@@ -22,6 +22,7 @@ use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 mod accumulate;
 mod close;
+mod held;
 mod interval_join;
 mod reduce;
 mod stream_table;

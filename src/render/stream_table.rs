@@ -18,9 +18,9 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::operators::Capability;
 use timely::progress::frontier::AntichainRef;
 
+use super::held::Held;
 use crate::ir::{EvalError, ScalarExpr};
 use crate::repr::{Datum, Diff, Row, Timestamp};
 
@@ -54,13 +54,11 @@ pub(super) fn render<'s>(
     }
     builder.build(move |_| {
         let mut stash: BTreeMap<Timestamp, Vec<(Row, Row, Diff)>> = BTreeMap::new();
-        let mut cap: Option<Capability<Timestamp>> = None;
+        let mut held = Held::default();
         move |frontiers| {
             rows_in.for_each_stamp(|c, data| {
                 if let Some(c) = c.retain_least(0) {
-                    if cap.as_ref().is_none_or(|held| c.time() < held.time()) {
-                        cap = Some(c);
-                    }
+                    held.offer(c);
                 }
                 for ((key, row), t, d) in data.flat_map(|d| d.drain(..)) {
                     stash.entry(t).or_default().push((key, row, d));
@@ -80,20 +78,8 @@ pub(super) fn render<'s>(
                 let rows = stash.remove(&t).unwrap_or_default();
                 look_up(tr, rows, t, lookup, &predicates, pad_to, &mut out);
             }
-            if let Some(held) = &cap {
-                if !out.is_empty() {
-                    let mut activated = output.activate();
-                    let mut session = activated.session(held);
-                    for update in out {
-                        session.give(update);
-                    }
-                }
-            }
-            match (stash.keys().next().copied(), &mut cap) {
-                (None, _) => cap = None,
-                (Some(n), Some(held)) if n > *held.time() => held.downgrade(&n),
-                _ => {}
-            }
+            held.give(&mut output, out);
+            held.release_to(stash.keys().next().copied());
             // The table's history may fold up to the earliest time a row can still look up.
             let rows_frontier = frontiers[0].frontier();
             let next = stash.keys().chain(rows_frontier.iter()).min().copied();
