@@ -154,35 +154,6 @@ async fn check(client: &tokio_postgres::Client, model: &Model, midway: bool, whe
     }
 }
 
-/// Fetches the subscription's changes until they add up to `want`; every change must be an
-/// insertion (a stream-table join never revises what it gave).
-async fn subscription_adds_up_to(client: &tokio_postgres::Client, want: &Rows) {
-    let mut state: BTreeMap<Vec<Option<String>>, i64> = BTreeMap::new();
-    for _ in 0..60 {
-        for m in client
-            .simple_query("FETCH ALL c WITH (timeout = '0.5s')")
-            .await
-            .unwrap()
-        {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                let diff: i64 = r.get(1).unwrap().parse().unwrap();
-                assert!(diff > 0, "a stream-table join retracted a row: {r:?}");
-                let row: Vec<Option<String>> =
-                    (2..r.len()).map(|i| r.get(i).map(str::to_string)).collect();
-                *state.entry(row).or_default() += diff;
-            }
-        }
-        let rows: Rows = state
-            .iter()
-            .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), *n as usize))
-            .collect();
-        if &rows == want {
-            return;
-        }
-    }
-    panic!("the subscription never added up to the join");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_rows_join_the_table_as_it_was_when_they_arrived() {
     let data_dir = common::temp_data_dir();
@@ -234,7 +205,11 @@ async fn stream_rows_join_the_table_as_it_was_when_they_arrived() {
         model.per_status_now(),
         "the table changed under earlier ratings: the two semantics must differ"
     );
-    subscription_adds_up_to(&subscriber, &model.inner()).await;
+    // A stream-table join never revises what it gave: every change is an insertion.
+    common::subscription_adds_up_to(&subscriber, &model.inner(), |_, diff, row| {
+        assert!(diff > 0, "a stream-table join retracted {row:?}");
+    })
+    .await;
     // A table on the left is refused with SQL's spelling (it is no stream).
     let err = client
         .batch_execute(

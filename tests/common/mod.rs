@@ -30,6 +30,40 @@ pub async fn text_rows(client: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Op
     out
 }
 
+/// Fetches the changes of subscription cursor `c` until they add up to `want` (sorted rows),
+/// after showing each change to `check(time, diff, row)`. Panics if they never do (20 s).
+pub async fn subscription_adds_up_to(
+    client: &tokio_postgres::Client,
+    want: &[Vec<Option<String>>],
+    mut check: impl FnMut(u64, i64, &[Option<String>]),
+) {
+    let mut sums: std::collections::BTreeMap<Vec<Option<String>>, i64> = Default::default();
+    for _ in 0..40 {
+        for m in client
+            .simple_query("FETCH ALL c WITH (timeout = '0.5s')")
+            .await
+            .unwrap()
+        {
+            if let SimpleQueryMessage::Row(r) = m {
+                let time: u64 = r.get(0).unwrap().parse().unwrap();
+                let diff: i64 = r.get(1).unwrap().parse().unwrap();
+                let row: Vec<Option<String>> =
+                    (2..r.len()).map(|i| r.get(i).map(str::to_string)).collect();
+                check(time, diff, &row);
+                *sums.entry(row).or_default() += diff;
+            }
+        }
+        let rows: Vec<_> = sums
+            .iter()
+            .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), (*n).max(0) as usize))
+            .collect();
+        if rows == want {
+            return;
+        }
+    }
+    panic!("the subscription never added up to what was expected");
+}
+
 /// A running server; it stops when the test process exits.
 pub struct TestServer {
     pub addr: SocketAddr,
