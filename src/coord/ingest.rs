@@ -1,7 +1,6 @@
 //! Sources in the coordinator: creating one, starting the readers (after start-up replay too,
 //! from the offsets and contents the log holds), and taking in what they read.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::{exists, now_ms, Coordinator, Response, Session, State};
@@ -165,18 +164,10 @@ impl Ingest for Coordinator {
             else {
                 unreachable!("built above")
             };
-            st.write_ts = time;
-            if !stream {
-                st.tables.apply(id, &updates);
-            }
             st.source_offsets.insert(id, offsets);
             st.source_errors.entry(id).or_default().add(errors);
-            let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
-            let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
             let (tx, rx) = std::sync::mpsc::channel();
-            self.log.append(payload, move || {
-                workers.write(time, tagged);
-                read_ts.store(time, Ordering::SeqCst);
+            self.log_updates(&mut st, (time, id), payload, updates, move || {
                 let _ = tx.send(());
             });
             rx

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{now_ms, Coordinator, State};
 use crate::error::SqlError;
-use crate::repr::{Diff, GlobalId, Row};
+use crate::repr::{Diff, GlobalId, Row, Timestamp};
 use crate::storage::LogRecord;
 
 impl Coordinator {
@@ -65,22 +65,39 @@ impl Coordinator {
             )
             .with_hint("Write the rows in several smaller transactions."));
         }
-        st.write_ts = time;
         let (LogRecord::Write { updates, .. } | LogRecord::Append { updates, .. }) = record else {
             unreachable!("built above")
         };
-        if !stream {
-            st.tables.apply(id, &updates);
-        }
-        let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
-        let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.log.append(payload, move || {
-            workers.write(time, tagged);
-            read_ts.store(time, Ordering::SeqCst);
+        self.log_updates(st, (time, id), payload, updates, move || {
             let _ = tx.send(());
         });
         st.pending = Some(rx);
         Ok(())
+    }
+
+    /// Sequences `updates` to `id` at `time`, whose log record is `payload`: a table's are
+    /// applied to its contents now (a stream's are kept only in the log); they reach the
+    /// workers, and become visible to reads, once the log has made them durable (after every
+    /// earlier write), and then `durable` runs.
+    pub(super) fn log_updates(
+        &self,
+        st: &mut State,
+        (time, id): (Timestamp, GlobalId),
+        payload: Vec<u8>,
+        updates: Vec<(Row, Diff)>,
+        durable: impl FnOnce() + Send + 'static,
+    ) {
+        st.write_ts = time;
+        if !st.catalog.get(id).is_some_and(|i| i.is_stream()) {
+            st.tables.apply(id, &updates);
+        }
+        let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();
+        let (workers, read_ts) = (Arc::clone(&self.workers), Arc::clone(&self.read_ts));
+        self.log.append(payload, move || {
+            workers.write(time, tagged);
+            read_ts.store(time, Ordering::SeqCst);
+            durable();
+        });
     }
 }
