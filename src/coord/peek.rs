@@ -99,6 +99,7 @@ impl Coordinator {
                 e => PeekTarget::Transient(e.clone(), shares.next()),
             },
             time,
+            exact: as_of.is_some(),
             reply: tx.clone(),
         });
         Ok(ReadFuture {

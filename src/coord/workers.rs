@@ -10,8 +10,9 @@ use crate::worker::{self, Command};
 /// How far behind the latest read time the workers' arrangements keep their history, beyond
 /// each object's retention. A read takes its time from `read_ts` under the coordinator's lock,
 /// but the log writer advances the time (and this bound) without it, so a read's command can
-/// reach a worker just after a later bound: with no lag and `--retain-history 0`, such a read
-/// was refused as before the retained history (seen once in CI).
+/// reach a worker just after a later bound. A `SELECT` without `AS OF` then reads at the bound
+/// (`worker::peek`); a subscription without `AS OF` relies on this lag not to be refused with
+/// `--retain-history 0` (seen once in CI before the lag).
 pub const SINCE_LAG: Timestamp = 1_000;
 
 struct WorkerHandle {

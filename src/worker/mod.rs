@@ -71,6 +71,9 @@ pub enum Command {
     Peek {
         target: PeekTarget,
         time: Timestamp,
+        /// `AS OF`: read at `time` or refuse. Otherwise any later time will do (the history
+        /// at `time` may have been released meanwhile, by a bound the log writer sent).
+        exact: bool,
         reply: PeekReply,
     },
     /// Streams the changes of `expr` from `as_of` on.
@@ -269,8 +272,9 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
         Command::Peek {
             target,
             time,
+            exact,
             reply,
-        } => peek::start(worker, state, target, time, reply),
+        } => peek::start(worker, state, target, time, exact, reply),
         Command::Subscribe {
             id,
             expr,
@@ -379,10 +383,7 @@ fn check_readable(
     time: Timestamp,
 ) -> Result<(), EvalError> {
     for id in ids {
-        let since = state
-            .arrangements
-            .get(&id)
-            .map_or(0, |a| state.since.saturating_sub(a.retain));
+        let since = readable_from(state, [id]);
         if since > time {
             return Err(EvalError::InvalidParameter(format!(
                 "AS OF {time} is before the history retained for {id}, which begins at {since}"
@@ -390,6 +391,16 @@ fn check_readable(
         }
     }
     Ok(())
+}
+
+/// The earliest time at which every arrangement in `ids` still holds its history (the same on
+/// every worker, as `check_readable`'s answer).
+fn readable_from(state: &State, ids: impl IntoIterator<Item = GlobalId>) -> Timestamp {
+    ids.into_iter()
+        .filter_map(|id| state.arrangements.get(&id))
+        .map(|a| state.since.saturating_sub(a.retain))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Lets arrangements forget history no read can ask for any more: each keeps its retention

@@ -28,11 +28,18 @@ pub fn start(
     state: &mut State,
     target: PeekTarget,
     time: Timestamp,
+    exact: bool,
     reply: PeekReply,
 ) {
     let reads: Vec<_> = match &target {
         PeekTarget::Arranged(id) => vec![*id],
         PeekTarget::Transient(expr, _) => expr.depends_on().into_iter().collect(),
+    };
+    // A read without AS OF moves past history released since its time was chosen: reading
+    // more writes (all durable) is still a read after every acknowledged one.
+    let time = match exact {
+        true => time,
+        false => time.max(super::readable_from(state, reads.iter().copied())),
     };
     if let Err(e) = super::check_readable(state, reads, time) {
         let _ = reply.send(Err(e));
