@@ -66,6 +66,24 @@ impl Model {
         out
     }
 
+    /// `clicks a JOIN clicks b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + 3 s` (a self
+    /// join: both sides' rows arrive at the same times), and the rows it must hold.
+    fn self_pairs(&self) -> (Rows, u64) {
+        let mut out = vec![];
+        for &(k, a) in &self.clicks {
+            for &(kb, b) in &self.clicks {
+                if k == kb && b >= a && b <= a + 3_000 {
+                    out.push(vec![Some(k.to_string()), Some(ts(a)), Some(ts(b))]);
+                }
+            }
+        }
+        out.sort();
+        let w = self.watermark();
+        let left = self.clicks.iter().filter(|(_, a)| a + 3_000 >= w).count();
+        let right = self.clicks.iter().filter(|(_, b)| *b >= w).count();
+        (out, (left + right) as u64)
+    }
+
     /// The rows a later row can still meet: what the join must hold.
     fn needed(&self) -> u64 {
         let w = self.watermark();
@@ -75,9 +93,16 @@ impl Model {
     }
 }
 
+/// The model of both streams' join, and of the clicks' self join (whose watermark follows the
+/// clicks alone).
+struct Models {
+    both: Model,
+    clicks: Model,
+}
+
 async fn write_batch(
     client: &tokio_postgres::Client,
-    model: &mut Model,
+    models: &mut Models,
     rng: &mut impl Rng,
     n: i64,
 ) {
@@ -101,15 +126,22 @@ async fn write_batch(
             .batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))
             .await
             .unwrap();
-        model.append(clicks, &rows);
+        models.both.append(clicks, &rows);
+        if clicks {
+            models.clicks.append(true, &rows);
+        }
     }
 }
 
-async fn check(client: &tokio_postgres::Client, model: &Model, when: &str) {
+async fn check(client: &tokio_postgres::Client, models: &Models, when: &str) {
+    let model = &models.both;
     for view in ["pairs", "pairs_ksql"] {
         let got = text_rows(client, &format!("SELECT * FROM {view}")).await;
         assert_eq!(got, model.pairs(), "{view} {when}");
     }
+    let (self_pairs, self_needed) = models.clicks.self_pairs();
+    let got = text_rows(client, "SELECT * FROM click_pairs").await;
+    assert_eq!(got, self_pairs, "click_pairs {when}");
     let late = text_rows(client, "SHOW LATE ROWS").await;
     let want = |name: &str| {
         vec![
@@ -119,7 +151,18 @@ async fn check(client: &tokio_postgres::Client, model: &Model, when: &str) {
             Some(model.needed().to_string()),
         ]
     };
-    assert_eq!(late, vec![want("pairs"), want("pairs_ksql")], "{when}");
+    let click_pairs = vec![
+        Some("click_pairs".to_string()),
+        // Dropped from each side: a self join counts a late row twice.
+        Some((2 * models.clicks.late).to_string()),
+        Some("0".to_string()),
+        Some(self_needed.to_string()),
+    ];
+    assert_eq!(
+        late,
+        vec![click_pairs, want("pairs"), want("pairs_ksql")],
+        "{when}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +181,10 @@ async fn interval_joins_of_streams_forget_rows_the_watermark_passed() {
                ON c.k = b.k AND b.ts BETWEEN c.ts - INTERVAL '1 second' AND c.ts + INTERVAL '5 seconds';
              CREATE STREAM pairs_ksql AS
                SELECT c.k, c.ts AS clicked, b.ts AS bought FROM clicks c JOIN buys b
-               WITHIN (1 SECOND, 5 SECONDS) GRACE PERIOD 2 SECONDS ON c.k = b.k EMIT CHANGES;",
+               WITHIN (1 SECOND, 5 SECONDS) GRACE PERIOD 2 SECONDS ON c.k = b.k EMIT CHANGES;
+             CREATE MATERIALIZED VIEW click_pairs AS
+               SELECT a.k, a.ts AS first, b.ts AS second FROM clicks a JOIN clicks b
+               ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '3 seconds';",
         )
         .await
         .unwrap();
@@ -147,12 +193,16 @@ async fn interval_joins_of_streams_forget_rows_the_watermark_passed() {
         format!("{explain:?}").contains("IntervalJoin"),
         "{explain:?}"
     );
-    let mut model = Model::default();
+    let mut models = Models {
+        both: Model::default(),
+        clicks: Model::default(),
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     for n in 0..40 {
-        write_batch(&client, &mut model, &mut rng, n).await;
-        check(&client, &model, &format!("after batch {n}")).await;
+        write_batch(&client, &mut models, &mut rng, n).await;
+        check(&client, &models, &format!("after batch {n}")).await;
     }
+    let model = &models.both;
     assert!(model.late > 0, "some rows should have been late");
     let kept = (model.clicks.len() + model.buys.len()) as u64;
     assert!(
@@ -164,10 +214,10 @@ async fn interval_joins_of_streams_forget_rows_the_watermark_passed() {
 
     let server = Process::start(&data_dir, &[]).await;
     let client = server.connect("ij").await;
-    check(&client, &model, "after a restart").await;
+    check(&client, &models, "after a restart").await;
     for n in 40..45 {
-        write_batch(&client, &mut model, &mut rng, n).await;
-        check(&client, &model, &format!("after a restart and batch {n}")).await;
+        write_batch(&client, &mut models, &mut rng, n).await;
+        check(&client, &models, &format!("after a restart and batch {n}")).await;
     }
     server.kill();
     std::fs::remove_dir_all(&data_dir).ok();

@@ -136,14 +136,17 @@ impl IntervalJoin {
                 self.pair(l, r, dl * dr, &mut out);
             }
         }
+        // This time's left rows by key, for this time's right rows.
+        let mut new_left: HashMap<&Row, Vec<(&Row, Diff)>> = HashMap::new();
+        for (key, l, _, dl) in &fresh_left {
+            new_left.entry(key).or_default().push((l, *dl));
+        }
         for (key, r, _, dr) in &fresh_right {
             for (l, dl) in self.left.by_key.get(key).into_iter().flatten() {
                 self.pair(l, r, dl * dr, &mut out);
             }
-            for (lkey, l, _, dl) in &fresh_left {
-                if lkey == key {
-                    self.pair(l, r, dl * dr, &mut out);
-                }
+            for (l, dl) in new_left.get(key).into_iter().flatten() {
+                self.pair(l, r, dl * dr, &mut out);
             }
         }
         let (lo, hi) = (self.bound.lo, self.bound.hi);
