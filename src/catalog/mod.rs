@@ -225,6 +225,11 @@ impl Catalog {
         self.items.get(&id)
     }
 
+    /// Whether `id` names a stream (`CatalogItem::is_stream`).
+    pub fn is_stream(&self, id: GlobalId) -> bool {
+        self.get(id).is_some_and(|i| i.is_stream())
+    }
+
     pub fn lookup(&self, name: &QualifiedName) -> Option<&CatalogItem> {
         self.by_name.get(name).and_then(|id| self.items.get(id))
     }

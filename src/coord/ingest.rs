@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{exists, now_ms, Coordinator, Response, Session, State};
+use super::{exists, Coordinator, Response, Session, State};
 use crate::catalog::{CatalogItem, ItemKind, QualifiedName};
 use crate::error::SqlError;
 use crate::parse::CreateSource;
@@ -127,8 +127,8 @@ impl Ingest for Coordinator {
             if st.catalog.get(id).is_none() {
                 return false;
             }
-            let time = now_ms().max(st.write_ts + 1);
-            let stream = st.catalog.get(id).is_some_and(|i| i.is_stream());
+            let time = st.next_write_time();
+            let stream = st.catalog.is_stream(id);
             // A stream's rows are kept only in the log; a table's are applied here too.
             let record = if stream {
                 LogRecord::Append {

@@ -79,6 +79,13 @@ struct State {
     sink_status: HashMap<GlobalId, crate::sink::SharedSinkStatus>,
 }
 
+impl State {
+    /// The time of a write sequenced now: after every earlier one, and no earlier than the clock.
+    fn next_write_time(&self) -> Timestamp {
+        now_ms().max(self.write_ts + 1)
+    }
+}
+
 /// How a coordinator is started.
 #[derive(Clone, Debug)]
 pub struct Config {

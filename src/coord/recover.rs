@@ -278,7 +278,7 @@ impl Coordinator {
             let tagged = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
             self.workers.write(time, tagged);
         }
-        let time = now_ms().max(st.write_ts + 1);
+        let time = st.next_write_time();
         self.workers.write(time, Vec::new());
         st.write_ts = time;
         st.started_at = time;

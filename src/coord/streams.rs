@@ -27,7 +27,7 @@ impl Shares {
 fn streams_read(catalog: &Catalog, expr: &RelExpr) -> BTreeSet<GlobalId> {
     expr.depends_on()
         .into_iter()
-        .filter(|id| catalog.get(*id).is_some_and(|i| i.is_stream()))
+        .filter(|id| catalog.is_stream(*id))
         .collect()
 }
 
@@ -47,7 +47,7 @@ impl Coordinator {
     /// Installs a table or source just put in the catalog: a stream in the workers (rows
     /// kept only in the log), or a table in the workers and the coordinator.
     pub(super) fn install_relation(&self, st: &mut State, id: GlobalId, retain: Timestamp) {
-        if st.catalog.get(id).is_some_and(|i| i.is_stream()) {
+        if st.catalog.is_stream(id) {
             self.broadcast(st, || Command::CreateStream { id });
         } else {
             st.tables.create(id);

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{now_ms, Coordinator, State};
+use super::{Coordinator, State};
 use crate::error::SqlError;
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 use crate::storage::LogRecord;
@@ -37,8 +37,8 @@ impl Coordinator {
         if updates.is_empty() {
             return Ok(());
         }
-        let time = now_ms().max(st.write_ts + 1);
-        let stream = st.catalog.get(id).is_some_and(|i| i.is_stream());
+        let time = st.next_write_time();
+        let stream = st.catalog.is_stream(id);
         let record = if stream {
             LogRecord::Append {
                 time,
@@ -89,7 +89,7 @@ impl Coordinator {
         durable: impl FnOnce() + Send + 'static,
     ) {
         st.write_ts = time;
-        if !st.catalog.get(id).is_some_and(|i| i.is_stream()) {
+        if !st.catalog.is_stream(id) {
             st.tables.apply(id, &updates);
         }
         let tagged: Vec<_> = updates.into_iter().map(|(r, d)| (id, r, d)).collect();

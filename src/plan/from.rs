@@ -322,7 +322,7 @@ fn plan_join(
         .as_ref()
         .map(|p| equi_keys(p, la, &cx.types))
         .unwrap_or_default();
-    let is_stream = |id| join_time::is_stream(qcx.pcx, id);
+    let is_stream = |id| qcx.pcx.catalog.is_stream(id);
     if let Some(spelling) = as_of_arrival {
         let stream_table = l.is_append_only(&is_stream)
             && matches!(kind, JoinKind::Inner | JoinKind::Left)

@@ -9,7 +9,7 @@ use super::PlanContext;
 use crate::ir::window::{JoinBound, LatePolicy};
 use crate::ir::{Func, RelExpr, ScalarExpr};
 use crate::parse::normalize_ident;
-use crate::repr::{Datum, GlobalId};
+use crate::repr::Datum;
 
 /// How a join marked as reading its right side as of each left row's arrival was written.
 #[derive(Clone, Copy, PartialEq)]
@@ -95,11 +95,6 @@ pub(super) fn take_join_grace(predicate: Option<Expr>) -> (Option<Expr>, Option<
         }
         e => (Some(e), None),
     }
-}
-
-/// Whether the catalog object `id` is a stream.
-pub(super) fn is_stream(pcx: &PlanContext, id: GlobalId) -> bool {
-    pcx.catalog.get(id).is_some_and(|i| i.is_stream())
 }
 
 /// The interval join of `l` and `r` (both append-only) when `predicates` bound a right column

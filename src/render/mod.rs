@@ -62,26 +62,8 @@ pub fn render<'s>(
     imports: &Imports<'s>,
     constants_here: bool,
 ) -> (Rows<'s>, Errs<'s>) {
-    // The oldest time every imported arrangement still distinguishes.
-    let lower = imports
-        .values()
-        .filter_map(|import| match import {
-            Import::Arranged(rows, _) => {
-                use differential_dataflow::trace::TraceReader;
-                rows.trace
-                    .clone()
-                    .get_logical_compaction()
-                    .iter()
-                    .max()
-                    .copied()
-            }
-            Import::Stream(_) => None,
-        })
-        .max()
-        .unwrap_or(0);
     let mut cx = RenderCx {
         scope,
-        lower,
         gates,
         dataflow,
         imports,
@@ -93,9 +75,6 @@ pub fn render<'s>(
 
 struct RenderCx<'a, 's> {
     scope: Scope<'s, Timestamp>,
-    /// The oldest time at which every imported arrangement is accurate: a stream-table join
-    /// reads the table no earlier.
-    lower: Timestamp,
     /// Where `EMIT FINAL` gates report, under the dataflow's name.
     gates: &'a WindowGates,
     dataflow: &'a str,
@@ -128,6 +107,23 @@ fn passes(predicates: &[ScalarExpr], row: &Row) -> Result<bool, EvalError> {
 }
 
 impl<'s> RenderCx<'_, 's> {
+    /// The oldest time at which every imported arrangement is accurate: a stream-table join
+    /// reads the table no earlier.
+    fn lower(&self) -> Timestamp {
+        use differential_dataflow::trace::TraceReader;
+        let sinces = self.imports.values().filter_map(|import| match import {
+            Import::Arranged(rows, _) => rows
+                .trace
+                .clone()
+                .get_logical_compaction()
+                .iter()
+                .max()
+                .copied(),
+            Import::Stream(_) => None,
+        });
+        sinces.max().unwrap_or(0)
+    }
+
     fn no_errors(&self) -> Errs<'s> {
         Vec::<(EvalError, Timestamp, Diff)>::new()
             .to_stream(self.scope)
@@ -287,7 +283,7 @@ impl<'s> RenderCx<'_, 's> {
                     .arrange_by_key();
                 let pad_to = outer.then(|| table.arity());
                 let joined =
-                    stream_table::render(keyed, arranged, self.lower, predicates.clone(), pad_to);
+                    stream_table::render(keyed, arranged, self.lower(), predicates.clone(), pad_to);
                 fallible("StreamTableJoin", joined, serrs.concat(terrs), Some)
             }
             RelExpr::Reduce {
