@@ -1,6 +1,7 @@
 //! The optimizer: a list of small named rewrite rules over the IR, applied in order.
 
 mod fold_constants;
+mod fold_copies;
 mod join_order;
 mod predicate_pushdown;
 
@@ -10,5 +11,6 @@ use crate::ir::RelExpr;
 pub fn optimize(expr: RelExpr) -> RelExpr {
     let expr = fold_constants::apply(expr);
     let expr = join_order::apply(expr);
-    predicate_pushdown::apply(expr)
+    let expr = predicate_pushdown::apply(expr);
+    fold_copies::apply(expr)
 }

@@ -2,7 +2,8 @@
 //! projections, maps and joins, and turns equalities between the two sides of a join into join
 //! keys. This is what makes `FROM a, b WHERE a.x = b.y` an equi-join instead of a cross product.
 
-use crate::ir::{RelExpr, ScalarExpr};
+use crate::ir::{Func, RelExpr, ScalarExpr};
+use crate::repr::ColumnType;
 
 pub fn apply(expr: RelExpr) -> RelExpr {
     match expr {
@@ -91,6 +92,18 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
                     if !keys.contains(&k) {
                         keys.push(k);
                     }
+                } else if let Some((a, b)) = equality(&p, la, &types) {
+                    // `a = b` holds exactly when the key matches and neither side is NULL: the
+                    // NULL test goes to each input, and nothing is left to check after the join.
+                    if !keys.contains(&(a, b)) {
+                        keys.push((a, b));
+                    }
+                    if types[a].nullable {
+                        lp.push(is_not_null(a));
+                    }
+                    if types[la + b].nullable {
+                        rp.push(is_not_null(b));
+                    }
                 } else {
                     for k in crate::plan::equi_keys(&p, la, &types) {
                         if !keys.contains(&k) {
@@ -110,4 +123,45 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
         }
         other => other.filter(preds),
     }
+}
+
+/// The key `(left column, right column)` of `p` if it is just `left = right` across the two
+/// sides of a join, of one type whose SQL equality is its values' (not so for intervals, where
+/// `'1 day' = '24 hours'`, nor records and arrays, whose NULL fields compare as NULL or equal).
+fn equality(p: &ScalarExpr, la: usize, types: &[ColumnType]) -> Option<(usize, usize)> {
+    let ScalarExpr::Call {
+        func: Func::Eq,
+        args,
+    } = p
+    else {
+        return None;
+    };
+    let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() else {
+        return None;
+    };
+    let (a, b) = (*a.min(b), *a.max(b));
+    use crate::repr::ScalarType as T;
+    let plain = matches!(
+        types[a].scalar,
+        T::Bool
+            | T::Int16
+            | T::Int32
+            | T::Int64
+            | T::Float32
+            | T::Float64
+            | T::Numeric
+            | T::Text
+            | T::Date
+            | T::Timestamp
+            | T::TimestampTz
+            | T::Bytea
+    );
+    (plain && a < la && b >= la && types[a].scalar == types[b].scalar).then_some((a, b - la))
+}
+
+fn is_not_null(c: usize) -> ScalarExpr {
+    ScalarExpr::call(
+        Func::Not,
+        vec![ScalarExpr::call(Func::IsNull, vec![ScalarExpr::Column(c)])],
+    )
 }

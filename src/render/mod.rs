@@ -222,28 +222,17 @@ impl<'s> RenderCx<'_, 's> {
                 })
             }
             RelExpr::Project { input, outputs } => {
+                if let RelExpr::Join { left, right, keys } = &**input {
+                    // The join makes the projected rows itself.
+                    return self.join(left, right, keys, outputs);
+                }
                 let (rows, errs) = self.render(input);
                 let outputs = outputs.clone();
                 (rows.map(move |row: Row| key_of(&row, &outputs)), errs)
             }
             RelExpr::Join { left, right, keys } => {
-                let (lrows, lerrs) = self.render(left);
-                let (rrows, rerrs) = self.render(right);
-                let lk: Vec<usize> = keys.iter().map(|(l, _)| *l).collect();
-                let rk: Vec<usize> = keys.iter().map(|(_, r)| *r).collect();
-                let la = lrows
-                    .map(move |row: Row| (key_of(&row, &lk), row))
-                    .arrange_by_key();
-                let ra = rrows
-                    .map(move |row: Row| (key_of(&row, &rk), row))
-                    .arrange_by_key();
-                let joined = la.join_core(ra, |_k: &Row, l: &Row, r: &Row| {
-                    let mut row = Vec::with_capacity(l.len() + r.len());
-                    row.extend_from_slice(l);
-                    row.extend_from_slice(r);
-                    Some(row)
-                });
-                (joined, lerrs.concat(rerrs))
+                let all: Vec<usize> = (0..expr.arity()).collect();
+                self.join(left, right, keys, &all)
             }
             RelExpr::IntervalJoin {
                 left,
@@ -398,6 +387,64 @@ impl<'s> RenderCx<'_, 's> {
 }
 
 impl<'s> RenderCx<'_, 's> {
+    /// An equi-join whose output is the `outputs` columns of the left row followed by the right.
+    /// Each side is arranged by its key with just the columns the output reads, and the output
+    /// row is built once, from both sides' values.
+    fn join(
+        &mut self,
+        left: &RelExpr,
+        right: &RelExpr,
+        keys: &[(usize, usize)],
+        outputs: &[usize],
+    ) -> (Rows<'s>, Errs<'s>) {
+        let (lrows, lerrs) = self.render(left);
+        let (rrows, rerrs) = self.render(right);
+        let left_arity = left.arity();
+        let lk: Vec<usize> = keys.iter().map(|(l, _)| *l).collect();
+        let rk: Vec<usize> = keys.iter().map(|(_, r)| *r).collect();
+        let mut lv: Vec<usize> = outputs
+            .iter()
+            .copied()
+            .filter(|c| *c < left_arity)
+            .collect();
+        let mut rv: Vec<usize> = outputs
+            .iter()
+            .filter(|c| **c >= left_arity)
+            .map(|c| c - left_arity)
+            .collect();
+        for v in [&mut lv, &mut rv] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        // Where each output column is: (from the right side?, index in that side's values).
+        let place: Vec<(bool, usize)> = outputs
+            .iter()
+            .map(|c| match c.checked_sub(left_arity) {
+                Some(r) => (true, rv.binary_search(&r).expect("an output column")),
+                None => (false, lv.binary_search(c).expect("an output column")),
+            })
+            .collect();
+        let keyed = |rows: Rows<'s>, key: Vec<usize>, vals: Vec<usize>, arity: usize| {
+            let whole = vals.iter().copied().eq(0..arity);
+            rows.map(move |row: Row| {
+                let k = key_of(&row, &key);
+                (k, if whole { row } else { key_of(&row, &vals) })
+            })
+            .arrange_by_key()
+        };
+        let la = keyed(lrows, lk, lv, left_arity);
+        let ra = keyed(rrows, rk, rv, right.arity());
+        let joined = la.join_core(ra, move |_k: &Row, l: &Row, r: &Row| {
+            Some(
+                place
+                    .iter()
+                    .map(|(right, i)| if *right { &r[*i] } else { &l[*i] }.clone())
+                    .collect::<Row>(),
+            )
+        });
+        (joined, lerrs.concat(rerrs))
+    }
+
     /// Renders `input` grouped by the `key` columns, each group's output recomputed by
     /// `logic` from all its rows whenever one of them changes (a row can move others: ranks,
     /// sessions, a top-k's cut-off). An error replaces the group's output.
