@@ -13,14 +13,17 @@ use std::num::Wrapping;
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::ir::aggregate::exact_sum;
 use crate::ir::{AggregateFunc, EvalError};
 use crate::repr::{Datum, Diff, Row, ScalarType};
 
-/// Partial sums of one group: `[rows, then for each aggregate: non-null count, sum]`.
+/// Partial sums of one group: `[rows, then for each aggregate: non-null count, sum]`. Held
+/// inline up to two aggregates: every input row makes one, and an allocation each was a tenth
+/// of the time of a `count`/`sum` view.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Accums(Vec<Wrapping<i128>>);
+pub struct Accums(SmallVec<[Wrapping<i128>; 5]>);
 
 impl IsZero for Accums {
     fn is_zero(&self) -> bool {
@@ -41,7 +44,7 @@ impl Semigroup for Accums {
 
 impl Monoid for Accums {
     fn zero() -> Self {
-        Accums(Vec::new())
+        Accums(SmallVec::new())
     }
 }
 
@@ -91,7 +94,7 @@ impl Accumulable {
 
     /// One row's contribution.
     pub fn accums(&self, args: &[Datum]) -> Accums {
-        let mut v = Vec::with_capacity(1 + 2 * self.aggs.len());
+        let mut v = SmallVec::with_capacity(1 + 2 * self.aggs.len());
         v.push(Wrapping(1));
         for (i, _) in self.aggs.iter().enumerate() {
             let arg = &args[i];
