@@ -71,7 +71,7 @@ fn main() {
         workers()
     );
     println!(
-        "{:<58} {:>14} {:>14} {:>12}",
+        "{:<64} {:>14} {:>14} {:>12}",
         "computation", "rows/s", "peak RSS MiB", "vs ceiling"
     );
     for view in ["agg", "join"] {
@@ -118,7 +118,7 @@ fn main() {
                 }
             );
             println!(
-                "{name:<58} {rate:>14.0} {mem:>14.1} {:>11.2}x",
+                "{name:<64} {rate:>14.0} {mem:>14.1} {:>11.2}x",
                 rate / ceiling
             );
         }
