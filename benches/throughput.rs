@@ -44,13 +44,13 @@ fn fact(i: usize, key_space: i32) -> (i32, i32) {
 fn main() {
     if let Ok(mode) = std::env::var("RUNNEL_BENCH_MODE") {
         let (rows, secs) = match mode.as_str() {
-            "insert-agg" => sql::run(false, false, false),
-            "insert-join" => sql::run(true, false, false),
-            "copy-agg" => sql::run(false, true, false),
-            "copy-join" => sql::run(true, true, false),
-            "stream-agg" => sql::run(false, true, true),
-            "stream-join" => sql::run(true, true, true),
-            "log-agg" | "log-join" => sql::run_log_only(),
+            "insert-agg" => sql::run(false, false, false, true),
+            "insert-join" => sql::run(true, false, false, true),
+            "copy-agg" => sql::run(false, true, false, true),
+            "copy-join" => sql::run(true, true, false, true),
+            "stream-agg" => sql::run(false, true, true, true),
+            "stream-join" => sql::run(true, true, true, true),
+            "log-agg" | "log-join" => sql::run(false, true, true, false),
             "ir-agg" => lowered::run(false),
             "ir-join" => lowered::run(true),
             "dd-agg" => dd::run(false),
@@ -125,70 +125,53 @@ fn main() {
     }
 }
 
+/// Drives an in-process dataflow (the dimension already given): each batch of facts (this
+/// worker's share) at its own time, waiting until the view has caught up with it. Returns the
+/// seconds the batches took.
+fn drive<D, F, RD, RF>(
+    worker: &mut timely::worker::Worker,
+    probe: &timely::dataflow::operators::probe::Handle<u64>,
+    facts: &mut differential_dataflow::input::InputSession<u64, F, RF>,
+    dim: &mut differential_dataflow::input::InputSession<u64, D, RD>,
+    fact_update: impl Fn(usize) -> (F, RF),
+) -> f64
+where
+    D: differential_dataflow::Data,
+    F: differential_dataflow::Data,
+    RD: differential_dataflow::difference::Semigroup + 'static,
+    RF: differential_dataflow::difference::Semigroup + 'static,
+{
+    let (index, peers) = (worker.index(), worker.peers());
+    dim.advance_to(1);
+    dim.flush();
+    facts.advance_to(1);
+    facts.flush();
+    worker.step_while(|| probe.less_than(&1));
+    let start = Instant::now();
+    for b in 0..batches() {
+        for i in (b * BATCH..(b + 1) * BATCH).filter(|i| i % peers == index) {
+            let (data, diff) = fact_update(i);
+            facts.update(data, diff);
+        }
+        let t = b as u64 + 2;
+        facts.advance_to(t);
+        facts.flush();
+        dim.advance_to(t);
+        dim.flush();
+        worker.step_while(|| probe.less_than(&t));
+    }
+    start.elapsed().as_secs_f64()
+}
+
 mod sql {
     use super::*;
     use futures::SinkExt;
 
-    /// The front end alone: the batches sent with COPY into an `APPEND ONLY` table that no
-    /// view reads (decode, the durable log, acknowledgement), so the rest of a SQL row's cost
-    /// is the dataflow's.
-    pub fn run_log_only() -> (usize, f64) {
-        let data_dir = std::env::temp_dir().join(format!("runnel-bench-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        let coord =
-            runnel::coord::Coordinator::start(&runnel::coord::Config::new(workers(), &data_dir))
-                .expect("server starts");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_stack_size(runnel::parse::STACK_SIZE)
-            .enable_all()
-            .build()
-            .unwrap();
-        let out = rt.block_on(async move {
-            let listener = runnel::server::bind("127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(runnel::server::serve(listener, coord, Default::default()));
-            let (client, conn) = tokio_postgres::connect(
-                &format!(
-                    "host=127.0.0.1 port={} user=bench dbname=bench",
-                    addr.port()
-                ),
-                tokio_postgres::NoTls,
-            )
-            .await
-            .unwrap();
-            tokio::spawn(conn);
-            client
-                .batch_execute("CREATE TABLE facts (k int, v int) APPEND ONLY")
-                .await
-                .unwrap();
-            let payloads: Vec<String> = (0..batches())
-                .map(|b| {
-                    (b * BATCH..(b + 1) * BATCH)
-                        .map(|i| fact(i, GROUPS))
-                        .map(|(k, v)| format!("{k}\t{v}\n"))
-                        .collect()
-                })
-                .collect();
-            let start = Instant::now();
-            for b in payloads {
-                let sink = client.copy_in("COPY facts FROM STDIN").await.unwrap();
-                futures::pin_mut!(sink);
-                sink.send(bytes::Bytes::from(b)).await.unwrap();
-                sink.finish().await.unwrap();
-            }
-            (batches() * BATCH, start.elapsed().as_secs_f64())
-        });
-        let _ = std::fs::remove_dir_all(&data_dir);
-        out
-    }
-
     /// Runs the SQL path, each batch one INSERT statement or one COPY, into a table or (with
     /// `stream`) an `APPEND ONLY` table, whose rows are not kept; returns (rows, seconds) for
-    /// the fact batches.
-    pub fn run(join: bool, copy: bool, stream: bool) -> (usize, f64) {
+    /// the fact batches. Without `view`, no view reads the table: the front end alone (decode,
+    /// the durable log, acknowledgement), so the rest of a row's cost is the dataflow's.
+    pub fn run(join: bool, copy: bool, stream: bool, view: bool) -> (usize, f64) {
         let data_dir = std::env::temp_dir().join(format!("runnel-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let coord =
@@ -209,7 +192,9 @@ mod sql {
             tokio::spawn(conn);
             let append_only = if stream { " APPEND ONLY" } else { "" };
             client.batch_execute(&format!("CREATE TABLE facts (k int, v int){append_only}")).await.unwrap();
-            let key_space = if join {
+            let key_space = if !view {
+                GROUPS
+            } else if join {
                 client.batch_execute("CREATE TABLE dim (k int, name text)").await.unwrap();
                 for start in (0..DIM_ROWS).step_by(BATCH) {
                     let values: Vec<String> = (start..(start + BATCH as i32).min(DIM_ROWS)).map(|k| format!("({k},'n{k}')")).collect();
@@ -244,10 +229,12 @@ mod sql {
                     client.batch_execute(&b).await.unwrap();
                 }
             }
-            // The read waits until the view has caught up with every write.
-            let n: i64 = client.query_one("SELECT count(*) FROM v", &[]).await.unwrap().get(0);
+            if view {
+                // The read waits until the view has caught up with every write.
+                let n: i64 = client.query_one("SELECT count(*) FROM v", &[]).await.unwrap().get(0);
+                assert!(n > 0);
+            }
             let secs = start.elapsed().as_secs_f64();
-            assert!(n > 0);
             let _ = std::fs::remove_dir_all(&cleanup);
             (batches() * BATCH, secs)
         })
@@ -297,24 +284,9 @@ mod dd {
                     dim.insert((k, format!("n{k}")));
                 }
             }
-            dim.advance_to(1);
-            dim.flush();
-            facts.advance_to(1);
-            facts.flush();
-            worker.step_while(|| probe.less_than(&1));
-            let start = Instant::now();
-            for b in 0..batches() {
-                for i in (b * BATCH..(b + 1) * BATCH).filter(|i| i % peers == index) {
-                    facts.insert(fact(i, key_space));
-                }
-                let t = b as u64 + 2;
-                facts.advance_to(t);
-                facts.flush();
-                dim.advance_to(t);
-                dim.flush();
-                worker.step_while(|| probe.less_than(&t));
-            }
-            start.elapsed().as_secs_f64()
+            drive(worker, &probe, &mut facts, &mut dim, |i| {
+                (fact(i, key_space), 1)
+            })
         })
         .unwrap()
         .join();
@@ -407,25 +379,10 @@ mod lowered {
                     dim.update(vec![Datum::Int32(k), Datum::String(format!("n{k}"))], 1);
                 }
             }
-            dim.advance_to(1);
-            dim.flush();
-            facts.advance_to(1);
-            facts.flush();
-            worker.step_while(|| probe.less_than(&1));
-            let start = Instant::now();
-            for b in 0..batches() {
-                for i in (b * BATCH..(b + 1) * BATCH).filter(|i| i % peers == index) {
-                    let (k, v) = fact(i, key_space);
-                    facts.update(vec![Datum::Int32(k), Datum::Int32(v)], 1);
-                }
-                let t = b as u64 + 2;
-                facts.advance_to(t);
-                facts.flush();
-                dim.advance_to(t);
-                dim.flush();
-                worker.step_while(|| probe.less_than(&t));
-            }
-            start.elapsed().as_secs_f64()
+            drive(worker, &probe, &mut facts, &mut dim, |i| {
+                let (k, v) = fact(i, key_space);
+                (vec![Datum::Int32(k), Datum::Int32(v)], 1)
+            })
         })
         .unwrap()
         .join();
