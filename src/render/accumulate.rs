@@ -94,10 +94,15 @@ impl Accumulable {
 
     /// One row's contribution.
     pub fn accums(&self, args: &[Datum]) -> Accums {
+        self.accums_with(|i| &args[i])
+    }
+
+    /// One row's contribution, aggregate `i`'s argument being `arg(i)`.
+    pub fn accums_with<'a>(&self, arg: impl Fn(usize) -> &'a Datum) -> Accums {
         let mut v = SmallVec::with_capacity(1 + 2 * self.aggs.len());
         v.push(Wrapping(1));
         for (i, _) in self.aggs.iter().enumerate() {
-            let arg = &args[i];
+            let arg = arg(i);
             v.push(Wrapping(i128::from(!arg.is_null())));
             v.push(Wrapping(arg.as_i64().map(i128::from).unwrap_or(0)));
         }

@@ -303,14 +303,22 @@ impl<'s> RenderCx<'_, 's> {
                     return fallible("FinalAggregate", reduced, errs, Some);
                 }
                 let (rows, errs) = self.render(input);
-                let gk = group_key.clone();
-                // Arrange only what the aggregates read: their argument values, not whole rows.
-                let args: Vec<ScalarExpr> = aggregates.iter().map(|a| a.expr.clone()).collect();
-                let (keyed, errs) = fallible("ReduceArgs", rows, errs, move |row: Row| {
-                    let vals: Result<Row, EvalError> = args.iter().map(|a| a.eval(&row)).collect();
-                    Some(vals.map(|v| (key_of(&row, &gk), v)))
-                });
-                let reduced = reduce::render(keyed, aggregates, &arg_types);
+                let direct = reduce::render_direct(rows.clone(), group_key, aggregates, &arg_types);
+                let (reduced, errs) = match direct {
+                    Some(reduced) => (reduced, errs),
+                    None => {
+                        let gk = group_key.clone();
+                        // Arrange only what the aggregates read: their argument values.
+                        let args: Vec<ScalarExpr> =
+                            aggregates.iter().map(|a| a.expr.clone()).collect();
+                        let (keyed, errs) = fallible("ReduceArgs", rows, errs, move |row: Row| {
+                            let vals: Result<Row, EvalError> =
+                                args.iter().map(|a| a.eval(&row)).collect();
+                            Some(vals.map(|v| (key_of(&row, &gk), v)))
+                        });
+                        (reduce::render(keyed, aggregates, &arg_types), errs)
+                    }
+                };
                 let none = self.no_errors();
                 let (rows, agg_errs) =
                     fallible("ReduceOutput", reduced, none, |(mut key, aggs)| {

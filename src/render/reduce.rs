@@ -18,8 +18,10 @@ use differential_dataflow::VecCollection;
 
 use super::accumulate::Accumulable;
 use crate::ir::aggregate::aggregate;
-use crate::ir::{AggregateExpr, AggregateFunc, EvalError};
+use crate::ir::{AggregateExpr, AggregateFunc, EvalError, ScalarExpr};
 use crate::repr::{Datum, Diff, Row, ScalarType, Timestamp};
+
+use super::Rows;
 
 /// Group key and argument values (column `i` is aggregate `i`'s argument).
 pub type Keyed<'s> = VecCollection<'s, Timestamp, (Row, Row), Diff>;
@@ -94,6 +96,52 @@ fn plan(aggregates: &[AggregateExpr], kinds: &[Kind]) -> Vec<Part> {
         parts.push(Part::General { aggs: general });
     }
     parts
+}
+
+/// Renders the reduction straight from its input `rows` when its aggregates are all accumulable
+/// and their arguments are columns or constants (nothing to evaluate, nothing that can fail):
+/// each row becomes its group key and partial sums, with no row of argument values between.
+/// `None` when the reduction is not of that kind.
+pub fn render_direct<'s>(
+    rows: Rows<'s>,
+    group_key: &[usize],
+    aggregates: &[AggregateExpr],
+    arg_types: &[ScalarType],
+) -> Option<Reduced<'s>> {
+    enum Arg {
+        Column(usize),
+        Constant(Datum),
+    }
+    let kinds: Vec<Kind> = aggregates
+        .iter()
+        .zip(arg_types)
+        .map(|(a, t)| (a.func, a.distinct, *t))
+        .collect();
+    let [Part::Accumulable { .. }] = &plan(aggregates, &kinds)[..] else {
+        return None;
+    };
+    let args: Vec<Arg> = aggregates
+        .iter()
+        .map(|a| match &a.expr {
+            ScalarExpr::Column(c) => Some(Arg::Column(*c)),
+            ScalarExpr::Literal(d, _) => Some(Arg::Constant(d.clone())),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let acc = Accumulable::new(&kinds)?;
+    let contribution = acc.clone();
+    let group_key = group_key.to_vec();
+    let reduced = rows
+        .explode(move |row: Row| {
+            let accums = contribution.accums_with(|i| match &args[i] {
+                Arg::Column(c) => &row[*c],
+                Arg::Constant(d) => d,
+            });
+            Some((super::key_of(&row, &group_key), accums))
+        })
+        .count_total_core::<Diff>()
+        .map(move |(key, totals)| (key, acc.finish(&totals)));
+    Some(reduced)
 }
 
 /// Renders the aggregates `aggregates` (whose arguments have types `arg_types`) over `keyed`.
