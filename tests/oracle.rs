@@ -162,6 +162,42 @@ async fn materialized_views_match_postgres_after_every_batch() {
     .await;
 }
 
+/// Joins over indexes (`CREATE INDEX ... ON t (a)`): each join input that reads an indexed
+/// table whole reads the index instead of arranging the table again, which must change nothing
+/// the views contain (NULL keys included: `=` never matches them, `IS NOT DISTINCT FROM` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_over_indexes_match_postgres_after_every_batch() {
+    let schema = "CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int); \
+                  CREATE INDEX t1_by_a ON t1 (a); CREATE INDEX t2_by_a ON t2 (a);";
+    let joins = [
+        "SELECT t1.a, t1.b, t2.d FROM t1 JOIN t2 ON t1.a = t2.a",
+        "SELECT t1.a, t1.c, t2.d FROM t1 LEFT JOIN t2 ON t1.a = t2.a AND t2.d > 2",
+        "SELECT t1.b, t2.a, t2.d FROM t1 RIGHT JOIN t2 ON t1.a = t2.a",
+        "SELECT t1.a AS a1, t1.b, t2.a AS a2, t2.d FROM t1 FULL OUTER JOIN t2 ON t1.a = t2.a",
+        "SELECT t1.b, t2.d FROM t1 JOIN t2 ON t1.a IS NOT DISTINCT FROM t2.a",
+        "SELECT x.b, y.b AS b2 FROM t1 x JOIN t1 y ON x.a = y.a",
+        "SELECT a, b FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.a = t1.a AND t2.d <> t1.b)",
+    ];
+    // The planner says which indexes a join reads (and the workers match the same way).
+    let server = common::TestServer::start(1);
+    let rn = server.connect("explain").await;
+    rn.batch_execute(schema).await.unwrap();
+    let plan: String = rn
+        .query_one(&format!("EXPLAIN {}", joins[0]), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        plan.contains("Used indexes:\n  t1_by_a (join input)\n  t2_by_a (join input)\n"),
+        "{plan}"
+    );
+    let views: Vec<(String, String)> = joins
+        .iter()
+        .map(|v| (v.to_string(), v.to_string()))
+        .collect();
+    check_views("oracle_indexes", schema, &views, random_statement).await;
+}
+
 /// Windowed views, each beside the same computation in plain PostgreSQL (`date_bin` for the
 /// window a time falls in, `generate_series` for the windows of a hop).
 const WINDOW_VIEWS: &[(&str, &str)] = &[

@@ -412,7 +412,10 @@ impl Coordinator {
                     id,
                     name,
                     desc,
-                    kind: ItemKind::Index { on, key },
+                    kind: ItemKind::Index {
+                        on,
+                        key: key.clone(),
+                    },
                     depends_on: vec![on],
                     create_sql,
                     retain_history: 0,
@@ -421,6 +424,11 @@ impl Coordinator {
                     close_defaults: Default::default(),
                     append_only: false,
                     defaults: vec![],
+                });
+                self.broadcast(st, || Command::CreateIndex {
+                    id,
+                    on,
+                    key: key.clone(),
                 });
                 Ok(Response::Tag("CREATE INDEX".into()))
             }

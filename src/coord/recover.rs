@@ -252,7 +252,12 @@ impl Coordinator {
                         streams: shares.next(),
                     })
                 }
-                ItemKind::View { .. } | ItemKind::Index { .. } | ItemKind::Sink { .. } => {}
+                ItemKind::Index { on, key } => self.workers.broadcast(|| Command::CreateIndex {
+                    id,
+                    on: *on,
+                    key: key.clone(),
+                }),
+                ItemKind::View { .. } | ItemKind::Sink { .. } => {}
             }
         }
         // The contents at the window's start, then each write inside the window at its time

@@ -10,6 +10,7 @@ pub mod error;
 pub mod eval;
 mod explain;
 pub mod func;
+mod index;
 pub mod json;
 mod pattern;
 pub mod quote;

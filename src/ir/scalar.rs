@@ -216,6 +216,35 @@ impl ScalarExpr {
         )
     }
 
+    /// `#c IS NOT NULL`.
+    pub fn not_null(c: usize) -> ScalarExpr {
+        ScalarExpr::call(
+            Func::Not,
+            vec![ScalarExpr::call(Func::IsNull, vec![ScalarExpr::Column(c)])],
+        )
+    }
+
+    /// The column of a `not_null(c)`.
+    pub fn as_not_null(&self) -> Option<usize> {
+        let ScalarExpr::Call {
+            func: Func::Not,
+            args,
+        } = self
+        else {
+            return None;
+        };
+        match args.as_slice() {
+            [ScalarExpr::Call {
+                func: Func::IsNull,
+                args,
+            }] => match args.as_slice() {
+                [ScalarExpr::Column(c)] => Some(*c),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The two columns of a `same(a, b)`.
     pub fn as_same(&self) -> Option<(usize, usize)> {
         let ScalarExpr::Call {

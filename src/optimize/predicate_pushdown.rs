@@ -99,10 +99,10 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
                         keys.push((a, b));
                     }
                     if types[a].nullable {
-                        lp.push(is_not_null(a));
+                        lp.push(ScalarExpr::not_null(a));
                     }
                     if types[la + b].nullable {
-                        rp.push(is_not_null(b));
+                        rp.push(ScalarExpr::not_null(b));
                     }
                 } else {
                     for k in crate::plan::equi_keys(&p, la, &types) {
@@ -157,11 +157,4 @@ fn equality(p: &ScalarExpr, la: usize, types: &[ColumnType]) -> Option<(usize, u
             | T::Bytea
     );
     (plain && a < la && b >= la && types[a].scalar == types[b].scalar).then_some((a, b - la))
-}
-
-fn is_not_null(c: usize) -> ScalarExpr {
-    ScalarExpr::call(
-        Func::Not,
-        vec![ScalarExpr::call(Func::IsNull, vec![ScalarExpr::Column(c)])],
-    )
 }

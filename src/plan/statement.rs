@@ -455,6 +455,9 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
             if matches!(on.kind, ItemKind::View { .. }) {
                 return unsupported("CREATE INDEX on a non-materialized view");
             }
+            if on.is_stream() {
+                return unsupported("CREATE INDEX on an APPEND ONLY table or source (a stream)");
+            }
             let scope = Scope::from_names(None, &on.desc.names);
             let mut key = Vec::new();
             for c in &ci.columns {
@@ -558,7 +561,19 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 _ => return unsupported("EXPLAIN of this statement"),
             };
             let expr = crate::optimize::optimize(expr);
-            Ok(Plan::Explain(expr.to_string()))
+            let wanted = expr.indexes_wanted();
+            let used: Vec<String> = pcx
+                .catalog
+                .items()
+                .filter(|i| matches!(&i.kind, ItemKind::Index { on, key } if wanted.contains(&(*on, key.clone()))))
+                .map(|i| format!("  {} (join input)\n", i.name.item))
+                .collect();
+            let mut text = expr.to_string();
+            if !used.is_empty() {
+                text.push_str("Used indexes:\n");
+                text.extend(used);
+            }
+            Ok(Plan::Explain(text))
         }
         Ast::Set(set) => match set {
             ast::Set::SingleAssignment {

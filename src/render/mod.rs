@@ -36,6 +36,10 @@ pub type ErrSpine = KeySpine<EvalError, Timestamp, Diff>;
 pub type RowTrace = TraceAgent<RowSpine>;
 pub type ErrTrace = TraceAgent<ErrSpine>;
 
+/// An index: rows arranged by key (the key's columns, then the whole row).
+pub type IndexSpine = ValSpine<Row, Row, Timestamp, Diff>;
+pub type IndexTrace = TraceAgent<IndexSpine>;
+
 pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
 pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
 
@@ -47,6 +51,13 @@ pub enum Import<'s> {
     Arranged(Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>),
     /// A stream's rows as they are appended (streams are arranged nowhere, and hold no errors).
     Stream(Rows<'s>),
+    /// An index of the arranged object `on`, by its `key` columns: what a join on that key
+    /// reads instead of arranging `on` again. (Its errors are `on`'s, imported with `on`.)
+    Index {
+        on: GlobalId,
+        key: Vec<usize>,
+        rows: Arranged<'s, IndexTrace>,
+    },
 }
 
 /// What a dataflow reads, by object.
@@ -119,7 +130,7 @@ impl<'s> RenderCx<'_, 's> {
                 .iter()
                 .max()
                 .copied(),
-            Import::Stream(_) => None,
+            Import::Stream(_) | Import::Index { .. } => None,
         });
         sinces.max().unwrap_or(0)
     }
@@ -146,7 +157,7 @@ impl<'s> RenderCx<'_, 's> {
                     errs.clone().as_collection(|k, _| k.clone()),
                 ),
                 Some(Import::Stream(rows)) => (rows.clone(), self.no_errors()),
-                None => panic!(
+                Some(Import::Index { .. }) | None => panic!(
                     "invariant: the coordinator imports every object a plan reads ({name} {id})"
                 ),
             },
@@ -396,8 +407,9 @@ impl<'s> RenderCx<'_, 's> {
 
 impl<'s> RenderCx<'_, 's> {
     /// An equi-join whose output is the `outputs` columns of the left row followed by the right.
-    /// Each side is arranged by its key with just the columns the output reads, and the output
-    /// row is built once, from both sides' values.
+    /// Each side is arranged by its key with just the columns the output reads (or is an index
+    /// of its object by that key, with whole rows), and the output row is built once, from both
+    /// sides' values.
     fn join(
         &mut self,
         left: &RelExpr,
@@ -405,44 +417,27 @@ impl<'s> RenderCx<'_, 's> {
         keys: &[(usize, usize)],
         outputs: &[usize],
     ) -> (Rows<'s>, Errs<'s>) {
-        let (lrows, lerrs) = self.render(left);
-        let (rrows, rerrs) = self.render(right);
         let left_arity = left.arity();
         let lk: Vec<usize> = keys.iter().map(|(l, _)| *l).collect();
         let rk: Vec<usize> = keys.iter().map(|(_, r)| *r).collect();
-        let mut lv: Vec<usize> = outputs
-            .iter()
-            .copied()
-            .filter(|c| *c < left_arity)
-            .collect();
-        let mut rv: Vec<usize> = outputs
-            .iter()
-            .filter(|c| **c >= left_arity)
-            .map(|c| c - left_arity)
-            .collect();
-        for v in [&mut lv, &mut rv] {
-            v.sort_unstable();
-            v.dedup();
-        }
+        let lv = outputs.iter().copied().filter(|c| *c < left_arity);
+        let rv = outputs.iter().filter_map(|c| c.checked_sub(left_arity));
+        let l = self.join_input(left, lk, lv.collect());
+        let r = self.join_input(right, rk, rv.collect());
         // Where each output column is: (from the right side?, index in that side's values).
         let place: Vec<(bool, usize)> = outputs
             .iter()
             .map(|c| match c.checked_sub(left_arity) {
-                Some(r) => (true, rv.binary_search(&r).expect("an output column")),
-                None => (false, lv.binary_search(c).expect("an output column")),
+                Some(c) => (true, r.vals.binary_search(&c).expect("an output column")),
+                None => (false, l.vals.binary_search(c).expect("an output column")),
             })
             .collect();
-        let keyed = |rows: Rows<'s>, key: Vec<usize>, vals: Vec<usize>, arity: usize| {
-            let whole = vals.iter().copied().eq(0..arity);
-            rows.map(move |row: Row| {
-                let k = key_of(&row, &key);
-                (k, if whole { row } else { key_of(&row, &vals) })
-            })
-            .arrange_by_key()
-        };
-        let la = keyed(lrows, lk, lv, left_arity);
-        let ra = keyed(rrows, rk, rv, right.arity());
-        let joined = la.join_core(ra, move |_k: &Row, l: &Row, r: &Row| {
+        let mut drop_nulls = l.drop_nulls;
+        drop_nulls.extend(r.drop_nulls);
+        let joined = l.rows.join_core(r.rows, move |k: &Row, l: &Row, r: &Row| {
+            if drop_nulls.iter().any(|p| k[*p].is_null()) {
+                return None;
+            }
             Some(
                 place
                     .iter()
@@ -450,7 +445,48 @@ impl<'s> RenderCx<'_, 's> {
                     .collect::<Row>(),
             )
         });
-        (joined, lerrs.concat(rerrs))
+        (joined, l.errs.concat(r.errs))
+    }
+
+    /// One side of a join, arranged by `key` with the `vals` columns as values; or an index of
+    /// the object it reads by that key, when the dataflow imported one.
+    fn join_input(
+        &mut self,
+        input: &RelExpr,
+        key: Vec<usize>,
+        mut vals: Vec<usize>,
+    ) -> JoinInput<'s> {
+        if let Some((id, drop_nulls)) = input.indexed_input(&key) {
+            let index = self.imports.values().find_map(|import| match import {
+                Import::Index { on, key: k, rows } if *on == id && *k == key => Some(rows.clone()),
+                _ => None,
+            });
+            if let (Some(rows), Some(Import::Arranged(_, errs))) = (index, self.imports.get(&id)) {
+                return JoinInput {
+                    rows,
+                    errs: errs.clone().as_collection(|e, _| e.clone()),
+                    vals: (0..input.arity()).collect(),
+                    drop_nulls,
+                };
+            }
+        }
+        vals.sort_unstable();
+        vals.dedup();
+        let (rows, errs) = self.render(input);
+        let whole = vals.iter().copied().eq(0..input.arity());
+        let cols = vals.clone();
+        let rows = rows
+            .map(move |row: Row| {
+                let k = key_of(&row, &key);
+                (k, if whole { row } else { key_of(&row, &cols) })
+            })
+            .arrange_by_key();
+        JoinInput {
+            rows,
+            errs,
+            vals,
+            drop_nulls: vec![],
+        }
     }
 
     /// Renders `input` grouped by the `key` columns, each group's output recomputed by
@@ -549,6 +585,16 @@ where
     )
 }
 
+/// One side of a join, arranged by the join's key.
+struct JoinInput<'s> {
+    rows: Arranged<'s, IndexTrace>,
+    errs: Errs<'s>,
+    /// The input's columns the arranged values hold, ascending.
+    vals: Vec<usize>,
+    /// Positions in the key whose NULLs the join drops (the input asked for them not NULL).
+    drop_nulls: Vec<usize>,
+}
+
 /// An update a record turns into, or an error (with its time and diff).
 type Update<O> = Result<(O, Timestamp, Diff), (EvalError, Timestamp, Diff)>;
 
@@ -561,5 +607,8 @@ pub fn arrange<'s>(
     (rows.arrange_by_self(), errs.arrange_by_self())
 }
 
-#[allow(dead_code)]
-type ByKey = ValSpine<Row, Row, Timestamp, Diff>;
+/// Arranges `rows` by the `key` columns: an index.
+pub fn arrange_by<'s>(rows: Rows<'s>, key: Vec<usize>) -> Arranged<'s, IndexTrace> {
+    rows.map(move |row: Row| (key_of(&row, &key), row))
+        .arrange_by_key()
+}

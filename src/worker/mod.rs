@@ -18,7 +18,7 @@ use timely::progress::frontier::AntichainRef;
 use timely::worker::Worker;
 
 use crate::ir::{EvalError, RelExpr};
-use crate::render::{self, ErrTrace, Import, Imports, RowTrace};
+use crate::render::{self, ErrTrace, Import, Imports, IndexTrace, RowTrace};
 use crate::repr::{Diff, GlobalId, Row, Timestamp};
 
 pub use crate::render::WindowGates;
@@ -51,6 +51,13 @@ pub enum Command {
         expr: RelExpr,
         retain: Timestamp,
         streams: StreamRows,
+    },
+    /// An index: `on`'s rows (a table or materialized view) arranged by the `key` columns, which
+    /// joins on that key then read instead of arranging `on` again.
+    CreateIndex {
+        id: GlobalId,
+        on: GlobalId,
+        key: Vec<usize>,
     },
     /// Drops a table, view or index and its dataflow.
     Drop {
@@ -130,8 +137,22 @@ struct StreamReader {
     input: InputSession<Timestamp, Row, Diff>,
 }
 
+/// An index's arrangement (rows by key) and the dataflow that maintains it.
+struct Index {
+    on: GlobalId,
+    key: Vec<usize>,
+    rows: IndexTrace,
+    dataflow: usize,
+}
+
 struct State {
     inputs: BTreeMap<GlobalId, InputSession<Timestamp, Row, Diff>>,
+    indexes: BTreeMap<GlobalId, Index>,
+    /// Dropped indexes that dataflows still read: kept up to date until the last of those
+    /// dataflows is dropped (a view reading an index must not go stale when it is dropped).
+    dropped_indexes: BTreeMap<GlobalId, Index>,
+    /// The indexes each dataflow reads, by dataflow.
+    index_readers: BTreeMap<usize, Vec<GlobalId>>,
     /// Each stream's readers.
     streams: BTreeMap<GlobalId, Vec<StreamReader>>,
     arrangements: BTreeMap<GlobalId, Arrangement>,
@@ -150,6 +171,9 @@ pub fn run(
 ) {
     let mut state = State {
         inputs: BTreeMap::new(),
+        indexes: BTreeMap::new(),
+        dropped_indexes: BTreeMap::new(),
+        index_readers: BTreeMap::new(),
         streams: BTreeMap::new(),
         arrangements: BTreeMap::new(),
         subscribes: BTreeMap::new(),
@@ -238,7 +262,30 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                 },
             );
         }
+        Command::CreateIndex { id, on, key } => {
+            // The planner admits only tables and materialized views, which are arranged.
+            let Some(base) = state.arrangements.get_mut(&on) else {
+                return;
+            };
+            let dataflow = worker.next_dataflow_index();
+            let by = key.clone();
+            let rows = worker.dataflow_named::<Timestamp, _, _>(&format!("index {id}"), |scope| {
+                let rows = base.rows.import(scope).as_collection(|row, _| row.clone());
+                render::arrange_by(rows, by).trace
+            });
+            let index = Index {
+                on,
+                key,
+                rows,
+                dataflow,
+            };
+            state.indexes.insert(id, index);
+        }
         Command::Drop { id } => {
+            if let Some(index) = state.indexes.remove(&id) {
+                state.dropped_indexes.insert(id, index);
+                drop_unread_indexes(worker, state);
+            }
             state.inputs.remove(&id);
             state.streams.remove(&id);
             if let Some(a) = state.arrangements.remove(&id) {
@@ -314,9 +361,20 @@ fn build<R>(
 ) -> R {
     let dataflow = worker.next_dataflow_index();
     let (arrangements, gates) = (&mut state.arrangements, &state.gates);
+    let indexes = &mut state.indexes;
     let mut readers = Vec::new();
+    let mut indexes_read = Vec::new();
     let result = worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
         let mut imports = Imports::new();
+        let wanted = expr.indexes_wanted();
+        for (id, index) in indexes.iter_mut() {
+            if wanted.contains(&(index.on, index.key.clone())) {
+                let rows = index.rows.import(scope);
+                let (on, key) = (index.on, index.key.clone());
+                imports.insert(*id, Import::Index { on, key, rows });
+                indexes_read.push(*id);
+            }
+        }
         for id in expr.depends_on() {
             let import = match arrangements.get_mut(&id) {
                 Some(a) => Import::Arranged(a.rows.import(scope), a.errs.import(scope)),
@@ -331,6 +389,9 @@ fn build<R>(
         let (rows, errs) = render::render(scope, gates, name, expr, &imports, leader);
         finish(rows, errs)
     });
+    if !indexes_read.is_empty() {
+        state.index_readers.insert(dataflow, indexes_read);
+    }
     // Fed once the dataflow is built: data sent while it is under construction is lost.
     for (id, mut input) in readers {
         for (row, time, diff) in streams.remove(&id).unwrap_or_default() {
@@ -369,6 +430,24 @@ fn drop_dataflow(worker: &mut Worker, state: &mut State, dataflow: usize) {
         readers.retain(|r| r.dataflow != dataflow);
     }
     worker.drop_dataflow(dataflow);
+    if state.index_readers.remove(&dataflow).is_some() {
+        drop_unread_indexes(worker, state);
+    }
+}
+
+/// Drops the dataflows of dropped indexes that no dataflow reads any more.
+fn drop_unread_indexes(worker: &mut Worker, state: &mut State) {
+    let unread: Vec<GlobalId> = state
+        .dropped_indexes
+        .keys()
+        .filter(|id| !state.index_readers.values().flatten().any(|r| r == *id))
+        .copied()
+        .collect();
+    for id in unread {
+        if let Some(index) = state.dropped_indexes.remove(&id) {
+            worker.drop_dataflow(index.dataflow);
+        }
+    }
 }
 
 /// Whether every arrangement in `ids` still holds its history at `time`: a read `AS OF` a time
@@ -412,16 +491,38 @@ fn compact(state: &mut State) {
         .map(|p| p.time)
         .min()
         .unwrap_or(Timestamp::MAX);
+    let since_of = |retain: Timestamp| state.since.saturating_sub(retain).min(oldest_peek);
     for a in state.arrangements.values_mut() {
-        // (Compaction never moves back: the trace joins this with its current frontier.)
-        let since = state.since.saturating_sub(a.retain).min(oldest_peek);
-        let frontier = [since];
-        use differential_dataflow::trace::TraceReader;
-        a.rows.set_logical_compaction(AntichainRef::new(&frontier));
-        a.rows.set_physical_compaction(AntichainRef::new(&frontier));
-        a.errs.set_logical_compaction(AntichainRef::new(&frontier));
-        a.errs.set_physical_compaction(AntichainRef::new(&frontier));
+        let since = since_of(a.retain);
+        compact_to(&mut a.rows, since);
+        compact_to(&mut a.errs, since);
     }
+    // An index keeps the history its object keeps, so a dataflow importing both reads them
+    // at the same times.
+    for index in state
+        .indexes
+        .values_mut()
+        .chain(state.dropped_indexes.values_mut())
+    {
+        let retain = state.arrangements.get(&index.on).map_or(0, |a| a.retain);
+        compact_to(&mut index.rows, since_of(retain));
+    }
+}
+
+/// Lets `trace` forget distinctions between times before `since`, and merge its batches up to
+/// there, or up to as far as it is complete if that is earlier: a join that imports a trace
+/// requires its batches to be merged no further than they are complete (an index or view
+/// still catching up is not complete up to `since`). (Compaction never moves back: the trace
+/// joins these with its current frontiers.)
+fn compact_to<Tr>(trace: &mut Tr, since: Timestamp)
+where
+    Tr: differential_dataflow::trace::TraceReader<Time = Timestamp>,
+{
+    let mut upper = timely::progress::Antichain::new();
+    trace.read_upper(&mut upper);
+    let merged = upper.first().map_or(since, |u| since.min(*u));
+    trace.set_logical_compaction(AntichainRef::new(&[since]));
+    trace.set_physical_compaction(AntichainRef::new(&[merged]));
 }
 
 /// An error raised while reading: what the client sees.
