@@ -203,7 +203,6 @@ impl ScalarExpr {
         out
     }
 
-    /// The columns the expression reads.
     /// `a IS NOT DISTINCT FROM b` over two columns: equality that matches NULL to NULL, which is
     /// what a join key means (SQL's `=` does not match NULLs).
     pub fn same(a: usize, b: usize) -> ScalarExpr {
@@ -226,27 +225,22 @@ impl ScalarExpr {
 
     /// The column of a `not_null(c)`.
     pub fn as_not_null(&self) -> Option<usize> {
-        let ScalarExpr::Call {
-            func: Func::Not,
-            args,
-        } = self
-        else {
-            return None;
-        };
-        match args.as_slice() {
-            [ScalarExpr::Call {
-                func: Func::IsNull,
-                args,
-            }] => match args.as_slice() {
-                [ScalarExpr::Column(c)] => Some(*c),
-                _ => None,
-            },
+        match self.negated_call(Func::IsNull)? {
+            [ScalarExpr::Column(c)] => Some(*c),
             _ => None,
         }
     }
 
     /// The two columns of a `same(a, b)`.
     pub fn as_same(&self) -> Option<(usize, usize)> {
+        match self.negated_call(Func::IsDistinctFrom)? {
+            [ScalarExpr::Column(a), ScalarExpr::Column(b)] => Some((*a, *b)),
+            _ => None,
+        }
+    }
+
+    /// The arguments of `NOT func(args)`.
+    fn negated_call(&self, func: Func) -> Option<&[ScalarExpr]> {
         let ScalarExpr::Call {
             func: Func::Not,
             args,
@@ -255,17 +249,12 @@ impl ScalarExpr {
             return None;
         };
         match args.as_slice() {
-            [ScalarExpr::Call {
-                func: Func::IsDistinctFrom,
-                args,
-            }] => match args.as_slice() {
-                [ScalarExpr::Column(a), ScalarExpr::Column(b)] => Some((*a, *b)),
-                _ => None,
-            },
+            [ScalarExpr::Call { func: f, args }] if *f == func => Some(args),
             _ => None,
         }
     }
 
+    /// The columns the expression reads.
     pub fn support(&self) -> Vec<usize> {
         let mut cols = Vec::new();
         self.visit(&mut |e| {
