@@ -2,7 +2,7 @@
 //! projections, maps and joins, and turns equalities between the two sides of a join into join
 //! keys. This is what makes `FROM a, b WHERE a.x = b.y` an equi-join instead of a cross product.
 
-use crate::ir::{Func, RelExpr, ScalarExpr};
+use crate::ir::{RelExpr, ScalarExpr};
 use crate::repr::ColumnType;
 
 pub fn apply(expr: RelExpr) -> RelExpr {
@@ -125,23 +125,13 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
     }
 }
 
-/// The key `(left column, right column)` of `p` if it is just `left = right` across the two
-/// sides of a join, of one type whose SQL equality is its values' (not so for intervals, where
-/// `'1 day' = '24 hours'`, nor records and arrays, whose NULL fields compare as NULL or equal).
+/// The key of `p` if it is just `left = right` across the two sides of a join, of one type
+/// whose SQL equality is its values' (not so for intervals, where `'1 day' = '24 hours'`, nor
+/// records and arrays, whose NULL fields compare as NULL or equal).
 fn equality(p: &ScalarExpr, la: usize, types: &[ColumnType]) -> Option<(usize, usize)> {
-    let ScalarExpr::Call {
-        func: Func::Eq,
-        args,
-    } = p
-    else {
-        return None;
-    };
-    let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() else {
-        return None;
-    };
-    let (a, b) = (*a.min(b), *a.max(b));
     use crate::repr::ScalarType as T;
-    let plain = matches!(
+    let (a, b) = crate::plan::column_equality(p, la, types)?;
+    matches!(
         types[a].scalar,
         T::Bool
             | T::Int16
@@ -155,6 +145,6 @@ fn equality(p: &ScalarExpr, la: usize, types: &[ColumnType]) -> Option<(usize, u
             | T::Timestamp
             | T::TimestampTz
             | T::Bytea
-    );
-    (plain && a < la && b >= la && types[a].scalar == types[b].scalar).then_some((a, b - la))
+    )
+    .then_some((a, b))
 }

@@ -436,20 +436,30 @@ pub fn equi_keys(
         } => args.iter().collect(),
         p => vec![p],
     };
-    let mut keys = Vec::new();
-    for c in conjuncts {
-        if let ScalarExpr::Call {
-            func: Func::Eq,
-            args,
-        } = c
-        {
-            if let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() {
-                let (a, b) = if a < b { (*a, *b) } else { (*b, *a) };
-                if a < left_arity && b >= left_arity && types[a].scalar == types[b].scalar {
-                    keys.push((a, b - left_arity));
-                }
-            }
-        }
-    }
-    keys
+    conjuncts
+        .into_iter()
+        .filter_map(|c| column_equality(c, left_arity, types))
+        .collect()
+}
+
+/// The key `(left column, right column)` of `pred` if it is just `left = right` across the two
+/// sides of a join (`left_arity` columns on the left), both of one type.
+pub fn column_equality(
+    pred: &ScalarExpr,
+    left_arity: usize,
+    types: &[ColumnType],
+) -> Option<(usize, usize)> {
+    let ScalarExpr::Call {
+        func: Func::Eq,
+        args,
+    } = pred
+    else {
+        return None;
+    };
+    let [ScalarExpr::Column(a), ScalarExpr::Column(b)] = args.as_slice() else {
+        return None;
+    };
+    let (a, b) = (*a.min(b), *a.max(b));
+    (a < left_arity && b >= left_arity && types[a].scalar == types[b].scalar)
+        .then_some((a, b - left_arity))
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use coerce::scalar_type;
 pub use copy::{CopyFormat, CopyPlan};
 pub use error::{PlanError, PlanResult};
-pub use from::equi_keys;
+pub use from::{column_equality, equi_keys};
 pub use generator::CreateGeneratorPlan;
 pub use kafka::CreateSinkPlan;
 pub use query::Finishing;

@@ -112,11 +112,7 @@ pub fn render_direct<'s>(
         Column(usize),
         Constant(Datum),
     }
-    let kinds: Vec<Kind> = aggregates
-        .iter()
-        .zip(arg_types)
-        .map(|(a, t)| (a.func, a.distinct, *t))
-        .collect();
+    let kinds = kinds(aggregates, arg_types);
     let [Part::Accumulable { .. }] = &plan(aggregates, &kinds)[..] else {
         return None;
     };
@@ -128,20 +124,41 @@ pub fn render_direct<'s>(
             _ => None,
         })
         .collect::<Option<_>>()?;
-    let acc = Accumulable::new(&kinds)?;
-    let contribution = acc.clone();
     let group_key = group_key.to_vec();
-    let reduced = rows
-        .explode(move |row: Row| {
-            let accums = contribution.accums_with(|i| match &args[i] {
-                Arg::Column(c) => &row[*c],
-                Arg::Constant(d) => d,
-            });
-            Some((super::key_of(&row, &group_key), accums))
-        })
-        .count_total_core::<Diff>()
-        .map(move |(key, totals)| (key, acc.finish(&totals)));
+    let reduced = accumulate(rows, Accumulable::new(&kinds)?, move |acc, row: Row| {
+        let accums = acc.accums_with(|i| match &args[i] {
+            Arg::Column(c) => &row[*c],
+            Arg::Constant(d) => d,
+        });
+        (super::key_of(&row, &group_key), accums)
+    });
     Some(reduced)
+}
+
+/// Each record's group key and partial sums (`contribution`), added up per group, and the
+/// aggregates' values of each group's totals.
+fn accumulate<'s, D, C>(
+    input: VecCollection<'s, Timestamp, D, Diff>,
+    acc: Accumulable,
+    contribution: C,
+) -> Reduced<'s>
+where
+    D: differential_dataflow::Data,
+    C: Fn(&Accumulable, D) -> (Row, super::accumulate::Accums) + 'static,
+{
+    let each = acc.clone();
+    input
+        .explode(move |d| Some(contribution(&each, d)))
+        .count_total_core::<Diff>()
+        .map(move |(key, totals)| (key, acc.finish(&totals)))
+}
+
+fn kinds(aggregates: &[AggregateExpr], arg_types: &[ScalarType]) -> Vec<Kind> {
+    aggregates
+        .iter()
+        .zip(arg_types)
+        .map(|(a, t)| (a.func, a.distinct, *t))
+        .collect()
 }
 
 /// Renders the aggregates `aggregates` (whose arguments have types `arg_types`) over `keyed`.
@@ -150,11 +167,7 @@ pub fn render<'s>(
     aggregates: &[AggregateExpr],
     arg_types: &[ScalarType],
 ) -> Reduced<'s> {
-    let kinds: Vec<Kind> = aggregates
-        .iter()
-        .zip(arg_types)
-        .map(|(a, t)| (a.func, a.distinct, *t))
-        .collect();
+    let kinds = kinds(aggregates, arg_types);
     let parts = plan(aggregates, &kinds);
     if let [part] = &parts[..] {
         // One part holds every aggregate in the query's order: its output is the answer.
@@ -210,19 +223,15 @@ fn render_part<'s>(keyed: Keyed<'s>, part: &Part, kinds: &[Kind]) -> Reduced<'s>
         Part::Accumulable { .. } => {
             let acc =
                 Accumulable::new(&mine).expect("the plan puts only accumulable aggregates here");
-            let contribution = acc.clone();
             let every_column = cols.len() == kinds.len();
-            keyed
-                .explode(move |(key, vals): (Row, Row)| {
-                    let accums = if every_column {
-                        contribution.accums(&vals)
-                    } else {
-                        contribution.accums(&super::key_of(&vals, &cols))
-                    };
-                    Some((key, accums))
-                })
-                .count_total_core::<Diff>()
-                .map(move |(key, totals)| (key, acc.finish(&totals)))
+            accumulate(keyed, acc, move |acc, (key, vals): (Row, Row)| {
+                let accums = if every_column {
+                    acc.accums(&vals)
+                } else {
+                    acc.accums(&super::key_of(&vals, &cols))
+                };
+                (key, accums)
+            })
         }
         Part::Distinct { .. } => {
             // One copy of each (group, value), NULL included so that a group whose values are
@@ -230,16 +239,13 @@ fn render_part<'s>(keyed: Keyed<'s>, part: &Part, kinds: &[Kind]) -> Reduced<'s>
             let plain: Vec<Kind> = mine.iter().map(|&(f, _, t)| (f, false, t)).collect();
             let acc =
                 Accumulable::new(&plain).expect("the plan puts only accumulable aggregates here");
-            let contribution = acc.clone();
             let (col, width) = (cols[0], cols.len());
-            keyed
+            let distinct = keyed
                 .map(move |(key, vals): (Row, Row)| (key, vals[col].clone()))
-                .threshold_total(|_, c: &Diff| Diff::from(*c > 0))
-                .explode(move |(key, value): (Row, Datum)| {
-                    Some((key, contribution.accums(&vec![value; width])))
-                })
-                .count_total_core::<Diff>()
-                .map(move |(key, totals)| (key, acc.finish(&totals)))
+                .threshold_total(|_, c: &Diff| Diff::from(*c > 0));
+            accumulate(distinct, acc, move |acc, (key, value): (Row, Datum)| {
+                (key, acc.accums(&vec![value; width]))
+            })
         }
         Part::General { .. } => keyed.reduce(
             move |_key: &Row,
