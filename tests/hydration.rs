@@ -173,3 +173,66 @@ async fn show_hydration_follows_views_rebuilding_after_kill() {
         .get(0);
     assert_eq!(n, 9);
 }
+
+/// Indexes are rebuilt on restart (a dropped one is not): joins and lookups read them again,
+/// and give what they gave before the server was killed, and what writes since then add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexes_are_rebuilt_after_kill() {
+    let data_dir = common::temp_data_dir();
+    let server = Process::start(&data_dir, &[]).await;
+    let client = server.connect("indexes").await;
+    client
+        .batch_execute(
+            "CREATE TABLE c (id int, name text); CREATE TABLE r (uid int, stars int); \
+             INSERT INTO c SELECT g, 'n' || g FROM generate_series(1, 1000) g; \
+             INSERT INTO r SELECT g % 1200, g % 5 FROM generate_series(1, 3000) g; \
+             CREATE INDEX c_by_id ON c (id); CREATE INDEX c_by_name ON c (name); \
+             CREATE INDEX r_by_stars ON r (stars); DROP INDEX r_by_stars; \
+             CREATE MATERIALIZED VIEW rated AS SELECT c.name, r.stars FROM r JOIN c ON r.uid = c.id; \
+             CREATE MATERIALIZED VIEW per_name AS SELECT name, count(*) AS n FROM rated GROUP BY name",
+        )
+        .await
+        .unwrap();
+    let reads = [
+        "SELECT count(*) FROM rated",
+        "SELECT n FROM per_name WHERE name = 'n7'",
+        "SELECT id FROM c WHERE name IN ('n5', 'n999')",
+        "SELECT name FROM c WHERE id = 42",
+    ];
+    let mut before = Vec::new();
+    for q in reads {
+        before.push(common::text_rows(&client, q).await);
+    }
+    server.kill();
+
+    let server = Process::start(&data_dir, &[]).await;
+    let client = server.connect("indexes").await;
+    until_hydrated(&client).await;
+    let indexes = common::text_rows(&client, "SHOW INDEXES").await;
+    assert_eq!(
+        indexes,
+        [["c_by_id"], ["c_by_name"]].map(|r| r.map(|n| Some(n.to_string())).to_vec()),
+    );
+    let plan = common::text_rows(&client, &format!("EXPLAIN {}", reads[3])).await;
+    assert!(format!("{plan:?}").contains("c_by_id (lookup)"), "{plan:?}");
+    for (q, rows) in reads.iter().zip(&before) {
+        assert_eq!(&common::text_rows(&client, q).await, rows, "{q}");
+    }
+    // The rebuilt indexes keep up with writes.
+    client
+        .batch_execute(
+            "INSERT INTO r VALUES (7, 1), (7, 2); UPDATE c SET name = 'seven' WHERE id = 7",
+        )
+        .await
+        .unwrap();
+    let after = [
+        "SELECT n FROM per_name WHERE name = 'seven'",
+        "SELECT count(*) FROM per_name WHERE name = 'n7'",
+        "SELECT id FROM c WHERE name = 'seven'",
+    ];
+    let n7 = before[1][0][0].as_deref().unwrap().parse::<i64>().unwrap();
+    let want = [(n7 + 2).to_string(), "0".to_string(), "7".to_string()];
+    for (q, want) in after.iter().zip(want) {
+        assert_eq!(common::text_rows(&client, q).await, [[Some(want)]], "{q}");
+    }
+}

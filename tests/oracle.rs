@@ -88,11 +88,12 @@ fn random_statement(rng: &mut StdRng) -> String {
 
 /// Runs the oracle loop: `schema` in both, each view created in Runnel from its Runnel text,
 /// then random batches from `statement`, after each of which every view must equal PostgreSQL's
-/// evaluation of its PostgreSQL text.
+/// evaluation of its PostgreSQL text, and each of the one-off `reads` its answer in PostgreSQL.
 async fn check_views(
     db: &str,
     schema: &str,
     views: &[(String, String)],
+    reads: &[&str],
     statement: fn(&mut StdRng) -> String,
 ) {
     let Ok(pg_conn) = std::env::var("RUNNEL_TEST_PG") else {
@@ -144,6 +145,14 @@ async fn check_views(
                 applied.join(";\n")
             );
         }
+        for read in reads {
+            assert_eq!(
+                rows(&rn, read).await,
+                rows(&pg, read).await,
+                "{read} after batch {batch} (seed {seed}):\n{}",
+                applied.join(";\n")
+            );
+        }
     }
 }
 
@@ -157,18 +166,21 @@ async fn materialized_views_match_postgres_after_every_batch() {
         "oracle",
         "CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int);",
         &views,
+        &[],
         random_statement,
     )
     .await;
 }
 
-/// Joins over indexes (`CREATE INDEX ... ON t (a)`): each join input that reads an indexed
-/// table whole reads the index instead of arranging the table again, which must change nothing
-/// the views contain (NULL keys included: `=` never matches them, `IS NOT DISTINCT FROM` does).
+/// Indexes (`CREATE INDEX ... ON t (a)`). Each join input that reads an indexed table whole
+/// reads the index instead of arranging the table again, and a one-off read that pins an
+/// index's key looks that key up instead of running a dataflow; neither may change an answer
+/// (NULL keys included: `=` never matches them, `IS NOT DISTINCT FROM` does).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn joins_over_indexes_match_postgres_after_every_batch() {
+async fn reads_over_indexes_match_postgres_after_every_batch() {
     let schema = "CREATE TABLE t1 (a int, b int, c text); CREATE TABLE t2 (a int, d int); \
-                  CREATE INDEX t1_by_a ON t1 (a); CREATE INDEX t2_by_a ON t2 (a);";
+                  CREATE INDEX t1_by_a ON t1 (a); CREATE INDEX t2_by_a ON t2 (a); \
+                  CREATE INDEX t1_by_a_c ON t1 (a, c);";
     let joins = [
         "SELECT t1.a, t1.b, t2.d FROM t1 JOIN t2 ON t1.a = t2.a",
         "SELECT t1.a, t1.c, t2.d FROM t1 LEFT JOIN t2 ON t1.a = t2.a AND t2.d > 2",
@@ -178,24 +190,53 @@ async fn joins_over_indexes_match_postgres_after_every_batch() {
         "SELECT x.b, y.b AS b2 FROM t1 x JOIN t1 y ON x.a = y.a",
         "SELECT a, b FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.a = t1.a AND t2.d <> t1.b)",
     ];
-    // The planner says which indexes a join reads (and the workers match the same way).
+    let lookups = [
+        "SELECT * FROM t1 WHERE a = 3",
+        "SELECT b, c FROM t1 WHERE 2 = a AND b > 1",
+        "SELECT count(*), sum(b), max(c) FROM t1 WHERE a = 0",
+        "SELECT b FROM t1 WHERE a = 1 AND c = 'x1'",
+        "SELECT d, count(*) FROM t2 WHERE a = 4 GROUP BY d",
+        "SELECT * FROM t2 WHERE a = 6",
+        "SELECT * FROM t1 WHERE a IN (1, 3, NULL)",
+        "SELECT a, b FROM t1 WHERE (a = 2 OR a = 5) AND c IN ('x1', 'y2', 'x1')",
+    ];
+    // The planner says which indexes a read uses (and the workers match the same way).
     let server = common::TestServer::start(1);
     let rn = server.connect("explain").await;
     rn.batch_execute(schema).await.unwrap();
-    let plan: String = rn
-        .query_one(&format!("EXPLAIN {}", joins[0]), &[])
-        .await
-        .unwrap()
-        .get(0);
+    let explain = |q: &str| {
+        let rn = &rn;
+        let q = format!("EXPLAIN {q}");
+        async move {
+            let plan: String = rn.query_one(&q, &[]).await.unwrap().get(0);
+            plan
+        }
+    };
+    let plan = explain(joins[0]).await;
     assert!(
         plan.contains("Used indexes:\n  t1_by_a (join input)\n  t2_by_a (join input)\n"),
+        "{plan}"
+    );
+    let plan = explain(lookups[3]).await;
+    assert!(
+        plan.contains("Used indexes:\n  t1_by_a_c (lookup)\n"),
+        "{plan}"
+    );
+    let plan = explain(lookups[7]).await;
+    assert!(
+        plan.contains("Used indexes:\n  t1_by_a_c (lookup)\n"),
+        "{plan}"
+    );
+    let plan = explain(lookups[2]).await;
+    assert!(
+        plan.contains("Used indexes:\n  t1_by_a (lookup)\n"),
         "{plan}"
     );
     let views: Vec<(String, String)> = joins
         .iter()
         .map(|v| (v.to_string(), v.to_string()))
         .collect();
-    check_views("oracle_indexes", schema, &views, random_statement).await;
+    check_views("oracle_indexes", schema, &views, &lookups, random_statement).await;
 }
 
 /// Windowed views, each beside the same computation in plain PostgreSQL (`date_bin` for the
@@ -286,6 +327,7 @@ async fn windowed_views_match_postgres_after_every_batch() {
         "oracle_windows",
         "CREATE TABLE ev (k int, ts timestamp, v int);",
         &views,
+        &[],
         random_event,
     )
     .await;

@@ -59,4 +59,9 @@ async fn readme_examples_run() {
             .collect();
         assert_eq!(common::text_rows(&client, sql).await, want, "{sql}");
     }
+    let plan = common::text_rows(&client, "EXPLAIN SELECT name FROM customers WHERE id = 1").await;
+    assert!(
+        format!("{plan:?}").contains("customers_by_id (lookup)"),
+        "{plan:?}"
+    );
 }

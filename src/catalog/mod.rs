@@ -304,4 +304,24 @@ impl Catalog {
             .filter(|i| matches!(&i.kind, ItemKind::Index { on, .. } if *on == id))
             .collect()
     }
+
+    /// An index that answers `expr` by looking up some of its keys, with the object it indexes
+    /// and those keys' values: of
+    /// the indexes of the one object `expr` reads whose key `expr` pins (see
+    /// `RelExpr::lookup_values`), the one with the most key columns (the fewest rows to read).
+    pub fn index_lookup(
+        &self,
+        expr: &RelExpr,
+    ) -> Option<(&CatalogItem, GlobalId, Vec<crate::repr::Row>)> {
+        let (on, _, _) = expr.only_read()?;
+        self.indexes_on(on)
+            .into_iter()
+            .filter_map(|index| match &index.kind {
+                ItemKind::Index { key, .. } => {
+                    expr.lookup_values(key).map(|values| (index, on, values))
+                }
+                _ => None,
+            })
+            .max_by_key(|(_, _, values)| values.first().map_or(0, Vec::len))
+    }
 }

@@ -87,28 +87,57 @@ impl Coordinator {
         };
         // A one-off read happens at one time, and now() is that time.
         expr.bind_now(time);
+        if let Some((index, on, values)) = st.catalog.index_lookup(&expr) {
+            return Ok(self.peek_workers(
+                || PeekTarget::Lookup {
+                    index: index.id,
+                    on,
+                    values: values.clone(),
+                },
+                time,
+                as_of.is_some(),
+                desc,
+                finishing,
+                Some(expr.clone()),
+            ));
+        }
         let arranged = match &expr {
             RelExpr::Get { id, .. } => st.catalog.get(*id).is_some_and(|i| i.is_arranged()),
             _ => false,
         };
         let mut shares = self.stream_shares(st, &expr)?;
+        let target = || match &expr {
+            RelExpr::Get { id, .. } if arranged => PeekTarget::Arranged(*id),
+            e => PeekTarget::Transient(e.clone(), shares.next()),
+        };
+        Ok(self.peek_workers(target, time, as_of.is_some(), desc, finishing, None))
+    }
+
+    /// Sends every worker a peek of its `target` at `time`; `then` finishes the answer.
+    fn peek_workers(
+        &self,
+        mut target: impl FnMut() -> PeekTarget,
+        time: Timestamp,
+        exact: bool,
+        desc: crate::repr::RelationDesc,
+        finishing: crate::plan::Finishing,
+        then: Option<RelExpr>,
+    ) -> ReadFuture {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.workers.broadcast(|| Command::Peek {
-            target: match &expr {
-                RelExpr::Get { id, .. } if arranged => PeekTarget::Arranged(*id),
-                e => PeekTarget::Transient(e.clone(), shares.next()),
-            },
+            target: target(),
             time,
-            exact: as_of.is_some(),
+            exact,
             reply: tx.clone(),
         });
-        Ok(ReadFuture {
+        ReadFuture {
             desc,
             pending: Pending::Workers {
                 rx,
                 expected: self.workers.len(),
+                then,
             },
             finishing,
-        })
+        }
     }
 }

@@ -21,6 +21,9 @@ pub(super) enum Pending {
     Workers {
         rx: tokio::sync::mpsc::UnboundedReceiver<PeekResult>,
         expected: usize,
+        /// The plan to finish the answer with, over the rows the workers looked up in an
+        /// index (they read only what the plan reads, and the plan needs the whole of it).
+        then: Option<crate::ir::RelExpr>,
     },
     Hydration(super::hydration::HydrationRequest),
 }
@@ -30,7 +33,11 @@ impl ReadFuture {
     pub async fn rows(self) -> Result<Vec<Row>, SqlError> {
         let counted = match self.pending {
             Pending::Ready(r) => r?,
-            Pending::Workers { mut rx, expected } => {
+            Pending::Workers {
+                mut rx,
+                expected,
+                then,
+            } => {
                 let mut all = Vec::new();
                 for _ in 0..expected {
                     match rx.recv().await {
@@ -39,7 +46,10 @@ impl ReadFuture {
                         None => return Err(SqlError::internal("a worker went away during a read")),
                     }
                 }
-                all
+                match then {
+                    Some(plan) => crate::ir::eval::evaluate(&plan, &|_| all.clone())?,
+                    None => all,
+                }
             }
             Pending::Hydration(request) => super::hydration::rows(request).await?,
         };

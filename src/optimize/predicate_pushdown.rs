@@ -126,25 +126,8 @@ fn push(input: RelExpr, preds: Vec<ScalarExpr>) -> RelExpr {
 }
 
 /// The key of `p` if it is just `left = right` across the two sides of a join, of one type
-/// whose SQL equality is its values' (not so for intervals, where `'1 day' = '24 hours'`, nor
-/// records and arrays, whose NULL fields compare as NULL or equal).
+/// whose SQL equality is its values' (see `ScalarType::equality_is_identity`).
 fn equality(p: &ScalarExpr, la: usize, types: &[ColumnType]) -> Option<(usize, usize)> {
-    use crate::repr::ScalarType as T;
     let (a, b) = crate::plan::column_equality(p, la, types)?;
-    matches!(
-        types[a].scalar,
-        T::Bool
-            | T::Int16
-            | T::Int32
-            | T::Int64
-            | T::Float32
-            | T::Float64
-            | T::Numeric
-            | T::Text
-            | T::Date
-            | T::Timestamp
-            | T::TimestampTz
-            | T::Bytea
-    )
-    .then_some((a, b))
+    types[a].scalar.equality_is_identity().then_some((a, b))
 }

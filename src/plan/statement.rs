@@ -555,19 +555,23 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
         Ast::Delete(del) => plan_delete(pcx, del),
         Ast::Explain { statement, .. } => {
             let plan = plan_ast(pcx, statement)?;
-            let expr = match plan {
-                Plan::Select(s) => s.expr,
-                Plan::CreateView { expr, .. } => expr,
+            let (expr, is_select) = match plan {
+                Plan::Select(s) => (s.expr, true),
+                Plan::CreateView { expr, .. } => (expr, false),
                 _ => return unsupported("EXPLAIN of this statement"),
             };
             let expr = crate::optimize::optimize(expr);
             let wanted = expr.indexes_wanted();
-            let used: Vec<String> = pcx
+            let mut used: Vec<String> = pcx
                 .catalog
                 .items()
                 .filter(|i| matches!(&i.kind, ItemKind::Index { on, key } if wanted.contains(&(*on, key.clone()))))
                 .map(|i| format!("  {} (join input)\n", i.name.item))
                 .collect();
+            // A one-off read (not a view, which is maintained) may look its answer up.
+            if let Some((index, _, _)) = pcx.catalog.index_lookup(&expr).filter(|_| is_select) {
+                used.push(format!("  {} (lookup)\n", index.name.item));
+            }
             let mut text = expr.to_string();
             if !used.is_empty() {
                 text.push_str("Used indexes:\n");

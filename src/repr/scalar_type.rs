@@ -120,6 +120,29 @@ const ARRAYS: &[(ScalarType, u32, &str)] = &[
 ];
 
 impl ScalarType {
+    /// Whether two non-NULL values of this type are equal in SQL exactly when they are the same
+    /// `Datum`, so an arrangement keyed by them finds every SQL match. Not so for intervals
+    /// (`'1 day' = '24 hours'`), JSON, nor records and arrays, whose NULL fields compare as
+    /// NULL or equal.
+    pub fn equality_is_identity(self) -> bool {
+        use ScalarType as T;
+        matches!(
+            self,
+            T::Bool
+                | T::Int16
+                | T::Int32
+                | T::Int64
+                | T::Float32
+                | T::Float64
+                | T::Numeric
+                | T::Text
+                | T::Date
+                | T::Timestamp
+                | T::TimestampTz
+                | T::Bytea
+        )
+    }
+
     /// The array type whose elements are of this type (none for arrays: Runnel's arrays have one
     /// dimension, and `unknown` has no array type).
     pub fn array_of(self) -> Option<ScalarType> {

@@ -105,6 +105,12 @@ pub enum Command {
 
 pub enum PeekTarget {
     Arranged(GlobalId),
+    /// The rows of `on` under some keys (`values`, sorted) of the index `index`.
+    Lookup {
+        index: GlobalId,
+        on: GlobalId,
+        values: Vec<Row>,
+    },
     /// A dataflow built for the read, with what it starts from of the streams it reads.
     Transient(RelExpr, StreamRows),
 }

@@ -7,7 +7,7 @@ use timely::worker::Worker;
 
 use super::{build_arranged, Arrangement, PeekTarget, State};
 use crate::ir::EvalError;
-use crate::render::{ErrTrace, RowTrace};
+use crate::render::{ErrTrace, IndexTrace, RowTrace};
 use crate::repr::{Diff, Row, Timestamp};
 
 /// One worker's share of a peek's answer.
@@ -16,11 +16,17 @@ pub type PeekReply = tokio::sync::mpsc::UnboundedSender<PeekResult>;
 
 pub struct PendingPeek {
     pub time: Timestamp,
-    rows: RowTrace,
+    rows: Contents,
     errs: ErrTrace,
     /// A transient dataflow to drop once answered.
     dataflow: Option<usize>,
     reply: PeekReply,
+}
+
+/// What a peek reads: all of an arrangement, or some keys of an index (sorted).
+enum Contents {
+    All(RowTrace),
+    Keys(IndexTrace, Vec<Row>),
 }
 
 pub fn start(
@@ -32,7 +38,7 @@ pub fn start(
     reply: PeekReply,
 ) {
     let reads: Vec<_> = match &target {
-        PeekTarget::Arranged(id) => vec![*id],
+        PeekTarget::Arranged(id) | PeekTarget::Lookup { on: id, .. } => vec![*id],
         PeekTarget::Transient(expr, _) => expr.depends_on().into_iter().collect(),
     };
     // A read without AS OF moves past history released since its time was chosen: reading
@@ -49,7 +55,7 @@ pub fn start(
         PeekTarget::Arranged(id) => match state.arrangements.get(&id) {
             Some(Arrangement { rows, errs, .. }) => PendingPeek {
                 time,
-                rows: rows.clone(),
+                rows: Contents::All(rows.clone()),
                 errs: errs.clone(),
                 dataflow: None,
                 reply,
@@ -59,11 +65,28 @@ pub fn start(
                 return;
             }
         },
+        PeekTarget::Lookup { index, on, values } => {
+            match (state.indexes.get(&index), state.arrangements.get(&on)) {
+                (Some(index), Some(Arrangement { errs, .. })) => PendingPeek {
+                    time,
+                    rows: Contents::Keys(index.rows.clone(), values),
+                    errs: errs.clone(),
+                    dataflow: None,
+                    reply,
+                },
+                _ => {
+                    let _ = reply.send(Err(EvalError::Internal(format!(
+                        "index {index} of {on} is not installed"
+                    ))));
+                    return;
+                }
+            }
+        }
         PeekTarget::Transient(expr, streams) => {
             let (dataflow, rows, errs) = build_arranged(worker, state, "peek", &expr, streams);
             PendingPeek {
                 time,
-                rows,
+                rows: Contents::All(rows),
                 errs,
                 dataflow: Some(dataflow),
                 reply,
@@ -79,7 +102,10 @@ pub fn answer_ready(worker: &mut Worker, state: &mut State) {
     while i < state.peeks.len() {
         let p = &mut state.peeks[i];
         let mut upper = Antichain::new();
-        p.rows.read_upper(&mut upper);
+        match &mut p.rows {
+            Contents::All(rows) => rows.read_upper(&mut upper),
+            Contents::Keys(rows, _) => rows.read_upper(&mut upper),
+        }
         let mut err_upper = Antichain::new();
         p.errs.read_upper(&mut err_upper);
         if upper.less_equal(&p.time) || err_upper.less_equal(&p.time) {
@@ -90,7 +116,10 @@ pub fn answer_ready(worker: &mut Worker, state: &mut State) {
         let errs = read_at(&p.errs, p.time, upper.clone());
         let result = match super::first_error(errs) {
             Some(e) => Err(e),
-            None => Ok(read_at(&p.rows, p.time, upper)),
+            None => Ok(match &p.rows {
+                Contents::All(rows) => read_at(rows, p.time, upper),
+                Contents::Keys(index, keys) => read_keys_at(index, keys, p.time, upper),
+            }),
         };
         let _ = p.reply.send(result);
         if let Some(d) = p.dataflow {
@@ -124,6 +153,42 @@ fn read_at<K: Clone + Ord + 'static>(
             out.push((cursor.key(&storage).clone(), count));
         }
         cursor.step_key(&storage);
+    }
+    out
+}
+
+/// The rows of an index under `keys` (sorted) at `time`, each with its accumulated count, if
+/// non-zero.
+fn read_keys_at(
+    index: &IndexTrace,
+    keys: &[Row],
+    time: Timestamp,
+    upper: Antichain<Timestamp>,
+) -> Vec<(Row, Diff)> {
+    let mut index = index.clone();
+    let Some(batches) = index.batches_through(upper.borrow()) else {
+        return Vec::new();
+    };
+    let (mut cursor, storage) = cursor_list(batches);
+    let mut out = Vec::new();
+    for key in keys {
+        // Keys ascend, so each seek moves the cursor forward.
+        cursor.seek_key(&storage, key);
+        if cursor.get_key(&storage) != Some(key) {
+            continue;
+        }
+        while let Some(row) = cursor.get_val(&storage) {
+            let mut count: Diff = 0;
+            cursor.map_times(&storage, |t, d| {
+                if *t <= time {
+                    count += *d;
+                }
+            });
+            if count != 0 {
+                out.push((row.clone(), count));
+            }
+            cursor.step_val(&storage);
+        }
     }
     out
 }
