@@ -201,6 +201,13 @@ impl Coordinator {
         self.workers.len()
     }
 
+    /// Makes timely worker `index` panic, to test what follows a worker's death (reads and
+    /// subscriptions fail with XX000; writes are still logged). Not reachable from SQL.
+    #[doc(hidden)]
+    pub fn crash_worker(&self, index: usize) {
+        self.workers.crash(index);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a bug; the state is still the last consistent one.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -573,6 +580,9 @@ impl Coordinator {
                 let expr =
                     crate::optimize::optimize(plan.expr).project(plan.finishing.project.clone());
                 check_maintained(&expr)?;
+                // Without AS OF, a subscription with a snapshot may start later than now if
+                // history is released meanwhile (the snapshot holds what it skips).
+                let exact = as_of.is_some() || !snapshot;
                 let as_of = match as_of {
                     Some(t) => self.check_as_of(st, &expr, t, false)?,
                     None => self.read_ts.load(Ordering::SeqCst),
@@ -584,6 +594,7 @@ impl Coordinator {
                     id,
                     expr: expr.clone(),
                     as_of,
+                    exact,
                     snapshot,
                     streams: shares.next(),
                     reply: tx.clone(),

@@ -136,6 +136,7 @@ impl Coordinator {
                 rx,
                 expected: self.workers.len(),
                 then,
+                failed: self.workers.failed(),
             },
             finishing,
         }

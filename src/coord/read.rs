@@ -24,6 +24,7 @@ pub(super) enum Pending {
         /// The plan to finish the answer with, over the rows the workers looked up in an
         /// index (they read only what the plan reads, and the plan needs the whole of it).
         then: Option<crate::ir::RelExpr>,
+        failed: tokio::sync::watch::Receiver<bool>,
     },
     Hydration(super::hydration::HydrationRequest),
 }
@@ -37,13 +38,18 @@ impl ReadFuture {
                 mut rx,
                 expected,
                 then,
+                failed,
             } => {
                 let mut all = Vec::new();
                 for _ in 0..expected {
-                    match rx.recv().await {
+                    let reply = tokio::select! {
+                        reply = rx.recv() => reply,
+                        () = super::workers::failure(failed.clone()) => None,
+                    };
+                    match reply {
                         Some(Ok(rows)) => all.extend(rows),
                         Some(Err(e)) => return Err(e.into()),
-                        None => return Err(SqlError::internal("a worker went away during a read")),
+                        None => return Err(worker_died()),
                     }
                 }
                 match then {
@@ -55,6 +61,12 @@ impl ReadFuture {
         };
         finish(counted, &self.finishing)
     }
+}
+
+/// The error of a read or subscription whose workers died under it.
+fn worker_died() -> SqlError {
+    SqlError::internal("a dataflow worker died during the read (a bug; the server log says more)")
+        .with_hint("Restart runnel: it loses nothing acknowledged (every write is in the log).")
 }
 
 /// Expands multiplicities and applies the finishing.
@@ -103,12 +115,19 @@ pub struct Subscription {
 impl Subscription {
     /// The next batch of changes; `None` once the subscription has ended.
     pub async fn next(&mut self) -> Option<Result<SubscribeBatch, SqlError>> {
-        self.rx.recv().await.map(|r| r.map_err(SqlError::from))
+        tokio::select! {
+            batch = self.rx.recv() => batch.map(|r| r.map_err(SqlError::from)),
+            () = super::workers::failure(self.coord.workers.failed()) => Some(Err(worker_died())),
+        }
     }
 
     /// The next batch if one is there (for threads outside the async runtime).
     pub fn try_next(&mut self) -> Option<Result<SubscribeBatch, SqlError>> {
-        self.rx.try_recv().ok().map(|r| r.map_err(SqlError::from))
+        match self.rx.try_recv() {
+            Ok(batch) => Some(batch.map_err(SqlError::from)),
+            Err(_) if *self.coord.workers.failed().borrow() => Some(Err(worker_died())),
+            Err(_) => None,
+        }
     }
 }
 

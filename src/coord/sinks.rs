@@ -201,6 +201,7 @@ impl SinkHost for Coordinator {
             id: sub,
             expr: expr.clone(),
             as_of,
+            exact: !snapshot,
             snapshot,
             streams: shares.next(),
             reply: tx.clone(),

@@ -10,9 +10,10 @@ use crate::worker::{self, Command};
 /// How far behind the latest read time the workers' arrangements keep their history, beyond
 /// each object's retention. A read takes its time from `read_ts` under the coordinator's lock,
 /// but the log writer advances the time (and this bound) without it, so a read's command can
-/// reach a worker just after a later bound. A `SELECT` without `AS OF` then reads at the bound
-/// (`worker::peek`); a subscription without `AS OF` relies on this lag not to be refused with
-/// `--retain-history 0` (seen once in CI before the lag).
+/// reach a worker just after a later bound. A `SELECT` without `AS OF`, and a `SUBSCRIBE` with
+/// a snapshot, then start at the bound (`worker::peek`, `Command::Subscribe`); a `SUBSCRIBE`
+/// without a snapshot wants every change after its time and relies on this lag not to be
+/// refused with `--retain-history 0` (seen once in CI before the lag).
 pub const SINCE_LAG: Timestamp = 1_000;
 
 struct WorkerHandle {
@@ -24,6 +25,36 @@ pub struct Workers {
     handles: Vec<WorkerHandle>,
     /// What the workers' `EMIT FINAL` gates report.
     gates: Arc<worker::WindowGates>,
+    /// Set once a worker thread has died. That is a bug (a worker never panics on user data),
+    /// after which the other workers wait forever for its progress: reads and subscriptions
+    /// waiting on the workers fail instead of hanging (`failure`).
+    failed: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// Marks the workers failed if the worker thread holding it unwinds.
+struct Lifeline {
+    index: usize,
+    failed: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Drop for Lifeline {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                worker = self.index,
+                "a timely worker died: reads and subscriptions fail (XX000) from now on; \
+                 restart runnel, which loses nothing acknowledged (every write is in the log)"
+            );
+            self.failed.send_replace(true);
+        }
+    }
+}
+
+/// Resolves once a worker has died (never, while they all run).
+pub async fn failure(mut failed: tokio::sync::watch::Receiver<bool>) {
+    if failed.wait_for(|f| *f).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 impl Workers {
@@ -40,6 +71,8 @@ impl Workers {
         let receivers = Arc::new(Mutex::new(receivers));
         let gates = Arc::new(worker::WindowGates::default());
         let shared = Arc::clone(&gates);
+        let failed = Arc::new(tokio::sync::watch::channel(false).0);
+        let lifeline = Arc::clone(&failed);
         let (thread_tx, thread_rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("timely".into())
@@ -49,6 +82,10 @@ impl Workers {
                     let rx = receivers.lock().expect("receiver table lock")[worker.index()]
                         .take()
                         .expect("invariant: each worker index takes its receiver once");
+                    let _lifeline = Lifeline {
+                        index: worker.index(),
+                        failed: Arc::clone(&lifeline),
+                    };
                     thread_tx
                         .send((worker.index(), std::thread::current()))
                         .expect("coordinator waits for workers");
@@ -69,7 +106,11 @@ impl Workers {
             .zip(threads)
             .map(|(commands, (_, thread))| WorkerHandle { commands, thread })
             .collect();
-        Workers { handles, gates }
+        Workers {
+            handles,
+            gates,
+            failed,
+        }
     }
 
     /// No workers: commands go nowhere (batch replay evaluates without dataflows).
@@ -77,6 +118,21 @@ impl Workers {
         Workers {
             handles: Vec::new(),
             gates: Arc::default(),
+            failed: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// What `failure` waits on.
+    pub fn failed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.failed.subscribe()
+    }
+
+    /// Makes worker `index` panic: how the server behaves once a worker has died is tested
+    /// with it (nothing a client sends can do this).
+    pub fn crash(&self, index: usize) {
+        if let Some(w) = self.handles.get(index) {
+            let _ = w.commands.send(Command::Crash);
+            w.thread.unpark();
         }
     }
 

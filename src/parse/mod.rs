@@ -298,6 +298,7 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
             let at = find_word(sql, "sink").expect("the second word");
             format!("{}VIEW{}", &sql[..at], &sql[at + 4..])
         }
+        ("drop", "database") => without_force(sql).to_string(),
         _ => sql.to_string(),
     };
     let dialect = PostgreSqlDialect {};
@@ -311,6 +312,25 @@ pub fn parse_statement(sql: &str) -> Result<Statement, SqlError> {
         1 if (w(0), w(1)) == ("drop", "sink") => Ok(Statement::DropSink(Box::new(stmts.remove(0)))),
         1 => Ok(Statement::Sql(Box::new(stmts.remove(0)))),
         _ => Err(syntax("expected one statement", None)),
+    }
+}
+
+/// `DROP DATABASE ... [WITH] (FORCE)` without its option, which sqlparser does not know. In
+/// PostgreSQL it ends the other sessions on the database first; here a dropped database's
+/// sessions find its objects gone (as when it is dropped without FORCE), so it changes nothing.
+fn without_force(sql: &str) -> &str {
+    let body = sql.trim_end().trim_end_matches(';').trim_end();
+    let Some(option) = body
+        .strip_suffix(')')
+        .and_then(|b| b.rsplit_once('('))
+        .filter(|(_, inner)| inner.trim().eq_ignore_ascii_case("force"))
+        .map(|(before, _)| before.trim_end())
+    else {
+        return sql;
+    };
+    match option.rsplit_once(char::is_whitespace) {
+        Some((before, word)) if word.eq_ignore_ascii_case("with") => before,
+        _ => option,
     }
 }
 
@@ -729,6 +749,22 @@ mod tests {
         assert_eq!(e.code, "42601");
         let e = parse_statement("SELECT 1 FROM").unwrap_err();
         assert!(e.position.is_some());
+    }
+
+    #[test]
+    fn drop_database_takes_force() {
+        for sql in [
+            "DROP DATABASE IF EXISTS d WITH (FORCE)",
+            "drop database d (force);",
+            "DROP DATABASE d WITH ( force )",
+            "DROP DATABASE bandwith (FORCE)",
+        ] {
+            let Statement::Sql(stmt) = parse_statement(sql).unwrap() else {
+                panic!("{sql}")
+            };
+            assert!(stmt.to_string().starts_with("DROP DATABASE"), "{stmt}");
+        }
+        assert!(parse_statement("DROP DATABASE d WITH (FORCED)").is_err());
     }
 
     #[test]

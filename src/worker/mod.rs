@@ -88,6 +88,10 @@ pub enum Command {
         id: u64,
         expr: RelExpr,
         as_of: Timestamp,
+        /// Start at `as_of` or refuse (`AS OF`, a sink resuming, or no snapshot: every change
+        /// after `as_of` is wanted). Otherwise a later start will do, as for `Peek`: the
+        /// snapshot then holds the changes in between.
+        exact: bool,
         snapshot: bool,
         streams: StreamRows,
         reply: SubscribeReply,
@@ -101,6 +105,8 @@ pub enum Command {
         reply: FrontierReply,
     },
     Shutdown,
+    /// Panics (`Workers::crash`: a test of what follows a worker's death).
+    Crash,
 }
 
 pub enum PeekTarget {
@@ -332,10 +338,17 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             id,
             expr,
             as_of,
+            exact,
             snapshot,
             streams,
             reply,
-        } => subscribe::start(worker, state, id, expr, as_of, snapshot, streams, reply),
+        } => {
+            let as_of = match exact {
+                true => as_of,
+                false => as_of.max(readable_from(state, expr.depends_on())),
+            };
+            subscribe::start(worker, state, id, expr, as_of, snapshot, streams, reply)
+        }
         Command::DropSubscribe { id } => {
             if let Some(dataflow) = state.subscribes.remove(&id) {
                 drop_dataflow(worker, state, dataflow);
@@ -350,6 +363,7 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             let _ = reply.send(frontiers);
         }
         Command::Shutdown => unreachable!("handled by the loop"),
+        Command::Crash => panic!("worker {} crashed on request", worker.index()),
     }
 }
 
