@@ -39,9 +39,10 @@ fn scenario(driver: &str, conn: &str) -> String {
     };
     let out = command.output().expect("the client runs");
     format!(
-        "{}{}",
+        "{}{}exit status: {}\n",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().unwrap_or(-1)
     )
 }
 
@@ -87,7 +88,7 @@ fn clients_work_as_against_postgres() {
         let want = scenario(driver, &format!("{pg} dbname={db}"));
         let got = scenario(driver, &server.conn_string(&db));
         assert!(
-            want.contains("usable"),
+            want.contains("usable") && want.ends_with("exit status: 0\n"),
             "{driver} against PostgreSQL did not finish:\n{want}"
         );
         assert_eq!(

@@ -168,6 +168,11 @@ pub enum Plan {
     Deallocate {
         name: Option<String>,
     },
+    /// `RESET ALL`: every session setting back to its value when the session started.
+    ResetAll,
+    /// `DISCARD ALL`: `RESET ALL`, `DEALLOCATE ALL` and `CLOSE ALL` (what connection pools
+    /// send before handing a session to another client).
+    DiscardAll,
     Show(ShowKind),
     CopySubscribe(Box<Plan>),
     Copy(super::copy::CopyPlan),
@@ -652,7 +657,18 @@ fn plan_ast(pcx: &PlanContext, stmt: &Ast) -> PlanResult<Plan> {
                 ast::CloseCursor::Specific { name } => Some(normalize_ident(name)),
             },
         }),
+        Ast::Discard {
+            object_type: ast::DiscardObject::ALL,
+        } => Ok(Plan::DiscardAll),
         Ast::Discard { .. } => Ok(Plan::Empty),
+        Ast::Reset(r) => match &r.reset {
+            ast::Reset::ALL => Ok(Plan::ResetAll),
+            ast::Reset::ConfigurationParameter(name) => Ok(Plan::SetVariable {
+                name: name.to_string().to_lowercase(),
+                value: None,
+            }),
+            ast::Reset::SessionAuthorization => unsupported("RESET SESSION AUTHORIZATION"),
+        },
         Ast::Deallocate { name, .. } => Ok(Plan::Deallocate {
             name: (name.quote_style.is_some() || !name.value.eq_ignore_ascii_case("all"))
                 .then(|| normalize_ident(name)),

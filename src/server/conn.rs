@@ -27,6 +27,7 @@ mod copy;
 mod cursor;
 mod extended;
 mod params;
+mod prepare;
 use crate::coord::{Coordinator, Response, Session, Subscription};
 use crate::error::SqlError;
 use crate::parse::{self, Statement};
@@ -83,6 +84,9 @@ struct Conn {
     wire: Wire,
     coord: Arc<Coordinator>,
     session: Session,
+    /// The session's settings as it started (defaults and the startup packet's): what `RESET
+    /// ALL` and `DISCARD ALL` restore.
+    started: Session,
     txn: Txn,
     /// The open savepoints of the transaction block, oldest first.
     savepoints: Vec<String>,
@@ -103,6 +107,7 @@ pub async fn run(
         wire: Wire::new(socket),
         coord,
         session: Session::new("materialize", "materialize"),
+        started: Session::new("materialize", "materialize"),
         txn: Txn::Idle,
         savepoints: Vec::new(),
         statements: HashMap::new(),
@@ -138,6 +143,7 @@ pub async fn run(
             let _ = conn.session.set(k, Some(v));
         }
     }
+    conn.started = conn.session.clone();
     let (pid, secret, notify) = registry.register();
     conn.cancel = notify;
     tracing::debug!(%peer, user, database, pid, "session started");
@@ -424,6 +430,30 @@ impl Conn {
         // is spent: it must not cancel this statement, as in Postgres.
         let _ = futures::FutureExt::now_or_never(self.cancel.notified());
         let _ = copy_formats;
+        if let Statement::Sql(sql) = stmt {
+            let prepared = matches!(
+                **sql,
+                sqlparser::ast::Statement::Prepare { .. }
+                    | sqlparser::ast::Statement::Execute { .. }
+            );
+            if prepared && self.txn == Txn::Failed {
+                return Err(aborted());
+            }
+            match &**sql {
+                sqlparser::ast::Statement::Prepare {
+                    name,
+                    data_types,
+                    statement,
+                } => return self.prepare_sql(name, data_types, statement),
+                sqlparser::ast::Statement::Execute {
+                    name: Some(name),
+                    parameters,
+                    immediate: false,
+                    ..
+                } => return self.execute_sql(name, parameters).await,
+                _ => {}
+            }
+        }
         let mut plan = self.coord.plan(&self.session, stmt, param_types)?;
         bind_plan(&mut plan, params)?;
         if self.txn == Txn::Failed
@@ -432,10 +462,7 @@ impl Conn {
                 Plan::Rollback | Plan::Commit | Plan::RollbackToSavepoint(_)
             )
         {
-            return Err(SqlError::new(
-                "25P02",
-                "current transaction is aborted, commands ignored until end of transaction block",
-            ));
+            return Err(aborted());
         }
         match plan {
             Plan::StartTransaction => {
@@ -493,10 +520,29 @@ impl Conn {
                         "changing the database of a session is not supported; reconnect instead",
                     ));
                 }
+                let before = self.session.clone();
                 self.session
                     .set(&name, value.as_deref())
                     .map_err(|m| SqlError::new("55P02", m))?;
-                Ok(Outcome::Tag("SET".into()))
+                self.report_changes(&before)?;
+                Ok(Outcome::Tag(empty_tag(stmt)))
+            }
+            Plan::ResetAll => {
+                self.restore_settings()?;
+                Ok(Outcome::Tag("RESET".into()))
+            }
+            Plan::DiscardAll => {
+                if self.txn != Txn::Idle {
+                    return Err(SqlError::new(
+                        "25001",
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                self.restore_settings()?;
+                self.statements.clear();
+                self.portals.clear();
+                self.cursors.clear();
+                Ok(Outcome::Tag("DISCARD ALL".into()))
             }
             Plan::ShowVariable(name) => {
                 let value = match name.as_str() {
@@ -637,10 +683,39 @@ impl Conn {
     fn close_unheld_cursors(&mut self) {
         self.cursors.clear();
     }
+
+    /// Every setting back to its value when the session started.
+    fn restore_settings(&mut self) -> Result<(), SqlError> {
+        let before = std::mem::replace(&mut self.session, self.started.clone());
+        self.report_changes(&before)
+    }
+
+    /// Tells the client the new value of each reported setting (`DateStyle`, `TimeZone`, ...)
+    /// that changed since `before`, as Postgres does after `SET` and `RESET`.
+    fn report_changes(&mut self, before: &Session) -> Result<(), SqlError> {
+        for name in crate::coord::session::REPORTED {
+            if let Some(value) = self
+                .session
+                .get(name)
+                .filter(|v| before.get(name) != Some(*v))
+            {
+                let status = ParameterStatus::new(report_name(name), value.to_string());
+                self.send(B::ParameterStatus(status))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn same_statement(a: &Statement, b: &Statement) -> bool {
     format!("{a:?}") == format!("{b:?}")
+}
+
+fn aborted() -> SqlError {
+    SqlError::new(
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block",
+    )
 }
 
 fn canceled() -> SqlError {

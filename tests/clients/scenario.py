@@ -98,7 +98,38 @@ def dbapi(module, dsn, binary):
     conn.rollback()
     cur.execute("SELECT count(*) FROM orders")
     out("after rollback", cur.fetchall())
+    session_commands(conn, cur)
     conn.close()
+
+
+def session_commands(conn, cur):
+    """SQL-level PREPARE/EXECUTE/DEALLOCATE, and settings reported back to the driver after
+    SET, RESET ALL and DISCARD ALL (what connection pools send between clients)."""
+    conn.rollback()
+    conn.autocommit = True
+
+    def status(name):
+        info = getattr(conn, "info", None)
+        if info is not None and hasattr(info, "parameter_status"):
+            return info.parameter_status(name)
+        return conn.get_parameter_status(name)
+
+    started = status("TimeZone")
+    cur.execute("SET TimeZone = 'Europe/Paris'")
+    out("TimeZone after SET", status("TimeZone"))
+    cur.execute("RESET ALL")
+    out("TimeZone back after RESET ALL", status("TimeZone") == started)
+    cur.execute("PREPARE by_item (text) AS SELECT id FROM orders WHERE item = $1 ORDER BY id")
+    cur.execute("EXECUTE by_item('apple')")
+    out("EXECUTE", cur.fetchall())
+    cur.execute("SET DateStyle = 'ISO, DMY'")
+    cur.execute("DISCARD ALL")
+    out("DateStyle after DISCARD ALL", status("DateStyle"))
+    try:
+        cur.execute("EXECUTE by_item('pear')")
+        out("EXECUTE after DISCARD ALL", cur.fetchall())
+    except Exception as e:
+        out("EXECUTE after DISCARD ALL", getattr(e, "sqlstate", None) or getattr(e, "pgcode", None))
 
 
 def fields(dsn):

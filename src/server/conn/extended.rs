@@ -38,17 +38,29 @@ impl Conn {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let plan = self
-            .coord
-            .plan(&self.session, &stmt, &declared)
-            .map_err(|mut e| {
-                if let Some((line, column)) = e.location.take() {
-                    e.position = Some(parse::char_position(sql, line, column));
-                }
-                e
-            })?;
-        let param_types = infer_param_types(&plan, &declared);
-        let desc = plan_desc(&plan);
+        self.prepare(name, stmt, &declared).map_err(|mut e| {
+            if let Some((line, column)) = e.location.take() {
+                e.position = Some(parse::char_position(sql, line, column));
+            }
+            e
+        })
+    }
+
+    /// Plans `stmt` with the parameter types the client `declared` (the rest inferred) and
+    /// keeps it as prepared statement `name`.
+    pub(super) fn prepare(
+        &mut self,
+        name: String,
+        stmt: Statement,
+        declared: &[ScalarType],
+    ) -> Result<(), SqlError> {
+        let (param_types, desc) = match self.sql_prepared_shape(&stmt) {
+            Some(shape) => shape,
+            None => {
+                let plan = self.coord.plan(&self.session, &stmt, declared)?;
+                (infer_param_types(&plan, declared), plan_desc(&plan))
+            }
+        };
         self.statements.insert(
             name,
             Prepared {
