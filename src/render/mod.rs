@@ -607,6 +607,24 @@ pub fn arrange<'s>(
     (rows.arrange_by_self(), errs.arrange_by_self())
 }
 
+/// How many times the cursor's current (key, value) is there at `time`: its changes at times
+/// up to `time`, summed (a read of a trace at one time; peeks and lookups use it).
+pub fn count_at<C>(cursor: &mut C, storage: &C::Storage, time: Timestamp) -> Diff
+where
+    C: for<'a> differential_dataflow::trace::Cursor<
+        TimeGat<'a> = &'a Timestamp,
+        DiffGat<'a> = &'a Diff,
+    >,
+{
+    let mut count: Diff = 0;
+    cursor.map_times(storage, |t, d| {
+        if *t <= time {
+            count += *d;
+        }
+    });
+    count
+}
+
 /// Arranges `rows` by the `key` columns: an index.
 pub fn arrange_by<'s>(rows: Rows<'s>, key: Vec<usize>) -> Arranged<'s, IndexTrace> {
     rows.map(move |row: Row| (key_of(&row, &key), row))

@@ -115,12 +115,7 @@ fn look_up(
             cursor.seek_key(&storage, &key);
             if cursor.get_key(&storage) == Some(&key) {
                 while let Some(val) = cursor.get_val(&storage) {
-                    let mut count: Diff = 0;
-                    cursor.map_times(&storage, |time, diff| {
-                        if *time <= lookup {
-                            count += *diff;
-                        }
-                    });
+                    let count = super::count_at(&mut cursor, &storage, lookup);
                     if count != 0 {
                         let mut pair = row.clone();
                         pair.extend_from_slice(val);

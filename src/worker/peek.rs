@@ -143,12 +143,7 @@ fn read_at<K: Clone + Ord + 'static>(
     let (mut cursor, storage) = cursor_list(batches);
     let mut out = Vec::new();
     while cursor.key_valid(&storage) {
-        let mut count: Diff = 0;
-        cursor.map_times(&storage, |t, d| {
-            if *t <= time {
-                count += *d;
-            }
-        });
+        let count = crate::render::count_at(&mut cursor, &storage, time);
         if count != 0 {
             out.push((cursor.key(&storage).clone(), count));
         }
@@ -178,12 +173,7 @@ fn read_keys_at(
             continue;
         }
         while let Some(row) = cursor.get_val(&storage) {
-            let mut count: Diff = 0;
-            cursor.map_times(&storage, |t, d| {
-                if *t <= time {
-                    count += *d;
-                }
-            });
+            let count = crate::render::count_at(&mut cursor, &storage, time);
             if count != 0 {
                 out.push((row.clone(), count));
             }
