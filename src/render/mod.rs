@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
+use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -19,25 +19,26 @@ use timely::dataflow::Scope;
 
 use crate::ir::aggregate::top_k;
 use crate::ir::{EvalError, LocalId, RelExpr, ScalarExpr};
-use crate::repr::{Diff, GlobalId, Row, Timestamp};
+use crate::repr::{Datum, Diff, GlobalId, Row, Timestamp};
 mod accumulate;
 mod close;
 mod held;
 mod interval_join;
 mod reduce;
+mod spines;
 mod stream_table;
 mod temporal;
 
 pub use close::WindowGates;
 
-pub type RowSpine = KeySpine<Row, Timestamp, Diff>;
+pub use spines::{KeyedRowSpine, RowSpine};
 pub type ErrSpine = KeySpine<EvalError, Timestamp, Diff>;
 /// A shared handle to an arrangement of rows (a table, a materialized view, a query result).
 pub type RowTrace = TraceAgent<RowSpine>;
 pub type ErrTrace = TraceAgent<ErrSpine>;
 
 /// An index: rows arranged by key (the key's columns, then the whole row).
-pub type IndexSpine = ValSpine<Row, Row, Timestamp, Diff>;
+pub type IndexSpine = KeyedRowSpine;
 pub type IndexTrace = TraceAgent<IndexSpine>;
 
 pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
@@ -153,7 +154,7 @@ impl<'s> RenderCx<'_, 's> {
             }
             RelExpr::Get { id, name, .. } => match self.imports.get(id) {
                 Some(Import::Arranged(rows, errs)) => (
-                    rows.clone().as_collection(|k, _| k.clone()),
+                    rows.clone().as_collection(|row, _| row.to_vec()),
                     errs.clone().as_collection(|k, _| k.clone()),
                 ),
                 Some(Import::Stream(rows)) => (rows.clone(), self.no_errors()),
@@ -278,9 +279,10 @@ impl<'s> RenderCx<'_, 's> {
                 let sk: Vec<usize> = keys.iter().map(|(s, _)| *s).collect();
                 let tk: Vec<usize> = keys.iter().map(|(_, t)| *t).collect();
                 let keyed = srows.map(move |row: Row| (key_of(&row, &sk), row));
-                let arranged = trows
-                    .map(move |row: Row| (key_of(&row, &tk), row))
-                    .arrange_by_key();
+                let arranged = spines::arrange_keyed(
+                    trows.map(move |row: Row| (key_of(&row, &tk), row)),
+                    "StreamTableJoin table",
+                );
                 let pad_to = outer.then(|| table.arity());
                 let joined =
                     stream_table::render(keyed, arranged, self.lower(), predicates.clone(), pad_to);
@@ -434,17 +436,19 @@ impl<'s> RenderCx<'_, 's> {
             .collect();
         let mut drop_nulls = l.drop_nulls;
         drop_nulls.extend(r.drop_nulls);
-        let joined = l.rows.join_core(r.rows, move |k: &Row, l: &Row, r: &Row| {
-            if drop_nulls.iter().any(|p| k[*p].is_null()) {
-                return None;
-            }
-            Some(
-                place
-                    .iter()
-                    .map(|(right, i)| if *right { &r[*i] } else { &l[*i] }.clone())
-                    .collect::<Row>(),
-            )
-        });
+        let joined = l
+            .rows
+            .join_core(r.rows, move |k: &[Datum], l: &[Datum], r: &[Datum]| {
+                if drop_nulls.iter().any(|p| k[*p].is_null()) {
+                    return None;
+                }
+                Some(
+                    place
+                        .iter()
+                        .map(|(right, i)| if *right { &r[*i] } else { &l[*i] }.clone())
+                        .collect::<Row>(),
+                )
+            });
         (joined, l.errs.concat(r.errs))
     }
 
@@ -475,12 +479,11 @@ impl<'s> RenderCx<'_, 's> {
         let (rows, errs) = self.render(input);
         let whole = vals.iter().copied().eq(0..input.arity());
         let cols = vals.clone();
-        let rows = rows
-            .map(move |row: Row| {
-                let k = key_of(&row, &key);
-                (k, if whole { row } else { key_of(&row, &cols) })
-            })
-            .arrange_by_key();
+        let pairs = rows.map(move |row: Row| {
+            let k = key_of(&row, &key);
+            (k, if whole { row } else { key_of(&row, &cols) })
+        });
+        let rows = spines::arrange_keyed(pairs, "JoinInput");
         JoinInput {
             rows,
             errs,
@@ -604,7 +607,7 @@ pub fn arrange<'s>(
     rows: Rows<'s>,
     errs: Errs<'s>,
 ) -> (Arranged<'s, RowTrace>, Arranged<'s, ErrTrace>) {
-    (rows.arrange_by_self(), errs.arrange_by_self())
+    (spines::arrange_rows(rows, "Rows"), errs.arrange_by_self())
 }
 
 /// How many times the cursor's current (key, value) is there at `time`: its changes at times
@@ -627,6 +630,5 @@ where
 
 /// Arranges `rows` by the `key` columns: an index.
 pub fn arrange_by<'s>(rows: Rows<'s>, key: Vec<usize>) -> Arranged<'s, IndexTrace> {
-    rows.map(move |row: Row| (key_of(&row, &key), row))
-        .arrange_by_key()
+    spines::arrange_keyed(rows.map(move |row: Row| (key_of(&row, &key), row)), "Index")
 }

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
-use differential_dataflow::trace::implementations::ValSpine;
 use differential_dataflow::trace::TraceReader;
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use timely::container::CapacityContainerBuilder;
@@ -25,7 +24,7 @@ use crate::ir::{EvalError, ScalarExpr};
 use crate::repr::{Datum, Diff, Row, Timestamp};
 
 /// The table side: its rows arranged by the join key.
-pub(super) type KeyedTrace = TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>;
+pub(super) type KeyedTrace = TraceAgent<super::KeyedRowSpine>;
 
 type Joined = Result<Row, EvalError>;
 

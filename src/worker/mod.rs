@@ -234,11 +234,8 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
                         false,
                     )
                     .1;
-                    (
-                        input,
-                        rows.arrange_by_self().trace,
-                        errs.arrange_by_self().trace,
-                    )
+                    let (rows, errs) = render::arrange(rows, errs);
+                    (input, rows.trace, errs.trace)
                 });
             let mut input = input;
             // Flushing makes the advance visible: without it the new table's frontier would stay
@@ -285,7 +282,7 @@ fn handle(worker: &mut Worker, state: &mut State, cmd: Command) {
             let dataflow = worker.next_dataflow_index();
             let by = key.clone();
             let rows = worker.dataflow_named::<Timestamp, _, _>(&format!("index {id}"), |scope| {
-                let rows = base.rows.import(scope).as_collection(|row, _| row.clone());
+                let rows = base.rows.import(scope).as_collection(|row, _| row.to_vec());
                 render::arrange_by(rows, by).trace
             });
             let index = Index {

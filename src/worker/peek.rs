@@ -1,6 +1,8 @@
 //! Peeks: reading an arrangement's contents at one time, once the arrangement is complete there.
 
-use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::operators::arrange::TraceAgent;
+use differential_dataflow::trace::cursor::{cursor_list, BatchCursor, Cursor, Navigable};
+use differential_dataflow::trace::implementations::BatchContainer;
 use differential_dataflow::trace::TraceReader;
 use timely::progress::Antichain;
 use timely::worker::Worker;
@@ -129,13 +131,15 @@ pub fn answer_ready(worker: &mut Worker, state: &mut State) {
 }
 
 /// The contents of a trace at `time`: every key with its accumulated count, if non-zero.
-fn read_at<K: Clone + Ord + 'static>(
-    trace: &differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
-    >,
+fn read_at<Tr>(
+    trace: &TraceAgent<Tr>,
     time: Timestamp,
     upper: Antichain<Timestamp>,
-) -> Vec<(K, Diff)> {
+) -> Vec<(Owned<Tr>, Diff)>
+where
+    Tr: TraceReader<Time = Timestamp, Batch: Navigable>,
+    BatchCursor<Tr>: for<'a> Cursor<TimeGat<'a> = &'a Timestamp, DiffGat<'a> = &'a Diff>,
+{
     let mut trace = trace.clone();
     let Some(batches) = trace.batches_through(upper.borrow()) else {
         return Vec::new();
@@ -145,12 +149,16 @@ fn read_at<K: Clone + Ord + 'static>(
     while cursor.key_valid(&storage) {
         let count = crate::render::count_at(&mut cursor, &storage, time);
         if count != 0 {
-            out.push((cursor.key(&storage).clone(), count));
+            out.push((KeyContainer::<Tr>::into_owned(cursor.key(&storage)), count));
         }
         cursor.step_key(&storage);
     }
     out
 }
+
+/// A trace's keys, owned.
+type KeyContainer<Tr> = <BatchCursor<Tr> as Cursor>::KeyContainer;
+type Owned<Tr> = <KeyContainer<Tr> as BatchContainer>::Owned;
 
 /// The rows of an index under `keys` (sorted) at `time`, each with its accumulated count, if
 /// non-zero.
@@ -169,13 +177,13 @@ fn read_keys_at(
     for key in keys {
         // Keys ascend, so each seek moves the cursor forward.
         cursor.seek_key(&storage, key);
-        if cursor.get_key(&storage) != Some(key) {
+        if cursor.get_key(&storage) != Some(&key[..]) {
             continue;
         }
         while let Some(row) = cursor.get_val(&storage) {
             let count = crate::render::count_at(&mut cursor, &storage, time);
             if count != 0 {
-                out.push((row.clone(), count));
+                out.push((row.to_vec(), count));
             }
             cursor.step_val(&storage);
         }

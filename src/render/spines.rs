@@ -1,0 +1,165 @@
+//! How arrangements of rows lay out their data.
+//!
+//! differential's default spines keep each key and value as its own `Vec<Datum>`: every merge
+//! of two batches clones every row into a fresh heap allocation and frees the old one, and
+//! merges are most of an arrangement's work. These spines keep a batch's rows in one `Vec` of
+//! datums with offsets ([`RowContainer`]): a new batch takes its rows' datums without copying
+//! them, a merge copies datums into one growing buffer, and cursors hand out rows as `&[Datum]`.
+
+use std::rc::Rc;
+
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::VecCollection;
+use timely::container::PushInto;
+
+use differential_dataflow::batcher::merge::chunker::ContainerChunker;
+use differential_dataflow::batcher::merge::vec::VecMerger;
+use differential_dataflow::batcher::merge::MergeBatcher;
+use differential_dataflow::trace::implementations::ord_neu::{
+    OrdKeyBatch, OrdKeyBuilder, OrdValBatch, OrdValBuilder,
+};
+use differential_dataflow::trace::implementations::spine_fueled::Spine;
+use differential_dataflow::trace::implementations::BatchContainer;
+use differential_dataflow::trace::implementations::OffsetList;
+
+use super::Rows;
+use crate::repr::{Datum, Diff, Row, Timestamp};
+
+/// Rows as keys, no values: a table, a view, a query's result.
+type KeyLayout = (RowContainer, Vec<()>, Vec<Timestamp>, Vec<Diff>, OffsetList);
+/// Rows by a key that is itself a row: an index, one side of a join.
+type ValLayout = (
+    RowContainer,
+    RowContainer,
+    Vec<Timestamp>,
+    Vec<Diff>,
+    OffsetList,
+);
+
+type KeyUpdates = Vec<((Row, ()), Timestamp, Diff)>;
+type ValUpdates = Vec<((Row, Row), Timestamp, Diff)>;
+
+pub type RowSpine = Spine<Rc<OrdKeyBatch<KeyLayout>>>;
+pub type RowBatcher = MergeBatcher<
+    ContainerChunker<KeyUpdates>,
+    VecMerger<(Row, ()), Timestamp, Diff>,
+    OrdKeyBuilder<KeyLayout, KeyUpdates>,
+>;
+
+pub type KeyedRowSpine = Spine<Rc<OrdValBatch<ValLayout>>>;
+pub type KeyedRowBatcher = MergeBatcher<
+    ContainerChunker<ValUpdates>,
+    VecMerger<(Row, Row), Timestamp, Diff>,
+    OrdValBuilder<ValLayout, ValUpdates>,
+>;
+
+/// Arranges rows by themselves, in a [`RowSpine`].
+pub fn arrange_rows<'s>(rows: Rows<'s>, name: &str) -> Arranged<'s, TraceAgent<RowSpine>> {
+    rows.map(|row| (row, ()))
+        .arrange_named::<RowBatcher, RowSpine>(name, RowBatcher::new)
+}
+
+/// Arranges (key, row) pairs by key, in a [`KeyedRowSpine`].
+pub fn arrange_keyed<'s>(
+    pairs: VecCollection<'s, Timestamp, (Row, Row), Diff>,
+    name: &str,
+) -> Arranged<'s, TraceAgent<KeyedRowSpine>> {
+    pairs.arrange_named::<KeyedRowBatcher, KeyedRowSpine>(name, KeyedRowBatcher::new)
+}
+
+/// The rows of one batch: all their datums in one `Vec`, and where each row ends.
+pub struct RowContainer {
+    /// `ends[i]` is one past the last datum of row `i`.
+    ends: Vec<usize>,
+    datums: Vec<Datum>,
+}
+
+impl RowContainer {
+    fn start(&self, index: usize) -> usize {
+        if index == 0 {
+            0
+        } else {
+            self.ends[index - 1]
+        }
+    }
+}
+
+impl Default for RowContainer {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl PushInto<&[Datum]> for RowContainer {
+    fn push_into(&mut self, row: &[Datum]) {
+        self.datums.extend_from_slice(row);
+        self.ends.push(self.datums.len());
+    }
+}
+
+impl PushInto<&Row> for RowContainer {
+    fn push_into(&mut self, row: &Row) {
+        self.push_into(&row[..]);
+    }
+}
+
+/// An owned row gives up its datums: a batch built from new updates copies no value.
+impl PushInto<Row> for RowContainer {
+    fn push_into(&mut self, row: Row) {
+        self.datums.extend(row);
+        self.ends.push(self.datums.len());
+    }
+}
+
+impl BatchContainer for RowContainer {
+    type Owned = Row;
+    type ReadItem<'a> = &'a [Datum];
+
+    fn into_owned(row: &[Datum]) -> Row {
+        row.to_vec()
+    }
+
+    fn clone_onto(row: &[Datum], other: &mut Row) {
+        other.clear();
+        other.extend_from_slice(row);
+    }
+
+    fn push_ref(&mut self, row: &[Datum]) {
+        self.push_into(row)
+    }
+
+    fn push_own(&mut self, row: &Row) {
+        self.push_into(row)
+    }
+
+    fn clear(&mut self) {
+        self.ends.clear();
+        self.datums.clear();
+    }
+
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            ends: Vec::with_capacity(rows),
+            datums: Vec::with_capacity(rows),
+        }
+    }
+
+    fn merge_capacity(a: &Self, b: &Self) -> Self {
+        Self {
+            ends: Vec::with_capacity(a.ends.len() + b.ends.len()),
+            datums: Vec::with_capacity(a.datums.len() + b.datums.len()),
+        }
+    }
+
+    fn reborrow<'b, 'a: 'b>(row: &'a [Datum]) -> &'b [Datum] {
+        row
+    }
+
+    fn index(&self, index: usize) -> &[Datum] {
+        &self.datums[self.start(index)..self.ends[index]]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
