@@ -8,16 +8,22 @@
 //! retractions undo insertions bit for bit; the total is correct whenever it fits, and it is
 //! range-checked when the group's result is produced.
 
+use std::collections::BTreeMap;
 use std::num::Wrapping;
 
 use differential_dataflow::difference::{Abelian, IsZero, Monoid, Multiply, Semigroup};
+use differential_dataflow::{AsCollection, VecCollection};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
 
 use crate::ir::aggregate::exact_sum;
 use crate::ir::{AggregateFunc, EvalError};
-use crate::repr::{Datum, Diff, Row, ScalarType};
+use crate::repr::{Datum, Diff, Row, ScalarType, Timestamp};
 
 /// Partial sums of one group: `[rows, then for each aggregate: non-null count, sum]`. Held
 /// inline up to two aggregates: every input row makes one, and an allocation each was a tenth
@@ -139,4 +145,58 @@ impl Accumulable {
             })
             .collect()
     }
+}
+
+/// Adds up this worker's contributions per time and group before they are exchanged: a batch
+/// of rows over few groups leaves the worker as one record per group, so the exchange and the
+/// arrangement that totals the groups see far fewer records. (A table's batch of 10,000 rows
+/// over 1,000 groups became 10,000 records to sort and merge; now at most 1,000 per worker.)
+/// Sums wait until the input frontier passes their time: the arrangement downstream could not
+/// have totalled them earlier either.
+pub fn combine<'s, D, C>(
+    input: VecCollection<'s, Timestamp, D, Diff>,
+    acc: Accumulable,
+    contribution: C,
+) -> VecCollection<'s, Timestamp, Row, Accums>
+where
+    D: differential_dataflow::Data,
+    C: Fn(&Accumulable, D) -> (Row, Accums) + 'static,
+{
+    type Sums = foldhash::HashMap<Row, Accums>;
+    type Out = CapacityContainerBuilder<Vec<(Row, Timestamp, Accums)>>;
+    let combined = input
+        .inner
+        .unary_frontier::<Out, _, _, _>(Pipeline, "Combine", move |_, _| {
+            let mut pending: BTreeMap<Timestamp, (Capability<Timestamp>, Sums)> = BTreeMap::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    for (d, time, diff) in data.drain(..) {
+                        let (_, sums) = pending
+                            .entry(time)
+                            .or_insert_with(|| (cap.delayed(&time, 0), Sums::default()));
+                        let (key, accums) = contribution(&acc, d);
+                        let accums = accums.multiply(&diff);
+                        match sums.get_mut(&key) {
+                            Some(total) => total.plus_equals(&accums),
+                            None => {
+                                sums.insert(key, accums);
+                            }
+                        }
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let (time, (cap, sums)) = entry.remove_entry();
+                    let mut session = output.session_with_builder(&cap);
+                    for (key, total) in sums {
+                        if !total.is_zero() {
+                            session.give((key, time, total));
+                        }
+                    }
+                }
+            }
+        });
+    combined.as_collection()
 }

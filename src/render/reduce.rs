@@ -146,9 +146,7 @@ where
     D: differential_dataflow::Data,
     C: Fn(&Accumulable, D) -> (Row, super::accumulate::Accums) + 'static,
 {
-    let each = acc.clone();
-    input
-        .explode(move |d| Some(contribution(&each, d)))
+    super::accumulate::combine(input, acc.clone(), contribution)
         .count_total_core::<Diff>()
         .map(move |(key, totals)| (key, acc.finish(&totals)))
 }
