@@ -5,6 +5,8 @@
 //! field was quoted (an unquoted empty field is NULL, a quoted one is the empty string), and the
 //! text format is Postgres' own backslash-escaped layout.
 
+use std::borrow::Cow;
+
 use crate::error::SqlError;
 use crate::plan::CopyFormat;
 use crate::repr::{strconv, Datum, RelationDesc, Row};
@@ -21,8 +23,9 @@ pub struct CopyDecoder<'a> {
     pub rows: Vec<Row>,
 }
 
-/// One field as it appeared in the data: its bytes after unescaping, and whether it is NULL.
-type Field = Option<String>;
+/// One field as it appeared in the data: its text after unescaping (borrowed from the record
+/// when there was nothing to unescape, as in most fields), or `None` for NULL.
+type Field<'t> = Option<Cow<'t, str>>;
 
 impl<'a> CopyDecoder<'a> {
     pub fn new(format: &'a CopyFormat, desc: &'a RelationDesc, columns: &'a [usize]) -> Self {
@@ -140,7 +143,7 @@ impl<'a> CopyDecoder<'a> {
             let typ = &self.desc.types[*col];
             row[*col] = match field {
                 None => Datum::Null,
-                Some(text) => strconv::parse(&text, typ.scalar).map_err(|e| {
+                Some(text) => strconv::parse(&text[..], typ.scalar).map_err(|e| {
                     let mut err = SqlError::from(e);
                     err.message = format!(
                         "{}, COPY line {}, column {}",
@@ -171,7 +174,7 @@ impl<'a> CopyDecoder<'a> {
 
     /// Text format: fields split at the delimiter, `\N` (or the NULL string) is NULL, and
     /// backslash escapes are undone.
-    fn text_fields(&self, text: &str) -> Vec<Field> {
+    fn text_fields<'t>(&self, text: &'t str) -> Vec<Field<'t>> {
         text.split(self.format.delimiter as char)
             .map(|raw| {
                 if raw == self.format.null {
@@ -185,7 +188,7 @@ impl<'a> CopyDecoder<'a> {
 
     /// CSV: fields split at delimiters outside quotes; an unquoted field equal to the NULL
     /// string is NULL.
-    fn csv_fields(&self, text: &str) -> Vec<Field> {
+    fn csv_fields(&self, text: &str) -> Vec<Field<'static>> {
         let (d, q, e) = (
             self.format.delimiter as char,
             self.format.quote as char,
@@ -200,7 +203,7 @@ impl<'a> CopyDecoder<'a> {
             fields.push(if !*was_quoted && field == self.format.null {
                 None
             } else {
-                Some(field)
+                Some(Cow::Owned(field))
             });
             *was_quoted = false;
         };
@@ -228,9 +231,9 @@ impl<'a> CopyDecoder<'a> {
     }
 }
 
-fn unescape_text(raw: &str) -> String {
+fn unescape_text(raw: &str) -> Cow<'_, str> {
     if !raw.contains('\\') {
-        return raw.to_string();
+        return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars().peekable();
@@ -276,7 +279,7 @@ fn unescape_text(raw: &str) -> String {
             None => {}
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Appends one row in `format`, newline-terminated.
