@@ -379,14 +379,14 @@ impl<'s> RenderCx<'_, 's> {
             RelExpr::Distinct { input } => {
                 let (rows, errs) = self.render(input);
                 (
-                    rows.threshold(|_, c: &Diff| if *c > 0 { 1 } else { 0 }),
+                    spines::threshold_rows(rows, "Distinct", |c| Diff::from(c > 0)),
                     errs,
                 )
             }
             RelExpr::Threshold { input } => {
                 let (rows, errs) = self.render(input);
                 (
-                    rows.threshold(|_, c: &Diff| if *c > 0 { *c } else { 0 }),
+                    spines::threshold_rows(rows, "Threshold", |c| c.max(0)),
                     errs,
                 )
             }
@@ -508,14 +508,13 @@ impl<'s> RenderCx<'_, 's> {
         let (rows, errs) = self.render(input);
         let key = key.to_vec();
         let keyed = rows.map(move |row: Row| (key_of(&row, &key), row));
-        let out: VecCollection<'s, Timestamp, (Row, Result<Row, EvalError>), Diff> =
-            keyed.reduce(move |_key: &Row, vals: &[(&Row, Diff)], out| {
-                let rows = vals.iter().map(|(r, d)| ((*r).clone(), *d)).collect();
-                match logic(rows) {
-                    Ok(rows) => out.extend(rows.into_iter().map(|(r, d)| (Ok(r), d))),
-                    Err(e) => out.push((Err(e), 1)),
-                }
-            });
+        let out = spines::reduce_keyed(keyed, name, move |_key, vals, out| {
+            let rows = vals.iter().map(|(r, d)| (r.to_vec(), *d)).collect();
+            match logic(rows) {
+                Ok(rows) => out.extend(rows.into_iter().map(|(r, d)| (Ok(r), d))),
+                Err(e) => out.push((Err(e), 1)),
+            }
+        });
         fallible(name, out, errs, |(_, row)| Some(row))
     }
 }

@@ -245,19 +245,21 @@ fn render_part<'s>(keyed: Keyed<'s>, part: &Part, kinds: &[Kind]) -> Reduced<'s>
                 (key, acc.accums(&vec![value; width]))
             })
         }
-        Part::General { .. } => keyed.reduce(
-            move |_key: &Row,
-                  vals: &[(&Row, Diff)],
-                  out: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+        Part::General { .. } => {
+            super::spines::reduce_keyed(keyed, "Reduce", move |_, vals, out| {
                 out.push((reduce_group(&cols, &mine, vals), 1));
-            },
-        ),
+            })
+        }
     }
 }
 
 /// Evaluates one group's aggregates `kinds` (whose arguments are columns `cols` of each value
 /// row) over the group's values; an error in any aggregate is the group's error.
-fn reduce_group(cols: &[usize], kinds: &[Kind], vals: &[(&Row, Diff)]) -> Result<Row, EvalError> {
+fn reduce_group(
+    cols: &[usize],
+    kinds: &[Kind],
+    vals: &[(&[Datum], Diff)],
+) -> Result<Row, EvalError> {
     cols.iter()
         .zip(kinds)
         .map(|(&col, &(func, distinct, typ))| {

@@ -40,11 +40,9 @@ type KeyUpdates = Vec<((Row, ()), Timestamp, Diff)>;
 type ValUpdates = Vec<((Row, Row), Timestamp, Diff)>;
 
 pub type RowSpine = Spine<Rc<OrdKeyBatch<KeyLayout>>>;
-pub type RowBatcher = MergeBatcher<
-    ContainerChunker<KeyUpdates>,
-    VecMerger<(Row, ()), Timestamp, Diff>,
-    OrdKeyBuilder<KeyLayout, KeyUpdates>,
->;
+type RowBuilder = OrdKeyBuilder<KeyLayout, KeyUpdates>;
+pub type RowBatcher =
+    MergeBatcher<ContainerChunker<KeyUpdates>, VecMerger<(Row, ()), Timestamp, Diff>, RowBuilder>;
 
 pub type KeyedRowSpine = Spine<Rc<OrdValBatch<ValLayout>>>;
 pub type KeyedRowBatcher = MergeBatcher<
@@ -162,4 +160,53 @@ impl BatchContainer for RowContainer {
     fn len(&self) -> usize {
         self.ends.len()
     }
+}
+
+/// A reduction's output: rows' keys, each with values of type `V`.
+type ReducedLayout<V> = (RowContainer, Vec<V>, Vec<Timestamp>, Vec<Diff>, OffsetList);
+type ReducedSpine<V> = Spine<Rc<OrdValBatch<ReducedLayout<V>>>>;
+type ReducedBuilder<V> = OrdValBuilder<ReducedLayout<V>, Vec<((Row, V), Timestamp, Diff)>>;
+
+/// differential's `reduce` over (key, row) pairs, with the input arranged in a
+/// [`KeyedRowSpine`]: `logic` sees a group's key and its rows with their counts, and says what
+/// the group's output is.
+pub fn reduce_keyed<'s, V, L>(
+    pairs: VecCollection<'s, Timestamp, (Row, Row), Diff>,
+    name: &str,
+    logic: L,
+) -> VecCollection<'s, Timestamp, (Row, V), Diff>
+where
+    V: differential_dataflow::ExchangeData,
+    L: FnMut(&[Datum], &[(&[Datum], Diff)], &mut Vec<(V, Diff)>) + 'static,
+{
+    arrange_keyed(pairs, name)
+        .reduce_abelian::<_, ReducedBuilder<V>, ReducedSpine<V>, RowContainer, _>(
+            name,
+            logic,
+            |built, key, updates| {
+                built.clear();
+                built.extend(updates.drain(..).map(|(v, t, d)| ((key.to_vec(), v), t, d)));
+            },
+        )
+        .as_collection(|key, v| (key.to_vec(), v.clone()))
+}
+
+/// differential's `threshold` over rows arranged in a [`RowSpine`]: each row's count becomes
+/// `f(count)`.
+pub fn threshold_rows<'s>(rows: Rows<'s>, name: &str, f: fn(Diff) -> Diff) -> Rows<'s> {
+    arrange_rows(rows, name)
+        .reduce_abelian::<_, RowBuilder, RowSpine, RowContainer, _>(
+            name,
+            move |_row, input: &[(&(), Diff)], out: &mut Vec<((), Diff)>| {
+                let count = f(input[0].1);
+                if count != 0 {
+                    out.push(((), count));
+                }
+            },
+            |built, row, updates| {
+                built.clear();
+                built.extend(updates.drain(..).map(|(v, t, d)| ((row.to_vec(), v), t, d)));
+            },
+        )
+        .as_collection(|row, _| row.to_vec())
 }
