@@ -11,12 +11,19 @@ use super::relation::{null_row, LocalId, RelExpr};
 use crate::repr::{Diff, GlobalId, Row};
 
 /// Sums the multiplicities of equal rows and drops rows whose sum is zero.
-pub fn consolidate(rows: Vec<(Row, Diff)>) -> Vec<(Row, Diff)> {
-    let mut acc: BTreeMap<Row, Diff> = BTreeMap::new();
-    for (r, d) in rows {
-        *acc.entry(r).or_insert(0) += d;
+/// The result is sorted by row. (A sort and one pass: no tree node per distinct row, which a
+/// 10,000-row `INSERT` paid for on every write.)
+pub fn consolidate(mut rows: Vec<(Row, Diff)>) -> Vec<(Row, Diff)> {
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<(Row, Diff)> = Vec::with_capacity(rows.len());
+    for (row, d) in rows {
+        match out.last_mut() {
+            Some((last, total)) if *last == row => *total += d,
+            _ => out.push((row, d)),
+        }
     }
-    acc.into_iter().filter(|(_, d)| *d != 0).collect()
+    out.retain(|(_, total)| *total != 0);
+    out
 }
 
 /// Rows grouped by the values of the `key` columns.
@@ -250,4 +257,38 @@ pub fn pad_right(rows: Vec<(Row, Diff)>, width: usize) -> Vec<(Row, Diff)> {
             (r, d)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repr::Datum;
+
+    /// Against the obvious model: a map from row to summed count, zero counts dropped, in
+    /// row order. Updates of a few distinct rows, so that rows repeat and some cancel.
+    #[test]
+    fn consolidate_sums_equal_rows_and_drops_zeros_in_row_order() {
+        let mut seed: u64 = 7;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..200 {
+            let len = next(40) as usize;
+            let rows: Vec<(Row, Diff)> = (0..len)
+                .map(|_| {
+                    let row = vec![Datum::Int32(next(5) as i32), Datum::Int32(next(2) as i32)];
+                    (row, next(5) as Diff - 2)
+                })
+                .collect();
+            let mut model: BTreeMap<Row, Diff> = BTreeMap::new();
+            for (r, d) in &rows {
+                *model.entry(r.clone()).or_default() += d;
+            }
+            let expected: Vec<(Row, Diff)> = model.into_iter().filter(|(_, d)| *d != 0).collect();
+            assert_eq!(consolidate(rows), expected);
+        }
+    }
 }
