@@ -118,8 +118,8 @@ impl ScalarExpr {
                 args,
             } => args
                 .iter()
-                .filter(|a| !matches!(a.as_column_literal(column), Some(Datum::Null)))
                 .map(|a| a.as_column_literal(column))
+                .filter(|d| !matches!(d, Some(Datum::Null)))
                 .collect(),
             e => e
                 .as_column_literal(column)

@@ -8,19 +8,17 @@
 
 use std::rc::Rc;
 
-use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::VecCollection;
-use timely::container::PushInto;
-
 use differential_dataflow::batcher::merge::chunker::ContainerChunker;
 use differential_dataflow::batcher::merge::vec::VecMerger;
 use differential_dataflow::batcher::merge::MergeBatcher;
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::ord_neu::{
     OrdKeyBatch, OrdKeyBuilder, OrdValBatch, OrdValBuilder,
 };
 use differential_dataflow::trace::implementations::spine_fueled::Spine;
-use differential_dataflow::trace::implementations::BatchContainer;
-use differential_dataflow::trace::implementations::OffsetList;
+use differential_dataflow::trace::implementations::{BatchContainer, OffsetList};
+use differential_dataflow::VecCollection;
+use timely::container::PushInto;
 
 use super::Rows;
 use crate::repr::{Datum, Diff, Row, Timestamp};
@@ -183,10 +181,7 @@ where
         .reduce_abelian::<_, ReducedBuilder<V>, ReducedSpine<V>, RowContainer, _>(
             name,
             logic,
-            |built, key, updates| {
-                built.clear();
-                built.extend(updates.drain(..).map(|(v, t, d)| ((key.to_vec(), v), t, d)));
-            },
+            builder_input,
         )
         .as_collection(|key, v| (key.to_vec(), v.clone()))
 }
@@ -203,10 +198,17 @@ pub fn threshold_rows<'s>(rows: Rows<'s>, name: &str, f: fn(Diff) -> Diff) -> Ro
                     out.push(((), count));
                 }
             },
-            |built, row, updates| {
-                built.clear();
-                built.extend(updates.drain(..).map(|(v, t, d)| ((row.to_vec(), v), t, d)));
-            },
+            builder_input,
         )
         .as_collection(|row, _| row.to_vec())
+}
+
+/// A reduction's output updates for one key, as its batch builder takes them.
+fn builder_input<V>(
+    built: &mut Vec<((Row, V), Timestamp, Diff)>,
+    key: &[Datum],
+    updates: &mut Vec<(V, Timestamp, Diff)>,
+) {
+    built.clear();
+    built.extend(updates.drain(..).map(|(v, t, d)| ((key.to_vec(), v), t, d)));
 }
