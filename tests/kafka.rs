@@ -525,7 +525,16 @@ async fn avro_upsert_source_takes_its_columns_from_the_schema() {
             vec!["name".to_string(), "true".into(), "text".into()],
         ]
     );
-    let row = client.query_one("SHOW SOURCES", &[]).await.unwrap();
+    // The bad record is counted when the source logs its progress, which can come after the
+    // good rows are readable: wait for the count rather than read it once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let row = loop {
+        let row = client.query_one("SHOW SOURCES", &[]).await.unwrap();
+        if row.get::<_, i64>("errors") >= 1 || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(row.get::<_, i64>("errors"), 1);
     assert!(row
         .get::<_, Option<String>>("last_error")
