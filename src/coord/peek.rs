@@ -8,7 +8,7 @@ use super::{now_ms, Coordinator, ReadFuture, State};
 use crate::error::SqlError;
 use crate::ir::{eval, RelExpr};
 use crate::plan::SelectPlan;
-use crate::repr::Timestamp;
+use crate::repr::{GlobalId, Timestamp};
 use crate::worker::{Command, PeekTarget};
 
 impl Coordinator {
@@ -101,8 +101,14 @@ impl Coordinator {
                 Some(expr.clone()),
             ));
         }
+        let is_arranged = |id: GlobalId| st.catalog.get(id).is_some_and(|i| i.is_arranged());
+        if let Some((id, counted)) = expr.counting_read().filter(|(id, _)| is_arranged(*id)) {
+            let (exact, then) = (as_of.is_some(), Some(counted));
+            let target = || PeekTarget::Count(id);
+            return Ok(self.peek_workers(target, time, exact, desc, finishing, then));
+        }
         let arranged = match &expr {
-            RelExpr::Get { id, .. } => st.catalog.get(*id).is_some_and(|i| i.is_arranged()),
+            RelExpr::Get { id, .. } => is_arranged(*id),
             _ => false,
         };
         let mut shares = self.stream_shares(st, &expr)?;

@@ -22,7 +22,8 @@ pub(super) enum Pending {
         rx: tokio::sync::mpsc::UnboundedReceiver<PeekResult>,
         expected: usize,
         /// The plan to finish the answer with, over the rows the workers looked up in an
-        /// index (they read only what the plan reads, and the plan needs the whole of it).
+        /// index (they read only what the plan reads, and the plan needs the whole of it), or
+        /// over the row count they sent for a plan that only counts.
         then: Option<crate::ir::RelExpr>,
         failed: tokio::sync::watch::Receiver<bool>,
     },

@@ -1,7 +1,8 @@
 //! Which indexes a plan can use: a join input that reads an arranged object whole can read an
 //! index of that object by the join's key instead of arranging it again, and a read that pins
-//! an index's key to one value can look that key up instead of running a dataflow. The planner
-//! reports these in `EXPLAIN`; the worker imports or looks up the indexes.
+//! an index's key to one value can look that key up instead of running a dataflow, and a read
+//! that only counts an arranged object's rows needs just their count. The planner reports index
+//! use in `EXPLAIN`; the worker imports or looks up the indexes.
 
 use super::{RelExpr, ScalarExpr};
 use crate::repr::{ColumnType, Datum, GlobalId, Row};
@@ -69,6 +70,40 @@ impl RelExpr {
             [only] => Some(*only),
             _ => None,
         }
+    }
+
+    /// This plan with its one read of an object narrowed to no columns, if the plan reads one
+    /// object, once, and only counts its rows: the read is the input of an aggregate without
+    /// `GROUP BY` whose aggregates read no column (`count(*)`, `count(1)`). Evaluated over one
+    /// empty row whose multiplicity is the object's row count, the narrowed plan gives the whole
+    /// answer: a read then needs the object's count, not its rows.
+    pub fn counting_read(&self) -> Option<(GlobalId, RelExpr)> {
+        let (id, _, _) = self.only_read()?;
+        let mut plan = self.clone();
+        let mut stack = vec![&mut plan];
+        while let Some(e) = stack.pop() {
+            match e {
+                RelExpr::Reduce {
+                    input,
+                    group_key,
+                    aggregates,
+                } if matches!(**input, RelExpr::Get { .. }) => {
+                    let reads_columns = aggregates.iter().any(|a| !a.expr.support().is_empty());
+                    if !group_key.is_empty() || reads_columns {
+                        return None;
+                    }
+                    if let RelExpr::Get { types, .. } = &mut **input {
+                        types.clear();
+                    }
+                    // The plan reads the object once: this was the read.
+                    return Some((id, plan));
+                }
+                // Read some other way, the object's columns matter.
+                RelExpr::Get { .. } => return None,
+                e => stack.extend(e.children_mut()),
+            }
+        }
+        None
     }
 
     /// The values this plan pins the `key` columns of the one object it reads to, if its filter
@@ -219,5 +254,53 @@ mod tests {
         };
         assert_eq!(two.lookup_values(&[0]), None);
         assert_eq!(table(1).lookup_values(&[0]), None);
+    }
+
+    #[test]
+    fn only_a_global_count_of_one_read_is_a_counting_read() {
+        use crate::ir::{AggregateExpr, AggregateFunc};
+        let agg = |func, expr| AggregateExpr {
+            func,
+            expr,
+            distinct: false,
+        };
+        let reduce = |input: RelExpr, group_key: Vec<usize>, aggregates| RelExpr::Reduce {
+            input: Box::new(input),
+            group_key,
+            aggregates,
+        };
+        let count = || agg(AggregateFunc::CountAll, ScalarExpr::null(ScalarType::Int64));
+        // count(*) and count(1), then a Map over the result: counted, the read narrowed.
+        let plan = reduce(
+            table(1),
+            vec![],
+            vec![count(), agg(AggregateFunc::Count, ScalarExpr::bool(true))],
+        )
+        .map(vec![ScalarExpr::Column(0)]);
+        let (id, narrowed) = plan.counting_read().expect("a counting read");
+        assert_eq!(id, GlobalId(1));
+        let RelExpr::Map { input, .. } = &narrowed else {
+            panic!("{narrowed:?}")
+        };
+        let RelExpr::Reduce { input, .. } = &**input else {
+            panic!("{narrowed:?}")
+        };
+        assert_eq!(input.arity(), 0);
+        // Grouped, reading a column, filtered first, or reading the object twice: not counts.
+        assert!(reduce(table(1), vec![0], vec![count()])
+            .counting_read()
+            .is_none());
+        let sum = agg(AggregateFunc::Sum, ScalarExpr::Column(0));
+        assert!(reduce(table(1), vec![], vec![sum])
+            .counting_read()
+            .is_none());
+        let filtered = table(1).filter(vec![int(3)]);
+        assert!(reduce(filtered, vec![], vec![count()])
+            .counting_read()
+            .is_none());
+        let twice =
+            reduce(table(1), vec![], vec![count()]).union(reduce(table(1), vec![], vec![count()]));
+        assert!(twice.counting_read().is_none());
+        assert!(table(1).counting_read().is_none());
     }
 }

@@ -1,8 +1,10 @@
 //! `Datum`: one SQL value. Ordered and hashable so rows can be arrangement keys.
 //!
-//! The derived order puts NULL first and orders values of one type as Postgres does; values of
+//! The order puts NULL first and orders values of one type as Postgres does; values of
 //! different types never meet in one column (the planner coerces them first). `ORDER BY`
 //! applies Postgres' NULLS LAST default itself.
+
+use std::cmp::Ordering;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use ordered_float::OrderedFloat;
@@ -11,7 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{Interval, ScalarType};
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Equality and order are written out (below) rather than derived so that comparing two
+/// integers, what most keys hold, is inlined into the sorts and merges that compare every datum
+/// of every row; they are the derived ones otherwise (`tests::order_is_declaration_order`).
+/// `Hash` stays derived: it agrees with an equality that is structural.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Debug, Hash, Serialize, Deserialize)]
 pub enum Datum {
     Null,
     Bool(bool),
@@ -130,5 +137,149 @@ impl Datum {
             Datum::String(s) | Datum::Jsonb(s) => Some(s),
             _ => None,
         }
+    }
+}
+
+impl Datum {
+    /// The variant's place in the declaration: datums of different variants order by it, NULL
+    /// first (only NULL meets other variants in a column; the planner coerces the rest).
+    fn rank(&self) -> u8 {
+        match self {
+            Datum::Null => 0,
+            Datum::Bool(_) => 1,
+            Datum::Int16(_) => 2,
+            Datum::Int32(_) => 3,
+            Datum::Int64(_) => 4,
+            Datum::Float32(_) => 5,
+            Datum::Float64(_) => 6,
+            Datum::Numeric(_) => 7,
+            Datum::String(_) => 8,
+            Datum::Date(_) => 9,
+            Datum::Timestamp(_) => 10,
+            Datum::TimestampTz(_) => 11,
+            Datum::Interval(_) => 12,
+            Datum::Jsonb(_) => 13,
+            Datum::Bytes(_) => 14,
+            Datum::Array(_) => 15,
+            Datum::Vector(_) => 16,
+            Datum::Record(_) => 17,
+        }
+    }
+
+    /// The order of any two datums: by variant, then by value.
+    #[inline(never)]
+    fn cmp_any(&self, other: &Datum) -> Ordering {
+        use Datum::*;
+        match (self, other) {
+            (Null, Null) => Ordering::Equal,
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Int16(a), Int16(b)) => a.cmp(b),
+            (Int32(a), Int32(b)) => a.cmp(b),
+            (Int64(a), Int64(b)) => a.cmp(b),
+            (Float32(a), Float32(b)) => a.cmp(b),
+            (Float64(a), Float64(b)) => a.cmp(b),
+            (Numeric(a), Numeric(b)) => a.cmp(b),
+            (String(a), String(b)) | (Jsonb(a), Jsonb(b)) => a.cmp(b),
+            (Date(a), Date(b)) => a.cmp(b),
+            (Timestamp(a), Timestamp(b)) => a.cmp(b),
+            (TimestampTz(a), TimestampTz(b)) => a.cmp(b),
+            (Interval(a), Interval(b)) => a.cmp(b),
+            (Bytes(a), Bytes(b)) => a.cmp(b),
+            (Array(a), Array(b)) | (Vector(a), Vector(b)) | (Record(a), Record(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl PartialEq for Datum {
+    #[inline]
+    fn eq(&self, other: &Datum) -> bool {
+        match (self, other) {
+            (Datum::Int32(a), Datum::Int32(b)) => a == b,
+            (Datum::Int64(a), Datum::Int64(b)) => a == b,
+            (Datum::String(a), Datum::String(b)) => a == b,
+            _ => self.cmp_any(other) == Ordering::Equal,
+        }
+    }
+}
+
+impl Eq for Datum {}
+
+impl PartialOrd for Datum {
+    #[inline]
+    fn partial_cmp(&self, other: &Datum) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Datum {
+    #[inline]
+    fn cmp(&self, other: &Datum) -> Ordering {
+        match (self, other) {
+            (Datum::Int32(a), Datum::Int32(b)) => a.cmp(b),
+            (Datum::Int64(a), Datum::Int64(b)) => a.cmp(b),
+            _ => self.cmp_any(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The written-out order is the order a derive would give: variants in declaration order
+    /// (NULL first), values of one variant by their own order, rows element by element.
+    #[test]
+    fn order_is_declaration_order() {
+        let ts = NaiveDate::from_ymd_opt(2024, 1, 2)
+            .unwrap()
+            .and_hms_opt(3, 4, 5)
+            .unwrap();
+        let ascending = [
+            Datum::Null,
+            Datum::Bool(false),
+            Datum::Bool(true),
+            Datum::Int16(-1),
+            Datum::Int16(7),
+            Datum::Int32(-5),
+            Datum::Int32(3),
+            Datum::Int64(i64::MIN),
+            Datum::Int64(2),
+            Datum::f32(-0.5),
+            Datum::f32(f32::NAN),
+            Datum::f64(1.5),
+            Datum::f64(f64::NAN),
+            Datum::Numeric(Decimal::new(-15, 1)),
+            Datum::Numeric(Decimal::new(2, 0)),
+            Datum::String("a".into()),
+            Datum::String("ab".into()),
+            Datum::Date(ts.date()),
+            Datum::Timestamp(ts),
+            Datum::TimestampTz(ts.and_utc()),
+            Datum::Interval(Interval {
+                months: 0,
+                days: 1,
+                micros: 0,
+            }),
+            Datum::Jsonb("{}".into()),
+            Datum::Bytes(vec![0]),
+            Datum::Bytes(vec![0, 0]),
+            Datum::Array(vec![Datum::Int32(1)]),
+            Datum::Array(vec![Datum::Int32(1), Datum::Null]),
+            Datum::Vector(vec![Datum::Int16(1)]),
+            Datum::Record(vec![Datum::Null]),
+            Datum::Record(vec![Datum::Int32(0)]),
+        ];
+        for (i, a) in ascending.iter().enumerate() {
+            for (j, b) in ascending.iter().enumerate() {
+                assert_eq!(a.cmp(b), i.cmp(&j), "{a:?} vs {b:?}");
+                assert_eq!(a == b, i == j, "{a:?} == {b:?}");
+                assert_eq!(a.partial_cmp(b), Some(i.cmp(&j)));
+            }
+        }
+        // The variants' ranks are their declaration order, each rank taken once.
+        let ranks: Vec<u8> = ascending.iter().map(Datum::rank).collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(ranks.last(), Some(&17));
     }
 }

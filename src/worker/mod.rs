@@ -111,6 +111,9 @@ pub enum Command {
 
 pub enum PeekTarget {
     Arranged(GlobalId),
+    /// How many rows an arrangement holds (`RelExpr::counting_read`): one empty row, its
+    /// multiplicity the count.
+    Count(GlobalId),
     /// The rows of `on` under some keys (`values`, sorted) of the index `index`.
     Lookup {
         index: GlobalId,

@@ -25,9 +25,11 @@ pub struct PendingPeek {
     reply: PeekReply,
 }
 
-/// What a peek reads: all of an arrangement, or some keys of an index (sorted).
+/// What a peek reads: all of an arrangement, or only how many rows it holds, or some keys of
+/// an index (sorted).
 enum Contents {
     All(RowTrace),
+    Count(RowTrace),
     Keys(IndexTrace, Vec<Row>),
 }
 
@@ -40,7 +42,9 @@ pub fn start(
     reply: PeekReply,
 ) {
     let reads: Vec<_> = match &target {
-        PeekTarget::Arranged(id) | PeekTarget::Lookup { on: id, .. } => vec![*id],
+        PeekTarget::Arranged(id) | PeekTarget::Count(id) | PeekTarget::Lookup { on: id, .. } => {
+            vec![*id]
+        }
         PeekTarget::Transient(expr, _) => expr.depends_on().into_iter().collect(),
     };
     // A read without AS OF moves past history released since its time was chosen: reading
@@ -54,10 +58,13 @@ pub fn start(
         return;
     }
     let pending = match target {
-        PeekTarget::Arranged(id) => match state.arrangements.get(&id) {
+        PeekTarget::Arranged(id) | PeekTarget::Count(id) => match state.arrangements.get(&id) {
             Some(Arrangement { rows, errs, .. }) => PendingPeek {
                 time,
-                rows: Contents::All(rows.clone()),
+                rows: match target {
+                    PeekTarget::Count(_) => Contents::Count(rows.clone()),
+                    _ => Contents::All(rows.clone()),
+                },
                 errs: errs.clone(),
                 dataflow: None,
                 reply,
@@ -105,7 +112,7 @@ pub fn answer_ready(worker: &mut Worker, state: &mut State) {
         let p = &mut state.peeks[i];
         let mut upper = Antichain::new();
         match &mut p.rows {
-            Contents::All(rows) => rows.read_upper(&mut upper),
+            Contents::All(rows) | Contents::Count(rows) => rows.read_upper(&mut upper),
             Contents::Keys(rows, _) => rows.read_upper(&mut upper),
         }
         let mut err_upper = Antichain::new();
@@ -120,6 +127,10 @@ pub fn answer_ready(worker: &mut Worker, state: &mut State) {
             Some(e) => Err(e),
             None => Ok(match &p.rows {
                 Contents::All(rows) => read_at(rows, p.time, upper),
+                Contents::Count(rows) => match row_count_at(rows, p.time, upper) {
+                    0 => vec![],
+                    count => vec![(vec![], count)],
+                },
                 Contents::Keys(index, keys) => read_keys_at(index, keys, p.time, upper),
             }),
         };
@@ -140,20 +151,42 @@ where
     Tr: TraceReader<Time = Timestamp, Batch: Navigable>,
     BatchCursor<Tr>: for<'a> Cursor<TimeGat<'a> = &'a Timestamp, DiffGat<'a> = &'a Diff>,
 {
+    let mut out = Vec::new();
+    each_at(trace, time, upper, |key, count| {
+        out.push((KeyContainer::<Tr>::into_owned(key), count))
+    });
+    out
+}
+
+/// How many rows (keys, with their multiplicities) a trace holds at `time`.
+fn row_count_at(trace: &RowTrace, time: Timestamp, upper: Antichain<Timestamp>) -> Diff {
+    let mut total = 0;
+    each_at(trace, time, upper, |_, count| total += count);
+    total
+}
+
+/// Calls `f` with every key of a trace and its accumulated count at `time`, if non-zero.
+fn each_at<Tr>(
+    trace: &TraceAgent<Tr>,
+    time: Timestamp,
+    upper: Antichain<Timestamp>,
+    mut f: impl FnMut(<BatchCursor<Tr> as Cursor>::Key<'_>, Diff),
+) where
+    Tr: TraceReader<Time = Timestamp, Batch: Navigable>,
+    BatchCursor<Tr>: for<'a> Cursor<TimeGat<'a> = &'a Timestamp, DiffGat<'a> = &'a Diff>,
+{
     let mut trace = trace.clone();
     let Some(batches) = trace.batches_through(upper.borrow()) else {
-        return Vec::new();
+        return;
     };
     let (mut cursor, storage) = cursor_list(batches);
-    let mut out = Vec::new();
     while cursor.key_valid(&storage) {
         let count = crate::render::count_at(&mut cursor, &storage, time);
         if count != 0 {
-            out.push((KeyContainer::<Tr>::into_owned(cursor.key(&storage)), count));
+            f(cursor.key(&storage), count);
         }
         cursor.step_key(&storage);
     }
-    out
 }
 
 /// A trace's keys, owned.
